@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wire: packet I/O for the psock protocol, shared by psockd, libpsock-client
+ * and the tests.
+ *
+ * One SOCK_SEQPACKET packet carries one protobuf message and its fds as
+ * SCM_RIGHTS. Trust boundary: wire_recv_packet() is the first code that
+ * touches bytes from the peer. It never returns a partial packet: a packet
+ * larger than the caller's buffer, a truncated control message, more fds
+ * than the caller allows or a control message other than SCM_RIGHTS is a
+ * framing error, and every fd that arrived with it is closed before return.
+ *
+ * The library's own plumbing uses raw system calls (wire_sys_*) rather than
+ * the libc symbols, so a preload shim that interposes socket()/connect()
+ * can be built on top of it without recursing into itself.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "psock.pb-c.h"
+
+/* Protocol version spoken by this build (Hello.protocol_version). */
+#define PSOCK_PROTOCOL_VERSION 1u
+
+/* Largest packet either side sends or accepts, in bytes. */
+#define PSOCK_MAX_PACKET (64u * 1024u)
+
+/* Most fds one message may carry (socketpair carries two). */
+#define PSOCK_MAX_FDS 2u
+
+/* Where psockd listens unless told otherwise. */
+#define PSOCK_DEFAULT_SOCKET "/run/psockd/psockd.sock"
+
+/*
+ * Send one packet of len bytes with nfds fds attached (nfds may be 0).
+ * flags are passed to sendmsg() in addition to MSG_NOSIGNAL.
+ * Returns 0 on success, -EMSGSIZE if len > PSOCK_MAX_PACKET or
+ * nfds > PSOCK_MAX_FDS, or -errno from sendmsg(). The fds stay the caller's.
+ */
+int wire_send_packet(int sock, const void *buf, size_t len, const int *fds,
+                     size_t nfds, int flags);
+
+/*
+ * Receive one packet into buf (cap bytes) and up to max_fds fds.
+ * Received fds are O_CLOEXEC. On success returns the packet length (>= 1)
+ * and stores the fd count in *ret_nfds; returns 0 on orderly shutdown of the
+ * peer. Errors: -EMSGSIZE (packet larger than cap), -EPROTO (control data
+ * truncated, more than max_fds fds, unexpected control message, empty
+ * packet), or -errno from recvmsg() (-EAGAIN with MSG_DONTWAIT). On any
+ * error no fd is left open and *ret_nfds is 0.
+ */
+ssize_t wire_recv_packet(int sock, void *buf, size_t cap, int *fds,
+                         size_t max_fds, size_t *ret_nfds, int flags);
+
+/* Close fds[0..n) that are >= 0 and set each slot to -1. */
+void wire_close_fds(int *fds, size_t n);
+
+/*
+ * Pack msg into buf (cap bytes). Returns the packed length, or -EMSGSIZE if
+ * it does not fit.
+ */
+ssize_t wire_pack(const ProtobufCMessage *msg, void *buf, size_t cap);
+
+/*
+ * Connect a new SOCK_SEQPACKET | SOCK_CLOEXEC socket to the psockd control
+ * socket at path. Returns the fd or -errno (-ENAMETOOLONG for a path that
+ * does not fit sun_path). Uses raw system calls only.
+ */
+int wire_connect_path(const char *path);
+
+/* Raw system calls that a preload shim cannot interpose. Return -errno. */
+int wire_sys_socket(int domain, int type, int proto);
+int wire_sys_connect(int fd, const struct sockaddr *sa, socklen_t len);
