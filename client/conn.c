@@ -1,1 +1,470 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+/*
+ * conn: the control connections to psockd.
+ *
+ * A small pool of connections, each used by one thread at a time for one
+ * request/response exchange, so threads never share a request stream and a
+ * slow name lookup in one thread holds back no other. Only the pool list is
+ * under a mutex; the exchange itself runs unlocked.
+ *
+ * The connection fds are the library's, living among the program's fds: they
+ * are opened with raw system calls (a preload shim interposes socket() and
+ * connect()), moved high and close-on-exec, and checked before every use
+ * (a program may close all its fds or dup2() over ours: such a number is no
+ * longer ours and is forgotten, never closed). After fork() the child drops
+ * the inherited connections without sending on them and opens its own.
+ *
+ * Trust boundary: everything received here comes from psockd; the id,
+ * result case and fd count of each response are checked before any caller
+ * sees it, and a response that breaks framing ends that connection.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "internal.h"
+
+/* Idle connections kept for reuse; more busy threads open more. */
+#define POOL_IDLE_MAX 4
+/* Library fds live at or above this number, out of the program's way. */
+#define CONN_FD_MIN 100
+#define DAEMON_TIMEOUT_MS_DEFAULT 30000
+
+struct conn {
+  int fd;
+  dev_t dev;
+  ino_t ino;
+  pid_t pid; /* process that opened it */
+  uint64_t next_id;
+  uint8_t *buf; /* PSOCK_MAX_PACKET bytes, for both directions */
+  struct conn *next_idle;
+};
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conn *pool_idle;
+static unsigned pool_nidle;
+static pid_t pool_pid;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static atomic_bool unreachable_logged;
+
+/* Keep the pool mutex consistent across fork(): a child of a
+ * multi-threaded program must not inherit it locked. */
+static void pool_prefork(void) {
+  pthread_mutex_lock(&pool_lock);
+}
+
+static void pool_postfork(void) {
+  pthread_mutex_unlock(&pool_lock);
+}
+
+static void pool_init(void) {
+  pthread_atfork(pool_prefork, pool_postfork, pool_postfork);
+}
+
+bool pc_route_daemon(void) {
+  const char *r = getenv("PSOCK_ROUTE");
+
+  return r && strcmp(r, "daemon") == 0;
+}
+
+static int daemon_timeout_ms(void) {
+  const char *e = getenv("PSOCK_DAEMON_TIMEOUT_MS");
+  char *end;
+  long v;
+
+  if (!e || !*e)
+    return DAEMON_TIMEOUT_MS_DEFAULT;
+  errno = 0;
+  v = strtol(e, &end, 10);
+  if (errno || *end || v <= 0 || v > 24L * 3600 * 1000)
+    return DAEMON_TIMEOUT_MS_DEFAULT;
+  return (int)v;
+}
+
+static const char *socket_path(void) {
+  const char *p = getenv("PSOCK_SOCKET");
+
+  return p && *p ? p : PSOCK_DEFAULT_SOCKET;
+}
+
+/* Is c->fd still the socket we opened (in whichever process)? */
+static bool conn_fd_matches(const struct conn *c) {
+  struct stat st;
+
+  return fstat(c->fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+         st.st_dev == c->dev && st.st_ino == c->ino;
+}
+
+/* Ours to use: opened by this process and still the same socket. */
+static bool conn_is_ours(const struct conn *c) {
+  return c->pid == getpid() && conn_fd_matches(c);
+}
+
+static void conn_free(struct conn *c) {
+  free(c->buf);
+  free(c);
+}
+
+/* Close c if its number is still ours, then free it. */
+static void conn_drop(struct conn *c) {
+  if (!c)
+    return;
+  if (conn_is_ours(c))
+    close(c->fd);
+  conn_free(c);
+}
+
+/* Called with pool_lock held, in a process that forked: the idle list holds
+ * the parent's connections. Closing drops only this process's reference. */
+static void pool_forget_parent(void) {
+  struct conn *c;
+
+  while ((c = pool_idle)) {
+    pool_idle = c->next_idle;
+    if (conn_fd_matches(c))
+      close(c->fd);
+    conn_free(c);
+  }
+  pool_nidle = 0;
+}
+
+static struct conn *pool_take(void) {
+  struct conn *c;
+  pid_t pid = getpid();
+
+  pthread_once(&pool_once, pool_init);
+  pthread_mutex_lock(&pool_lock);
+  if (pool_pid != pid) {
+    pool_forget_parent();
+    pool_pid = pid;
+  }
+  while ((c = pool_idle)) {
+    pool_idle = c->next_idle;
+    pool_nidle--;
+    if (conn_is_ours(c))
+      break;
+    /* The program closed or reused our number: not ours to close. */
+    conn_free(c);
+  }
+  pthread_mutex_unlock(&pool_lock);
+  return c;
+}
+
+static void pool_put(struct conn *c) {
+  bool keep;
+
+  pthread_mutex_lock(&pool_lock);
+  keep = c->pid == pool_pid && pool_nidle < POOL_IDLE_MAX;
+  if (keep) {
+    c->next_idle = pool_idle;
+    pool_idle = c;
+    pool_nidle++;
+  }
+  pthread_mutex_unlock(&pool_lock);
+  if (!keep)
+    conn_drop(c);
+}
+
+/* stderr of a program started inetd-style is its network peer: our log
+ * line must not go there (an AF_UNIX socket, e.g. journald, is fine). */
+static bool stderr_is_network(void) {
+  socklen_t len = sizeof(int);
+  int domain;
+
+  if (getsockopt(STDERR_FILENO, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+    return false;
+  return domain != AF_UNIX;
+}
+
+static int unreachable(const char *path, int err) {
+  char buf[128];
+  const char *msg = strerror_r(err, buf, sizeof(buf));
+
+  /* The library's only log line: a missing daemon is the one failure a
+   * user of an unmodified program (psock-run) could not see otherwise. */
+  if (!atomic_exchange(&unreachable_logged, true) && !stderr_is_network())
+    fprintf(stderr, "libpsock-client: psockd unreachable at %s: %s\n", path,
+            msg);
+  return pc_error(PSOCK_ERR_PROTOCOL, err, "psockd unreachable at %s: %s", path,
+                  msg);
+}
+
+enum xchg {
+  XCHG_OK,
+  XCHG_LOST,      /* connection gone before an answer: safe to retry */
+  XCHG_FAIL_DROP, /* error recorded, the connection cannot be trusted */
+  XCHG_FAIL_KEEP, /* error recorded, the connection is fine */
+};
+
+static enum xchg xchg_send(struct conn *c, Psock__V1__Request *req,
+                           const int *fds, size_t nfds) {
+  ssize_t n;
+  int r;
+
+  req->id = ++c->next_id;
+  req->fd_count = (uint32_t)nfds;
+  n = wire_pack(&req->base, c->buf, PSOCK_MAX_PACKET);
+  if (n < 0) {
+    pc_error(PSOCK_ERR_OS, EMSGSIZE,
+             "request too large for psockd (at most %u bytes)",
+             PSOCK_MAX_PACKET);
+    return XCHG_FAIL_KEEP;
+  }
+  r = wire_send_packet(c->fd, c->buf, (size_t)n, fds, nfds, 0);
+  if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN)
+    return XCHG_LOST;
+  if (r == -EBADF && nfds > 0) {
+    /* Our fd was checked before use: the caller's socket fd is bad. */
+    pc_error_os(EBADF);
+    return XCHG_FAIL_KEEP;
+  }
+  if (r < 0) {
+    pc_error(PSOCK_ERR_PROTOCOL, -r, "sending to psockd: %s", strerror(-r));
+    return XCHG_FAIL_DROP;
+  }
+  return XCHG_OK;
+}
+
+/* Wait (bounded) for one packet; n > 0 bytes in c->buf, fds in fds. */
+static enum xchg xchg_recv(struct conn *c, int *fds, size_t *nfds,
+                           ssize_t *ret_n) {
+  struct pc_deadline d;
+  int tmo = daemon_timeout_ms();
+  ssize_t n;
+  int r;
+
+  pc_deadline_init(&d, tmo / 1000.0);
+  for (;;) {
+    r = pc_wait_fd(c->fd, POLLIN, &d);
+    if (r == -PC_ETIMEOUT) {
+      pc_error(PSOCK_ERR_PROTOCOL, ETIMEDOUT,
+               "psockd did not answer within %d ms", tmo);
+      return XCHG_FAIL_DROP;
+    }
+    if (r < 0) {
+      pc_error(PSOCK_ERR_PROTOCOL, -r, "waiting for psockd: %s", strerror(-r));
+      return XCHG_FAIL_DROP;
+    }
+    n = wire_recv_packet(c->fd, c->buf, PSOCK_MAX_PACKET, fds, PSOCK_MAX_FDS,
+                         nfds, MSG_DONTWAIT);
+    if (n == -EAGAIN || n == -EINTR)
+      continue;
+    if (n == 0 || n == -ECONNRESET)
+      return XCHG_LOST;
+    if (n < 0) {
+      pc_error(PSOCK_ERR_PROTOCOL, (int)-n, "bad packet from psockd: %s",
+               strerror((int)-n));
+      return XCHG_FAIL_DROP;
+    }
+    *ret_n = n;
+    return XCHG_OK;
+  }
+}
+
+/* One request/response on c. On XCHG_OK the response's id and fd count
+ * are verified; ret_fds holds exactly resp->fd_count fds. */
+static enum xchg xchg(struct conn *c, Psock__V1__Request *req, const int *fds,
+                      size_t nfds, Psock__V1__Response **ret_resp, int *ret_fds,
+                      size_t *ret_nfds) {
+  Psock__V1__Response *resp;
+  enum xchg x;
+  ssize_t n = 0;
+
+  x = xchg_send(c, req, fds, nfds);
+  if (x != XCHG_OK)
+    return x;
+  x = xchg_recv(c, ret_fds, ret_nfds, &n);
+  if (x != XCHG_OK)
+    return x;
+  resp = psock__v1__response__unpack(NULL, (size_t)n, c->buf);
+  if (!resp) {
+    pc_error(PSOCK_ERR_PROTOCOL, EBADMSG, "undecodable response from psockd");
+  } else if (resp->id != req->id) {
+    pc_error(PSOCK_ERR_PROTOCOL, EPROTO,
+             "psockd answered request %llu, expected %llu",
+             (unsigned long long)resp->id, (unsigned long long)req->id);
+  } else if (resp->fd_count != *ret_nfds) {
+    pc_error(PSOCK_ERR_PROTOCOL, EPROTO, "psockd announced %u fds but sent %zu",
+             resp->fd_count, *ret_nfds);
+  } else {
+    *ret_resp = resp;
+    return XCHG_OK;
+  }
+  if (resp)
+    psock__v1__response__free_unpacked(resp, NULL);
+  wire_close_fds(ret_fds, *ret_nfds);
+  *ret_nfds = 0;
+  return XCHG_FAIL_DROP;
+}
+
+/* Map an Error response onto the thread's last error. */
+static int record_error_reply(const Psock__V1__Error *e) {
+  int kind = (int)e->kind;
+
+  /* Error.Kind 1..6 is numbered as psock_error_kind; anything else from a
+   * newer daemon is still an error, of a kind we cannot name. */
+  if (kind < PSOCK_ERR_OS || kind > PSOCK_ERR_PROTOCOL)
+    kind = PSOCK_ERR_PROTOCOL;
+  return pc_error(kind, e->code, "%s", e->message ? e->message : "");
+}
+
+static int hello(struct conn *c) {
+  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
+  Psock__V1__Hello h = PSOCK__V1__HELLO__INIT;
+  Psock__V1__Response *resp = NULL;
+  int fds[PSOCK_MAX_FDS];
+  size_t nfds = 0;
+  enum xchg x;
+  int r = 0;
+
+  h.protocol_version = PSOCK_PROTOCOL_VERSION;
+  h.client_version = (char *)PSOCK_VERSION;
+  req.call_case = PSOCK__V1__REQUEST__CALL_HELLO;
+  req.hello = &h;
+  x = xchg(c, &req, NULL, 0, &resp, fds, &nfds);
+  if (x == XCHG_LOST)
+    return pc_error(PSOCK_ERR_PROTOCOL, ECONNRESET,
+                    "psockd closed the connection during the handshake");
+  if (x != XCHG_OK)
+    return -PC_ERECORDED;
+  if (resp->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR && resp->error)
+    r = pc_error(PSOCK_ERR_PROTOCOL, resp->error->code,
+                 "psockd refused the handshake: %s",
+                 resp->error->message ? resp->error->message : "");
+  else if (resp->result_case != PSOCK__V1__RESPONSE__RESULT_HELLO ||
+           !resp->hello || nfds != 0)
+    r = pc_error(PSOCK_ERR_PROTOCOL, EPROTO, "psockd sent no handshake reply");
+  else if (resp->hello->protocol_version != PSOCK_PROTOCOL_VERSION)
+    r = pc_error(PSOCK_ERR_PROTOCOL, EPROTONOSUPPORT,
+                 "psockd speaks protocol version %u, this library %u",
+                 resp->hello->protocol_version, PSOCK_PROTOCOL_VERSION);
+  wire_close_fds(fds, nfds);
+  psock__v1__response__free_unpacked(resp, NULL);
+  return r;
+}
+
+/* Open, move high and handshake a new connection; records errors. */
+static struct conn *conn_open(void) {
+  const char *path = socket_path();
+  struct conn *c;
+  struct stat st;
+  int fd, hi;
+
+  fd = wire_connect_path(path);
+  if (fd < 0) {
+    unreachable(path, -fd);
+    return NULL;
+  }
+  /* Out of the range programs use and close-on-exec; if the limit is
+   * too low for that, the low number still works. */
+  hi = fcntl(fd, F_DUPFD_CLOEXEC, CONN_FD_MIN);
+  if (hi >= 0) {
+    close(fd);
+    fd = hi;
+  }
+  c = calloc(1, sizeof(*c));
+  if (c)
+    c->buf = malloc(PSOCK_MAX_PACKET);
+  if (!c || !c->buf || fstat(fd, &st) < 0) {
+    pc_error_os(c && c->buf ? errno : ENOMEM);
+    close(fd);
+    if (c)
+      conn_free(c);
+    return NULL;
+  }
+  c->fd = fd;
+  c->dev = st.st_dev;
+  c->ino = st.st_ino;
+  c->pid = getpid();
+  if (hello(c) < 0) {
+    conn_drop(c);
+    return NULL;
+  }
+  return c;
+}
+
+/* Check a verified response against the call: error replies are recorded,
+ * a wrong result or fd count is a protocol error. Frees on failure. */
+static int check_result(const Psock__V1__Request *req,
+                        Psock__V1__Response *resp, int *fds, size_t nfds,
+                        size_t want_fds) {
+  int r = 0;
+
+  if (resp->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR && resp->error &&
+      nfds == 0)
+    r = record_error_reply(resp->error);
+  else if ((int)resp->result_case != (int)req->call_case)
+    r = pc_error(PSOCK_ERR_PROTOCOL, EPROTO,
+                 "psockd answered call %d with result %d", (int)req->call_case,
+                 (int)resp->result_case);
+  else if (nfds != want_fds)
+    r = pc_error(PSOCK_ERR_PROTOCOL, EPROTO,
+                 "psockd sent %zu fds for a call that returns %zu", nfds,
+                 want_fds);
+  if (r < 0) {
+    wire_close_fds(fds, nfds);
+    psock__v1__response__free_unpacked(resp, NULL);
+  }
+  return r;
+}
+
+void pc_conn_flush(void) {
+  struct conn *c;
+
+  pthread_mutex_lock(&pool_lock);
+  c = pool_idle;
+  pool_idle = NULL;
+  pool_nidle = 0;
+  pthread_mutex_unlock(&pool_lock);
+  while (c) {
+    struct conn *next = c->next_idle;
+
+    conn_drop(c);
+    c = next;
+  }
+}
+
+int pc_call(Psock__V1__Request *req, const int *fds, size_t nfds,
+            size_t want_fds, Psock__V1__Response **ret_resp, int *ret_fds) {
+  Psock__V1__Response *resp = NULL;
+  int rfds[PSOCK_MAX_FDS];
+  size_t nrfds = 0;
+  enum xchg x = XCHG_LOST;
+  struct conn *c;
+  int r;
+
+  /* A lost connection (daemon restarted, worker crashed) is reopened once
+   * and the request sent again: every call is safe to repeat, since it
+   * acts on fds the client holds or creates new ones. */
+  for (int attempt = 0; attempt < 2 && x == XCHG_LOST; attempt++) {
+    c = pool_take();
+    if (!c)
+      c = conn_open();
+    if (!c)
+      return -PC_ERECORDED;
+    x = xchg(c, req, fds, nfds, &resp, rfds, &nrfds);
+    if (x == XCHG_OK || x == XCHG_FAIL_KEEP)
+      pool_put(c);
+    else
+      conn_drop(c);
+  }
+  if (x == XCHG_LOST)
+    return pc_error(PSOCK_ERR_PROTOCOL, ECONNRESET,
+                    "psockd closed the connection");
+  if (x != XCHG_OK)
+    return -PC_ERECORDED;
+  r = check_result(req, resp, rfds, nrfds, want_fds);
+  if (r < 0)
+    return r;
+  if (nrfds)
+    memcpy(ret_fds, rfds, nrfds * sizeof(int));
+  *ret_resp = resp;
+  return 0;
+}

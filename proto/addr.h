@@ -53,6 +53,9 @@ bool addr_needs_lookup(const Psock__V1__Address *a);
  * a unix path, "<broadcast>" for inet6), -ENAMETOOLONG (unix path or
  * abstract name longer than sun_path allows), -ENOENT (host is a name:
  * see addr_needs_lookup()). ss and *ret_len are untouched on failure.
+ * TIPC fields map as in CPython's socket module, except that v3 of a
+ * TIPC_ADDR_NAME is the lookup domain (CPython ignores it); absent scope is
+ * TIPC_CLUSTER_SCOPE.
  */
 int addr_to_sockaddr(const Psock__V1__Address *a, struct sockaddr_storage *ss,
                      socklen_t *ret_len);
@@ -60,7 +63,9 @@ int addr_to_sockaddr(const Psock__V1__Address *a, struct sockaddr_storage *ss,
 /*
  * Describe sa (len bytes) as an Address stored in buf; returns &buf->addr
  * through *ret. Returns 0, -EAFNOSUPPORT for a family the protocol does not
- * carry, -EINVAL if len is too short for the family.
+ * carry, -EINVAL if len is too short for the family (or an unknown TIPC
+ * address type). Optional fields are always set, except a TIPC scope of 0
+ * (what getsockname() reports), which is left absent.
  */
 int addr_from_sockaddr(const struct sockaddr *sa, socklen_t len,
                        struct addr_buf *buf, Psock__V1__Address **ret);
@@ -68,7 +73,8 @@ int addr_from_sockaddr(const struct sockaddr *sa, socklen_t len,
 /*
  * Write a short printable form of a into out (for logs and policy
  * explanations): "inet:127.0.0.1:80", "unix:/path", "unix-abstract:name",
- * "inet6:[::1]:80%0", "netlink:0:0", "tipc:2:1000:1:1". Never fails;
- * truncates to outlen.
+ * "inet6:[::1]:80%0", "netlink:0:0", "tipc:2:1000:1:1", "none" when no
+ * address is set. Bytes outside printable ASCII and the backslash appear as
+ * \xNN. Never fails; truncates to outlen.
  */
 void addr_format(const Psock__V1__Address *a, char *out, size_t outlen);

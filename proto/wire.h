@@ -39,7 +39,8 @@
  * Send one packet of len bytes with nfds fds attached (nfds may be 0).
  * flags are passed to sendmsg() in addition to MSG_NOSIGNAL.
  * Returns 0 on success, -EMSGSIZE if len > PSOCK_MAX_PACKET or
- * nfds > PSOCK_MAX_FDS, or -errno from sendmsg(). The fds stay the caller's.
+ * nfds > PSOCK_MAX_FDS, -EINVAL if len is 0 (the peer would read an empty
+ * packet as EOF), or -errno from sendmsg(). The fds stay the caller's.
  */
 int wire_send_packet(int sock, const void *buf, size_t len, const int *fds,
                      size_t nfds, int flags);
@@ -48,10 +49,12 @@ int wire_send_packet(int sock, const void *buf, size_t len, const int *fds,
  * Receive one packet into buf (cap bytes) and up to max_fds fds.
  * Received fds are O_CLOEXEC. On success returns the packet length (>= 1)
  * and stores the fd count in *ret_nfds; returns 0 on orderly shutdown of the
- * peer. Errors: -EMSGSIZE (packet larger than cap), -EPROTO (control data
- * truncated, more than max_fds fds, unexpected control message, empty
- * packet), or -errno from recvmsg() (-EAGAIN with MSG_DONTWAIT). On any
- * error no fd is left open and *ret_nfds is 0.
+ * peer (recvmsg() cannot tell an empty packet without fds from EOF, so
+ * neither side sends one). Errors: -EMSGSIZE (packet larger than cap),
+ * -EPROTO (control data truncated, more than max_fds fds, unexpected control
+ * message, empty packet with fds), -EINVAL (max_fds > PSOCK_MAX_FDS), or
+ * -errno from recvmsg() (-EAGAIN with MSG_DONTWAIT). On any error no fd is
+ * left open and *ret_nfds is 0.
  */
 ssize_t wire_recv_packet(int sock, void *buf, size_t cap, int *fds,
                          size_t max_fds, size_t *ret_nfds, int flags);

@@ -1,1 +1,649 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+/*
+ * Test support for the integration tests (see harness.h): a real psockd on
+ * a private socket, client code run as nobody in a forked child, and a TCP
+ * echo server in another forked child.
+ *
+ * Trust: this runs as root in test programs only. The child side of
+ * harness_run_as_nobody() gives up root before it runs any test code.
+ */
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* cmocka needs these before its header. */
+#include <setjmp.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#define PSOCKD_START_TIMEOUT_MS 5000
+#define PSOCKD_STOP_TIMEOUT_MS 10000
+
+/* Fixed-size names: the directory comes from one fixed mkdtemp template. */
+#define PSOCKD_DIR_TEMPLATE "/tmp/psock-test.XXXXXX"
+
+struct psockd_proc {
+  pid_t pid;
+  char dir[sizeof(PSOCKD_DIR_TEMPLATE)];
+  char socket[sizeof(PSOCKD_DIR_TEMPLATE) + sizeof("/psockd.sock")];
+  char log[sizeof(PSOCKD_DIR_TEMPLATE) + sizeof("/psockd.log")];
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms) {
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+    ;
+}
+
+/*
+ * waitpid() for at most timeout_ms. Returns the pid, 0 on timeout, -1 on
+ * error.
+ */
+static pid_t wait_bounded(pid_t pid, int *status, int timeout_ms) {
+  int64_t deadline = now_ms() + timeout_ms;
+  int pause = 1;
+
+  for (;;) {
+    pid_t r = waitpid(pid, status, WNOHANG);
+
+    if (r != 0 || now_ms() >= deadline)
+      return r;
+    sleep_ms(pause);
+    if (pause < 20)
+      pause *= 2;
+  }
+}
+
+static void describe_status(int status, char *buf, size_t len) {
+  if (WIFEXITED(status))
+    snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
+  else if (WIFSIGNALED(status))
+    snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
+             strsignal(WTERMSIG(status)));
+  else
+    snprintf(buf, len, "wait status 0x%x", status);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type,
+                        struct FTW *ftw) {
+  if (remove(path) < 0)
+    fprintf(stderr, "harness: cannot remove %s: %s\n", path, strerror(errno));
+  return 0;
+}
+
+static void remove_tree(const char *dir) {
+  nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int harness_copy_file(const char *src, const char *dst, mode_t mode) {
+  char buf[65536];
+  int in, out, saved, ret = -1;
+  ssize_t n;
+
+  in = open(src, O_RDONLY | O_CLOEXEC);
+  if (in < 0)
+    return -1;
+  out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (out < 0)
+    goto out;
+  while ((n = read(in, buf, sizeof(buf))) != 0) {
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      goto out;
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = write(out, buf + off, (size_t)(n - off));
+
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w < 0)
+        goto out;
+      off += w;
+    }
+  }
+  /* open()'s mode is filtered by the umask; the caller asked for this one. */
+  ret = fchmod(out, mode);
+out:
+  saved = errno;
+  close(in);
+  if (out >= 0 && close(out) < 0 && ret == 0)
+    ret = -1;
+  else
+    errno = saved;
+  return ret;
+}
+
+/* ------------------------------------------------------------- psockd */
+
+pid_t harness_psockd_pid(const struct psockd_proc *p) {
+  return p->pid;
+}
+
+const char *harness_psockd_socket(const struct psockd_proc *p) {
+  return p->socket;
+}
+
+const char *harness_psockd_dir(const struct psockd_proc *p) {
+  return p->dir;
+}
+
+char *harness_psockd_log(const struct psockd_proc *p) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = fopen(p->log, "re");
+
+  if (!f)
+    return strdup("");
+  if (getdelim(&text, &len, '\0', f) < 0) {
+    free(text);
+    text = strdup("");
+  }
+  fclose(f);
+  if (!text)
+    abort();
+  return text;
+}
+
+void harness_print_psockd_log(const struct psockd_proc *p) {
+  char *text = harness_psockd_log(p);
+
+  fprintf(stderr, "----- psockd log (%s) -----\n%s%s----- end of psockd log\n",
+          p->log, text, *text && text[strlen(text) - 1] != '\n' ? "\n" : "");
+  free(text);
+}
+
+/* A probe connection: does psockd accept on its socket yet? */
+static bool socket_accepts(const char *path) {
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  int fd, r;
+
+  if (strlen(path) >= sizeof(sun.sun_path))
+    return false;
+  memcpy(sun.sun_path, path, strlen(path) + 1);
+  fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return false;
+  r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+  close(fd);
+  return r == 0;
+}
+
+/* In the forked child, before exec: async-signal-safe calls only. */
+static void exec_psockd(const char *log, char *const *argv) {
+  int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0 || null < 0 || dup2(null, 0) < 0 || dup2(fd, 1) < 0 ||
+      dup2(fd, 2) < 0)
+    _exit(126);
+  /* Do not outlive a test program that dies without stopping us. */
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  execv(argv[0], argv);
+  _exit(127);
+}
+
+static void fail_start(struct psockd_proc *p, const char *why) {
+  harness_print_psockd_log(p);
+  if (p->pid > 0) {
+    int status;
+
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, &status, 0);
+  }
+  remove_tree(p->dir);
+  fail_msg("psockd did not start: %s", why);
+}
+
+struct psockd_proc *harness_start_psockd(const char *const *extra_args) {
+  const char *bin = getenv("PSOCKD");
+  const char *argv[64];
+  size_t argc = 0;
+  struct psockd_proc *p;
+  int64_t deadline;
+
+  if (!bin || !*bin)
+    fail_msg("PSOCKD is not set: run this test through `meson test`");
+  if (access(bin, X_OK) < 0)
+    fail_msg("PSOCKD=%s: %s", bin, strerror(errno));
+
+  p = calloc(1, sizeof(*p));
+  assert_non_null(p);
+  memcpy(p->dir, PSOCKD_DIR_TEMPLATE, sizeof(p->dir));
+  if (!mkdtemp(p->dir))
+    fail_msg("mkdtemp: %s", strerror(errno));
+  /* nobody must be able to reach the socket inside. */
+  assert_int_equal(chmod(p->dir, 0755), 0);
+  snprintf(p->socket, sizeof(p->socket), "%s/psockd.sock", p->dir);
+  snprintf(p->log, sizeof(p->log), "%s/psockd.log", p->dir);
+
+  argv[argc++] = bin;
+  argv[argc++] = "--socket";
+  argv[argc++] = p->socket;
+  argv[argc++] = "--verbose";
+  for (size_t i = 0; extra_args && extra_args[i]; i++) {
+    assert_true(argc < sizeof(argv) / sizeof(argv[0]) - 1);
+    argv[argc++] = extra_args[i];
+  }
+  argv[argc] = NULL;
+
+  fflush(NULL);
+  p->pid = fork();
+  if (p->pid < 0)
+    fail_start(p, strerror(errno));
+  if (p->pid == 0)
+    exec_psockd(p->log, (char *const *)argv);
+
+  deadline = now_ms() + PSOCKD_START_TIMEOUT_MS;
+  for (;;) {
+    int status;
+    char why[128];
+
+    if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+      describe_status(status, why, sizeof(why));
+      p->pid = 0;
+      fail_start(p, why);
+    }
+    if (socket_accepts(p->socket))
+      break;
+    if (now_ms() >= deadline)
+      fail_start(p, "its socket accepted no connection within 5 s");
+    sleep_ms(10);
+  }
+  assert_int_equal(setenv("PSOCK_SOCKET", p->socket, 1), 0);
+  return p;
+}
+
+void harness_stop_psockd(struct psockd_proc *p) {
+  char why[256] = "";
+  int status;
+  pid_t r;
+
+  if (!p)
+    return;
+  kill(p->pid, SIGTERM);
+  r = wait_bounded(p->pid, &status, PSOCKD_STOP_TIMEOUT_MS);
+  if (r == 0) {
+    snprintf(why, sizeof(why), "psockd did not exit within %d ms of SIGTERM",
+             PSOCKD_STOP_TIMEOUT_MS);
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, &status, 0);
+  } else if (r < 0) {
+    snprintf(why, sizeof(why), "waitpid(psockd): %s", strerror(errno));
+  } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    char st[128];
+
+    describe_status(status, st, sizeof(st));
+    snprintf(why, sizeof(why), "psockd ended with %s after SIGTERM", st);
+  } else if (access(p->socket, F_OK) == 0) {
+    snprintf(why, sizeof(why), "psockd exited but left its socket %s",
+             p->socket);
+  }
+  if (*why)
+    harness_print_psockd_log(p);
+  remove_tree(p->dir);
+  unsetenv("PSOCK_SOCKET");
+  free(p);
+  if (*why)
+    fail_msg("%s", why);
+}
+
+int harness_count_fds(pid_t pid) {
+  char path[64];
+  struct dirent *e;
+  DIR *d;
+  int n = 0;
+
+  snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+  d = opendir(path);
+  if (!d)
+    return -1;
+  while ((e = readdir(d)))
+    if (e->d_name[0] != '.')
+      n++;
+  closedir(d);
+  return n;
+}
+
+/* Parent of pid from /proc/PID/stat, or -1. */
+static pid_t parent_of(pid_t pid) {
+  char path[64], buf[512], *paren;
+  int ppid;
+  FILE *f;
+  size_t n;
+
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  f = fopen(path, "re");
+  if (!f)
+    return -1;
+  n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  /* The command name may hold spaces and parentheses: skip to the last ')'. */
+  paren = strrchr(buf, ')');
+  if (!paren || sscanf(paren + 1, " %*c %d", &ppid) != 1)
+    return -1;
+  return ppid;
+}
+
+int harness_psockd_fd_total(const struct psockd_proc *p) {
+  pid_t tree[256];
+  size_t ntree = 0;
+  bool grew = true;
+  int total = 0;
+
+  tree[ntree++] = p->pid;
+  /* Add children of known members until nothing new turns up. */
+  while (grew) {
+    struct dirent *e;
+    DIR *d = opendir("/proc");
+
+    if (!d)
+      return -1;
+    grew = false;
+    while ((e = readdir(d)) && ntree < sizeof(tree) / sizeof(tree[0])) {
+      pid_t pid = (pid_t)strtol(e->d_name, NULL, 10);
+      pid_t ppid;
+      bool known = false;
+
+      if (pid <= 0)
+        continue;
+      for (size_t i = 0; i < ntree && !known; i++)
+        known = tree[i] == pid;
+      if (known)
+        continue;
+      ppid = parent_of(pid);
+      for (size_t i = 0; i < ntree; i++) {
+        if (tree[i] == ppid) {
+          tree[ntree++] = pid;
+          grew = true;
+          break;
+        }
+      }
+    }
+    closedir(d);
+  }
+  for (size_t i = 0; i < ntree; i++) {
+    int n = harness_count_fds(tree[i]);
+
+    /* A process that ended in between holds nothing. */
+    if (n > 0)
+      total += n;
+  }
+  return total;
+}
+
+/* --------------------------------------------------- clients as nobody */
+
+void harness_check_failed(const char *file, int line, const char *expr) {
+  int saved = errno;
+
+  fprintf(stderr,
+          "%s:%d: CHECK(%s) failed\n"
+          "    errno %d (%s); psock error kind %d code %d: \"%s\"\n",
+          file, line, expr, saved, strerror(saved), psock_last_error_kind(),
+          psock_last_error_code(), psock_last_error_message());
+  errno = saved;
+}
+
+static int child_fail(const char *what) {
+  fprintf(stderr, "harness: child (pid %d): %s: %s\n", (int)getpid(), what,
+          strerror(errno));
+  return -1;
+}
+
+/* In the child: become nobody, and prove it. 0 or -1 (explained). */
+static int become_nobody(int flags) {
+  struct __user_cap_header_struct hdr = {0};
+  struct __user_cap_data_struct caps[2];
+  uid_t ruid, euid, suid;
+  gid_t rgid, egid, sgid;
+
+  if ((flags & HARNESS_EMPTY_NETNS) && unshare(CLONE_NEWNET) < 0)
+    return child_fail("unshare(CLONE_NEWNET)");
+  if (setgroups(0, NULL) < 0)
+    return child_fail("setgroups");
+  if (setresgid(HARNESS_NOBODY_GID, HARNESS_NOBODY_GID, HARNESS_NOBODY_GID) < 0)
+    return child_fail("setresgid");
+  if (setresuid(HARNESS_NOBODY_UID, HARNESS_NOBODY_UID, HARNESS_NOBODY_UID) < 0)
+    return child_fail("setresuid");
+  /* The uid change cleared both; LeakSanitizer needs a dumpable process. */
+  if (prctl(PR_SET_DUMPABLE, 1) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+    return child_fail("prctl");
+
+  if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0)
+    return child_fail("getresuid");
+  if (ruid != HARNESS_NOBODY_UID || euid != ruid || suid != ruid ||
+      rgid != HARNESS_NOBODY_GID || egid != rgid || sgid != rgid ||
+      getgroups(0, NULL) != 0) {
+    errno = EPERM;
+    return child_fail("still has root's ids or groups");
+  }
+  hdr.version = _LINUX_CAPABILITY_VERSION_3;
+  if (syscall(SYS_capget, &hdr, caps) < 0)
+    return child_fail("capget");
+  if (caps[0].effective || caps[1].effective || caps[0].permitted ||
+      caps[1].permitted ||
+      (caps[CAP_TO_INDEX(CAP_NET_RAW)].effective & CAP_TO_MASK(CAP_NET_RAW))) {
+    errno = EPERM;
+    return child_fail("capabilities (CAP_NET_RAW) survived the uid change");
+  }
+  return 0;
+}
+
+static void run_child(int flags, bool nobody, int (*fn)(void *), void *arg,
+                      int *result) {
+  int setup = 0;
+
+  /* A sandboxed client starts with none of the test program's fds. */
+  close_range(3, ~0U, 0);
+  if (nobody)
+    setup = become_nobody(flags);
+  else if ((flags & HARNESS_EMPTY_NETNS) && unshare(CLONE_NEWNET) < 0)
+    setup = child_fail("unshare(CLONE_NEWNET)");
+  if (setup < 0) {
+    *result = HARNESS_CHILD_SETUP_FAILED;
+    exit(1);
+  }
+  *result = fn(arg);
+  /* exit(), not _exit(): the sanitizers check the child on the way out. */
+  exit(*result == 0 ? 0 : 1);
+}
+
+static int run_as(int flags, bool nobody, int (*fn)(void *), void *arg) {
+  int *result, status, ret;
+  pid_t pid, r;
+
+  result = mmap(NULL, sizeof(*result), PROT_READ | PROT_WRITE,
+                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (result == MAP_FAILED) {
+    fprintf(stderr, "harness: mmap: %s\n", strerror(errno));
+    return HARNESS_CHILD_FORK_FAILED;
+  }
+  *result = 0;
+  /* Or the child's exit() prints our buffered output a second time. */
+  fflush(NULL);
+  pid = fork();
+  if (pid < 0) {
+    fprintf(stderr, "harness: fork: %s\n", strerror(errno));
+    munmap(result, sizeof(*result));
+    return HARNESS_CHILD_FORK_FAILED;
+  }
+  if (pid == 0)
+    run_child(flags, nobody, fn, arg, result);
+
+  r = wait_bounded(pid, &status, HARNESS_CHILD_TIMEOUT_S * 1000);
+  if (r == 0) {
+    fprintf(stderr, "harness: child %d still running after %d s: killed\n",
+            (int)pid, HARNESS_CHILD_TIMEOUT_S);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    ret = HARNESS_CHILD_TIMEOUT;
+  } else if (r < 0) {
+    fprintf(stderr, "harness: waitpid: %s\n", strerror(errno));
+    ret = HARNESS_CHILD_FORK_FAILED;
+  } else if (WIFSIGNALED(status)) {
+    fprintf(stderr, "harness: child %d killed by signal %d (%s)\n", (int)pid,
+            WTERMSIG(status), strsignal(WTERMSIG(status)));
+    ret = -WTERMSIG(status);
+  } else if (*result != 0) {
+    ret = *result;
+  } else {
+    ret = WEXITSTATUS(status);
+    if (ret != 0)
+      fprintf(stderr, "harness: child %d exited with status %d\n", (int)pid,
+              ret);
+  }
+  munmap(result, sizeof(*result));
+  return ret;
+}
+
+int harness_run_as_nobody(int flags, int (*fn)(void *), void *arg) {
+  return run_as(flags, true, fn, arg);
+}
+
+int harness_run_as_root(int flags, int (*fn)(void *), void *arg) {
+  return run_as(flags, false, fn, arg);
+}
+
+/* -------------------------------------------------- a local echo server */
+
+#define ECHO_MAX_CONN 16
+
+struct harness_echo {
+  pid_t pid;
+  atomic_uint *accepted; /* shared with the server process */
+};
+
+unsigned harness_echo_connections(const struct harness_echo *e) {
+  return atomic_load(e->accepted);
+}
+
+/* Echo what is readable on fd. Returns false when the connection is done. */
+static bool echo_once(int fd) {
+  char buf[16384];
+  ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+  if (n < 0)
+    return errno == EAGAIN || errno == EINTR;
+  if (n == 0)
+    return false;
+  for (ssize_t off = 0; off < n;) {
+    ssize_t w = send(fd, buf + off, (size_t)(n - off), MSG_NOSIGNAL);
+
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return false;
+    off += w;
+  }
+  return true;
+}
+
+/* The server process: runs until killed. */
+static _Noreturn void echo_serve(int listen_fd, atomic_uint *accepted) {
+  struct pollfd pfd[1 + ECHO_MAX_CONN];
+  size_t nconn = 0;
+
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  pfd[0] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
+  for (;;) {
+    if (poll(pfd, 1 + nconn, -1) < 0)
+      continue;
+    for (size_t i = 0; i < nconn;) {
+      if (pfd[1 + i].revents && !echo_once(pfd[1 + i].fd)) {
+        close(pfd[1 + i].fd);
+        pfd[1 + i] = pfd[1 + --nconn];
+      } else {
+        i++;
+      }
+    }
+    if (pfd[0].revents & POLLIN) {
+      int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+      /* A stalled client must not stall the server for long. */
+      struct timeval tv = {.tv_sec = 5};
+
+      if (fd < 0)
+        continue;
+      atomic_fetch_add(accepted, 1);
+      if (nconn == ECHO_MAX_CONN) {
+        close(fd);
+        continue;
+      }
+      setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+      pfd[1 + nconn++] = (struct pollfd){.fd = fd, .events = POLLIN};
+    }
+  }
+}
+
+struct harness_echo *harness_start_echo(uint16_t *ret_port) {
+  struct sockaddr_in sin = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof(sin);
+  struct harness_echo *e = calloc(1, sizeof(*e));
+  int fd;
+
+  assert_non_null(e);
+  e->accepted = mmap(NULL, sizeof(*e->accepted), PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  assert_true(e->accepted != MAP_FAILED);
+  atomic_init(e->accepted, 0);
+  fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(fd >= 0);
+  assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+  assert_int_equal(listen(fd, 16), 0);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+  fflush(NULL);
+  e->pid = fork();
+  assert_true(e->pid >= 0);
+  if (e->pid == 0)
+    echo_serve(fd, e->accepted);
+  close(fd);
+  *ret_port = ntohs(sin.sin_port);
+  return e;
+}
+
+void harness_stop_echo(struct harness_echo *e) {
+  int status;
+
+  if (!e)
+    return;
+  /* It holds nothing worth a clean exit (and must not run our atexit). */
+  kill(e->pid, SIGKILL);
+  waitpid(e->pid, &status, 0);
+  munmap(e->accepted, sizeof(*e->accepted));
+  free(e);
+}

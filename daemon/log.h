@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * log: psockd's diagnostics. Lines go to stderr with a syslog priority
+ * prefix ("<3>psockd: ..."), which journald and systemd understand when
+ * psockd runs as a service and which stays readable in a terminal.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <syslog.h>
+
+/* Messages above this priority are dropped (LOG_INFO by default). */
+void log_set_max_priority(int prio);
+
+/* Name at the start of each line ("psockd", "psockd-worker0", ...). */
+void log_set_ident(const char *name);
+
+void log_msg(int prio, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)

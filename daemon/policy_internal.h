@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * policy_internal: the in-memory form of a policy, shared by the parser
+ * (policy_parse.c) and the matcher/dumper (policy.c), and by the unit tests
+ * and the fuzz target. Everything a decision needs is resolved at load time
+ * (names to numbers, CIDRs to bytes, the origin text of each rule), so that
+ * policy_check() only compares and never allocates.
+ *
+ * Trust boundary: none of its own; see policy.h.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+/* The "what" keys, in dump order. */
+enum pol_key {
+  PK_FAMILY,
+  PK_TYPE,
+  PK_PROTO,
+  PK_ADDR,
+  PK_PORT,
+  PK_OPTION,
+  PK_N
+};
+
+/* The "who" keys, in dump order. */
+enum pol_who { PW_UID, PW_USER, PW_GID, PW_GROUP, PW_UNIT, PW_N };
+
+/*
+ * A protocol number means something only within a family: 6 is TCP for
+ * inet but NETLINK_XFRM for netlink. A name therefore only matches in the
+ * family it was named for; a number matches in any family.
+ */
+enum pol_ns {
+  PNS_NUM,     /* written as a number */
+  PNS_IP,      /* tcp, udp, ...: inet and inet6 only */
+  PNS_NETLINK, /* route: netlink only */
+};
+
+#define POL_ALL_CALLS ((1u << POLICY_N_CALLS) - 1)
+#define POL_MAX_RULES 65536
+#define POL_MAX_FILE (1u << 20) /* policy_load_file refuses larger files */
+#define POL_FAMILY_MAX 255      /* numbers accepted for family= */
+#define POL_TYPE_MAX 15         /* SOCK_TYPE_MASK */
+#define POL_PROTO_MAX 65535     /* covers packet sockets' ethertypes */
+#define POL_PORT_MAX 65535
+
+/* One value or range: family, type, proto, port, option (table index). */
+struct pol_val {
+  uint32_t lo, hi;
+  uint8_t ns; /* enum pol_ns; proto only */
+};
+
+struct pol_cidr {
+  bool v6;
+  uint8_t plen;
+  uint8_t a[16]; /* 4 bytes used for IPv4 */
+};
+
+/* One KEY=VALUE of a rule. */
+struct pol_set {
+  bool present, any;
+  size_t n;
+  struct pol_val *v;     /* all keys but addr */
+  struct pol_cidr *cidr; /* addr */
+};
+
+/* One WHO key of a rule. */
+struct pol_who_set {
+  bool present;
+  size_t n;
+  uint32_t *ids; /* uid=, gid=, and user=/group= resolved at load */
+  char **names;  /* user=/group= as written; unit= patterns */
+};
+
+struct policy_rule {
+  bool allow;
+  int error; /* EACCES or EPERM for deny rules */
+  bool anyone;
+  struct pol_who_set who[PW_N];
+  uint32_t calls; /* 1 << enum policy_call */
+  struct pol_set key[PK_N];
+  unsigned line;
+  char origin[96]; /* "FILE:LINE", ready for policy_decision.rule */
+};
+
+struct policy {
+  char *source;
+  struct policy_rule *rules;
+  size_t n_rules;
+};
+
+/* Name tables (policy.c); each ends with a NULL name. */
+struct pol_name {
+  const char *name;
+  int value;
+};
+
+struct pol_option {
+  const char *name;
+  int level, optname;
+};
+
+extern const struct pol_name pol_call_names[];
+extern const struct pol_name pol_family_names[];
+extern const struct pol_name pol_type_names[];
+extern const struct pol_name pol_ip_proto_names[];
+extern const struct pol_name pol_netlink_proto_names[];
+extern const struct pol_option pol_options[];
+extern const char *const pol_key_names[PK_N];
+extern const char *const pol_who_names[PW_N];
+/* Calls whose queries carry each key (which keys make sense on a rule). */
+extern const uint32_t pol_key_calls[PK_N];
+
+/* Value of name[0..len) in tab, or -1. */
+int pol_name_find(const struct pol_name *tab, const char *name, size_t len);
+/* Name of value in tab, or NULL. */
+const char *pol_name_of(const struct pol_name *tab, int value);
+/* Index in pol_options of name[0..len), or -1. */
+int pol_option_find(const char *name, size_t len);
+
+/*
+ * Parse a decimal number in s[0..len) no larger than max: digits only, no
+ * sign, no spaces. Returns 0 or -EINVAL (not a number) or -ERANGE.
+ */
+int pol_parse_u32(const char *s, size_t len, uint32_t max, uint32_t *ret);
+
+/* A name from tab or a number up to max; 0, -EINVAL or -ERANGE. */
+int pol_parse_named(const struct pol_name *tab, const char *s, size_t len,
+                    uint32_t max, uint32_t *ret);
+
+/*
+ * Parse a proto value (name or number, not "any"). Returns 0 and sets
+ * *ret_value and *ret_ns, or -EINVAL / -ERANGE.
+ */
+int pol_parse_proto(const char *s, size_t len, uint32_t *ret_value,
+                    enum pol_ns *ret_ns);
+
+/* Write "SOURCE:LINE" into out, cutting SOURCE from the left if needed. */
+void pol_format_origin(char *out, size_t outlen, const char *source,
+                       unsigned line);
+
+/* Release what a rule owns (not the rule itself). */
+void pol_rule_clear(struct policy_rule *r);
+
+/*
+ * True when a and b make the same decisions for every query because they
+ * hold the same rules in the same order (line numbers and source are not
+ * compared). For tests, the fuzz target and reload.
+ */
+bool policy_equal(const struct policy *a, const struct policy *b);
+
+/* The text of the built-in default policy (one rule per line). */
+extern const char pol_default_text[];

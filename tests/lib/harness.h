@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Test support for the integration tests: cmocka programs that run as root,
+ * start a real psockd on a private socket, and run client code as the
+ * unprivileged user nobody (uid 65534), optionally inside an empty network
+ * namespace.
+ *
+ * Functions named harness_start_* / harness_stop_* run in the cmocka test
+ * process and fail the current test (cmocka) when something goes wrong.
+ * Functions passed to harness_run_as_nobody() run in a forked child: they
+ * must not use cmocka's assert_* (a failure there would unwind into the
+ * child's copy of the test runner); they use CHECK() and return non-zero.
+ */
+#ifndef PSOCK_TEST_HARNESS_H
+#define PSOCK_TEST_HARNESS_H
+
+#include <psock/psock.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* ------------------------------------------------------------- psockd */
+
+struct psockd_proc;
+
+/*
+ * Start the psockd binary named by $PSOCKD (set by meson) on a socket in a
+ * fresh directory /tmp/psock-test.XXXXXX (mode 0755, so that nobody can
+ * reach it wherever the build tree lives). Arguments: --socket DIR/psockd.sock
+ * --verbose, then extra_args (NULL-terminated, may be NULL). stderr and
+ * stdout go to DIR/psockd.log. Waits (at most 5 s) until the socket accepts
+ * a connection, then sets PSOCK_SOCKET in this process's environment so
+ * that children inherit it. Fails the test on any error.
+ */
+struct psockd_proc *harness_start_psockd(const char *const *extra_args);
+
+/*
+ * SIGTERM psockd and wait (at most 10 s). Fails the test, after printing
+ * the daemon's log, unless psockd exited with status 0 and removed its
+ * socket. Removes the directory and frees p. NULL is ignored.
+ */
+void harness_stop_psockd(struct psockd_proc *p);
+
+pid_t harness_psockd_pid(const struct psockd_proc *p);
+/* The socket path and the private directory (mode 0755) it lives in. */
+const char *harness_psockd_socket(const struct psockd_proc *p);
+const char *harness_psockd_dir(const struct psockd_proc *p);
+
+/* psockd's log so far, NUL-terminated; the caller frees it. Never NULL. */
+char *harness_psockd_log(const struct psockd_proc *p);
+
+/* Print psockd's log to stderr, framed, for a failing test's record. */
+void harness_print_psockd_log(const struct psockd_proc *p);
+
+/* Number of entries in /proc/PID/fd, or -1 if it cannot be read. */
+int harness_count_fds(pid_t pid);
+
+/*
+ * Open fds of psockd and of every process descended from it (its privileged
+ * helper and workers), or -1 on error.
+ */
+int harness_psockd_fd_total(const struct psockd_proc *p);
+
+/* --------------------------------------------------- clients as nobody */
+
+#define HARNESS_NOBODY_UID 65534
+#define HARNESS_NOBODY_GID 65534
+
+/* Flags of harness_run_as_nobody(). */
+#define HARNESS_EMPTY_NETNS 0x1 /* unshare(CLONE_NEWNET) before dropping */
+
+/* Negative results of harness_run_as_nobody() that are not a signal. */
+#define HARNESS_CHILD_TIMEOUT (-1000) /* ran too long: killed */
+#define HARNESS_CHILD_FORK_FAILED (-1001)
+#define HARNESS_CHILD_SETUP_FAILED (-1002) /* could not become nobody */
+#define HARNESS_CHILD_TIMEOUT_S 20
+
+/*
+ * fork(); in the child: close every fd above 2 (a sandboxed client starts
+ * with nothing of ours), optionally enter a new, empty network namespace
+ * (only lo, down) while still root, drop to uid/gid 65534 with no
+ * supplementary groups and no capabilities, stay dumpable (so LeakSanitizer
+ * still works), check all of that, run fn(arg) and exit() with its result.
+ * The parent waits at most HARNESS_CHILD_TIMEOUT_S seconds.
+ *
+ * Returns 0 if fn returned 0 and the child exited 0; fn's non-zero return
+ * value (CHECK returns a line number) in full; the child's exit status if
+ * fn returned 0 but the exit failed (a sanitizer report); -SIGNO if the
+ * child died of a signal; HARNESS_CHILD_TIMEOUT, HARNESS_CHILD_FORK_FAILED
+ * or HARNESS_CHILD_SETUP_FAILED. Every failure is explained on stderr.
+ */
+int harness_run_as_nobody(int flags, int (*fn)(void *), void *arg);
+
+/*
+ * As harness_run_as_nobody(), but the child stays root with every
+ * capability: for what psockd's policy lets root do that it refuses nobody.
+ */
+int harness_run_as_root(int flags, int (*fn)(void *), void *arg);
+
+/* Print a failed CHECK(): file:line, the expression, the psock error. */
+void harness_check_failed(const char *file, int line, const char *expr);
+
+/*
+ * For functions run by harness_run_as_nobody(): on failure, print where
+ * and why (including psock_last_error_message()) and return the line
+ * number from the enclosing function.
+ */
+#define CHECK(expr)                                                            \
+  do {                                                                         \
+    if (!(expr)) {                                                             \
+      harness_check_failed(__FILE__, __LINE__, #expr);                         \
+      return __LINE__;                                                         \
+    }                                                                          \
+  } while (0)
+
+/* -------------------------------------------------- a local echo server */
+
+struct harness_echo;
+
+/*
+ * Start a TCP echo server on 127.0.0.1, on an ephemeral port, in the host's
+ * network namespace. It echoes every byte of every connection until the
+ * peer shuts down. The port is stored in *ret_port. Fails the test on
+ * error.
+ *
+ * The server is a forked process, not a thread, so that the test process
+ * stays single-threaded: the children of harness_run_as_nobody() then
+ * inherit no thread that LeakSanitizer cannot stop.
+ */
+struct harness_echo *harness_start_echo(uint16_t *ret_port);
+
+/* Number of connections the echo server has accepted so far. */
+unsigned harness_echo_connections(const struct harness_echo *e);
+
+/* Stop the server, close every socket, free e. NULL is ignored. */
+void harness_stop_echo(struct harness_echo *e);
+
+/* ------------------------------------------------------------ helpers */
+
+/*
+ * Copy the file src to dst (created or truncated) with the given mode, so
+ * that nobody can run a build product from a directory it can reach.
+ * Returns 0, or -1 with errno.
+ */
+int harness_copy_file(const char *src, const char *dst, mode_t mode);
+
+#endif /* PSOCK_TEST_HARNESS_H */
