@@ -29,7 +29,9 @@ struct authz {
 static struct authz *current;
 static bool audit_allow;
 
-void authz_set_audit_allow(bool on) { audit_allow = on; }
+void authz_set_audit_allow(bool on) {
+  audit_allow = on;
+}
 
 void authz_install(struct policy *p) {
   struct authz *a = calloc(1, sizeof(*a));
@@ -73,7 +75,9 @@ int authz_install_from_fd(int fd, const char *name) {
   return 0;
 }
 
-bool authz_policy_installed(void) { return current != NULL; }
+bool authz_policy_installed(void) {
+  return current != NULL;
+}
 
 struct authz *authz_get(void) {
   if (current)
@@ -105,7 +109,8 @@ static void describe_query(const struct policy_query *q, char *buf,
 
   if (q->addr && addr_from_sockaddr(q->addr, q->addrlen, &b, &a) == 0)
     addr_format(a, addr, sizeof(addr));
-  snprintf(buf, len, "call=%s family=%d type=%d proto=%d%s%s level=%d "
+  snprintf(buf, len,
+           "call=%s family=%d type=%d proto=%d%s%s level=%d "
            "optname=%d",
            policy_call_name(q->call), q->family, q->type, q->proto,
            *addr ? " addr=" : "", addr, q->level, q->optname);

@@ -48,8 +48,9 @@ int control_policy_memfd(const char *path) {
       break;
     }
   }
-  if (r == 0 && fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
-                                           F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+  if (r == 0 &&
+      fcntl(mfd, F_ADD_SEALS,
+            F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
     r = -errno;
 out:
   close(in);

@@ -19,8 +19,8 @@ enum ctl_type {
 struct ctl_msg {
   uint32_t type;
   uint32_t pad;
-  uint64_t clients;  /* CTL_STATS reply */
-  uint64_t requests; /* CTL_STATS reply */
+  uint64_t clients;        /* CTL_STATS reply */
+  uint64_t requests;       /* CTL_STATS reply */
   char name[CTL_NAME_MAX]; /* CTL_POLICY: where the policy came from */
 };
 

@@ -34,11 +34,11 @@
 static int rpc_hello(struct rpc_call *call);
 
 #define M(case_, name_, fn_, fds_)                                             \
-  [PSOCK__V1__REQUEST__CALL_##case_] = {.name = name_, .handler = fn_,         \
-                                        .fds_in = fds_}
+  [PSOCK__V1__REQUEST__CALL_##                                                 \
+      case_] = {.name = name_, .handler = fn_, .fds_in = fds_}
 #define L(case_, name_, fn_, pol_)                                             \
-  [PSOCK__V1__REQUEST__CALL_##case_] = {.name = name_, .handler = fn_,         \
-                                        .policy = RPC_POLICY_##pol_}
+  [PSOCK__V1__REQUEST__CALL_##                                                 \
+      case_] = {.name = name_, .handler = fn_, .policy = RPC_POLICY_##pol_}
 
 /* The method table: one entry per Request.call case. */
 static const struct rpc_method methods[] = {
@@ -126,8 +126,11 @@ static void arena_reset(struct arena *a) {
   a->used = 0;
 }
 
-static void *pb_alloc(void *data, size_t size) { return rpc_alloc(data, size); }
-static void pb_free(void *data, void *p) {}
+static void *pb_alloc(void *data, size_t size) {
+  return rpc_alloc(data, size);
+}
+static void pb_free(void *data, void *p) {
+}
 
 /* ---------------------------------------------------------- call life */
 

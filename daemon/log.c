@@ -13,7 +13,9 @@
 static int max_priority = LOG_INFO;
 static char ident[32] = "psockd";
 
-void log_set_max_priority(int prio) { max_priority = prio; }
+void log_set_max_priority(int prio) {
+  max_priority = prio;
+}
 
 void log_set_ident(const char *name) {
   snprintf(ident, sizeof(ident), "%s", name);

@@ -103,7 +103,9 @@ fail:
   return r;
 }
 
-int lookup_pool_fd(const struct lookup_pool *pool) { return pool->efd; }
+int lookup_pool_fd(const struct lookup_pool *pool) {
+  return pool->efd;
+}
 
 void lookup_submit(struct lookup_pool *pool, struct lookup_job *job) {
   job->cancelled = false;

@@ -207,8 +207,7 @@ static int parse_one(int c, struct options *o) {
 static int parse_args(int argc, char **argv, struct options *o) {
   int c, r;
 
-  while ((c = getopt_long(argc, argv, "s:m:w:u:p:vfVh", longopts, NULL)) !=
-         -1)
+  while ((c = getopt_long(argc, argv, "s:m:w:u:p:vfVh", longopts, NULL)) != -1)
     if ((r = parse_one(c, o)) != 0)
       return r;
   if (optind < argc) {
@@ -340,8 +339,7 @@ static int listen_on(const struct options *o) {
   if (fd < 0)
     return -errno;
   if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-      chmod(o->socket_path, o->socket_mode) < 0 ||
-      listen(fd, SOMAXCONN) < 0) {
+      chmod(o->socket_path, o->socket_mode) < 0 || listen(fd, SOMAXCONN) < 0) {
     r = -errno;
     close(fd);
     return r;
@@ -377,8 +375,8 @@ static unsigned default_workers(void) {
 
 static int role_master(const struct options *o) {
   char self[PATH_MAX];
-  struct master_options mo = {.workers = o->workers ? o->workers
-                                                    : default_workers(),
+  struct master_options mo = {.workers =
+                                  o->workers ? o->workers : default_workers(),
                               .user = o->user,
                               .policy_path = o->policy_path,
                               .verbose = o->verbose,

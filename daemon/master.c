@@ -223,8 +223,7 @@ static void reload(struct master *m) {
     for (unsigned i = 0; i < m->o->workers; i++)
       if (m->workers[i].pid > 0 && send_policy(m, m->workers[i].ctl) == 0)
         sent++;
-    log_notice("SIGHUP: policy %s sent to %u worker(s)", m->policy_name,
-               sent);
+    log_notice("SIGHUP: policy %s sent to %u worker(s)", m->policy_name, sent);
   }
   notify_ready();
 }
@@ -319,8 +318,7 @@ static void worker_ctl(struct master *m, unsigned i) {
   size_t nfds = 0;
   ssize_t n;
 
-  n = wire_recv_packet(w->ctl, &msg, sizeof(msg), fds, 1, &nfds,
-                       MSG_DONTWAIT);
+  n = wire_recv_packet(w->ctl, &msg, sizeof(msg), fds, 1, &nfds, MSG_DONTWAIT);
   if (n == -EAGAIN)
     return;
   wire_close_fds(fds, nfds);
@@ -490,8 +488,12 @@ static void master_loop(struct master *m) {
 }
 
 int master_run(const struct master_options *o) {
-  struct master m = {.o = o, .epfd = -1, .sig_fd = -1, .timer_fd = -1,
-                     .priv_ctl = -1, .policy_fd = -1};
+  struct master m = {.o = o,
+                     .epfd = -1,
+                     .sig_fd = -1,
+                     .timer_fd = -1,
+                     .priv_ctl = -1,
+                     .policy_fd = -1};
   int r;
 
   for (unsigned i = 0; i < MASTER_MAX_WORKERS; i++)

@@ -10,7 +10,9 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
-void notify_ready(void) { sd_notify(0, "READY=1"); }
+void notify_ready(void) {
+  sd_notify(0, "READY=1");
+}
 
 void notify_reloading(void) {
   struct timespec ts;
@@ -22,7 +24,9 @@ void notify_reloading(void) {
                  (unsigned long long)ts.tv_nsec / 1000ULL);
 }
 
-void notify_stopping(void) { sd_notify(0, "STOPPING=1"); }
+void notify_stopping(void) {
+  sd_notify(0, "STOPPING=1");
+}
 
 void notify_watchdog(void) {
   uint64_t usec;

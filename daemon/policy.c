@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * policy: deciding a request, writing a policy back out, the value name
- * tables and the built-in default policy. Parsing is in policy_parse.c.
+ * tables with their parsers (shared by the file parser and psockctl, so a
+ * name means the same everywhere) and the built-in default policy. The
+ * file syntax is parsed in policy_parse.c.
  *
  * Trust boundary: policy_check() runs for every client request. The query
  * comes from the daemon (decoded and resolved, but its numbers are still

@@ -15,13 +15,11 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "policy_internal.h"
 
@@ -58,11 +56,8 @@ struct rule_ctx {
   size_t ip_off, nl_off; /* first IP / netlink proto name in proto= */
 };
 
-static void perr(struct parser *ps, unsigned line, unsigned col,
-                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static void perr(struct parser *ps, unsigned line, unsigned col,
-                 const char *fmt, ...) {
+__attribute__((format(printf, 4, 5))) static void
+perr(struct parser *ps, unsigned line, unsigned col, const char *fmt, ...) {
   va_list ap;
 
   ps->nerrors++;
@@ -240,6 +235,13 @@ static int parse_who_elem(struct rule_ctx *c, int w, const struct tok *t,
 
 /* --- lists -------------------------------------------------------------- */
 
+/* Length of the list element starting at t->s + off. */
+static size_t elem_len(const struct tok *t, size_t off) {
+  const char *comma = memchr(t->s + off, ',', t->len - off);
+
+  return comma ? (size_t)(comma - (t->s + off)) : t->len - off;
+}
+
 typedef int (*elem_fn)(struct rule_ctx *c, int k, const struct tok *t,
                        size_t off, size_t len, size_t idx);
 
@@ -278,6 +280,10 @@ static int parse_who_key(struct rule_ctx *c, int w, const struct tok *t) {
   size_t n = count_elems(t->s + off, t->len - off);
 
   ws->present = true;
+  if (off == t->len) {
+    terr(c, t, off, "empty value for %s=", pol_who_names[w]);
+    return -EINVAL;
+  }
   if (w != PW_UNIT)
     ws->ids = calloc(n, sizeof(*ws->ids));
   if (w != PW_UID && w != PW_GID)
@@ -293,14 +299,16 @@ static int parse_who_key(struct rule_ctx *c, int w, const struct tok *t) {
 
 /* --- what --------------------------------------------------------------- */
 
-/* "a, b, c" from a name table, for error messages. */
-static const char *names_of(const struct pol_name *tab, char *buf,
+/* "a, b, c, " from a table of structs that start with a name, ending with
+ * a NULL name (pol_name, pol_option), for error messages. */
+static const char *names_of(const void *tab, size_t stride, char *buf,
                             size_t size) {
+  const char *const *name = tab;
   size_t used = 0;
 
   buf[0] = '\0';
-  for (; tab->name; tab++) {
-    int n = snprintf(buf + used, size - used, "%s, ", tab->name);
+  for (; *name; name = (const void *)((const char *)name + stride)) {
+    int n = snprintf(buf + used, size - used, "%s, ", *name);
 
     if (n < 0 || (size_t)n >= size - used)
       break;
@@ -308,6 +316,7 @@ static const char *names_of(const struct pol_name *tab, char *buf,
   }
   return buf;
 }
+#define NAMES(tab, buf) names_of(tab, sizeof(tab[0]), buf, sizeof(buf))
 
 static int parse_simple(struct rule_ctx *c, int k, const struct tok *t,
                         size_t off, size_t len, struct pol_val *ret) {
@@ -325,9 +334,9 @@ static int parse_simple(struct rule_ctx *c, int k, const struct tok *t,
     terr(c, t, off, "%s %.*s out of range (0-%u)", pol_key_names[k],
          quote_len(len), t->s + off, max);
   else
-    terr(c, t, off, "unknown %s '%.*s' (expected %sa number or any)",
+    terr(c, t, off, "unknown %s '%.*s' (expected %sa number, or any)",
          pol_key_names[k], quote_len(len), t->s + off,
-         names_of(tab, names, sizeof(names)));
+         names_of(tab, sizeof(*tab), names, sizeof(names)));
   return -1;
 }
 
@@ -350,26 +359,23 @@ static int parse_proto_elem(struct rule_ctx *c, const struct tok *t, size_t off,
     terr(c, t, off, "proto %.*s out of range (0-%u)", quote_len(len),
          t->s + off, POL_PROTO_MAX);
   else
-    terr(c, t, off, "unknown proto '%.*s' (expected 0, %s%sa number or any)",
-         quote_len(len), t->s + off,
-         names_of(pol_ip_proto_names, ip, sizeof(ip)),
-         names_of(pol_netlink_proto_names, nl, sizeof(nl)));
+    terr(c, t, off, "unknown proto '%.*s' (expected 0, %s%sa number, or any)",
+         quote_len(len), t->s + off, NAMES(pol_ip_proto_names, ip),
+         NAMES(pol_netlink_proto_names, nl));
   return -1;
 }
 
 static int parse_option_elem(struct rule_ctx *c, const struct tok *t,
                              size_t off, size_t len, struct pol_val *ret) {
   int i = pol_option_find(t->s + off, len);
+  char names[256];
 
   if (i >= 0) {
     *ret = (struct pol_val){(uint32_t)i, (uint32_t)i, PNS_NUM};
     return 0;
   }
-  terr(c, t, off,
-       "unknown option '%.*s' (expected SO_MARK, SO_BINDTODEVICE, "
-       "SO_PRIORITY, SO_RCVBUFFORCE, SO_SNDBUFFORCE, SO_DEBUG, "
-       "IP_TRANSPARENT, IPV6_TRANSPARENT or any)",
-       quote_len(len), t->s + off);
+  terr(c, t, off, "unknown option '%.*s' (expected %sor any)", quote_len(len),
+       t->s + off, NAMES(pol_options, names));
   return -1;
 }
 
@@ -514,6 +520,19 @@ static void parse_action(struct rule_ctx *c, const struct tok *t) {
   }
 }
 
+/* Whether every element of t is a call name or "all". */
+static bool is_call_list(const struct tok *t) {
+  for (size_t i = 0; i <= t->len;) {
+    size_t len = elem_len(t, i);
+
+    if (pol_name_find(pol_call_names, t->s + i, len) < 0 &&
+        !mem_is(t->s + i, len, "all"))
+      return false;
+    i += len + 1;
+  }
+  return true;
+}
+
 /* WHO fields from t[i]; returns the index of the first field after them. */
 static size_t parse_who(struct rule_ctx *c, const struct tok *t, size_t n,
                         size_t i) {
@@ -534,18 +553,25 @@ static size_t parse_who(struct rule_ctx *c, const struct tok *t, size_t n,
       parse_who_key(c, w, &t[i]);
     seen = true;
   }
-  if (!seen) {
-    const struct tok *at = i < n ? &t[i] : &t[i - 1];
-
-    terr(c, at, i < n ? 0 : at->len,
-         "missing WHO (expected anyone, uid=, user=, gid=, group= or unit=)");
+  if (seen || !c->action_ok)
+    return i;
+  if (i < n && !memchr(t[i].s, '=', t[i].len) && !is_call_list(&t[i])) {
+    /* A misspelt WHO ("nobody"): skip it, so the calls after it parse. */
+    terr(c, &t[i], 0,
+         "unknown WHO '%.*s' (expected anyone, uid=, user=, gid=, group= or "
+         "unit=)",
+         quote_len(t[i].len), t[i].s);
+    return i + 1;
   }
+  terr(c, i < n ? &t[i] : &t[i - 1], i < n ? 0 : t[i - 1].len,
+       "missing WHO (expected anyone, uid=, user=, gid=, group= or unit=)");
   return i;
 }
 
 static int parse_call_elem(struct rule_ctx *c, int k, const struct tok *t,
                            size_t off, size_t len, size_t idx) {
   int v = pol_name_find(pol_call_names, t->s + off, len);
+  char names[128];
 
   if (mem_is(t->s + off, len, "all")) {
     if (count_elems(t->s, t->len) > 1) {
@@ -556,10 +582,8 @@ static int parse_call_elem(struct rule_ctx *c, int k, const struct tok *t,
   } else if (v >= 0) {
     c->r.calls |= 1u << v;
   } else {
-    terr(c, t, off,
-         "unknown call '%.*s' (expected socket, bind, connect, sendto, "
-         "listen, lookup, reverse, setsockopt or all)",
-         quote_len(len), t->s + off);
+    terr(c, t, off, "unknown call '%.*s' (expected %sor all)", quote_len(len),
+         t->s + off, NAMES(pol_call_names, names));
     return -1;
   }
   return 0;
@@ -571,8 +595,9 @@ static size_t parse_calls(struct rule_ctx *c, const struct tok *t, size_t n,
   if (i == n || memchr(t[i].s, '=', t[i].len)) {
     const struct tok *at = i < n ? &t[i] : &t[i - 1];
 
-    terr(c, at, i < n ? 0 : at->len,
-         "missing calls (expected a list such as socket,connect or all)");
+    if (c->action_ok)
+      terr(c, at, i < n ? 0 : at->len,
+           "missing calls (expected a list such as socket,connect or all)");
     return i;
   }
   parse_list(c, 0, &t[i], 0, parse_call_elem, false);
@@ -618,13 +643,6 @@ static void parse_key(struct rule_ctx *c, const struct tok *t) {
     else
       parse_set(c, k, t, (size_t)(eq + 1 - t->s));
   }
-}
-
-/* Length of the list element starting at t->s + off. */
-static size_t elem_len(const struct tok *t, size_t off) {
-  const char *comma = memchr(t->s + off, ',', t->len - off);
-
-  return comma ? (size_t)(comma - (t->s + off)) : t->len - off;
 }
 
 static bool family_lists(const struct pol_set *f, uint32_t a, uint32_t b) {
@@ -724,7 +742,7 @@ int policy_load_string(const char *name, const char *text, size_t len,
   if (!ps.p->source)
     ps.oom = true;
   while (!ps.oom && read_rule(&ps, toks, &n))
-    if (n > 0)
+    if (n > 0 && !ps.overflow)
       parse_rule(&ps, toks, n);
   if (ps.oom)
     r = -ENOMEM;

@@ -28,9 +28,13 @@ static bool channel_lost;
 /* The lookup pool's threads (create_connection) share the channel. */
 static pthread_mutex_t channel_lock = PTHREAD_MUTEX_INITIALIZER;
 
-void privops_set_channel(int fd) { priv_channel = fd; }
+void privops_set_channel(int fd) {
+  priv_channel = fd;
+}
 
-bool privops_channel_lost(void) { return channel_lost; }
+bool privops_channel_lost(void) {
+  return channel_lost;
+}
 
 static int channel_call(const struct priv_request *req, int fd_in,
                         int *ret_fd) {
@@ -79,10 +83,8 @@ static int escalate(const struct priv_request *req, int fd_in, int *ret_fd,
 }
 
 int priv_socket(int family, int type, int proto) {
-  struct priv_request req = {.op = PRIV_OP_SOCKET,
-                             .family = family,
-                             .type = type,
-                             .proto = proto};
+  struct priv_request req = {
+      .op = PRIV_OP_SOCKET, .family = family, .type = type, .proto = proto};
   int fd = socket(family, type | SOCK_CLOEXEC, proto);
   int r;
 

@@ -34,13 +34,17 @@ typedef int (*rpc_handler_fn)(struct rpc_call *call);
 
 /* Policy checks the dispatcher makes itself (others are the handler's,
  * since they need resolved addresses or request fields). */
-enum rpc_policy { RPC_POLICY_HANDLER = 0, RPC_POLICY_LOOKUP, RPC_POLICY_REVERSE };
+enum rpc_policy {
+  RPC_POLICY_HANDLER = 0,
+  RPC_POLICY_LOOKUP,
+  RPC_POLICY_REVERSE
+};
 
 struct rpc_method {
   const char *name;
   rpc_handler_fn handler;
-  uint8_t fds_in;     /* exact number of fds the request must carry */
-  uint8_t policy;     /* enum rpc_policy */
+  uint8_t fds_in; /* exact number of fds the request must carry */
+  uint8_t policy; /* enum rpc_policy */
 };
 
 /* A bump allocator; the first block lives inside the call. */
@@ -59,8 +63,8 @@ struct arena {
 struct authz;
 
 struct rpc_call {
-  struct conn *conn;    /* holds a reference */
-  struct authz *authz;  /* policy snapshot this call is judged by */
+  struct conn *conn;   /* holds a reference */
+  struct authz *authz; /* policy snapshot this call is judged by */
   const struct rpc_method *method;
   Psock__V1__Request *req;
   uint64_t id;
@@ -71,16 +75,16 @@ struct rpc_call {
   size_t nfds_out;
   /* State of an RPC_ASYNC step (rpc_defer / rpc_resolve_then). */
   struct lookup_job job;
-  void (*work)(struct rpc_call *call);   /* on the lookup pool */
-  int (*resume)(struct rpc_call *call);  /* back on the event loop */
-  int (*then)(struct rpc_call *call);    /* after rpc_resolve_then */
-  int gai_rc;                            /* failed lookup: EAI_* code */
-  int async_rc;                          /* work() result, handler-style */
+  void (*work)(struct rpc_call *call);  /* on the lookup pool */
+  int (*resume)(struct rpc_call *call); /* back on the event loop */
+  int (*then)(struct rpc_call *call);   /* after rpc_resolve_then */
+  int gai_rc;                           /* failed lookup: EAI_* code */
+  int async_rc;                         /* work() result, handler-style */
   const char *lookup_host;
   uint16_t lookup_port;
   int lookup_family;
   uint32_t lookup_flowinfo, lookup_scope_id;
-  void *result; /* handler-specific result of work() */
+  void *result;               /* handler-specific result of work() */
   struct sockaddr_storage sa; /* address for bind/connect/sendto */
   socklen_t salen;
   struct rpc_call *next_free;

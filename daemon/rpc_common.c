@@ -17,7 +17,7 @@
 #include "worker.h"
 
 #define container_of(ptr, type, member)                                        \
-  ((type *)((char *)(ptr) - offsetof(type, member)))
+  ((type *)((char *)(ptr)-offsetof(type, member)))
 
 static void defer_work(struct lookup_job *job) {
   struct rpc_call *call = container_of(job, struct rpc_call, job);
@@ -50,7 +50,9 @@ int rpc_defer(struct rpc_call *call, void (*work)(struct rpc_call *call),
   return RPC_ASYNC;
 }
 
-static int offload_done(struct rpc_call *call) { return call->async_rc; }
+static int offload_done(struct rpc_call *call) {
+  return call->async_rc;
+}
 
 int rpc_offload(struct rpc_call *call, void (*work)(struct rpc_call *call)) {
   return rpc_defer(call, work, offload_done);
@@ -85,8 +87,8 @@ static void resolve_work(struct rpc_call *call) {
 /* After the lookup: a failed one is a gaierror, else the handler goes on. */
 static int resolve_done(struct rpc_call *call) {
   if (call->gai_rc != 0)
-    return rpc_fail(call, PSOCK__V1__ERROR__KIND__GAI_ERROR, call->gai_rc,
-                    "%s", gai_strerror(call->gai_rc));
+    return rpc_fail(call, PSOCK__V1__ERROR__KIND__GAI_ERROR, call->gai_rc, "%s",
+                    gai_strerror(call->gai_rc));
   return call->then(call);
 }
 

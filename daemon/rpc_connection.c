@@ -108,15 +108,15 @@ static int try_address(struct rpc_call *call, const struct addrinfo *ai,
 
 static int reply_connected(struct rpc_call *call, int fd,
                            const struct addrinfo *ai) {
-  Psock__V1__CreateConnectionReply *r = RPC_NEW(
-      call, Psock__V1__CreateConnectionReply,
-      PSOCK__V1__CREATE_CONNECTION_REPLY__INIT);
+  Psock__V1__CreateConnectionReply *r =
+      RPC_NEW(call, Psock__V1__CreateConnectionReply,
+              PSOCK__V1__CREATE_CONNECTION_REPLY__INIT);
   Psock__V1__SocketInfo *i =
       RPC_NEW(call, Psock__V1__SocketInfo, PSOCK__V1__SOCKET_INFO__INIT);
   struct addr_buf *b = rpc_alloc(call, sizeof(*b));
 
-  if (!r || !i || !b || addr_from_sockaddr(ai->ai_addr, ai->ai_addrlen, b,
-                                           &r->peer) < 0) {
+  if (!r || !i || !b ||
+      addr_from_sockaddr(ai->ai_addr, ai->ai_addrlen, b, &r->peer) < 0) {
     close(fd);
     return -ENOMEM;
   }
@@ -130,8 +130,7 @@ static int reply_connected(struct rpc_call *call, int fd,
 
 static void create_connection_work(struct rpc_call *call) {
   const Psock__V1__CreateConnectionRequest *q = call->req->create_connection;
-  struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                           .ai_socktype = SOCK_STREAM};
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
   struct addrinfo *res = NULL;
   long long deadline = -1;
   char port[8];
@@ -146,8 +145,8 @@ static void create_connection_work(struct rpc_call *call) {
   snprintf(port, sizeof(port), "%u", q->port);
   e = getaddrinfo(q->host, port, &hints, &res);
   if (e != 0) {
-    call->async_rc = rpc_fail(call, PSOCK__V1__ERROR__KIND__GAI_ERROR, e,
-                              "%s", gai_strerror(e));
+    call->async_rc = rpc_fail(call, PSOCK__V1__ERROR__KIND__GAI_ERROR, e, "%s",
+                              gai_strerror(e));
     return;
   }
   for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
@@ -175,8 +174,8 @@ static void create_connection_work(struct rpc_call *call) {
     call->resp.result_case = PSOCK__V1__RESPONSE__RESULT_ERROR;
     call->async_rc = 0;
   } else if (last == -ETIMEDOUT)
-    call->async_rc = rpc_fail(call, PSOCK__V1__ERROR__KIND__TIMEOUT,
-                              ETIMEDOUT, "timed out");
+    call->async_rc =
+        rpc_fail(call, PSOCK__V1__ERROR__KIND__TIMEOUT, ETIMEDOUT, "timed out");
   else
     call->async_rc = last;
 }

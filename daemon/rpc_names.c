@@ -57,8 +57,8 @@ static Psock__V1__AddrInfo *addrinfo_entry(struct rpc_call *call,
       RPC_NEW(call, Psock__V1__AddrInfo, PSOCK__V1__ADDR_INFO__INIT);
   struct addr_buf *b = rpc_alloc(call, sizeof(*b));
 
-  if (!e || !b || addr_from_sockaddr(ai->ai_addr, ai->ai_addrlen, b,
-                                     &e->address) < 0)
+  if (!e || !b ||
+      addr_from_sockaddr(ai->ai_addr, ai->ai_addrlen, b, &e->address) < 0)
     return NULL;
   e->family = ai->ai_family;
   e->socktype = ai->ai_socktype;
@@ -123,8 +123,8 @@ static void getnameinfo_work(struct rpc_call *call) {
   char host[NI_MAXHOST], serv[NI_MAXSERV];
   int e;
 
-  e = getnameinfo((struct sockaddr *)&call->sa, call->salen, host,
-                  sizeof(host), serv, sizeof(serv), q->flags);
+  e = getnameinfo((struct sockaddr *)&call->sa, call->salen, host, sizeof(host),
+                  serv, sizeof(serv), q->flags);
   if (e != 0) {
     call->async_rc = fail_gai(call, e);
     return;
@@ -209,8 +209,8 @@ static int hostent_reply(struct rpc_call *call, const struct hostent *h,
 
   if (!r || !(r->name = rpc_strdup(call, h->h_name)) ||
       !(r->aliases = copy_list(call, h->h_aliases, AF_UNSPEC, &r->n_aliases)) ||
-      !(r->addresses = copy_list(call, h->h_addr_list, h->h_addrtype,
-                                 &r->n_addresses)))
+      !(r->addresses =
+            copy_list(call, h->h_addr_list, h->h_addrtype, &r->n_addresses)))
     return -ENOMEM;
   *slot = r;
   return 0;
@@ -225,8 +225,8 @@ static void gethostbyname_ex_work(struct rpc_call *call) {
     call->async_rc = -ENOMEM;
     return;
   }
-  err = gethostbyname_r(call->req->gethostbyname_ex->name, &hbuf, buf,
-                        NSS_BUF, &h, &h_err);
+  err = gethostbyname_r(call->req->gethostbyname_ex->name, &hbuf, buf, NSS_BUF,
+                        &h, &h_err);
   if (err == ERANGE) {
     call->async_rc = -ERANGE;
     return;
@@ -274,7 +274,7 @@ static int reverse_lookup(struct rpc_call *call, const char *ip,
     }
   }
   if (gethostbyaddr_r(bin, len, family, hbuf, buf, NSS_BUF, ret, &h_err) ==
-          ERANGE)
+      ERANGE)
     return -ERANGE;
   if (!*ret) {
     fail_herror(call, h_err ? h_err : HOST_NOT_FOUND);
@@ -365,8 +365,10 @@ static void getprotobyname_work(struct rpc_call *call) {
   char *buf = rpc_alloc(call, NSS_BUF);
   Psock__V1__NumberReply *r;
 
-  if (!buf || getprotobyname_r(call->req->getprotobyname->name, &pbuf, buf,
-                               NSS_BUF, &p) != 0 || !p) {
+  if (!buf ||
+      getprotobyname_r(call->req->getprotobyname->name, &pbuf, buf, NSS_BUF,
+                       &p) != 0 ||
+      !p) {
     call->async_rc = rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, ENOENT,
                               "protocol not found");
     return;
@@ -388,8 +390,8 @@ static void getservbyname_work(struct rpc_call *call) {
   char *buf = rpc_alloc(call, NSS_BUF);
   Psock__V1__NumberReply *r;
 
-  if (!buf || getservbyname_r(q->name, q->proto, &sbuf, buf, NSS_BUF, &s) !=
-                  0 || !s) {
+  if (!buf ||
+      getservbyname_r(q->name, q->proto, &sbuf, buf, NSS_BUF, &s) != 0 || !s) {
     call->async_rc = rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, ENOENT,
                               "service/proto not found");
     return;
@@ -410,8 +412,10 @@ static void getservbyport_work(struct rpc_call *call) {
   struct servent sbuf, *s = NULL;
   char *buf = rpc_alloc(call, NSS_BUF);
 
-  if (!buf || getservbyport_r(htons((uint16_t)q->port), q->proto, &sbuf, buf,
-                              NSS_BUF, &s) != 0 || !s) {
+  if (!buf ||
+      getservbyport_r(htons((uint16_t)q->port), q->proto, &sbuf, buf, NSS_BUF,
+                      &s) != 0 ||
+      !s) {
     call->async_rc = rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, ENOENT,
                               "port/proto not found");
     return;

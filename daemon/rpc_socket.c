@@ -31,7 +31,9 @@
 
 static Psock__V1__Empty empty_reply = PSOCK__V1__EMPTY__INIT;
 
-static int client_fd(const struct rpc_call *call) { return call->fds_in[0]; }
+static int client_fd(const struct rpc_call *call) {
+  return call->fds_in[0];
+}
 
 static Psock__V1__SocketInfo *socket_info(struct rpc_call *call, int family,
                                           int type, int proto) {
@@ -59,9 +61,8 @@ static Psock__V1__SocketInfo *socket_info_of(struct rpc_call *call, int fd) {
 }
 
 /* Describe sa as an Address living in the call's arena. */
-static Psock__V1__Address *reply_address(struct rpc_call *call,
-                                         const struct sockaddr *sa,
-                                         socklen_t len) {
+static Psock__V1__Address *
+reply_address(struct rpc_call *call, const struct sockaddr *sa, socklen_t len) {
   struct addr_buf *b = rpc_alloc(call, sizeof(*b));
   Psock__V1__Address *a = NULL;
 

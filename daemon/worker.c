@@ -68,13 +68,19 @@ struct worker {
 /* epoll data for the non-connection sources. */
 enum { SRC_LISTEN = 1, SRC_SIGNAL, SRC_LOOKUP, SRC_CONTROL };
 
-uint8_t *worker_pack_buffer(struct worker *w) { return w->pack_buf; }
+uint8_t *worker_pack_buffer(struct worker *w) {
+  return w->pack_buf;
+}
 
-struct lookup_pool *conn_lookup_pool(struct conn *c) { return c->w->lookup; }
+struct lookup_pool *conn_lookup_pool(struct conn *c) {
+  return c->w->lookup;
+}
 
 /* ------------------------------------------------------- connection life */
 
-void conn_ref(struct conn *c) { c->refs++; }
+void conn_ref(struct conn *c) {
+  c->refs++;
+}
 
 static void outq_free(struct conn *c) {
   while (c->out_head) {
@@ -249,8 +255,8 @@ int conn_send(struct conn *c, const void *buf, size_t len, int *fds,
 static void conn_flush(struct conn *c) {
   while (c->out_head && !c->dead) {
     struct outpkt *p = c->out_head;
-    int r = wire_send_packet(c->fd, p->data, p->len, p->fds, p->nfds,
-                             MSG_DONTWAIT);
+    int r =
+        wire_send_packet(c->fd, p->data, p->len, p->fds, p->nfds, MSG_DONTWAIT);
     if (r == -EAGAIN)
       return;
     if (r < 0) {
@@ -292,8 +298,8 @@ static void conn_read(struct conn *c) {
       return;
     }
     if (n < 0) {
-      log_warn("conn %" PRIu64 " (uid %u pid %d): framing error: %s",
-               c->serial, c->peer.uid, c->peer.pid, strerror((int)-n));
+      log_warn("conn %" PRIu64 " (uid %u pid %d): framing error: %s", c->serial,
+               c->peer.uid, c->peer.pid, strerror((int)-n));
       conn_close(c, "framing error");
       return;
     }

@@ -18,7 +18,6 @@
 #include "identity.h"
 #include "lookup.h"
 
-
 struct outpkt;
 struct worker;
 

@@ -145,8 +145,7 @@ static void test_unit_from_cgroup(void **state) {
       {"0::/user.slice/user-1000.slice/user@1000.service\n", 0,
        "user@1000.service"},
       /* Sub-cgroups of a delegated unit are named by the unit: ignored. */
-      {"0::/system.slice/foo.service/payload/sshd.service\n", 0,
-       "foo.service"},
+      {"0::/system.slice/foo.service/payload/sshd.service\n", 0, "foo.service"},
       {"0::/system.slice/foo.service/sshd.service\n", 0, "foo.service"},
       /* systemd's escaping of names that look like controller files. */
       {"0::/system.slice/_cpu.service\n", 0, "cpu.service"},
@@ -176,8 +175,7 @@ static void test_unit_from_cgroup(void **state) {
 
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     memset(out, 'X', sizeof(out));
-    assert_int_equal(identity_unit_from_cgroup(cases[i].text, out,
-                                               sizeof(out)),
+    assert_int_equal(identity_unit_from_cgroup(cases[i].text, out, sizeof(out)),
                      cases[i].ret);
     assert_string_equal(out, cases[i].unit);
   }

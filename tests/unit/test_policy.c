@@ -1,1 +1,960 @@
-int main(void) { return 0; }
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for the policy (daemon/policy.c, daemon/policy_parse.c): for
+ * every kind of rule an allowed request next to its refused twin, rule
+ * order, the "a missing key never widens a rule" semantics, the built-in
+ * default policy, every parse error at its exact FILE:LINE:COL, and the
+ * dump -> parse round trip.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "policy.h"
+#include "policy_internal.h"
+
+#ifndef AF_TIPC
+#define AF_TIPC 30
+#endif
+
+/* --- helpers ------------------------------------------------------------ */
+
+static struct policy *load_at(const char *file, int line, const char *text) {
+  struct policy *p = NULL;
+  unsigned nerr = 99;
+  int r = policy_load_string("t.conf", text, strlen(text), stderr, &nerr, &p);
+
+  _assert_int_equal(r, 0, file, line);
+  _assert_int_equal(nerr, 0, file, line);
+  return p;
+}
+#define load(text) load_at(__FILE__, __LINE__, text)
+
+/* Parsing text fails with exactly the error lines in expected. */
+static void errors_at(const char *file, int line, const char *text, unsigned n,
+                      const char *expected) {
+  struct policy *p = (struct policy *)&n;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  unsigned nerr = 0;
+  int r;
+
+  assert_non_null(f);
+  r = policy_load_string("t.conf", text, strlen(text), f, &nerr, &p);
+  fclose(f);
+  _assert_int_equal(r, -EINVAL, file, line);
+  _assert_string_equal(buf, expected, file, line);
+  _assert_int_equal(nerr, n, file, line);
+  _assert_int_equal(p == (struct policy *)&n, 1, file, line); /* untouched */
+  free(buf);
+}
+#define errors(text, n, expected)                                              \
+  errors_at(__FILE__, __LINE__, text, n, expected)
+
+struct qb {
+  struct policy_query q;
+  struct sockaddr_storage ss;
+};
+
+static const struct policy_query *qfam(struct qb *b, enum policy_call call,
+                                       int family) {
+  memset(b, 0, sizeof(*b));
+  b->q.call = call;
+  b->q.family = family;
+  return &b->q;
+}
+
+static const struct policy_query *qsock(struct qb *b, int family, int type,
+                                        int proto) {
+  qfam(b, POLICY_SOCKET, family);
+  b->q.type = type;
+  b->q.proto = proto;
+  return &b->q;
+}
+
+/* bind/connect/sendto to ip:port (an IPv6 address if ip has a ':'). */
+static const struct policy_query *qaddr(struct qb *b, enum policy_call call,
+                                        int family, const char *ip, int port) {
+  struct sockaddr_in *sin = (struct sockaddr_in *)&b->ss;
+  struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&b->ss;
+
+  qfam(b, call, family);
+  if (strchr(ip, ':')) {
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons((uint16_t)port);
+    assert_int_equal(inet_pton(AF_INET6, ip, &sin6->sin6_addr), 1);
+    b->q.addrlen = sizeof(*sin6);
+  } else {
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons((uint16_t)port);
+    assert_int_equal(inet_pton(AF_INET, ip, &sin->sin_addr), 1);
+    b->q.addrlen = sizeof(*sin);
+  }
+  b->q.addr = (struct sockaddr *)&b->ss;
+  return &b->q;
+}
+
+static const struct policy_query *qopt(struct qb *b, int family, int level,
+                                       int optname) {
+  qfam(b, POLICY_SETSOCKOPT, family);
+  b->q.level = level;
+  b->q.optname = optname;
+  return &b->q;
+}
+
+static const struct policy_subject *subj(struct policy_subject *s, uid_t uid,
+                                         gid_t gid) {
+  *s = (struct policy_subject){.uid = uid, .gid = gid};
+  return s;
+}
+
+static void decide_at(const char *file, int line, const struct policy *p,
+                      const struct policy_subject *s,
+                      const struct policy_query *q, bool allow, int error,
+                      const char *rule) {
+  struct policy_decision d;
+
+  memset(&d, 0x55, sizeof(d));
+  policy_check(p, s, q, &d);
+  _assert_int_equal(d.allow, allow, file, line);
+  _assert_int_equal(d.error, error, file, line);
+  _assert_string_equal(d.rule, rule, file, line);
+}
+#define ALLOW(p, s, q, rule)                                                   \
+  decide_at(__FILE__, __LINE__, p, s, q, true, 0, rule)
+#define DENY(p, s, q, err, rule)                                               \
+  decide_at(__FILE__, __LINE__, p, s, q, false, err, rule)
+#define NOMATCH(p, s, q) DENY(p, s, q, EACCES, "no rule matched")
+
+/* --- who ---------------------------------------------------------------- */
+
+static void test_who_anyone_uid_user(void **state) {
+  struct policy_subject s;
+  struct qb b;
+  struct passwd *pw = getpwnam("root");
+  struct policy *p = load("allow anyone lookup\n"
+                          "allow uid=1000,1001 reverse\n"
+                          "allow user=root socket family=any type=any "
+                          "proto=any\n");
+
+  assert_non_null(pw);
+  ALLOW(p, subj(&s, 4242, 4242), qfam(&b, POLICY_LOOKUP, 0), "t.conf:1");
+  ALLOW(p, subj(&s, 1000, 5), qfam(&b, POLICY_REVERSE, 0), "t.conf:2");
+  ALLOW(p, subj(&s, 1001, 5), qfam(&b, POLICY_REVERSE, 0), "t.conf:2");
+  NOMATCH(p, subj(&s, 1002, 5), qfam(&b, POLICY_REVERSE, 0));
+  ALLOW(p, subj(&s, pw->pw_uid, 7), qsock(&b, AF_INET, SOCK_RAW, 1),
+        "t.conf:3");
+  NOMATCH(p, subj(&s, 1000, 0), qsock(&b, AF_INET, SOCK_RAW, 1));
+  policy_free(p);
+}
+
+static void test_who_gid_group(void **state) {
+  struct group *gr = getgrnam("root");
+  gid_t supp[] = {3, 100}, other[] = {3, 7};
+  struct policy_subject s;
+  struct qb b;
+  struct policy *p = load("allow gid=100 lookup\n"
+                          "allow group=root reverse\n");
+
+  assert_non_null(gr);
+  /* gid= and group= match the primary group... */
+  ALLOW(p, subj(&s, 1000, 100), qfam(&b, POLICY_LOOKUP, 0), "t.conf:1");
+  ALLOW(p, subj(&s, 1000, gr->gr_gid), qfam(&b, POLICY_REVERSE, 0), "t.conf:2");
+  /* ...or any supplementary group... */
+  subj(&s, 1000, 5);
+  s.groups = supp;
+  s.n_groups = 2;
+  ALLOW(p, &s, qfam(&b, POLICY_LOOKUP, 0), "t.conf:1");
+  supp[0] = gr->gr_gid;
+  ALLOW(p, &s, qfam(&b, POLICY_REVERSE, 0), "t.conf:2");
+  /* ...and nothing else. */
+  s.groups = other;
+  NOMATCH(p, &s, qfam(&b, POLICY_LOOKUP, 0));
+  NOMATCH(p, &s, qfam(&b, POLICY_REVERSE, 0));
+  policy_free(p);
+}
+
+static void test_who_unit(void **state) {
+  struct policy_subject s;
+  struct qb b;
+  const struct policy_query *q = qfam(&b, POLICY_LOOKUP, 0);
+  struct policy *p = load("allow unit=foo.service lookup\n"
+                          "allow unit=app@*.service lookup\n"
+                          "allow unit=web-* lookup\n"
+                          "allow unit=user@*.service/*.scope lookup\n");
+
+  subj(&s, 1000, 1000);
+  s.unit = "foo.service";
+  ALLOW(p, &s, q, "t.conf:1");
+  s.unit = "app@1.service";
+  ALLOW(p, &s, q, "t.conf:2");
+  s.unit = "app@.service"; /* '*' matches nothing too */
+  ALLOW(p, &s, q, "t.conf:2");
+  s.unit = "web-front.socket";
+  ALLOW(p, &s, q, "t.conf:3");
+  s.unit = "user@1000.service/app-firefox.scope";
+  ALLOW(p, &s, q, "t.conf:4");
+  /* Refused twins: near misses, a user unit of the same name, no unit. */
+  s.unit = "foo.service.d";
+  NOMATCH(p, &s, q);
+  s.unit = "xfoo.service";
+  NOMATCH(p, &s, q);
+  s.unit = "app@1.socket";
+  NOMATCH(p, &s, q);
+  s.unit = "user@1000.service/foo.service";
+  NOMATCH(p, &s, q);
+  s.unit = "user@1000.service/app@1.service";
+  NOMATCH(p, &s, q);
+  s.unit = "user@1000.service/x/y.scope"; /* '*' stops at '/' */
+  NOMATCH(p, &s, q);
+  s.unit = "";
+  NOMATCH(p, &s, q);
+  s.unit = NULL;
+  NOMATCH(p, &s, q);
+  policy_free(p);
+}
+
+static void test_who_all_keys_must_match(void **state) {
+  struct policy_subject s;
+  struct qb b;
+  const struct policy_query *q = qfam(&b, POLICY_LOOKUP, 0);
+  struct policy *p = load("allow uid=1000 gid=50 unit=a.service lookup\n");
+
+  subj(&s, 1000, 50);
+  s.unit = "a.service";
+  ALLOW(p, &s, q, "t.conf:1");
+  s.uid = 1001;
+  NOMATCH(p, &s, q);
+  s.uid = 1000;
+  s.gid = 51;
+  NOMATCH(p, &s, q);
+  s.gid = 50;
+  s.unit = "b.service";
+  NOMATCH(p, &s, q);
+  policy_free(p);
+}
+
+/* --- what --------------------------------------------------------------- */
+
+/* A rule for one call admits that call and no other. */
+static void test_each_call(void **state) {
+  static const char *const rules[POLICY_N_CALLS] = {
+      [POLICY_SOCKET] = "allow anyone socket family=any type=any proto=any",
+      [POLICY_BIND] = "allow anyone bind family=any addr=any port=any",
+      [POLICY_CONNECT] = "allow anyone connect family=any addr=any port=any",
+      [POLICY_SENDTO] = "allow anyone sendto family=any addr=any port=any",
+      [POLICY_LISTEN] = "allow anyone listen family=any",
+      [POLICY_LOOKUP] = "allow anyone lookup",
+      [POLICY_REVERSE] = "allow anyone reverse",
+      [POLICY_SETSOCKOPT] = "allow anyone setsockopt family=any option=any",
+  };
+  struct policy_subject s;
+  struct qb b;
+
+  subj(&s, 1000, 1000);
+  for (int c = 0; c < POLICY_N_CALLS; c++) {
+    struct policy *p = load(rules[c]);
+
+    for (int q = 0; q < POLICY_N_CALLS; q++) {
+      const struct policy_query *pq =
+          q == POLICY_SOCKET       ? qsock(&b, AF_INET, SOCK_STREAM, 0)
+          : q == POLICY_SETSOCKOPT ? qopt(&b, AF_INET, SOL_SOCKET, SO_MARK)
+          : (q == POLICY_BIND || q == POLICY_CONNECT || q == POLICY_SENDTO)
+              ? qaddr(&b, (enum policy_call)q, AF_INET, "127.0.0.1", 80)
+              : qfam(&b, (enum policy_call)q, AF_INET);
+
+      if (q == c)
+        ALLOW(p, &s, pq, "t.conf:1");
+      else
+        NOMATCH(p, &s, pq);
+    }
+    policy_free(p);
+  }
+}
+
+static void test_family_type_proto(void **state) {
+  struct policy_subject s;
+  struct qb b;
+  struct policy *p =
+      load("allow anyone socket family=inet6 type=stream proto=tcp\n"
+           "allow anyone socket family=2 type=2 proto=17\n"
+           "allow anyone socket family=netlink type=raw proto=route\n"
+           "allow anyone socket family=any type=seqpacket proto=6\n");
+
+  subj(&s, 1000, 1000);
+  ALLOW(p, &s, qsock(&b, AF_INET6, SOCK_STREAM, IPPROTO_TCP), "t.conf:1");
+  NOMATCH(p, &s, qsock(&b, AF_INET, SOCK_STREAM, IPPROTO_TCP));
+  NOMATCH(p, &s, qsock(&b, AF_INET6, SOCK_DGRAM, IPPROTO_TCP));
+  NOMATCH(p, &s, qsock(&b, AF_INET6, SOCK_STREAM, 0));
+  /* Numbers mean the same as names. */
+  ALLOW(p, &s, qsock(&b, AF_INET, SOCK_DGRAM, IPPROTO_UDP), "t.conf:2");
+  NOMATCH(p, &s, qsock(&b, AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE));
+  /* SOCK_NONBLOCK / SOCK_CLOEXEC are not part of the type. */
+  ALLOW(p, &s, qsock(&b, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP),
+        "t.conf:2");
+  /* "route" is NETLINK_ROUTE (0) in netlink only. */
+  ALLOW(p, &s, qsock(&b, AF_NETLINK, SOCK_RAW, 0), "t.conf:3");
+  NOMATCH(p, &s, qsock(&b, AF_NETLINK, SOCK_RAW, 9));
+  /* A protocol name means its family's protocol: tcp (6) is not
+   * NETLINK_XFRM (6); the number 6 is 6 anywhere. */
+  NOMATCH(p, &s, qsock(&b, AF_NETLINK, SOCK_STREAM, 6));
+  ALLOW(p, &s, qsock(&b, AF_NETLINK, SOCK_SEQPACKET, 6), "t.conf:4");
+  policy_free(p);
+  p = load("allow anyone socket family=any type=any proto=tcp\n");
+  ALLOW(p, &s, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_TCP), "t.conf:1");
+  NOMATCH(p, &s, qsock(&b, AF_NETLINK, SOCK_RAW, IPPROTO_TCP));
+  NOMATCH(p, &s, qsock(&b, AF_PACKET, SOCK_RAW, IPPROTO_TCP));
+  policy_free(p);
+}
+
+static void test_addr_cidr(void **state) {
+  struct policy_subject s;
+  struct qb b;
+  struct policy *p =
+      load("allow anyone connect family=inet,inet6 addr=10.0.0.0/8,192.0.2.7 "
+           "port=any\n"
+           "allow anyone sendto family=inet6 addr=fd00::/8,::1 port=any\n"
+           "allow anyone bind family=inet,inet6 addr=0.0.0.0/0 port=any\n");
+
+  subj(&s, 1000, 1000);
+  ALLOW(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET, "10.1.2.3", 1), "t.conf:1");
+  ALLOW(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET, "10.255.255.255", 1),
+        "t.conf:1");
+  NOMATCH(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET, "11.0.0.0", 1));
+  NOMATCH(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET, "9.255.255.255", 1));
+  /* A bare address is a /32 or /128. */
+  ALLOW(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET, "192.0.2.7", 1), "t.conf:1");
+  NOMATCH(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET, "192.0.2.8", 1));
+  ALLOW(p, &s, qaddr(&b, POLICY_SENDTO, AF_INET6, "fd12:3456::1", 1),
+        "t.conf:2");
+  NOMATCH(p, &s, qaddr(&b, POLICY_SENDTO, AF_INET6, "fe80::1", 1));
+  ALLOW(p, &s, qaddr(&b, POLICY_SENDTO, AF_INET6, "::1", 1), "t.conf:2");
+  NOMATCH(p, &s, qaddr(&b, POLICY_SENDTO, AF_INET6, "::2", 1));
+  /* IPv4 CIDRs see IPv4-mapped IPv6 addresses... */
+  ALLOW(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET6, "::ffff:10.9.8.7", 1),
+        "t.conf:1");
+  NOMATCH(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET6, "::ffff:11.9.8.7", 1));
+  /* ...but not other IPv6 addresses with the same low bits. */
+  NOMATCH(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET6, "::10.9.8.7", 1));
+  NOMATCH(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET6, "64:ff9b::10.9.8.7", 1));
+  /* 0.0.0.0/0 is every IPv4 address, and no IPv6 one. */
+  ALLOW(p, &s, qaddr(&b, POLICY_BIND, AF_INET, "203.0.113.1", 1), "t.conf:3");
+  ALLOW(p, &s, qaddr(&b, POLICY_BIND, AF_INET6, "::ffff:203.0.113.1", 1),
+        "t.conf:3");
+  NOMATCH(p, &s, qaddr(&b, POLICY_BIND, AF_INET6, "2001:db8::1", 1));
+  policy_free(p);
+}
+
+/* A v4 deny cannot be bypassed through an inet6 socket. */
+static void test_v4_mapped_deny(void **state) {
+  struct policy_subject s;
+  struct qb b;
+  struct policy *p =
+      load("deny anyone connect,sendto addr=169.254.169.254\n"
+           "allow anyone connect,sendto family=any addr=any port=any\n");
+
+  subj(&s, 1000, 1000);
+  DENY(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET, "169.254.169.254", 80), EACCES,
+       "t.conf:1");
+  DENY(p, &s, qaddr(&b, POLICY_SENDTO, AF_INET6, "::ffff:169.254.169.254", 80),
+       EACCES, "t.conf:1");
+  ALLOW(p, &s,
+        qaddr(&b, POLICY_CONNECT, AF_INET6, "::ffff:169.254.169.253", 80),
+        "t.conf:2");
+  /* An inet6 UDP socket may send to an AF_INET address: judged as one. */
+  DENY(p, &s, qaddr(&b, POLICY_SENDTO, AF_INET6, "169.254.169.254", 80), EACCES,
+       "t.conf:1");
+  policy_free(p);
+}
+
+static void test_port(void **state) {
+  struct policy_subject s;
+  struct qb b;
+  struct policy *p =
+      load("allow anyone bind family=inet,inet6 addr=any port=0,1024-65535\n"
+           "allow anyone connect family=inet addr=any port=53\n");
+
+  subj(&s, 1000, 1000);
+  ALLOW(p, &s, qaddr(&b, POLICY_BIND, AF_INET, "0.0.0.0", 0), "t.conf:1");
+  ALLOW(p, &s, qaddr(&b, POLICY_BIND, AF_INET6, "::", 1024), "t.conf:1");
+  ALLOW(p, &s, qaddr(&b, POLICY_BIND, AF_INET, "0.0.0.0", 65535), "t.conf:1");
+  NOMATCH(p, &s, qaddr(&b, POLICY_BIND, AF_INET, "0.0.0.0", 1));
+  NOMATCH(p, &s, qaddr(&b, POLICY_BIND, AF_INET6, "::", 1023));
+  ALLOW(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET, "192.0.2.1", 53), "t.conf:2");
+  NOMATCH(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET, "192.0.2.1", 54));
+  NOMATCH(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET, "192.0.2.1", 0));
+  policy_free(p);
+}
+
+static void test_option(void **state) {
+  struct policy_subject s;
+  struct qb b;
+  struct policy *p =
+      load("allow anyone setsockopt family=inet option=SO_MARK,IP_TRANSPARENT\n"
+           "allow uid=0 setsockopt family=any option=any\n");
+
+  subj(&s, 1000, 1000);
+  ALLOW(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_MARK), "t.conf:1");
+  ALLOW(p, &s, qopt(&b, AF_INET, IPPROTO_IP, IP_TRANSPARENT), "t.conf:1");
+  NOMATCH(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_PRIORITY));
+  NOMATCH(p, &s, qopt(&b, AF_INET6, IPPROTO_IPV6, IPV6_TRANSPARENT));
+  NOMATCH(p, &s, qopt(&b, AF_INET6, SOL_SOCKET, SO_MARK));
+  /* An option not in the table matches option=any only. */
+  NOMATCH(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_REUSEADDR));
+  ALLOW(p, subj(&s, 0, 0), qopt(&b, AF_INET, SOL_SOCKET, SO_REUSEADDR),
+        "t.conf:2");
+  policy_free(p);
+}
+
+/* --- semantics ---------------------------------------------------------- */
+
+static void test_first_match_wins(void **state) {
+  struct policy_subject s;
+  struct qb b;
+  struct policy *p = load("deny uid=1000 lookup errno=EPERM\n"
+                          "allow anyone lookup\n"
+                          "deny anyone lookup\n");
+
+  DENY(p, subj(&s, 1000, 1), qfam(&b, POLICY_LOOKUP, 0), EPERM, "t.conf:1");
+  ALLOW(p, subj(&s, 1001, 1), qfam(&b, POLICY_LOOKUP, 0), "t.conf:2");
+  policy_free(p);
+}
+
+static void test_missing_key_allow(void **state) {
+  struct policy_subject s;
+  struct qb b;
+  struct policy *p = load("allow anyone socket family=inet type=stream\n"
+                          "allow anyone bind family=inet,unix addr=127.0.0.1\n"
+                          "allow anyone connect family=inet,unix port=80\n");
+
+  subj(&s, 1000, 1000);
+  /* No proto=: the allow rule does not match, whatever the proto. */
+  NOMATCH(p, &s, qsock(&b, AF_INET, SOCK_STREAM, 0));
+  NOMATCH(p, &s, qsock(&b, AF_INET, SOCK_STREAM, IPPROTO_TCP));
+  /* No port= / addr=: inet requests do not match... */
+  NOMATCH(p, &s, qaddr(&b, POLICY_BIND, AF_INET, "127.0.0.1", 8080));
+  NOMATCH(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET, "127.0.0.1", 80));
+  /* ...but unix ones carry no address or port, so need none. */
+  ALLOW(p, &s, qfam(&b, POLICY_BIND, AF_UNIX), "t.conf:2");
+  ALLOW(p, &s, qfam(&b, POLICY_CONNECT, AF_UNIX), "t.conf:3");
+  policy_free(p);
+}
+
+static void test_missing_key_deny(void **state) {
+  struct policy_subject s;
+  struct qb b;
+  struct policy *p = load("deny anyone socket family=packet\n"
+                          "deny anyone all family=tipc errno=EPERM\n"
+                          "deny anyone connect addr=10.0.0.0/8\n"
+                          "allow anyone socket family=any type=any proto=any\n"
+                          "allow anyone connect family=any addr=any port=any\n"
+                          "allow anyone lookup\n");
+
+  subj(&s, 1000, 1000);
+  /* A deny rule without type=/proto= matches every type and proto. */
+  DENY(p, &s, qsock(&b, AF_PACKET, SOCK_RAW, 768), EACCES, "t.conf:1");
+  DENY(p, &s, qsock(&b, AF_PACKET, SOCK_DGRAM, 0), EACCES, "t.conf:1");
+  ALLOW(p, &s, qsock(&b, AF_INET, SOCK_RAW, 1), "t.conf:4");
+  DENY(p, &s, qsock(&b, AF_TIPC, SOCK_RDM, 0), EPERM, "t.conf:2");
+  DENY(p, &s, qfam(&b, POLICY_CONNECT, AF_TIPC), EPERM, "t.conf:2");
+  /* A deny key only matches requests that carry its attribute: lookups
+   * have no family, unix connects no address. */
+  ALLOW(p, &s, qfam(&b, POLICY_LOOKUP, 0), "t.conf:6");
+  ALLOW(p, &s, qfam(&b, POLICY_CONNECT, AF_UNIX), "t.conf:5");
+  DENY(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET, "10.0.0.1", 1), EACCES,
+       "t.conf:3");
+  ALLOW(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET, "11.0.0.1", 1), "t.conf:5");
+  policy_free(p);
+}
+
+static void test_invalid_request(void **state) {
+  struct policy_subject s;
+  struct qb b;
+  struct policy *p = load("allow anyone all family=any type=any proto=any "
+                          "addr=any port=any option=any\n");
+
+  subj(&s, 1000, 1000);
+  /* An inet bind without an (inet) address is not something to allow. */
+  DENY(p, &s, qfam(&b, POLICY_BIND, AF_INET), EACCES, "invalid request");
+  qaddr(&b, POLICY_CONNECT, AF_INET6, "::1", 1);
+  b.q.addrlen = sizeof(struct sockaddr_in6) - 1;
+  DENY(p, &s, &b.q, EACCES, "invalid request");
+  qaddr(&b, POLICY_CONNECT, AF_INET, "127.0.0.1", 1);
+  b.ss.ss_family = AF_UNSPEC;
+  DENY(p, &s, &b.q, EACCES, "invalid request");
+  qfam(&b, POLICY_N_CALLS, AF_INET);
+  DENY(p, &s, &b.q, EACCES, "invalid request");
+  DENY(p, &s, qsock(&b, -1, SOCK_STREAM, 0), EACCES, "invalid request");
+  DENY(p, &s, qsock(&b, AF_INET, SOCK_STREAM, -1), EACCES, "invalid request");
+  DENY(p, NULL, qfam(&b, POLICY_LOOKUP, 0), EACCES, "invalid request");
+  /* The twin: the same policy allows a well-formed request. */
+  ALLOW(p, &s, qaddr(&b, POLICY_BIND, AF_INET, "127.0.0.1", 1), "t.conf:1");
+  policy_free(p);
+}
+
+static void test_empty_policy_denies(void **state) {
+  struct policy_subject s;
+  struct qb b;
+  struct policy *p = load("# nothing\n\n   \n");
+
+  assert_int_equal(policy_n_rules(p), 0);
+  NOMATCH(p, subj(&s, 0, 0), qfam(&b, POLICY_LOOKUP, 0));
+  policy_free(p);
+}
+
+/* --- the default policy ------------------------------------------------- */
+
+static void test_default_policy(void **state) {
+  struct policy_subject s, root;
+  struct policy *p = NULL;
+  struct qb b;
+  const char *const rl = "default policy:";
+  char rule[64];
+
+#define R(n) (snprintf(rule, sizeof(rule), "%s%d", rl, n), rule)
+  assert_int_equal(policy_load_default(&p), 0);
+  assert_string_equal(policy_source(p), "default policy");
+  subj(&s, 65534, 65534);
+  subj(&root, 0, 0);
+
+  ALLOW(p, &root, qsock(&b, AF_PACKET, SOCK_RAW, htons(3)), R(1));
+  ALLOW(p, &root, qopt(&b, AF_INET, SOL_SOCKET, SO_MARK), R(1));
+  ALLOW(p, &root, qaddr(&b, POLICY_BIND, AF_INET, "0.0.0.0", 80), R(1));
+
+  ALLOW(p, &s, qsock(&b, AF_INET, SOCK_STREAM, 0), R(2));
+  ALLOW(p, &s, qsock(&b, AF_INET6, SOCK_STREAM, IPPROTO_TCP), R(2));
+  ALLOW(p, &s, qsock(&b, AF_INET6, SOCK_DGRAM, IPPROTO_UDP), R(3));
+  NOMATCH(p, &s, qsock(&b, AF_INET, SOCK_STREAM, IPPROTO_SCTP));
+  NOMATCH(p, &s, qsock(&b, AF_PACKET, SOCK_RAW, htons(3)));
+  NOMATCH(p, &s, qsock(&b, AF_PACKET, SOCK_DGRAM, 0));
+  ALLOW(p, &s, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_ICMP), R(4));
+  ALLOW(p, &s, qsock(&b, AF_INET, SOCK_DGRAM, IPPROTO_ICMP), R(4));
+  ALLOW(p, &s, qsock(&b, AF_INET6, SOCK_RAW, IPPROTO_ICMPV6), R(5));
+  NOMATCH(p, &s, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_TCP));
+  NOMATCH(p, &s, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_RAW));
+  NOMATCH(p, &s, qsock(&b, AF_INET6, SOCK_RAW, IPPROTO_ICMP));
+  ALLOW(p, &s, qsock(&b, AF_NETLINK, SOCK_RAW, 0), R(6));
+  ALLOW(p, &s, qsock(&b, AF_NETLINK, SOCK_DGRAM, 0), R(6));
+  NOMATCH(p, &s, qsock(&b, AF_NETLINK, SOCK_RAW, 9 /* audit */));
+  ALLOW(p, &s, qsock(&b, AF_UNIX, SOCK_SEQPACKET, 0), R(7));
+  NOMATCH(p, &s, qsock(&b, AF_TIPC, SOCK_RDM, 0));
+
+  ALLOW(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET, "192.0.2.1", 22), R(8));
+  ALLOW(p, &s, qaddr(&b, POLICY_SENDTO, AF_INET6, "2001:db8::1", 53), R(8));
+  ALLOW(p, &s, qfam(&b, POLICY_CONNECT, AF_UNIX), R(8));
+  NOMATCH(p, &s, qfam(&b, POLICY_CONNECT, AF_TIPC));
+
+  NOMATCH(p, &s, qaddr(&b, POLICY_BIND, AF_INET, "0.0.0.0", 80));
+  NOMATCH(p, &s, qaddr(&b, POLICY_BIND, AF_INET6, "::", 1023));
+  ALLOW(p, &s, qaddr(&b, POLICY_BIND, AF_INET, "0.0.0.0", 8080), R(9));
+  ALLOW(p, &s, qaddr(&b, POLICY_BIND, AF_INET6, "::1", 0), R(9));
+  ALLOW(p, &s, qfam(&b, POLICY_BIND, AF_UNIX), R(9));
+  ALLOW(p, &s, qfam(&b, POLICY_BIND, AF_NETLINK), R(9));
+  NOMATCH(p, &s, qfam(&b, POLICY_BIND, AF_PACKET));
+
+  ALLOW(p, &s, qfam(&b, POLICY_LISTEN, AF_INET6), R(10));
+  ALLOW(p, &s, qfam(&b, POLICY_LISTEN, AF_UNIX), R(10));
+  NOMATCH(p, &s, qfam(&b, POLICY_LISTEN, AF_NETLINK));
+  ALLOW(p, &s, qfam(&b, POLICY_LOOKUP, 0), R(11));
+  ALLOW(p, &s, qfam(&b, POLICY_REVERSE, 0), R(11));
+
+  NOMATCH(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_MARK));
+  NOMATCH(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_BINDTODEVICE));
+  NOMATCH(p, &s, qopt(&b, AF_INET6, IPPROTO_IPV6, IPV6_TRANSPARENT));
+#undef R
+  policy_free(p);
+}
+
+/* --- parse errors ------------------------------------------------------- */
+
+struct err_case {
+  const char *text, *error;
+};
+
+/* Each bad rule alone: exactly one error, at the offending token. */
+static void test_each_error(void **state) {
+  static const struct err_case cases[] = {
+      {"permit anyone lookup",
+       "1:1: unknown action 'permit' (expected allow or deny)"},
+      {"allow anyone lookup,frob",
+       "1:21: unknown call 'frob' (expected socket, bind, connect, sendto, "
+       "listen, lookup, reverse, setsockopt, or all)"},
+      {"allow anyone socket colour=red", "1:21: unknown key 'colour='"},
+      {"allow anyone socket family=inet,bogus type=any proto=any",
+       "1:33: unknown family 'bogus' (expected unix, inet, inet6, netlink, "
+       "packet, tipc, a number, or any)"},
+      {"allow anyone socket family=inet type=flat proto=any",
+       "1:38: unknown type 'flat' (expected stream, dgram, raw, rdm, "
+       "seqpacket, a number, or any)"},
+      {"allow anyone socket family=inet type=any proto=tcpp",
+       "1:48: unknown proto 'tcpp' (expected 0, tcp, udp, icmp, icmpv6, "
+       "sctp, udplite, raw, route, a number, or any)"},
+      {"allow anyone setsockopt family=any option=SO_REUSEADDR",
+       "1:43: unknown option 'SO_REUSEADDR' (expected SO_MARK, "
+       "SO_BINDTODEVICE, SO_PRIORITY, SO_RCVBUFFORCE, SO_SNDBUFFORCE, "
+       "SO_DEBUG, IP_TRANSPARENT, IPV6_TRANSPARENT, or any)"},
+      {"allow anyone connect family=inet addr=10.0.0.0/33 port=any",
+       "1:48: bad prefix length '33' (expected 0-32)"},
+      {"allow anyone connect family=inet6 addr=::/129 port=any",
+       "1:43: bad prefix length '129' (expected 0-128)"},
+      {"allow anyone connect family=inet addr=10.0.0.0/ port=any",
+       "1:48: bad prefix length '' (expected 0-32)"},
+      {"allow anyone connect family=inet addr=10.0.0.300 port=any",
+       "1:39: bad address '10.0.0.300' (expected an IPv4 or IPv6 address)"},
+      {"allow anyone connect family=inet6 addr=fe80::1%eth0 port=any",
+       "1:40: bad address 'fe80::1%eth0' (expected an IPv4 or IPv6 "
+       "address)"},
+      {"allow anyone connect family=inet addr=10.0.0.1/8 port=any",
+       "1:39: '10.0.0.1/8' has bits set after the /8 prefix"},
+      {"allow anyone bind family=inet addr=any port=65536",
+       "1:45: port 65536 is larger than 65535"},
+      {"allow anyone bind family=inet addr=any port=1-70000",
+       "1:47: port 70000 is larger than 65535"},
+      {"allow anyone bind family=inet addr=any port=2000-1000",
+       "1:45: reversed port range 2000-1000"},
+      {"allow anyone bind family=inet addr=any port=-5",
+       "1:45: bad port '' (expected N, N-M or any)"},
+      {"allow anyone bind family=inet addr=any port=http",
+       "1:45: bad port 'http' (expected N, N-M or any)"},
+      {"allow anyone socket family=inet family=inet6 type=any proto=any",
+       "1:33: duplicate key family="},
+      {"allow uid=1 uid=2 lookup", "1:13: duplicate key uid="},
+      {"deny anyone lookup errno=EPERM errno=EACCES",
+       "1:32: duplicate key errno="},
+      {"allow socket family=inet type=any proto=any",
+       "1:7: missing WHO (expected anyone, uid=, user=, gid=, group= or "
+       "unit=)"},
+      {"allow anyone",
+       "1:13: missing calls (expected a list such as socket,connect or all)"},
+      {"allow anyone family=inet",
+       "1:14: missing calls (expected a list such as socket,connect or all)"},
+      {"allow anyone connect family=inet addr=any port=any option=SO_MARK",
+       "1:52: option= does not apply to any call of this rule"},
+      {"allow anyone lookup,reverse family=inet",
+       "1:29: family= does not apply to any call of this rule"},
+      {"allow anyone socket,listen family=inet type=any proto=any port=1",
+       "1:59: port= does not apply to any call of this rule"},
+      {"allow anyone lookup errno=EPERM",
+       "1:21: errno= applies only to deny rules"},
+      {"deny anyone lookup errno=ENOENT",
+       "1:26: unknown errno 'ENOENT' (expected EACCES or EPERM)"},
+      {"allow user=no-such-user-xyz lookup",
+       "1:12: unknown user 'no-such-user-xyz'"},
+      {"allow group=no-such-group-xyz lookup",
+       "1:13: unknown group 'no-such-group-xyz'"},
+      {"allow uid=abc lookup",
+       "1:11: bad uid 'abc' (expected a number below 4294967295)"},
+      {"allow gid=4294967295 lookup",
+       "1:11: bad gid '4294967295' (expected a number below 4294967295)"},
+      {"allow anyone socket family=any,inet type=any proto=any",
+       "1:28: 'any' cannot be combined with other values"},
+      {"allow anyone all,socket",
+       "1:14: 'all' cannot be combined with other calls"},
+      {"allow anyone socket family= type=any proto=any",
+       "1:28: empty value for family="},
+      {"allow uid= lookup", "1:11: empty value for uid="},
+      {"allow anyone socket family=inet,,inet6 type=any proto=any",
+       "1:33: empty value in list"},
+      {"allow anyone uid=0 lookup",
+       "1:14: 'anyone' cannot be combined with uid="},
+      {"allow anyone lookup uid=0",
+       "1:21: uid= belongs to WHO, which comes before the calls"},
+      {"allow anyone lookup reverse",
+       "1:21: expected KEY=VALUE, not 'reverse'"},
+      {"allow anyone socket family=netlink type=raw proto=tcp",
+       "1:51: 'tcp' is an IP protocol, but family= lists neither inet nor "
+       "inet6"},
+      {"allow anyone socket family=inet type=raw proto=0,route",
+       "1:50: 'route' is a netlink protocol, but family= does not list "
+       "netlink"},
+      {"allow unit=foo$.service lookup",
+       "1:15: invalid character in unit name 'foo$.service'"},
+      {"allow anyone socket family=256 type=any proto=any",
+       "1:28: family 256 out of range (0-255)"},
+      {"allow anyone socket family=any type=16 proto=any",
+       "1:37: type 16 out of range (0-15)"},
+      {"allow anyone socket family=any type=any proto=65536",
+       "1:47: proto 65536 out of range (0-65535)"},
+      {"allow anyone\001 lookup", "1:13: invalid character 0x01"},
+      {"\n\n  deny  anyone  lookup  errno=EBUSY  # comment\n",
+       "3:31: unknown errno 'EBUSY' (expected EACCES or EPERM)"},
+      {"allow anyone socket \\\n  family=inet \\\n  type=bad proto=any\n",
+       "3:8: unknown type 'bad' (expected stream, dgram, raw, rdm, "
+       "seqpacket, a number, or any)"},
+  };
+
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char expected[512];
+
+    snprintf(expected, sizeof(expected), "t.conf:%s\n", cases[i].error);
+    errors(cases[i].text, 1, expected);
+  }
+}
+
+static void test_every_error_reported(void **state) {
+  errors("# several mistakes, all reported\n"
+         "allow anyone lookup\n"
+         "allow\n"
+         "deny nobody socket family=inet6 type=stream proto=udp port=1\n"
+         "allow anyone connect family=inet addr=1.2.3.4/24,::1/200 "
+         "port=99999\n"
+         "allow anyone lookup\n"
+         "frob\n",
+         8,
+         "t.conf:3:6: missing WHO (expected anyone, uid=, user=, gid=, "
+         "group= or unit=)\n"
+         "t.conf:3:6: missing calls (expected a list such as socket,connect "
+         "or all)\n"
+         "t.conf:4:6: unknown WHO 'nobody' (expected anyone, uid=, user=, "
+         "gid=, group= or unit=)\n"
+         "t.conf:4:55: port= does not apply to any call of this rule\n"
+         "t.conf:5:39: '1.2.3.4/24' has bits set after the /24 prefix\n"
+         "t.conf:5:54: bad prefix length '200' (expected 0-128)\n"
+         "t.conf:5:63: port 99999 is larger than 65535\n"
+         "t.conf:7:1: unknown action 'frob' (expected allow or deny)\n");
+  errors("frob\n", 1,
+         "t.conf:1:1: unknown action 'frob' (expected allow "
+         "or deny)\n");
+}
+
+static void test_too_many_fields(void **state) {
+  char text[1024] = "allow anyone lookup";
+
+  for (int i = 0; i < 30; i++)
+    strcat(text, " x=1");
+  /* The 33rd field is the 30th " x=1"; the rule is not parsed further. */
+  errors(text, 1, "t.conf:1:137: too many fields in one rule\n");
+}
+
+/* --- syntax ------------------------------------------------------------- */
+
+static void test_syntax(void **state) {
+  struct policy_subject s;
+  struct qb b;
+  struct policy *p = load("# comment\r\n"
+                          "\r\n"
+                          "  \t allow\tanyone   lookup   # trailing comment\r\n"
+                          "allow anyone socket family=inet \\\n"
+                          "    type=stream \\   \n"
+                          "    proto=tcp\n"
+                          "deny anyone reverse#comment right after the calls\n"
+                          "allow anyone listen family=inet \\");
+
+  assert_int_equal(policy_n_rules(p), 4);
+  subj(&s, 1000, 1000);
+  ALLOW(p, &s, qfam(&b, POLICY_LOOKUP, 0), "t.conf:3");
+  /* A continued rule is named by its first line. */
+  ALLOW(p, &s, qsock(&b, AF_INET, SOCK_STREAM, IPPROTO_TCP), "t.conf:4");
+  DENY(p, &s, qfam(&b, POLICY_REVERSE, 0), EACCES, "t.conf:7");
+  ALLOW(p, &s, qfam(&b, POLICY_LISTEN, AF_INET), "t.conf:8");
+  policy_free(p);
+}
+
+static void test_origin_truncation(void **state) {
+  char name[201], text[] = "allow anyone lookup\n";
+  struct policy_subject s;
+  struct policy_decision d;
+  struct policy *p = NULL;
+  struct qb b;
+
+  memset(name, 'a', 200);
+  strcpy(name + 200 - 12, "/policy.conf");
+  name[0] = '/';
+  assert_int_equal(policy_load_string(name, text, strlen(text), NULL, NULL, &p),
+                   0);
+  policy_check(p, subj(&s, 1, 1), qfam(&b, POLICY_LOOKUP, 0), &d);
+  /* The end of the path and the line survive. */
+  assert_int_equal(strlen(d.rule), sizeof(d.rule) - 1);
+  assert_memory_equal(d.rule, "...aaa", 6);
+  assert_string_equal(d.rule + strlen(d.rule) - 14, "/policy.conf:1");
+  policy_free(p);
+}
+
+static void test_load_file(void **state) {
+  char path[] = "/tmp/psock-test-policy-XXXXXX";
+  struct policy *p = NULL;
+  unsigned nerr = 7;
+  int fd = mkstemp(path);
+  FILE *f;
+
+  assert_true(fd >= 0);
+  f = fdopen(fd, "w");
+  fputs("allow anyone lookup\nallow anyone bogus\n", f);
+  fclose(f);
+  assert_int_equal(policy_load_file(path, NULL, &nerr, &p), -EINVAL);
+  assert_int_equal(nerr, 1);
+  f = fopen(path, "w");
+  fputs("allow anyone lookup\n", f);
+  fclose(f);
+  assert_int_equal(policy_load_file(path, NULL, &nerr, &p), 0);
+  assert_int_equal(nerr, 0);
+  assert_string_equal(policy_source(p), path);
+  policy_free(p);
+  /* Too large to be a policy. */
+  assert_int_equal(truncate(path, POL_MAX_FILE + 1), 0);
+  assert_int_equal(policy_load_file(path, NULL, &nerr, &p), -EFBIG);
+  unlink(path);
+  assert_int_equal(policy_load_file(path, NULL, &nerr, &p), -ENOENT);
+  assert_int_equal(policy_load_file("/", NULL, &nerr, &p), -EISDIR);
+}
+
+/* --- names shared with psockctl ----------------------------------------- */
+
+static void test_names(void **state) {
+  int level = 0, optname = 0;
+
+  assert_int_equal(policy_call_from_name("setsockopt"), POLICY_SETSOCKOPT);
+  assert_int_equal(policy_call_from_name("all"), -EINVAL);
+  assert_string_equal(policy_call_name(POLICY_REVERSE), "reverse");
+  assert_string_equal(policy_call_name(POLICY_N_CALLS), "unknown");
+  assert_int_equal(policy_family_from_name("inet6"), AF_INET6);
+  assert_int_equal(policy_family_from_name("17"), 17);
+  assert_int_equal(policy_family_from_name("256"), -EINVAL);
+  assert_int_equal(policy_family_from_name("any"), -EINVAL);
+  assert_int_equal(policy_type_from_name("seqpacket"), SOCK_SEQPACKET);
+  assert_int_equal(policy_type_from_name("x"), -EINVAL);
+  assert_int_equal(policy_proto_from_name("icmpv6", AF_INET6), 58);
+  assert_int_equal(policy_proto_from_name("tcp", AF_NETLINK), -EINVAL);
+  assert_int_equal(policy_proto_from_name("route", AF_NETLINK), 0);
+  assert_int_equal(policy_proto_from_name("route", AF_INET), -EINVAL);
+  assert_int_equal(policy_proto_from_name("9", AF_NETLINK), 9);
+  assert_int_equal(
+      policy_option_from_name("IPV6_TRANSPARENT", &level, &optname), 0);
+  assert_int_equal(level, IPPROTO_IPV6);
+  assert_int_equal(optname, IPV6_TRANSPARENT);
+  assert_int_equal(policy_option_from_name("so_mark", &level, &optname),
+                   -EINVAL);
+}
+
+/* --- dump -> parse round trip ------------------------------------------- */
+
+static char *dump(const struct policy *p) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+
+  assert_non_null(f);
+  policy_dump(p, f);
+  fclose(f);
+  return buf;
+}
+
+static void round_trip(struct policy *p) {
+  char *text = dump(p), *again;
+  struct policy *q = NULL;
+
+  assert_int_equal(
+      policy_load_string("dump", text, strlen(text), stderr, NULL, &q), 0);
+  assert_true(policy_equal(p, q));
+  again = dump(q);
+  assert_string_equal(text, again);
+  free(again);
+  free(text);
+  policy_free(q);
+}
+
+static void test_round_trip_rich(void **state) {
+  struct policy *p = load(
+      "allow uid=0,1000 user=root gid=5 group=root unit=a.service,b@*.service "
+      "all family=any type=any proto=any addr=any port=any option=any\n"
+      "deny anyone socket,bind family=packet,tipc,99 errno=EPERM\n"
+      "deny gid=100 connect,sendto addr=10.0.0.0/8,::ffff:0:0/96,::1 "
+      "port=0,1-1023,8080\n"
+      "allow anyone socket family=inet,inet6,netlink type=stream,dgram,raw,"
+      "rdm,seqpacket,15 proto=0,tcp,udp,icmp,icmpv6,sctp,udplite,raw,route,"
+      "262\n"
+      "allow anyone setsockopt family=inet,inet6 option=SO_MARK,"
+      "SO_BINDTODEVICE,SO_PRIORITY,SO_RCVBUFFORCE,SO_SNDBUFFORCE,SO_DEBUG,"
+      "IP_TRANSPARENT,IPV6_TRANSPARENT\n"
+      "allow anyone bind,connect,sendto family=unix,inet6 addr=2001:db8::/32,"
+      "0.0.0.0/0,192.0.2.1 port=any\n"
+      "deny unit=x.service listen,lookup,reverse errno=EACCES\n"
+      "allow anyone bind,connect,sendto,listen,lookup,reverse,setsockopt,"
+      "socket family=unix type=any proto=any addr=any port=any option=any\n");
+  char *text = dump(p);
+
+  /* Canonical: fixed key order, names where there are names, "all" for
+   * every call, default errno and full-length prefixes left out. */
+  assert_string_equal(
+      text,
+      "allow uid=0,1000 user=root gid=5 group=root unit=a.service,b@*.service "
+      "all family=any type=any proto=any addr=any port=any option=any\n"
+      "deny anyone socket,bind family=packet,tipc,99 errno=EPERM\n"
+      "deny gid=100 connect,sendto addr=10.0.0.0/8,::ffff:0.0.0.0/96,::1 "
+      "port=0,1-1023,8080\n"
+      "allow anyone socket family=inet,inet6,netlink type=stream,dgram,raw,"
+      "rdm,seqpacket,15 proto=0,tcp,udp,icmp,icmpv6,sctp,udplite,raw,route,"
+      "262\n"
+      "allow anyone setsockopt family=inet,inet6 option=SO_MARK,"
+      "SO_BINDTODEVICE,SO_PRIORITY,SO_RCVBUFFORCE,SO_SNDBUFFORCE,SO_DEBUG,"
+      "IP_TRANSPARENT,IPV6_TRANSPARENT\n"
+      "allow anyone bind,connect,sendto family=unix,inet6 addr=2001:db8::/32,"
+      "0.0.0.0/0,192.0.2.1 port=any\n"
+      "deny unit=x.service listen,lookup,reverse\n"
+      "allow anyone all family=unix type=any proto=any addr=any port=any "
+      "option=any\n");
+  free(text);
+  round_trip(p);
+  policy_free(p);
+}
+
+static void test_round_trip_default(void **state) {
+  struct policy *p = NULL, *q;
+  char *text;
+
+  assert_int_equal(policy_load_default(&p), 0);
+  round_trip(p);
+  /* The dump is the embedded text itself: "default policy:N" is line N. */
+  text = dump(p);
+  assert_string_equal(text, pol_default_text);
+  free(text);
+  /* policy_equal tells policies apart. */
+  q = load("allow anyone lookup\n");
+  assert_false(policy_equal(p, q));
+  policy_free(q);
+  policy_free(p);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_who_anyone_uid_user),
+      cmocka_unit_test(test_who_gid_group),
+      cmocka_unit_test(test_who_unit),
+      cmocka_unit_test(test_who_all_keys_must_match),
+      cmocka_unit_test(test_each_call),
+      cmocka_unit_test(test_family_type_proto),
+      cmocka_unit_test(test_addr_cidr),
+      cmocka_unit_test(test_v4_mapped_deny),
+      cmocka_unit_test(test_port),
+      cmocka_unit_test(test_option),
+      cmocka_unit_test(test_first_match_wins),
+      cmocka_unit_test(test_missing_key_allow),
+      cmocka_unit_test(test_missing_key_deny),
+      cmocka_unit_test(test_invalid_request),
+      cmocka_unit_test(test_empty_policy_denies),
+      cmocka_unit_test(test_default_policy),
+      cmocka_unit_test(test_each_error),
+      cmocka_unit_test(test_every_error_reported),
+      cmocka_unit_test(test_too_many_fields),
+      cmocka_unit_test(test_syntax),
+      cmocka_unit_test(test_origin_truncation),
+      cmocka_unit_test(test_load_file),
+      cmocka_unit_test(test_names),
+      cmocka_unit_test(test_round_trip_rich),
+      cmocka_unit_test(test_round_trip_default),
+  };
+
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -79,8 +79,8 @@ typedef struct psock_address {
   int family;
   union {
     struct {
-      bool abstract;            /* name in the abstract namespace */
-      size_t len;               /* bytes used in path */
+      bool abstract;             /* name in the abstract namespace */
+      size_t len;                /* bytes used in path */
       char path[PSOCK_PATH_MAX]; /* not NUL-terminated when full */
     } un;
     struct {
@@ -226,8 +226,8 @@ int psock_getsockopt_buf(psock_sock *s, int level, int optname, void *buf,
  * when policy allows. Return 0 or -1.
  */
 int psock_setsockopt(psock_sock *s, int level, int optname, int value);
-int psock_setsockopt_buf(psock_sock *s, int level, int optname,
-                         const void *buf, size_t len);
+int psock_setsockopt_buf(psock_sock *s, int level, int optname, const void *buf,
+                         size_t len);
 
 /* socket.shutdown(how): SHUT_RD, SHUT_WR or SHUT_RDWR. Returns 0 or -1. */
 int psock_shutdown(psock_sock *s, int how);
@@ -242,8 +242,8 @@ ssize_t psock_recv(psock_sock *s, void *buf, size_t len, int flags);
  * socket.recv_into(buffer, nbytes, flags): nbytes 0 means the whole
  * buffer; nbytes larger than buflen fails with PSOCK_ERR_VALUE.
  */
-ssize_t psock_recv_into(psock_sock *s, void *buf, size_t buflen,
-                        size_t nbytes, int flags);
+ssize_t psock_recv_into(psock_sock *s, void *buf, size_t buflen, size_t nbytes,
+                        int flags);
 
 /* socket.recvfrom(bufsize, flags): also stores the sender's address. */
 ssize_t psock_recvfrom(psock_sock *s, void *buf, size_t len, int flags,
@@ -320,8 +320,7 @@ typedef struct psock_addrinfo {
  * error carrying the EAI_* code.
  */
 int psock_getaddrinfo(const char *host, const char *port, int family,
-                      int socktype, int proto, int flags,
-                      psock_addrinfo **ret);
+                      int socktype, int proto, int flags, psock_addrinfo **ret);
 void psock_freeaddrinfo(psock_addrinfo *ai);
 
 /*
