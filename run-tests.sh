@@ -35,6 +35,9 @@ run_suite() {
   echo "=== $name build ($dir)"
   if [ ! -f "$dir/build.ninja" ]; then
     meson setup "$dir" "$@" </dev/null || status=$?
+  elif [ "$#" -gt 0 ]; then
+    # A build dir left by ./demo.sh or by hand: make its options ours.
+    meson configure "$dir" "$@" </dev/null || status=$?
   fi
   if [ "$status" -eq 0 ]; then
     meson compile -C "$dir" </dev/null || status=$?
@@ -65,11 +68,11 @@ run_suite() {
   report+=("$name: $ok passed, $bad failed, $skip skipped")
 }
 
-run_suite normal build
+run_suite normal build -Dtest_hooks=true
 
 export ASAN_OPTIONS=detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-run_suite asan build-asan -Db_sanitize=address,undefined -Db_lundef=false
+run_suite asan build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dtest_hooks=true
 
 echo
 echo "=== results"

@@ -158,8 +158,13 @@ static int serve_channel(int ch) {
   n = wire_recv_packet(ch, &req, sizeof(req), fds, 1, &nfds, MSG_DONTWAIT);
   if (n == -EAGAIN)
     return 0;
-  if (n <= 0)
-    return n == 0 ? -ECONNRESET : (int)n;
+  if (n == 0)
+    return -ECONNRESET;
+  if (n < 0) {
+    log_warn("priv: unreadable request (%s): ending this worker's channel",
+             strerror((int)-n));
+    return (int)n;
+  }
   /* Exactly one struct: a shorter or longer packet is malformed. */
   r = (size_t)n == sizeof(req) ? priv_validate(&req, nfds ? fds[0] : -1)
                                : -EPROTO;

@@ -37,7 +37,7 @@
 /* Packets read from one connection per wakeup, for fairness. */
 #define READ_BUDGET 32
 /* Connections accepted per wakeup. */
-#define ACCEPT_BUDGET 64
+#define ACCEPT_BUDGET 4
 
 struct outpkt {
   struct outpkt *next;
@@ -186,6 +186,7 @@ static void conn_add(struct worker *w, int fd) {
 }
 
 static void worker_accept(struct worker *w) {
+  /* Take a few at a time so that other workers get their share. */
   for (int i = 0; i < ACCEPT_BUDGET; i++) {
     int fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
@@ -411,8 +412,8 @@ static int worker_first_policy(struct worker *w) {
   return r;
 }
 
-static int epoll_add(int epfd, int fd, uint64_t data) {
-  struct epoll_event ev = {.events = EPOLLIN, .data.u64 = data};
+static int epoll_add(int epfd, int fd, uint64_t data, uint32_t extra) {
+  struct epoll_event ev = {.events = EPOLLIN | extra, .data.u64 = data};
   return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
@@ -440,13 +441,15 @@ static int worker_setup(struct worker *w, const struct worker_config *cfg) {
     return r;
   if (w->ctl_fd >= 0 && (r = worker_first_policy(w)) < 0)
     return r;
-  r = epoll_add(w->epfd, w->listen_fd, SRC_LISTEN);
+  /* Every worker waits on the same listening socket: wake one of them
+   * per new client, not all (no thundering herd; idle workers get it). */
+  r = epoll_add(w->epfd, w->listen_fd, SRC_LISTEN, EPOLLEXCLUSIVE);
   if (r == 0)
-    r = epoll_add(w->epfd, w->sig_fd, SRC_SIGNAL);
+    r = epoll_add(w->epfd, w->sig_fd, SRC_SIGNAL, 0);
   if (r == 0)
-    r = epoll_add(w->epfd, lookup_pool_fd(w->lookup), SRC_LOOKUP);
+    r = epoll_add(w->epfd, lookup_pool_fd(w->lookup), SRC_LOOKUP, 0);
   if (r == 0 && w->ctl_fd >= 0)
-    r = epoll_add(w->epfd, w->ctl_fd, SRC_CONTROL);
+    r = epoll_add(w->epfd, w->ctl_fd, SRC_CONTROL, 0);
   return r;
 }
 

@@ -539,6 +539,78 @@ int harness_run_as_root(int flags, int (*fn)(void *), void *arg) {
   return run_as(flags, false, fn, arg);
 }
 
+/* ------------------------------------- clients as any user and groups */
+
+struct run_ids {
+  uid_t uid;
+  gid_t gid;
+  const gid_t *groups;
+  size_t n_groups;
+  int (*fn)(void *);
+  void *arg;
+};
+
+/* Is want[0..n) the set of supplementary groups the kernel has for us? */
+static bool same_groups(const gid_t *want, size_t n) {
+  gid_t have[64];
+  int m = getgroups(64, have);
+
+  if (m < 0 || (size_t)m != n)
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    bool found = false;
+
+    for (int j = 0; j < m && !found; j++)
+      found = have[j] == want[i];
+    if (!found)
+      return false;
+  }
+  return true;
+}
+
+static int ids_fail(const char *what) {
+  child_fail(what);
+  return HARNESS_CHILD_SETUP_FAILED;
+}
+
+/* In the child (still root): become ids, and prove it; then run fn. */
+static int run_ids_child(void *p) {
+  const struct run_ids *ids = p;
+  struct __user_cap_header_struct hdr = {0};
+  struct __user_cap_data_struct caps[2];
+  uid_t ruid, euid, suid;
+  gid_t rgid, egid, sgid;
+
+  if (setgroups(ids->n_groups, ids->groups) < 0 ||
+      setresgid(ids->gid, ids->gid, ids->gid) < 0 ||
+      setresuid(ids->uid, ids->uid, ids->uid) < 0)
+    return ids_fail("setgroups/setresgid/setresuid");
+  if (prctl(PR_SET_DUMPABLE, 1) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+    return ids_fail("prctl");
+  hdr.version = _LINUX_CAPABILITY_VERSION_3;
+  if (getresuid(&ruid, &euid, &suid) < 0 ||
+      getresgid(&rgid, &egid, &sgid) < 0 ||
+      syscall(SYS_capget, &hdr, caps) < 0)
+    return ids_fail("getresuid/capget");
+  if (ruid != ids->uid || euid != ruid || suid != ruid || rgid != ids->gid ||
+      egid != rgid || sgid != rgid ||
+      !same_groups(ids->groups, ids->n_groups) ||
+      (ids->uid != 0 && (caps[0].effective || caps[1].effective ||
+                         caps[0].permitted || caps[1].permitted))) {
+    errno = EPERM;
+    return ids_fail("ids, groups or capabilities not as asked");
+  }
+  return ids->fn(ids->arg);
+}
+
+int harness_run_as(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
+                   int flags, int (*fn)(void *), void *arg) {
+  struct run_ids ids = {uid, gid, groups, n_groups, fn, arg};
+
+  /* The root path enters the network namespace first, as for nobody. */
+  return run_as(flags, false, run_ids_child, &ids);
+}
+
 /* -------------------------------------------------- a local echo server */
 
 #define ECHO_MAX_CONN 16

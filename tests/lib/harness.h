@@ -97,6 +97,15 @@ int harness_run_as_nobody(int flags, int (*fn)(void *), void *arg);
  */
 int harness_run_as_root(int flags, int (*fn)(void *), void *arg);
 
+/*
+ * As harness_run_as_nobody(), but the child becomes uid/gid with exactly
+ * the supplementary groups groups[0..n_groups) (none if n_groups is 0),
+ * and no capabilities unless uid is 0: for policy rules on users and
+ * groups. The setup is checked as for nobody.
+ */
+int harness_run_as(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
+                   int flags, int (*fn)(void *), void *arg);
+
 /* Print a failed CHECK(): file:line, the expression, the psock error. */
 void harness_check_failed(const char *file, int line, const char *expr);
 
@@ -134,6 +143,24 @@ unsigned harness_echo_connections(const struct harness_echo *e);
 
 /* Stop the server, close every socket, free e. NULL is ignored. */
 void harness_stop_echo(struct harness_echo *e);
+
+/* ------------------------------------------------ a private name service */
+
+/*
+ * Give this process, and every process it starts from now on (psockd and
+ * its workers, clients, servers), a private mount namespace in which
+ * /etc/hosts, /etc/resolv.conf and /etc/nsswitch.conf hold the given texts
+ * (NULL leaves that file as it is). Each text is written to a fresh file
+ * and bind-mounted over the system's (following a symlink, as mount(2)
+ * does); the host's files are not changed and no process outside this tree
+ * sees the difference. Then name lookups in tests never depend on the
+ * machine's resolver, and a resolver the test controls (a nameserver in
+ * 127.0.0.0/8) is what psockd and the test process both use. Call it in a
+ * test program's setup, before harness_start_psockd(). Fails the test on
+ * error.
+ */
+void harness_private_name_service(const char *hosts, const char *resolv_conf,
+                                  const char *nsswitch_conf);
 
 /* ------------------------------------------------------------ helpers */
 
