@@ -133,10 +133,17 @@ int rpc_authorize(struct rpc_call *call, const struct policy_query *q) {
   if (d.allow && !audit_allow)
     return 1;
   describe_query(q, args, sizeof(args));
-  log_msg(d.allow ? LOG_INFO : LOG_NOTICE,
-          "audit: decision=%s uid=%u gid=%u pid=%d unit=%s %s rule=\"%s\"",
-          d.allow ? "allow" : "deny", who->uid, who->gid, who->pid,
-          who->unit[0] ? who->unit : "-", args, d.rule);
+  log_audit(d.allow ? LOG_INFO : LOG_NOTICE,
+            &(struct log_audit_record){
+                .decision = d.allow ? "allow" : "deny",
+                .uid = who->uid,
+                .gid = who->gid,
+                .pid = who->pid,
+                .unit = who->unit[0] ? who->unit : "-",
+                .call = policy_call_name(q->call),
+                .args = args,
+                .rule = d.rule,
+            });
   if (d.allow)
     return 1;
   rpc_fail(call, PSOCK__V1__ERROR__KIND__POLICY_DENIED,

@@ -2,12 +2,18 @@
 /*
  * log: one line per call on stderr, "<prio>psockd: text". The line is built
  * in one buffer and written with one write() so that lines from the lookup
- * threads never interleave.
+ * threads never interleave. When stderr is connected to the journal (the
+ * service manager says so in $JOURNAL_STREAM), messages go to the journal
+ * directly with sd_journal_send(), so audit records keep their fields.
  */
 #include "log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 static int max_priority = LOG_INFO;
@@ -17,8 +23,27 @@ void log_set_max_priority(int prio) {
   max_priority = prio;
 }
 
+static int use_journal = -1; /* unknown until the first message */
+
 void log_set_ident(const char *name) {
   snprintf(ident, sizeof(ident), "%s", name);
+}
+
+/* True if stderr is the journal stream the service manager set up. */
+static bool stderr_is_journal(void) {
+  const char *e = getenv("JOURNAL_STREAM");
+  unsigned long long dev, ino;
+  struct stat st;
+
+  if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+    return false;
+  return fstat(STDERR_FILENO, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
+bool log_to_journal(void) {
+  if (use_journal < 0)
+    use_journal = stderr_is_journal();
+  return use_journal;
 }
 
 void log_msg(int prio, const char *fmt, ...) {
@@ -28,6 +53,14 @@ void log_msg(int prio, const char *fmt, ...) {
 
   if (prio > max_priority)
     return;
+  if (log_to_journal()) {
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    sd_journal_send("MESSAGE=%s", line, "PRIORITY=%d", prio,
+                    "SYSLOG_IDENTIFIER=%s", ident, NULL);
+    return;
+  }
   n = snprintf(line, sizeof(line), "<%d>%s: ", prio, ident);
   va_start(ap, fmt);
   m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
@@ -41,4 +74,24 @@ void log_msg(int prio, const char *fmt, ...) {
   /* A lost log line is not worth failing a request over. */
   if (write(STDERR_FILENO, line, (size_t)n) < 0)
     return;
+}
+
+void log_audit(int prio, const struct log_audit_record *r) {
+  if (prio > max_priority)
+    return;
+  if (log_to_journal()) {
+    sd_journal_send("MESSAGE=audit: %s %s uid=%u pid=%d %s (%s)", r->decision,
+                    r->call, r->uid, r->pid, r->args, r->rule, "PRIORITY=%d",
+                    prio, "SYSLOG_IDENTIFIER=%s", ident, "PSOCK_AUDIT=1",
+                    "PSOCK_DECISION=%s", r->decision, "PSOCK_UID=%u", r->uid,
+                    "PSOCK_GID=%u", r->gid, "PSOCK_PID=%d", r->pid,
+                    "PSOCK_UNIT=%s", r->unit, "PSOCK_CALL=%s", r->call,
+                    "PSOCK_ARGS=%s", r->args, "PSOCK_RULE=%s", r->rule, NULL);
+    return;
+  }
+  log_msg(prio,
+          "audit: decision=%s uid=%u gid=%u pid=%d unit=%s call=%s %s "
+          "rule=\"%s\"",
+          r->decision, r->uid, r->gid, r->pid, r->unit, r->call, r->args,
+          r->rule);
 }

@@ -18,6 +18,27 @@ void log_set_ident(const char *name);
 void log_msg(int prio, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* True when messages go to the journal (psockd runs as a service). */
+bool log_to_journal(void);
+
+/* One policy decision, as the audit trail records it. */
+struct log_audit_record {
+  const char *decision; /* "allow" or "deny" */
+  unsigned uid, gid;
+  int pid;
+  const char *unit; /* "-" if none */
+  const char *call;
+  const char *args; /* "family=2 type=1 ..." */
+  const char *rule;
+};
+
+/*
+ * Record a decision: journal fields PSOCK_DECISION, PSOCK_UID, PSOCK_GID,
+ * PSOCK_PID, PSOCK_UNIT, PSOCK_CALL, PSOCK_ARGS, PSOCK_RULE under systemd,
+ * else one "audit: decision=... uid=... ..." line on stderr.
+ */
+void log_audit(int prio, const struct log_audit_record *r);
+
 #define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)
 #define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)

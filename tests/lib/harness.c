@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -609,6 +611,61 @@ int harness_run_as(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
 
   /* The root path enters the network namespace first, as for nobody. */
   return run_as(flags, false, run_ids_child, &ids);
+}
+
+/* ------------------------------------------------ a private name service */
+
+/* Write text to dir/name and bind-mount it over target. 0 or -1 (errno). */
+static int mount_text(const char *dir, const char *name, const char *text,
+                      const char *target) {
+  char path[PATH_MAX];
+  size_t len = strlen(text);
+  int fd, r = 0;
+
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return -1;
+  if (write(fd, text, len) != (ssize_t)len || fchmod(fd, 0644) < 0)
+    r = -1;
+  if (close(fd) < 0)
+    r = -1;
+  if (r == 0 && mount(path, target, NULL, MS_BIND, NULL) < 0)
+    r = -1;
+  /* The mount holds the file; its name is not needed any more. */
+  if (r == 0)
+    r = unlink(path);
+  return r;
+}
+
+void harness_private_name_service(const char *hosts, const char *resolv_conf,
+                                  const char *nsswitch_conf) {
+  const struct {
+    const char *name, *text, *target;
+  } files[] = {
+      {"hosts", hosts, "/etc/hosts"},
+      {"resolv.conf", resolv_conf, "/etc/resolv.conf"},
+      {"nsswitch.conf", nsswitch_conf, "/etc/nsswitch.conf"},
+  };
+  char dir[] = "/tmp/psock-etc.XXXXXX";
+
+  if (unshare(CLONE_NEWNS) < 0)
+    fail_msg("unshare(CLONE_NEWNS): %s", strerror(errno));
+  /* Or the bind mounts would propagate back to the host's namespace. */
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    fail_msg("mount --make-rprivate /: %s", strerror(errno));
+  if (!mkdtemp(dir))
+    fail_msg("mkdtemp: %s", strerror(errno));
+  for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+    if (files[i].text &&
+        mount_text(dir, files[i].name, files[i].text, files[i].target) < 0) {
+      int e = errno;
+
+      remove_tree(dir);
+      fail_msg("private %s: %s", files[i].target, strerror(e));
+    }
+  }
+  rmdir(dir);
 }
 
 /* -------------------------------------------------- a local echo server */
