@@ -23,11 +23,10 @@
 #include "authz.h"
 #include "config.h"
 #include "log.h"
+#include "quota.h"
 #include "rpc.h"
 #include "worker.h"
 
-/* Requests one connection may have running off the event loop at once. */
-#define MAX_INFLIGHT_PER_CONN 64
 /* Finished call objects kept for reuse, so serving needs no malloc. */
 #define MAX_FREE_CALLS 64
 
@@ -340,7 +339,7 @@ static int check_call(struct rpc_call *call, int call_case) {
     return rpc_fail(call, PSOCK__V1__ERROR__KIND__PROTOCOL_ERROR, EPROTO,
                     "%s takes %u fd(s), got %zu", methods[call_case].name,
                     methods[call_case].fds_in, call->nfds_in);
-  if (c->inflight >= MAX_INFLIGHT_PER_CONN)
+  if (c->inflight >= limits.inflight_per_conn)
     return rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, EAGAIN,
                     "too many requests in flight on this connection");
   r = check_fds_are_sockets(call);

@@ -34,6 +34,7 @@
 #include "policy.h"
 #include "privops.h"
 #include "privproto.h"
+#include "quota.h"
 #include "sandbox.h"
 #include "wire.h"
 #include "worker.h"
@@ -72,12 +73,18 @@ static void usage(FILE *out) {
           "      --dump-policy        print the policy in force and exit\n"
           "      --audit-allow        log allowed calls too (denials always)\n"
           "      --lookup-threads N   name lookup threads per worker (4)\n"
+          "      --max-inflight N     requests in flight per connection (%u)\n"
+          "      --max-lookups N      name lookups in flight per uid (%u)\n"
+          "      --max-conns N        connections per uid (%u)\n"
+          "                           (limits are per worker process)\n"
           "      --no-seccomp         do not filter workers' system calls\n"
           "  -v, --verbose            log every connection\n"
           "  -f, --foreground         stay in the foreground (always so)\n"
           "  -V, --version            print the version and exit\n"
           "  -h, --help               print this help and exit\n",
-          PSOCK_DEFAULT_SOCKET, PSOCK_DEFAULT_POLICY_PATH);
+          PSOCK_DEFAULT_SOCKET, PSOCK_DEFAULT_POLICY_PATH,
+          LIMITS_DEFAULT_INFLIGHT_PER_CONN, LIMITS_DEFAULT_LOOKUPS_PER_UID,
+          LIMITS_DEFAULT_CONNS_PER_UID);
 }
 
 static int parse_uint(const char *s, int base, unsigned long min,
@@ -110,7 +117,10 @@ enum {
   OPT_LOOKUP,
   OPT_NO_SECCOMP,
   OPT_ROLE,
-  OPT_WORKER_ID
+  OPT_WORKER_ID,
+  OPT_MAX_INFLIGHT,
+  OPT_MAX_LOOKUPS,
+  OPT_MAX_CONNS
 };
 
 static const struct option longopts[] = {
@@ -126,6 +136,9 @@ static const struct option longopts[] = {
     {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
     {"role", required_argument, NULL, OPT_ROLE},
     {"worker-id", required_argument, NULL, OPT_WORKER_ID},
+    {"max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT},
+    {"max-lookups", required_argument, NULL, OPT_MAX_LOOKUPS},
+    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
     {"verbose", no_argument, NULL, 'v'},
     {"foreground", no_argument, NULL, 'f'},
     {"version", no_argument, NULL, 'V'},
@@ -155,6 +168,18 @@ static int parse_one(int c, struct options *o) {
     if (parse_uint(optarg, 10, 1, 64, &v) < 0)
       break;
     o->lookup_threads = (unsigned)v;
+    return 0;
+  case OPT_MAX_INFLIGHT:
+  case OPT_MAX_LOOKUPS:
+  case OPT_MAX_CONNS:
+    if (parse_uint(optarg, 10, 1, 1000000, &v) < 0)
+      break;
+    if (c == OPT_MAX_INFLIGHT)
+      limits.inflight_per_conn = (unsigned)v;
+    else if (c == OPT_MAX_LOOKUPS)
+      limits.lookups_per_uid = (unsigned)v;
+    else
+      limits.conns_per_uid = (unsigned)v;
     return 0;
   case OPT_WORKER_ID:
     if (parse_uint(optarg, 10, 0, MASTER_MAX_WORKERS, &v) < 0)

@@ -37,6 +37,7 @@
 #include "log.h"
 #include "notify.h"
 #include "policy.h"
+#include "quota.h"
 #include "wire.h"
 
 /* How long SIGTERM waits for workers to finish in-flight requests. */
@@ -75,7 +76,7 @@ static long long now_ms(void) {
 /* In the child: put fds at 3, 4, 5 ... and exec psockd --role=... */
 static void exec_role(const struct master *m, const char *role,
                       unsigned worker_id, const int *fds, size_t nfds) {
-  char id_arg[32], *argv[16];
+  char id_arg[32], lim[3][40], *argv[20];
   int tmp[8], n = 0;
 
   /* Move fds out of the way first: a source may sit on a target number. */
@@ -99,6 +100,12 @@ static void exec_role(const struct master *m, const char *role,
     argv[n++] = (char *)"--no-seccomp";
   if (m->o->audit_allow)
     argv[n++] = (char *)"--audit-allow";
+  snprintf(lim[0], sizeof(lim[0]), "--max-inflight=%u",
+           limits.inflight_per_conn);
+  snprintf(lim[1], sizeof(lim[1]), "--max-lookups=%u", limits.lookups_per_uid);
+  snprintf(lim[2], sizeof(lim[2]), "--max-conns=%u", limits.conns_per_uid);
+  for (int i = 0; i < 3; i++)
+    argv[n++] = lim[i];
   argv[n] = NULL;
   execv(m->o->self_exe, argv);
   _exit(127);

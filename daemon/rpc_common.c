@@ -13,6 +13,7 @@
 #include "addr.h"
 #include "authz.h"
 #include "log.h"
+#include "quota.h"
 #include "rpc.h"
 #include "worker.h"
 
@@ -29,6 +30,7 @@ static void defer_done(struct lookup_job *job) {
   int rc;
 
   call->conn->inflight--;
+  limits_give(LIMITS_LOOKUPS, call->conn->peer.uid);
   /* The client is gone or psockd is stopping: nobody wants the answer. */
   if (job->cancelled || call->conn->dead) {
     rpc_finish(call, -ECANCELED);
@@ -41,6 +43,15 @@ static void defer_done(struct lookup_job *job) {
 
 int rpc_defer(struct rpc_call *call, void (*work)(struct rpc_call *call),
               int (*resume)(struct rpc_call *call)) {
+  uid_t uid = call->conn->peer.uid;
+
+  /* One user's lookups may not take every thread of the pool. */
+  if (!limits_take(LIMITS_LOOKUPS, uid, limits.lookups_per_uid)) {
+    log_notice("uid %u: %u name lookups already in flight: refused", uid,
+               limits.lookups_per_uid);
+    return rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, EAGAIN,
+                    "too many name lookups in flight for this user");
+  }
   call->work = work;
   call->resume = resume;
   call->job.work = defer_work;

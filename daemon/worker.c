@@ -32,6 +32,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "privops.h"
+#include "quota.h"
 #include "wire.h"
 
 /* Packets read from one connection per wakeup, for fairness. */
@@ -119,6 +120,7 @@ void conn_close(struct conn *c, const char *why) {
   epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
   close(c->fd);
   c->fd = -1;
+  limits_give(LIMITS_CONNS, c->peer.uid);
   identity_close(&c->peer);
   w->n_conns--;
   outq_free(c);
@@ -158,6 +160,14 @@ static void conn_add(struct worker *w, int fd) {
   r = identity_from_socket(fd, &c->peer);
   if (r < 0) {
     log_warn("cannot identify a client: %s", strerror(-r));
+    close(fd);
+    free(c);
+    return;
+  }
+  if (!limits_take(LIMITS_CONNS, c->peer.uid, limits.conns_per_uid)) {
+    log_notice("uid %u pid %d: already %u connections: refused", c->peer.uid,
+               c->peer.pid, limits.conns_per_uid);
+    identity_close(&c->peer);
     close(fd);
     free(c);
     return;
@@ -461,6 +471,7 @@ static void worker_teardown(struct worker *w) {
   worker_bury(w);
   dispatch_cleanup();
   authz_shutdown();
+  limits_cleanup();
   if (w->sig_fd >= 0)
     close(w->sig_fd);
   if (w->epfd >= 0)

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared by the API coverage tests (test_api_*.c): one test per seed entry,
+ * each allowed case next to its refused twin, against a real psockd, with
+ * the client running as nobody (see tests/lib/harness.h).
+ *
+ * Every API test program runs in a private name service (hosts file,
+ * resolver and nsswitch of its own; harness_private_name_service()), so
+ * "localhost" means 127.0.0.1 and ::1 whatever the machine's /etc/hosts
+ * says, and no lookup ever leaves the loopback interface.
+ *
+ * Functions named api_client_* / returning a CHECK line run in the forked
+ * client; the others in the cmocka test process.
+ */
+#ifndef PSOCK_TEST_API_COMMON_H
+#define PSOCK_TEST_API_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "harness.h"
+
+/* The private /etc/hosts of every API test program. */
+#define API_HOSTS                                                              \
+  "127.0.0.1\tlocalhost\n"                                                     \
+  "::1\tlocalhost ip6-localhost ip6-loopback\n"                                \
+  "127.0.1.1\t" API_FQDN " " API_HOSTNAME "\n"
+
+/* The host name the names test gives its UTS namespace, and its FQDN. */
+#define API_HOSTNAME "psock-api"
+#define API_FQDN "psock-api.psock.test"
+
+/* A family number no kernel knows. */
+#define API_BOGUS_FAMILY 4242
+
+/*
+ * Enter the private name service: API_HOSTS, nsswitch "hosts: files" (no
+ * DNS at all) when nameserver is NULL, else "hosts: files dns" with
+ * resolv.conf "nameserver NAMESERVER" and "options timeout:3 attempts:1".
+ */
+void api_private_name_service(const char *nameserver);
+
+/* Fail the cmocka test unless the child passed (r from harness_run_as_*). */
+void api_assert_child(int r, const char *fn, const char *who, int flags);
+
+#define assert_as_nobody(flags, fn, arg)                                       \
+  api_assert_child(harness_run_as_nobody((flags), (fn), (arg)), #fn,           \
+                   "nobody", (flags))
+#define assert_as_root(flags, fn, arg)                                         \
+  api_assert_child(harness_run_as_root((flags), (fn), (arg)), #fn, "root",     \
+                   (flags))
+
+/* The last psock error is (kind, code) and has a message. */
+bool api_is_error(int kind, int code);
+/*
+ * The last psock error is socket.error (errno, strerror(errno)): kind
+ * PSOCK_ERR_OS, code and errno both `code`, message exactly strerror(code).
+ * Prints what it got otherwise.
+ */
+bool api_is_os_error(int code);
+/* socket.timeout: PSOCK_ERR_TIMEOUT, errno ETIMEDOUT, "timed out". */
+bool api_is_timeout(void);
+/* ValueError: PSOCK_ERR_VALUE, code EINVAL, a message. */
+bool api_is_value_error(void);
+
+/* Seconds on the monotonic clock. */
+double api_now(void);
+
+/* Fill buf with a pattern that depends on the offset and seed. */
+void api_fill_pattern(uint8_t *buf, size_t len, unsigned seed);
+
+/* Receive exactly len bytes. 0, or -1 (psock error set, or early EOF). */
+int api_recv_exact(psock_sock *s, void *buf, size_t len);
+
+/*
+ * A listening TCP socket from psockd on host:0 (family AF_INET or
+ * AF_INET6), its address in *ret_name. NULL with the psock error.
+ */
+psock_sock *api_listen_tcp(int family, const char *host, int backlog,
+                           psock_address *ret_name);
+
+/* A UDP socket from psockd bound to host:0, its address in *ret_name. */
+psock_sock *api_bound_udp(int family, const char *host,
+                          psock_address *ret_name);
+
+/*
+ * A TCP port on 127.0.0.1 that refuses connections: a socket from psockd
+ * bound to it (so nobody else takes it) that does not listen. Returns that
+ * socket (close it when done) and the port in *ret_port, or NULL.
+ */
+psock_sock *api_closed_port(uint16_t *ret_port);
+
+#endif /* PSOCK_TEST_API_COMMON_H */
