@@ -511,6 +511,12 @@ PSOCK_EXPORT psock_sock *psock_create_connection(const psock_address *address,
   if (!list)
     pc_error(PSOCK_ERR_GAI, EAI_NONAME, "getaddrinfo returns an empty list");
   psock_freeaddrinfo(list);
+  /*
+   * Policy that restricts destinations may grant connected sockets only:
+   * then psockd does the connect itself (and checks the destination).
+   */
+  if (!s && psock_last_error_kind() == PSOCK_ERR_POLICY)
+    s = create_connection_daemon(address, timeout, source);
   /* Failed attempts before the one that worked are not the caller's. */
   if (s)
     pc_error_restore(&saved);

@@ -48,7 +48,13 @@ static int bind_source(struct rpc_call *call, int fd, int family) {
                   port, &hints, &res);
   if (e != 0)
     return -EADDRNOTAVAIL;
-  e = priv_bind(fd, res->ai_addr, res->ai_addrlen);
+  struct policy_query bq = {.call = POLICY_BIND,
+                            .family = family,
+                            .addr = res->ai_addr,
+                            .addrlen = res->ai_addrlen};
+  /* A refusal sets the error reply; the caller sees it in result_case. */
+  e = rpc_authorize(call, &bq) ? priv_bind(fd, res->ai_addr, res->ai_addrlen)
+                               : -EACCES;
   freeaddrinfo(res);
   return e;
 }
@@ -73,17 +79,17 @@ static int connect_one(int fd, const struct addrinfo *ai, long long deadline) {
   return -err;
 }
 
-/* Policy for one candidate: the socket, then the destination. */
+/*
+ * Policy for one candidate: the destination only. The socket never leaves
+ * psockd unconnected, so a user whose rules grant `connect` but not
+ * `socket` gets connected sockets and nothing else.
+ */
 static bool may_try(struct rpc_call *call, const struct addrinfo *ai) {
-  struct policy_query sq = {.call = POLICY_SOCKET,
-                            .family = ai->ai_family,
-                            .type = ai->ai_socktype,
-                            .proto = ai->ai_protocol};
   struct policy_query cq = {.call = POLICY_CONNECT,
                             .family = ai->ai_family,
                             .addr = ai->ai_addr,
                             .addrlen = ai->ai_addrlen};
-  return rpc_authorize(call, &sq) && rpc_authorize(call, &cq);
+  return rpc_authorize(call, &cq);
 }
 
 static int try_address(struct rpc_call *call, const struct addrinfo *ai,
@@ -128,14 +134,19 @@ static int reply_connected(struct rpc_call *call, int fd,
   return rpc_add_fd(call, fd);
 }
 
+/* The last candidate was refused by policy (its error reply is set). */
+static bool refused(const struct rpc_call *call) {
+  return call->resp.result_case == PSOCK__V1__RESPONSE__RESULT_ERROR;
+}
+
 static void create_connection_work(struct rpc_call *call) {
   const Psock__V1__CreateConnectionRequest *q = call->req->create_connection;
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
   struct addrinfo *res = NULL;
+  Psock__V1__Error *denial = NULL;
   long long deadline = -1;
   char port[8];
   int e, last = -ECONNREFUSED;
-  bool denied = false;
 
   if (q->has_timeout_ms) {
     struct timespec ts;
@@ -149,35 +160,34 @@ static void create_connection_work(struct rpc_call *call) {
                               gai_strerror(e));
     return;
   }
+  /* As the seed says: every address in order until one connects. */
   for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
     int fd;
-    if (!may_try(call, ai)) {
-      /* Denied: the error reply is set; a later address may be allowed. */
-      last = -EACCES;
-      denied = true;
-      continue;
-    }
+
     call->resp.result_case = PSOCK__V1__RESPONSE__RESULT_CREATE_CONNECTION;
-    fd = try_address(call, ai, deadline);
+    fd = may_try(call, ai) ? try_address(call, ai, deadline) : -EACCES;
     if (fd >= 0) {
       call->async_rc = reply_connected(call, fd, ai);
       freeaddrinfo(res);
       return;
     }
     last = fd;
+    denial = refused(call) ? call->resp.error : NULL;
     if (last == -ETIMEDOUT)
       break;
   }
   freeaddrinfo(res);
-  if (denied && last == -EACCES) {
-    /* Every candidate was refused: the last denial is the answer. */
+  /* The answer is the last attempt's: a denial, a timeout or an errno. */
+  if (denial) {
     call->resp.result_case = PSOCK__V1__RESPONSE__RESULT_ERROR;
+    call->resp.error = denial;
     call->async_rc = 0;
-  } else if (last == -ETIMEDOUT)
+  } else if (last == -ETIMEDOUT) {
     call->async_rc =
         rpc_fail(call, PSOCK__V1__ERROR__KIND__TIMEOUT, ETIMEDOUT, "timed out");
-  else
+  } else {
     call->async_rc = last;
+  }
 }
 
 int rpc_create_connection(struct rpc_call *call) {
