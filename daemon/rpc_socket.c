@@ -94,6 +94,23 @@ static int refuse_unix_path(struct rpc_call *call,
   return 1;
 }
 
+/*
+ * bind, connect, sendto: turn the request's address into call->sa (names
+ * resolved in the socket's own family, off the event loop), then resume.
+ */
+static int with_address(struct rpc_call *call, const Psock__V1__Address *a,
+                        int (*resume)(struct rpc_call *call)) {
+  int family = rpc_fd_family(client_fd(call));
+  int r;
+
+  if (family < 0)
+    return family;
+  if ((r = refuse_unix_path(call, a)) <= 0)
+    return r;
+  r = rpc_address(call, a, family, resume);
+  return r == 0 ? resume(call) : r;
+}
+
 /* Run op on fd with O_NONBLOCK set, then restore the client's flags. */
 static int nonblocking(int fd, int (*op)(struct rpc_call *), struct rpc_call *c,
                        int *ret_err) {
@@ -200,16 +217,7 @@ static int bind_resume(struct rpc_call *call) {
 }
 
 int rpc_bind(struct rpc_call *call) {
-  const Psock__V1__Address *a = call->req->bind->address;
-  int family = rpc_fd_family(client_fd(call));
-  int r;
-
-  if (family < 0)
-    return family;
-  if ((r = refuse_unix_path(call, a)) <= 0)
-    return r;
-  r = rpc_address(call, a, family, bind_resume);
-  return r == 0 ? bind_resume(call) : r;
+  return with_address(call, call->req->bind->address, bind_resume);
 }
 
 static int do_connect(struct rpc_call *call) {
@@ -237,16 +245,7 @@ static int connect_resume(struct rpc_call *call) {
 }
 
 int rpc_connect(struct rpc_call *call) {
-  const Psock__V1__Address *a = call->req->connect->address;
-  int family = rpc_fd_family(client_fd(call));
-  int r;
-
-  if (family < 0)
-    return family;
-  if ((r = refuse_unix_path(call, a)) <= 0)
-    return r;
-  r = rpc_address(call, a, family, connect_resume);
-  return r == 0 ? connect_resume(call) : r;
+  return with_address(call, call->req->connect->address, connect_resume);
 }
 
 /* ------------------------------------------------------- listen/accept */
@@ -417,14 +416,5 @@ static int sendto_resume(struct rpc_call *call) {
 }
 
 int rpc_sendto(struct rpc_call *call) {
-  const Psock__V1__Address *a = call->req->sendto->address;
-  int family = rpc_fd_family(client_fd(call));
-  int r;
-
-  if (family < 0)
-    return family;
-  if ((r = refuse_unix_path(call, a)) <= 0)
-    return r;
-  r = rpc_address(call, a, family, sendto_resume);
-  return r == 0 ? sendto_resume(call) : r;
+  return with_address(call, call->req->sendto->address, sendto_resume);
 }
