@@ -11,6 +11,16 @@ packages=(
   libsystemd-dev libcmocka-dev libseccomp-dev libcap-ng-dev
   systemd iproute2 util-linux
   libclang-rt-14-dev clang-format
+  # /etc/services and /etc/protocols: getservbyname("http", "tcp") == 80,
+  # getprotobyname("icmp") == 1 in the API tests (minimal images lack them)
+  netbase
+  # Unmodified programs that test_psock_run runs through psock-run
+  curl iputils-ping python3 socat
+  # tests/system: a container with systemd as PID 1 (debootstrap; kill(1)
+  # for ExecReload=, checked by systemd-analyze verify), and a qemu VM with
+  # Debian's kernel for AF_TIPC (busybox, cpio for its initramfs)
+  debootstrap procps
+  qemu-system-x86 linux-image-amd64 busybox-static cpio
 )
 
 missing=()

@@ -28,7 +28,22 @@ count() { # count RESULT... in a testlog.json
   echo "$n"
 }
 
+# Why each skipped test in a testlog.json was skipped: its "skipped: ..."
+# line (the system tests print one when the machine cannot run them).
+skip_reasons() {
+  python3 - "$1" <<'EOF' 2>/dev/null
+import json, sys
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    if t.get("result") == "SKIP":
+        why = [l for l in (t.get("stdo") or "").splitlines()
+               if l.startswith("skipped: ")]
+        print("  %s: %s" % (t["name"], why[-1] if why else "skipped"))
+EOF
+}
+
 # run_suite NAME BUILDDIR [meson setup options...]
+# $TEST_ARGS: extra `meson test` arguments for this build.
 run_suite() {
   local name=$1 dir=$2 log ok bad skip status=0
   shift 2
@@ -50,7 +65,8 @@ run_suite() {
   fi
   log="$dir/meson-logs/testlog.json"
   rm -f "$log"
-  meson test -C "$dir" --print-errorlogs </dev/null || status=$?
+  # shellcheck disable=SC2086 # TEST_ARGS is a word list
+  meson test -C "$dir" --print-errorlogs ${TEST_ARGS:-} </dev/null || status=$?
   ok=$(count "$log" OK EXPECTEDFAIL)
   bad=$(count "$log" FAIL TIMEOUT UNEXPECTEDPASS ERROR INTERRUPT)
   skip=$(count "$log" SKIP)
@@ -66,13 +82,19 @@ run_suite() {
   failed=$((failed + bad))
   skipped=$((skipped + skip))
   report+=("$name: $ok passed, $bad failed, $skip skipped")
+  if [ "$skip" -gt 0 ]; then
+    while IFS= read -r line; do report+=("$line"); done < <(skip_reasons "$log")
+  fi
 }
 
 run_suite normal build -Dtest_hooks=true
 
+# The system suite (a container with systemd, a TIPC VM) builds and installs
+# psock with a build of its own, so it runs once, with the normal build.
 export ASAN_OPTIONS=detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-run_suite asan build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dtest_hooks=true
+TEST_ARGS="--no-suite system" \
+  run_suite asan build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dtest_hooks=true
 
 echo
 echo "=== results"

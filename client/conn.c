@@ -25,7 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -41,7 +43,8 @@ struct conn {
   int fd;
   dev_t dev;
   ino_t ino;
-  pid_t pid; /* process that opened it */
+  pid_t pid;      /* process that opened it */
+  int rcvtimeo_ms; /* SO_RCVTIMEO now set on fd (0: none) */
   uint64_t next_id;
   uint8_t *buf; /* PSOCK_MAX_PACKET bytes, for both directions */
   struct conn *next_idle;
@@ -53,6 +56,9 @@ static unsigned pool_nidle;
 static pid_t pool_pid;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static atomic_bool unreachable_logged;
+/* Our pid, in a page the kernel wipes in the child of any fork (see
+ * self_pid()); NULL where MADV_WIPEONFORK is not supported. */
+static pid_t *pid_page;
 
 /* Keep the pool mutex consistent across fork(): a child of a
  * multi-threaded program must not inherit it locked. */
@@ -65,7 +71,36 @@ static void pool_postfork(void) {
 }
 
 static void pool_init(void) {
+  void *p = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
   pthread_atfork(pool_prefork, pool_postfork, pool_postfork);
+  if (p != MAP_FAILED &&
+      madvise(p, (size_t)sysconf(_SC_PAGESIZE), MADV_WIPEONFORK) < 0) {
+    munmap(p, (size_t)sysconf(_SC_PAGESIZE));
+    p = MAP_FAILED;
+  }
+  pid_page = p == MAP_FAILED ? NULL : p;
+}
+
+/*
+ * getpid() without a system call per request (glibc caches no pid). The
+ * page reads as zero in the child of every kind of fork, also those that
+ * run no pthread_atfork() handler (_Fork(), a raw clone()), so a child
+ * never takes its parent's pid from it. Linux 4.14+; getpid() before.
+ */
+static pid_t self_pid(void) {
+  pid_t pid;
+
+  pthread_once(&pool_once, pool_init);
+  if (!pid_page)
+    return getpid();
+  pid = __atomic_load_n(pid_page, __ATOMIC_RELAXED);
+  if (pid == 0) {
+    pid = getpid();
+    __atomic_store_n(pid_page, pid, __ATOMIC_RELAXED);
+  }
+  return pid;
 }
 
 bool pc_route_daemon(void) {
@@ -104,7 +139,7 @@ static bool conn_fd_matches(const struct conn *c) {
 
 /* Ours to use: opened by this process and still the same socket. */
 static bool conn_is_ours(const struct conn *c) {
-  return c->pid == getpid() && conn_fd_matches(c);
+  return c->pid == self_pid() && conn_fd_matches(c);
 }
 
 static void conn_free(struct conn *c) {
@@ -137,9 +172,8 @@ static void pool_forget_parent(void) {
 
 static struct conn *pool_take(void) {
   struct conn *c;
-  pid_t pid = getpid();
+  pid_t pid = self_pid();
 
-  pthread_once(&pool_once, pool_init);
   pthread_mutex_lock(&pool_lock);
   if (pool_pid != pid) {
     pool_forget_parent();
@@ -148,7 +182,9 @@ static struct conn *pool_take(void) {
   while ((c = pool_idle)) {
     pool_idle = c->next_idle;
     pool_nidle--;
-    if (conn_is_ours(c))
+    /* Every idle connection was opened by pool_pid (the parent's were
+     * forgotten above): only the fd needs checking. */
+    if (conn_fd_matches(c))
       break;
     /* The program closed or reused our number: not ours to close. */
     conn_free(c);
@@ -232,16 +268,39 @@ static enum xchg xchg_send(struct conn *c, Psock__V1__Request *req,
   return XCHG_OK;
 }
 
-/* Wait (bounded) for one packet; n > 0 bytes in c->buf, fds in fds. */
+/* Bound blocking receives on c to ms (a no-op while it already is). */
+static int set_rcvtimeo(struct conn *c, int ms) {
+  struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+  if (c->rcvtimeo_ms == ms)
+    return 0;
+  if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+    return -errno;
+  c->rcvtimeo_ms = ms;
+  return 0;
+}
+
+/* Wait (bounded) for one packet; n > 0 bytes in c->buf, fds in fds
+ * (close-on-exec if cloexec). */
 static enum xchg xchg_recv(struct conn *c, int *fds, size_t *nfds,
-                           ssize_t *ret_n) {
+                           ssize_t *ret_n, bool cloexec) {
   struct pc_deadline d;
   int tmo = daemon_timeout_ms();
-  ssize_t n;
+  ssize_t n = -EAGAIN;
   int r;
 
   pc_deadline_init(&d, tmo / 1000.0);
-  for (;;) {
+  /*
+   * The common case in one system call, as a plain blocking client would
+   * make it: a blocking receive that SO_RCVTIMEO bounds (set once per
+   * connection). A receive that ends without a packet (the timeout, a
+   * signal, an fd the program made non-blocking) goes on in the poll()
+   * loop below with the time that is left.
+   */
+  if (set_rcvtimeo(c, tmo) == 0)
+    n = wire_recv_packet_once(c->fd, c->buf, PSOCK_MAX_PACKET, fds,
+                              PSOCK_MAX_FDS, nfds, 0, cloexec);
+  while (n == -EAGAIN || n == -EINTR) {
     r = pc_wait_fd(c->fd, POLLIN, &d);
     if (r == -PC_ETIMEOUT) {
       pc_error(PSOCK_ERR_PROTOCOL, ETIMEDOUT,
@@ -252,27 +311,25 @@ static enum xchg xchg_recv(struct conn *c, int *fds, size_t *nfds,
       pc_error(PSOCK_ERR_PROTOCOL, -r, "waiting for psockd: %s", strerror(-r));
       return XCHG_FAIL_DROP;
     }
-    n = wire_recv_packet(c->fd, c->buf, PSOCK_MAX_PACKET, fds, PSOCK_MAX_FDS,
-                         nfds, MSG_DONTWAIT);
-    if (n == -EAGAIN || n == -EINTR)
-      continue;
-    if (n == 0 || n == -ECONNRESET)
-      return XCHG_LOST;
-    if (n < 0) {
-      pc_error(PSOCK_ERR_PROTOCOL, (int)-n, "bad packet from psockd: %s",
-               strerror((int)-n));
-      return XCHG_FAIL_DROP;
-    }
-    *ret_n = n;
-    return XCHG_OK;
+    n = wire_recv_packet_once(c->fd, c->buf, PSOCK_MAX_PACKET, fds,
+                              PSOCK_MAX_FDS, nfds, MSG_DONTWAIT, cloexec);
   }
+  if (n == 0 || n == -ECONNRESET)
+    return XCHG_LOST;
+  if (n < 0) {
+    pc_error(PSOCK_ERR_PROTOCOL, (int)-n, "bad packet from psockd: %s",
+             strerror((int)-n));
+    return XCHG_FAIL_DROP;
+  }
+  *ret_n = n;
+  return XCHG_OK;
 }
 
 /* One request/response on c. On XCHG_OK the response's id and fd count
  * are verified; ret_fds holds exactly resp->fd_count fds. */
 static enum xchg xchg(struct conn *c, Psock__V1__Request *req, const int *fds,
                       size_t nfds, Psock__V1__Response **ret_resp, int *ret_fds,
-                      size_t *ret_nfds) {
+                      size_t *ret_nfds, bool cloexec) {
   Psock__V1__Response *resp;
   enum xchg x;
   ssize_t n = 0;
@@ -280,7 +337,7 @@ static enum xchg xchg(struct conn *c, Psock__V1__Request *req, const int *fds,
   x = xchg_send(c, req, fds, nfds);
   if (x != XCHG_OK)
     return x;
-  x = xchg_recv(c, ret_fds, ret_nfds, &n);
+  x = xchg_recv(c, ret_fds, ret_nfds, &n, cloexec);
   if (x != XCHG_OK)
     return x;
   resp = psock__v1__response__unpack(NULL, (size_t)n, c->buf);
@@ -328,7 +385,7 @@ static int hello(struct conn *c) {
   h.client_version = (char *)PSOCK_VERSION;
   req.call_case = PSOCK__V1__REQUEST__CALL_HELLO;
   req.hello = &h;
-  x = xchg(c, &req, NULL, 0, &resp, fds, &nfds);
+  x = xchg(c, &req, NULL, 0, &resp, fds, &nfds, true);
   if (x == XCHG_LOST)
     return pc_error(PSOCK_ERR_PROTOCOL, ECONNRESET,
                     "psockd closed the connection during the handshake");
@@ -382,7 +439,7 @@ static struct conn *conn_open(void) {
   c->fd = fd;
   c->dev = st.st_dev;
   c->ino = st.st_ino;
-  c->pid = getpid();
+  c->pid = self_pid();
   if (hello(c) < 0) {
     conn_drop(c);
     return NULL;
@@ -433,6 +490,12 @@ void pc_conn_flush(void) {
 
 int pc_call(Psock__V1__Request *req, const int *fds, size_t nfds,
             size_t want_fds, Psock__V1__Response **ret_resp, int *ret_fds) {
+  return pc_call_fds(req, fds, nfds, want_fds, ret_resp, ret_fds, true);
+}
+
+int pc_call_fds(Psock__V1__Request *req, const int *fds, size_t nfds,
+                size_t want_fds, Psock__V1__Response **ret_resp, int *ret_fds,
+                bool cloexec) {
   Psock__V1__Response *resp = NULL;
   int rfds[PSOCK_MAX_FDS];
   size_t nrfds = 0;
@@ -449,7 +512,7 @@ int pc_call(Psock__V1__Request *req, const int *fds, size_t nfds,
       c = conn_open();
     if (!c)
       return -PC_ERECORDED;
-    x = xchg(c, req, fds, nfds, &resp, rfds, &nrfds);
+    x = xchg(c, req, fds, nfds, &resp, rfds, &nrfds, cloexec);
     if (x == XCHG_OK || x == XCHG_FAIL_KEEP)
       pool_put(c);
     else

@@ -88,6 +88,11 @@ int pc_error_again(const struct pc_error_state *saved);
  */
 int pc_call(Psock__V1__Request *req, const int *fds, size_t nfds,
             size_t want_fds, Psock__V1__Response **ret_resp, int *ret_fds);
+/* As pc_call(), but the fds received are close-on-exec only if cloexec:
+ * a socket made without SOCK_CLOEXEC then needs no fcntl() to clear it. */
+int pc_call_fds(Psock__V1__Request *req, const int *fds, size_t nfds,
+                size_t want_fds, Psock__V1__Response **ret_resp, int *ret_fds,
+                bool cloexec);
 
 /* Close the idle connections (tests; a program never needs it). */
 void pc_conn_flush(void);
@@ -98,12 +103,16 @@ bool pc_route_daemon(void);
 /* ----------------------------------------------------------- sock.c */
 
 /*
- * Wrap fd (now owned by the new object) as a socket. type may hold
- * SOCK_NONBLOCK / SOCK_CLOEXEC: FD_CLOEXEC is set or cleared to match, and
+ * Wrap fd (now owned by the new object) as a socket. fd must be
+ * close-on-exec (every fd psock receives or makes is). type may hold
+ * SOCK_NONBLOCK / SOCK_CLOEXEC: FD_CLOEXEC is cleared without SOCK_CLOEXEC, and
  * the timeout is 0.0 with SOCK_NONBLOCK, else the default timeout. On
  * failure closes fd, records the error and returns NULL.
  */
 psock_sock *pc_sock_new(int fd, int family, int type, int proto);
+/* As pc_sock_new(), for an fd whose close-on-exec flag already matches
+ * SOCK_CLOEXEC in type (received with pc_call_fds()). */
+psock_sock *pc_sock_wrap(int fd, int family, int type, int proto);
 
 /* Apply a timeout to s: O_NONBLOCK on unless timeout is None. -errno. */
 int pc_sock_set_timeout(psock_sock *s, double timeout);
@@ -146,6 +155,9 @@ bool pc_timeout_ok(double t);
 
 int pc_daemon_setsockopt(psock_sock *s, int level, int optname, const int *ival,
                          const void *buf, size_t len);
+/* Does setting this option need privilege (so psockd sets it)? ival is the
+ * int value, or NULL when the buffer holds none. (The preload shim asks.) */
+bool pc_option_privileged(int level, int optname, const int *ival);
 ssize_t pc_daemon_sendto(psock_sock *s, const void *buf, size_t len, int flags,
                          const psock_address *address);
 /* True for an AF_UNIX path address the client binds/connects itself. */

@@ -121,9 +121,24 @@ int pc_sock_set_timeout(psock_sock *s, double timeout) {
 }
 
 psock_sock *pc_sock_new(int fd, int family, int type, int proto) {
+  /* fds arrive close-on-exec (psockd's are received with
+   * MSG_CMSG_CLOEXEC, local ones made with SOCK_CLOEXEC / F_DUPFD_CLOEXEC,
+   * so there is no need to ask); the kernel's socket() sets it only when
+   * asked with SOCK_CLOEXEC. FD_CLOEXEC is the only fd flag. */
+  if (!(type & SOCK_CLOEXEC) && fcntl(fd, F_SETFD, 0) < 0) {
+    int r = -errno;
+
+    close(fd);
+    pc_record(r);
+    return NULL;
+  }
+  return pc_sock_wrap(fd, family, type, proto);
+}
+
+psock_sock *pc_sock_wrap(int fd, int family, int type, int proto) {
   double timeout = (type & SOCK_NONBLOCK) ? 0.0 : psock_getdefaulttimeout();
   psock_sock *s;
-  int fl, want, r = 0;
+  int r = 0;
 
   s = calloc(1, sizeof(*s));
   if (!s) {
@@ -136,13 +151,7 @@ psock_sock *pc_sock_new(int fd, int family, int type, int proto) {
                     .type = type & ~PC_SOCK_FLAGS,
                     .proto = proto,
                     .timeout = PSOCK_TIMEOUT_NONE};
-  /* fds arrive close-on-exec; the kernel's socket() sets that only when
-   * asked with SOCK_CLOEXEC. */
-  fl = fcntl(fd, F_GETFD);
-  want = (type & SOCK_CLOEXEC) ? fl | FD_CLOEXEC : fl & ~FD_CLOEXEC;
-  if (fl < 0 || (want != fl && fcntl(fd, F_SETFD, want) < 0))
-    r = -errno;
-  if (r == 0 && timeout != PSOCK_TIMEOUT_NONE)
+  if (timeout != PSOCK_TIMEOUT_NONE)
     r = pc_sock_set_timeout(s, timeout);
   if (r < 0) {
     close(fd);

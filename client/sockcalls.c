@@ -69,10 +69,12 @@ PSOCK_EXPORT psock_sock *psock_socket(int family, int type, int proto) {
   sr.type = type;
   sr.proto = proto;
   PC_REQUEST(req, SOCKET, socket, &sr);
-  if (pc_call(&req, NULL, 0, 1, &resp, &fd) < 0)
+  /* Received close-on-exec exactly when asked, as socket(2) makes it. */
+  if (pc_call_fds(&req, NULL, 0, 1, &resp, &fd, (type & SOCK_CLOEXEC) != 0) <
+      0)
     return NULL;
   psock__v1__response__free_unpacked(resp, NULL);
-  return pc_sock_new(fd, family, type, proto);
+  return pc_sock_wrap(fd, family, type, proto);
 }
 
 PSOCK_EXPORT int psock_socketpair(int family, int type, int proto,
@@ -287,6 +289,8 @@ static const struct priv_opt {
     {SOL_SOCKET, SO_MARK, false, 0, 0},
     {SOL_SOCKET, SO_BINDTODEVICE, false, 0, 0},
     {SOL_SOCKET, SO_PRIORITY, true, 0, 6},
+    /* Turning SO_DEBUG on needs CAP_NET_ADMIN; off does not. */
+    {SOL_SOCKET, SO_DEBUG, true, 0, 0},
     {SOL_SOCKET, SO_RCVBUFFORCE, false, 0, 0},
     {SOL_SOCKET, SO_SNDBUFFORCE, false, 0, 0},
     {SOL_IP, IP_TRANSPARENT, false, 0, 0},
@@ -294,7 +298,7 @@ static const struct priv_opt {
 };
 
 /* ival is the int value, or NULL when the buffer holds none. */
-static bool option_privileged(int level, int optname, const int *ival) {
+bool pc_option_privileged(int level, int optname, const int *ival) {
   for (size_t i = 0; i < sizeof(priv_opts) / sizeof(priv_opts[0]); i++) {
     const struct priv_opt *o = &priv_opts[i];
 
@@ -332,7 +336,7 @@ PSOCK_EXPORT int psock_setsockopt(psock_sock *s, int level, int optname,
   int r = pc_check_sock(s);
 
   if (r == 0 &&
-      (pc_route_daemon() || option_privileged(level, optname, &value)))
+      (pc_route_daemon() || pc_option_privileged(level, optname, &value)))
     r = pc_daemon_setsockopt(s, level, optname, &value, NULL, 0);
   else if (r == 0 &&
            setsockopt(s->fd, level, optname, &value, sizeof(value)) < 0)
@@ -352,7 +356,7 @@ PSOCK_EXPORT int psock_setsockopt_buf(psock_sock *s, int level, int optname,
   if (has_int)
     memcpy(&ival, buf, sizeof(ival));
   if (r == 0 && (pc_route_daemon() ||
-                 option_privileged(level, optname, has_int ? &ival : NULL)))
+                 pc_option_privileged(level, optname, has_int ? &ival : NULL)))
     r = pc_daemon_setsockopt(s, level, optname, NULL, buf, len);
   else if (r == 0 && setsockopt(s->fd, level, optname, buf, (socklen_t)len) < 0)
     r = -errno;
@@ -360,6 +364,10 @@ PSOCK_EXPORT int psock_setsockopt_buf(psock_sock *s, int level, int optname,
 }
 
 /* ----------------------------------------------------------- sendto */
+
+/* The most data one sendto request carries: the packet less ample room for
+ * the rest of the request (an address is at most a few hundred bytes). */
+#define SENDTO_DATA_MAX (PSOCK_MAX_PACKET - 1024)
 
 struct sendto_ctx {
   Psock__V1__Request req;
@@ -396,6 +404,10 @@ ssize_t pc_daemon_sendto(psock_sock *s, const void *buf, size_t len, int flags,
   r = address_arg(address, &c.buf, &c.st.address);
   if (r < 0)
     return r;
+  /* A stream takes part of the data, as send(2) may; a datagram goes whole
+   * or fails (EMSGSIZE). */
+  if (s->type == SOCK_STREAM && len > SENDTO_DATA_MAX)
+    len = SENDTO_DATA_MAX;
   c.st.data.data = (uint8_t *)buf;
   c.st.data.len = len;
   c.st.flags = flags;

@@ -109,11 +109,10 @@ static void describe_query(const struct policy_query *q, char *buf,
 
   if (q->addr && addr_from_sockaddr(q->addr, q->addrlen, &b, &a) == 0)
     addr_format(a, addr, sizeof(addr));
-  snprintf(buf, len,
-           "call=%s family=%d type=%d proto=%d%s%s level=%d "
-           "optname=%d",
-           policy_call_name(q->call), q->family, q->type, q->proto,
-           *addr ? " addr=" : "", addr, q->level, q->optname);
+  /* The call itself is a field of its own in the audit record. */
+  snprintf(buf, len, "family=%d type=%d proto=%d%s%s level=%d optname=%d",
+           q->family, q->type, q->proto, *addr ? " addr=" : "", addr, q->level,
+           q->optname);
 }
 
 int rpc_authorize(struct rpc_call *call, const struct policy_query *q) {

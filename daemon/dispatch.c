@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "authz.h"
@@ -29,6 +29,21 @@
 
 /* Finished call objects kept for reuse, so serving needs no malloc. */
 #define MAX_FREE_CALLS 64
+
+/*
+ * Under AddressSanitizer (test and fuzz builds) the arena poisons what it
+ * has not handed out and leaves a poisoned gap after each allocation, so
+ * an overrun of one decoded field into the next is reported as it would be
+ * with malloc.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define ARENA_REDZONE 16
+#else
+#define ASAN_POISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#define ASAN_UNPOISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#define ARENA_REDZONE 0
+#endif
 
 static int rpc_hello(struct rpc_call *call);
 
@@ -83,29 +98,33 @@ void *rpc_alloc(struct rpc_call *call, size_t size) {
   struct arena *a = &call->arena;
   struct arena_block *b;
   size_t align = _Alignof(max_align_t);
+  size_t want = size;
+  void *p;
 
-  size = (size + align - 1) & ~(align - 1);
+  if (size > PSOCK_MAX_PACKET * 4)
+    return NULL; /* nothing a request needs; keeps the sums below small */
+  size = (size + ARENA_REDZONE + align - 1) & ~(align - 1);
   if (size <= sizeof(a->first) - a->used) {
-    void *p = (char *)a->first + a->used;
+    p = (char *)a->first + a->used;
     a->used += size;
-    return p;
-  }
-  b = a->head;
-  if (b && size <= b->size - b->used) {
-    void *p = (char *)b->data + b->used;
+  } else if ((b = a->head) && size <= b->size - b->used) {
+    p = (char *)b->data + b->used;
     b->used += size;
-    return p;
+  } else {
+    /* Requests are bounded by PSOCK_MAX_PACKET, so blocks stay small. */
+    size_t bsize = size > 16384 ? size : 16384;
+    b = malloc(sizeof(*b) + bsize);
+    if (!b)
+      return NULL;
+    ASAN_POISON_MEMORY_REGION(b->data, bsize);
+    b->size = bsize;
+    b->used = size;
+    b->next = a->head;
+    a->head = b;
+    p = b->data;
   }
-  /* Requests are bounded by PSOCK_MAX_PACKET, so blocks stay small. */
-  size_t bsize = size > 16384 ? size : 16384;
-  b = malloc(sizeof(*b) + bsize);
-  if (!b)
-    return NULL;
-  b->size = bsize;
-  b->used = size;
-  b->next = a->head;
-  a->head = b;
-  return b->data;
+  ASAN_UNPOISON_MEMORY_REGION(p, want);
+  return p;
 }
 
 char *rpc_strdup(struct rpc_call *call, const char *s) {
@@ -123,6 +142,7 @@ static void arena_reset(struct arena *a) {
     a->head = next;
   }
   a->used = 0;
+  ASAN_POISON_MEMORY_REGION(a->first, sizeof(a->first));
 }
 
 static void *pb_alloc(void *data, size_t size) {
@@ -148,6 +168,7 @@ static struct rpc_call *call_new(struct conn *c) {
   memset(call, 0, offsetof(struct rpc_call, arena));
   call->arena.head = NULL;
   call->arena.used = 0;
+  ASAN_POISON_MEMORY_REGION(call->arena.first, sizeof(call->arena.first));
   for (size_t i = 0; i < PSOCK_MAX_FDS; i++)
     call->fds_in[i] = call->fds_out[i] = -1;
   call->resp = (Psock__V1__Response)PSOCK__V1__RESPONSE__INIT;
@@ -168,6 +189,7 @@ static void call_release(struct rpc_call *call) {
     free_calls = call;
     n_free_calls++;
   } else {
+    ASAN_UNPOISON_MEMORY_REGION(call->arena.first, sizeof(call->arena.first));
     free(call);
   }
 }
@@ -175,6 +197,8 @@ static void call_release(struct rpc_call *call) {
 void dispatch_cleanup(void) {
   while (free_calls) {
     struct rpc_call *next = free_calls->next_free;
+    ASAN_UNPOISON_MEMORY_REGION(free_calls->arena.first,
+                                sizeof(free_calls->arena.first));
     free(free_calls);
     free_calls = next;
   }
@@ -232,6 +256,21 @@ void rpc_finish(struct rpc_call *call, int rc) {
     rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, EIO, "internal error");
   }
   if (resp->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR) {
+    const Psock__V1__Error *e = resp->error;
+#define LOG_ERROR_REPLY(log, ...)                                              \
+  log(__VA_ARGS__,                                                             \
+      "conn %" PRIu64 " (uid %u): %s request %" PRIu64                         \
+      " answered with error kind %d code %d: %s",                              \
+      c->serial, c->peer.uid, call->method->name, call->id, (int)e->kind,      \
+      (int)e->code, e->message)
+    /* A client that sends what it should not is worth a notice (limited:
+     * it may send nothing else); an operation that failed is the client's
+     * business, logged only with --verbose. */
+    if (e->kind == PSOCK__V1__ERROR__KIND__PROTOCOL_ERROR)
+      LOG_ERROR_REPLY(log_limited, LOG_NOTICE);
+    else
+      LOG_ERROR_REPLY(log_msg, LOG_DEBUG);
+#undef LOG_ERROR_REPLY
     wire_close_fds(call->fds_out, PSOCK_MAX_FDS);
     call->nfds_out = 0;
   }
@@ -279,9 +318,9 @@ static int rpc_hello(struct rpc_call *call) {
     return rpc_fail(call, PSOCK__V1__ERROR__KIND__PROTOCOL_ERROR, EPROTO,
                     "handshake already done");
   if (h->protocol_version != PSOCK_PROTOCOL_VERSION) {
-    log_warn("conn %" PRIu64 ": uid %u speaks protocol %u, we speak %u",
-             c->serial, c->peer.uid, h->protocol_version,
-             PSOCK_PROTOCOL_VERSION);
+    log_limited(
+        LOG_WARNING, "conn %" PRIu64 ": uid %u speaks protocol %u, we speak %u",
+        c->serial, c->peer.uid, h->protocol_version, PSOCK_PROTOCOL_VERSION);
     c->close_when_sent = true;
     return rpc_fail(call, PSOCK__V1__ERROR__KIND__PROTOCOL_ERROR,
                     EPROTONOSUPPORT,
@@ -304,13 +343,17 @@ static int rpc_hello(struct rpc_call *call) {
 
 /* ------------------------------------------------------------ dispatch */
 
+/* SO_DOMAIN answers ENOTSOCK for anything but a socket, and the handlers
+ * need the family: one system call does for both (call->fd_family). */
 static int check_fds_are_sockets(struct rpc_call *call) {
   for (size_t i = 0; i < call->nfds_in; i++) {
-    struct stat st;
-    if (fstat(call->fds_in[i], &st) < 0)
+    socklen_t len = sizeof(int);
+    int family;
+
+    if (getsockopt(call->fds_in[i], SOL_SOCKET, SO_DOMAIN, &family, &len) < 0)
       return -errno;
-    if (!S_ISSOCK(st.st_mode))
-      return -ENOTSOCK;
+    if (i == 0)
+      call->fd_family = family;
   }
   return 0;
 }
@@ -332,16 +375,25 @@ static int check_call(struct rpc_call *call, int call_case) {
   int r;
 
   if (call_case <= 0 || (size_t)call_case >= N_METHODS ||
-      !methods[call_case].handler)
+      !methods[call_case].handler) {
+    /* A call this schema lacks arrives as an unknown field: name it. */
+    unsigned number = (unsigned)call_case;
+    if (call_case == 0 && call->req->base.n_unknown_fields > 0)
+      number = call->req->base.unknown_fields[0].tag;
     return rpc_fail(call, PSOCK__V1__ERROR__KIND__PROTOCOL_ERROR, ENOSYS,
-                    "unknown call %d", call_case);
+                    "unknown call %u", number);
+  }
   if (call->nfds_in != methods[call_case].fds_in)
     return rpc_fail(call, PSOCK__V1__ERROR__KIND__PROTOCOL_ERROR, EPROTO,
                     "%s takes %u fd(s), got %zu", methods[call_case].name,
                     methods[call_case].fds_in, call->nfds_in);
-  if (c->inflight >= limits.inflight_per_conn)
+  if (c->inflight >= limits.inflight_per_conn) {
+    log_limited(LOG_NOTICE,
+                "conn %" PRIu64 " (uid %u): %u requests in flight: %s refused",
+                c->serial, c->peer.uid, c->inflight, methods[call_case].name);
     return rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, EAGAIN,
                     "too many requests in flight on this connection");
+  }
   r = check_fds_are_sockets(call);
   if (r < 0)
     return r;
@@ -358,26 +410,37 @@ int dispatch_packet(struct conn *c, const uint8_t *buf, size_t len, int *fds,
     wire_close_fds(fds, nfds);
     return -ENOMEM;
   }
+  if (nfds > PSOCK_MAX_FDS) {
+    /* wire_recv_packet() never passes more; do not trust that here. */
+    log_limited(LOG_WARNING, "conn %" PRIu64 " (uid %u): %zu fds in one packet",
+                c->serial, c->peer.uid, nfds);
+    wire_close_fds(fds, nfds);
+    r = -EPROTO;
+    goto framing_error;
+  }
   memcpy(call->fds_in, fds, nfds * sizeof(int));
   call->nfds_in = nfds;
   alloc.allocator_data = call;
   call->req = psock__v1__request__unpack(&alloc, len, buf);
   if (!call->req) {
-    log_warn("conn %" PRIu64 " (uid %u): undecodable packet of %zu bytes",
-             c->serial, c->peer.uid, len);
+    log_limited(LOG_WARNING,
+                "conn %" PRIu64 " (uid %u): undecodable packet of %zu bytes",
+                c->serial, c->peer.uid, len);
     r = -EBADMSG;
     goto framing_error;
   }
   if (call->req->fd_count != nfds) {
-    log_warn("conn %" PRIu64 " (uid %u): fd_count %u but %zu fds arrived",
-             c->serial, c->peer.uid, call->req->fd_count, nfds);
+    log_limited(LOG_WARNING,
+                "conn %" PRIu64 " (uid %u): fd_count %u but %zu fds arrived",
+                c->serial, c->peer.uid, call->req->fd_count, nfds);
     r = -EPROTO;
     goto framing_error;
   }
   call_case = (int)call->req->call_case;
   if (!c->hello_done && call_case != PSOCK__V1__REQUEST__CALL_HELLO) {
-    log_warn("conn %" PRIu64 " (uid %u): request %d before handshake",
-             c->serial, c->peer.uid, call_case);
+    log_limited(LOG_WARNING,
+                "conn %" PRIu64 " (uid %u): request %d before handshake",
+                c->serial, c->peer.uid, call_case);
     r = -EPROTO;
     goto framing_error;
   }

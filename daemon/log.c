@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <systemd/sd-journal.h>
+#include <time.h>
 #include <unistd.h>
 
 static int max_priority = LOG_INFO;
@@ -74,6 +75,26 @@ void log_msg(int prio, const char *fmt, ...) {
   /* A lost log line is not worth failing a request over. */
   if (write(STDERR_FILENO, line, (size_t)n) < 0)
     return;
+}
+
+bool log_limit_pass(struct log_limit *l, int prio) {
+  struct timespec ts;
+
+  if (prio > max_priority)
+    return false;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  if (ts.tv_sec != l->window) {
+    if (l->dropped)
+      log_msg(prio, "(%u lines like the next were not logged)", l->dropped);
+    l->window = ts.tv_sec;
+    l->passed = l->dropped = 0;
+  }
+  if (l->passed >= LOG_LIMIT_BURST) {
+    l->dropped++;
+    return false;
+  }
+  l->passed++;
+  return true;
 }
 
 void log_audit(int prio, const struct log_audit_record *r) {

@@ -39,6 +39,31 @@ struct log_audit_record {
  */
 void log_audit(int prio, const struct log_audit_record *r);
 
+/*
+ * Lines a client can provoke over and over (a protocol error, a refused
+ * request): at most LOG_LIMIT_BURST per second from one call site, so that
+ * one client cannot flood the log (and the journal's own rate limit then
+ * drop other clients' audit records). Lines dropped are counted, and the
+ * count is logged before the next line of that site that goes out. Event
+ * loop thread only.
+ */
+#define LOG_LIMIT_BURST 20
+
+struct log_limit {
+  long long window; /* CLOCK_MONOTONIC second of the current window */
+  unsigned passed, dropped;
+};
+
+/* True if a line of priority prio from the site owning l may go out. */
+bool log_limit_pass(struct log_limit *l, int prio);
+
+#define log_limited(prio, ...)                                                 \
+  do {                                                                         \
+    static struct log_limit l_;                                                \
+    if (log_limit_pass(&l_, (prio)))                                           \
+      log_msg((prio), __VA_ARGS__);                                            \
+  } while (0)
+
 #define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)
 #define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)

@@ -21,6 +21,8 @@
 struct lookup_pool {
   pthread_mutex_t lock;
   pthread_cond_t wake;
+  pthread_cond_t started_cond; /* a thread has started */
+  unsigned started;
   struct lookup_job *queue_head, *queue_tail;
   struct lookup_job *done_head, *done_tail;
   unsigned pending;
@@ -45,6 +47,8 @@ static void *pool_thread(void *arg) {
   uint64_t one = 1;
 
   pthread_mutex_lock(&pool->lock);
+  pool->started++;
+  pthread_cond_signal(&pool->started_cond);
   for (;;) {
     struct lookup_job *job;
 
@@ -79,6 +83,7 @@ int lookup_pool_new(unsigned nthreads, struct lookup_pool **ret) {
     return -ENOMEM;
   pthread_mutex_init(&pool->lock, NULL);
   pthread_cond_init(&pool->wake, NULL);
+  pthread_cond_init(&pool->started_cond, NULL);
   pool->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (pool->efd < 0) {
     r = -errno;
@@ -94,6 +99,13 @@ int lookup_pool_new(unsigned nthreads, struct lookup_pool **ret) {
       break;
   }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
+  /* Wait until every thread runs: the worker installs its seccomp filter
+   * next, and a thread still starting up (rseq, set_robust_list, ...)
+   * would be killed by it. */
+  pthread_mutex_lock(&pool->lock);
+  while (pool->started < pool->nthreads)
+    pthread_cond_wait(&pool->started_cond, &pool->lock);
+  pthread_mutex_unlock(&pool->lock);
   if (r < 0)
     goto fail;
   *ret = pool;
@@ -166,6 +178,7 @@ void lookup_pool_free(struct lookup_pool *pool) {
   if (pool->efd >= 0)
     close(pool->efd);
   pthread_cond_destroy(&pool->wake);
+  pthread_cond_destroy(&pool->started_cond);
   pthread_mutex_destroy(&pool->lock);
   free(pool);
 }

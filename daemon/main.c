@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -372,19 +373,57 @@ static int listen_on(const struct options *o) {
   return fd;
 }
 
+/* "AF_UNIX SOCK_STREAM listening" or the like, for an error message. */
+static void describe_socket(int fd, char *buf, size_t len) {
+  int domain = -1, type = -1, listening = 0;
+  socklen_t sl = sizeof(int);
+  const char *d, *t;
+  char dn[16], tn[16];
+
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &sl) < 0) {
+    snprintf(buf, len, "not a socket");
+    return;
+  }
+  sl = sizeof(int);
+  getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &sl);
+  sl = sizeof(int);
+  getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &sl);
+  snprintf(dn, sizeof(dn), "family %d", domain);
+  snprintf(tn, sizeof(tn), "type %d", type);
+  d = domain == AF_UNIX    ? "AF_UNIX"
+      : domain == AF_INET  ? "AF_INET"
+      : domain == AF_INET6 ? "AF_INET6"
+                           : dn;
+  t = type == SOCK_STREAM      ? "SOCK_STREAM"
+      : type == SOCK_DGRAM     ? "SOCK_DGRAM"
+      : type == SOCK_SEQPACKET ? "SOCK_SEQPACKET"
+                               : tn;
+  snprintf(buf, len, "%s %s%s", d, t, listening ? ", listening" : "");
+}
+
 /*
  * The socket systemd passed (socket activation), if it is one listening
- * AF_UNIX SOCK_SEQPACKET socket; -ENOENT if none was passed.
+ * AF_UNIX SOCK_SEQPACKET socket; -ENOENT if none was passed, -EINVAL (after
+ * saying why) if what was passed is not that.
  */
 static int activated_socket(void) {
   int n = sd_listen_fds(1), fd = SD_LISTEN_FDS_START;
+  char what[64];
 
   if (n <= 0)
     return -ENOENT;
-  if (n != 1 || sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
-    log_err("socket activation: expected one listening SOCK_SEQPACKET "
-            "AF_UNIX socket, got %d fd(s)",
+  if (n != 1) {
+    log_err("socket activation: got %d sockets, psockd takes exactly one "
+            "(one ListenSequentialPacket= in psockd.socket)",
             n);
+    return -EINVAL;
+  }
+  if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
+    describe_socket(fd, what, sizeof(what));
+    log_err("socket activation: the socket passed is %s, not a listening "
+            "AF_UNIX SOCK_SEQPACKET socket (psockd.socket needs "
+            "ListenSequentialPacket=)",
+            what);
     return -EINVAL;
   }
   if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
@@ -403,7 +442,6 @@ static int role_master(const struct options *o) {
   struct master_options mo = {.workers =
                                   o->workers ? o->workers : default_workers(),
                               .user = o->user,
-                              .policy_path = o->policy_path,
                               .verbose = o->verbose,
                               .seccomp = o->seccomp,
                               .audit_allow = o->audit_allow};
@@ -419,25 +457,48 @@ static int role_master(const struct options *o) {
   self[n] = '\0';
   mo.self_exe = self;
   mo.argv0 = "psockd";
+  /* Without --policy, the standard file whenever it exists: checked again
+   * at each reload, so a file created later is taken on SIGHUP. */
+  mo.policy_path = o->policy_given ? o->policy_path : PSOCK_DEFAULT_POLICY_PATH;
+  mo.policy_optional = !o->policy_given;
   fd = activated_socket();
   if (fd == -ENOENT) {
     activated = false;
     fd = listen_on(o);
+    if (fd < 0)
+      log_err("cannot listen on %s: %s", o->socket_path, strerror(-fd));
+  } else if (fd < 0 && fd != -EINVAL) {
+    log_err("socket activation: %s", strerror(-fd));
   }
-  if (fd < 0) {
-    log_err("cannot listen on %s: %s", o->socket_path, strerror(-fd));
+  if (fd < 0)
     return EXIT_FAILURE;
-  }
   mo.listen_fd = fd;
-  log_notice("psockd %s %s %s", PSOCK_VERSION,
-             activated ? "activated on the socket passed by systemd"
-                       : "listening on",
-             activated ? "" : o->socket_path);
+  if (activated)
+    log_notice("psockd %s activated on the socket passed by systemd",
+               PSOCK_VERSION);
+  else
+    log_notice("psockd %s listening on %s", PSOCK_VERSION, o->socket_path);
   r = master_run(&mo);
   close(fd);
   if (!activated)
     unlink(o->socket_path);
   return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/*
+ * Each client connection is an fd in a worker. Service managers start
+ * daemons with a low soft limit on fds (systemd: 1024) and a high hard one
+ * (524288): take the hard one, for this process and the roles it starts,
+ * or a few hundred clients of one worker would make it refuse the rest.
+ */
+static void raise_fd_limit(void) {
+  struct rlimit rl;
+
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+    return;
+  rl.rlim_cur = rl.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+    log_warn("cannot raise the soft limit on open files: %m");
 }
 
 int main(int argc, char **argv) {
@@ -456,6 +517,8 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   if (o.check_config || o.dump_policy)
     return run_check_or_dump(&o);
+  if (o.role == ROLE_MASTER)
+    raise_fd_limit();
   switch (o.role) {
   case ROLE_PRIV:
     return role_priv(&o);

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -107,6 +108,13 @@ static void exec_role(const struct master *m, const char *role,
   for (int i = 0; i < 3; i++)
     argv[n++] = lim[i];
   argv[n] = NULL;
+  /* Under the systemd unit the master holds the network capabilities in
+   * its ambient set, which exec hands on: psockd-priv needs them, a worker
+   * must start without any. */
+  if (strcmp(role, "--role=worker") == 0 &&
+      prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
+      errno != EINVAL)
+    _exit(127);
   execv(m->o->self_exe, argv);
   _exit(127);
 }
@@ -190,30 +198,53 @@ out:
 
 /* ------------------------------------------------------------- policy */
 
-/* Read the policy file into a sealed memfd and check it parses. */
-static int load_policy(struct master *m) {
+/* Check the policy text in the memfd fd as a worker will parse it. */
+static int check_policy_fd(int fd, const char *name, unsigned *ret_nerr) {
   struct policy *p = NULL;
+  off_t size = lseek(fd, 0, SEEK_END);
+  void *text;
+  int r;
+
+  if (size < 0)
+    return -errno;
+  text = size ? mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0)
+              : (void *)"";
+  if (text == MAP_FAILED)
+    return -errno;
+  r = policy_load_string(name, text, (size_t)size, stderr, ret_nerr, &p);
+  if (size)
+    munmap(text, (size_t)size);
+  policy_free(p);
+  return r;
+}
+
+/*
+ * Read the policy file into a sealed memfd and check what the memfd holds.
+ * The file is read once, so the workers get exactly the bytes checked here,
+ * even if the file is replaced meanwhile or can be read only once (a pipe:
+ * psockd --policy <(...)).
+ */
+static int load_policy(struct master *m) {
   unsigned nerr = 0;
   int r, fd;
 
-  if (!m->o->policy_path) {
+  if (!m->o->policy_path ||
+      (m->o->policy_optional && access(m->o->policy_path, F_OK) < 0 &&
+       errno == ENOENT)) {
     if (m->policy_fd >= 0)
       close(m->policy_fd);
     m->policy_fd = -1;
     snprintf(m->policy_name, sizeof(m->policy_name), "default policy");
     return 0;
   }
-  r = policy_load_file(m->o->policy_path, stderr, &nerr, &p);
+  fd = control_policy_memfd(m->o->policy_path);
+  r = fd < 0 ? fd : check_policy_fd(fd, m->o->policy_path, &nerr);
   if (r < 0) {
+    if (fd >= 0)
+      close(fd);
     log_err("policy %s: %s (%u error(s)); keeping the policy in force",
             m->o->policy_path, strerror(-r), nerr);
     return r;
-  }
-  policy_free(p);
-  fd = control_policy_memfd(m->o->policy_path);
-  if (fd < 0) {
-    log_err("policy %s: %s", m->o->policy_path, strerror(-fd));
-    return fd;
   }
   if (m->policy_fd >= 0)
     close(m->policy_fd);
@@ -334,7 +365,9 @@ static void worker_ctl(struct master *m, unsigned i) {
     w->requests = msg.requests;
     return;
   }
-  if (n != 0) {
+  /* 0: the worker closed its end. ECONNRESET: it exited with a stats
+   * request of ours unread (a draining worker does). Neither is a fault. */
+  if (n != 0 && n != -ECONNRESET) {
     log_err("worker %u sent a malformed control message: killing it", i);
     if (w->pid > 0)
       kill(w->pid, SIGKILL);

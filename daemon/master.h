@@ -15,6 +15,9 @@ struct master_options {
   unsigned workers;        /* 1..MASTER_MAX_WORKERS */
   const char *user;        /* --user, or NULL for psockd/nobody */
   const char *policy_path; /* NULL: the built-in default policy */
+  /* policy_path is the standard file, used only while it exists (else the
+   * built-in default): checked again at each reload. */
+  bool policy_optional;
   bool verbose;
   bool seccomp;
   bool audit_allow;

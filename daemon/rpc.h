@@ -70,6 +70,7 @@ struct rpc_call {
   uint64_t id;
   int fds_in[PSOCK_MAX_FDS];
   size_t nfds_in;
+  int fd_family; /* SO_DOMAIN of fds_in[0], read by the dispatcher */
   Psock__V1__Response resp;
   int fds_out[PSOCK_MAX_FDS];
   size_t nfds_out;

@@ -47,8 +47,9 @@ int rpc_defer(struct rpc_call *call, void (*work)(struct rpc_call *call),
 
   /* One user's lookups may not take every thread of the pool. */
   if (!limits_take(LIMITS_LOOKUPS, uid, limits.lookups_per_uid)) {
-    log_notice("uid %u: %u name lookups already in flight: refused", uid,
-               limits.lookups_per_uid);
+    log_limited(LOG_NOTICE,
+                "uid %u: %u name lookups already in flight: refused", uid,
+                limits.lookups_per_uid);
     return rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, EAGAIN,
                     "too many name lookups in flight for this user");
   }

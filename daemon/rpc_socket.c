@@ -100,7 +100,7 @@ static int refuse_unix_path(struct rpc_call *call,
  */
 static int with_address(struct rpc_call *call, const Psock__V1__Address *a,
                         int (*resume)(struct rpc_call *call)) {
-  int family = rpc_fd_family(client_fd(call));
+  int family = call->fd_family; /* read by the dispatcher's check */
   int r;
 
   if (family < 0)
@@ -253,7 +253,7 @@ int rpc_connect(struct rpc_call *call) {
 int rpc_listen(struct rpc_call *call) {
   int backlog = call->req->listen->backlog;
   struct policy_query q = {.call = POLICY_LISTEN,
-                           .family = rpc_fd_family(client_fd(call))};
+                           .family = call->fd_family};
 
   if (!rpc_authorize(call, &q))
     return 0;
@@ -304,7 +304,9 @@ int rpc_setsockopt(struct rpc_call *call) {
     val = &ival;
     len = sizeof(ival);
   } else if (q->value_case == PSOCK__V1__SETSOCKOPT_REQUEST__VALUE_BUF_VALUE) {
-    val = q->buf_value.data;
+    /* An empty value is a value (SO_BINDTODEVICE ""), but protobuf-c gives
+     * it a NULL pointer, which memcpy() must not see. */
+    val = q->buf_value.len ? q->buf_value.data : (const void *)"";
     len = (socklen_t)q->buf_value.len;
   } else {
     return rpc_fail(call, PSOCK__V1__ERROR__KIND__PROTOCOL_ERROR, EINVAL,
@@ -313,7 +315,7 @@ int rpc_setsockopt(struct rpc_call *call) {
   /* Options anyone may set need no decision: the client holds the fd. */
   if (priv_option_is_privileged(q->level, q->optname, val, len)) {
     struct policy_query pq = {.call = POLICY_SETSOCKOPT,
-                              .family = rpc_fd_family(fd),
+                              .family = call->fd_family,
                               .level = q->level,
                               .optname = q->optname};
     if (!rpc_authorize(call, &pq))

@@ -12,6 +12,15 @@
  *                 master starts a new one.
  *
  * Uses libcap-ng and libseccomp rather than raw prctl/BPF.
+ *
+ * Two ways in. Started as root (by hand, in tests), each role changes to
+ * the service user and drops what it must not keep, bounding set
+ * included. Started as the service user with the network capabilities in
+ * its ambient set (the systemd unit: User=psockd, AmbientCapabilities=),
+ * the master clears the ambient set for workers before exec, so a role
+ * usually holds exactly what it should already; it then makes no capset()
+ * call at all, which lets the unit's system call filter refuse capset()
+ * and the rest of @privileged.
  */
 #include "sandbox.h"
 
@@ -21,9 +30,11 @@
 #include <linux/capability.h>
 #include <pwd.h>
 #include <seccomp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -66,10 +77,28 @@ static int keep_only(const int *caps, size_t n) {
   return 0;
 }
 
+/* True if the effective and permitted sets are both exactly want. */
+static bool caps_are(uint64_t want) {
+  struct __user_cap_header_struct hdr = {0};
+  struct __user_cap_data_struct d[2];
+
+  hdr.version = _LINUX_CAPABILITY_VERSION_3;
+  if (syscall(SYS_capget, &hdr, d) < 0)
+    return false;
+  return (d[0].effective | (uint64_t)d[1].effective << 32) == want &&
+         (d[0].permitted | (uint64_t)d[1].permitted << 32) == want;
+}
+
 int sandbox_enter_priv(uid_t uid, gid_t gid) {
   static const int caps[] = {CAP_NET_RAW, CAP_NET_BIND_SERVICE, CAP_NET_ADMIN};
+  const uint64_t want = 1ULL << CAP_NET_RAW | 1ULL << CAP_NET_BIND_SERVICE |
+                        1ULL << CAP_NET_ADMIN;
   bool root = getuid() == 0;
 
+  /* Nothing to hand on: psockd-priv never executes anything. */
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  if (!root && caps_are(want))
+    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? -errno : 0;
   if (root) {
     /* capng_apply(BOUNDS) needs the process's own state loaded first. */
     capng_get_caps_process();
@@ -183,6 +212,9 @@ static const int worker_syscalls[] = {
     SCMP_SYS(pipe2),
     SCMP_SYS(execve),
     SCMP_SYS(setpgid),
+    /* LeakSanitizer lists /proc/self/task with the old system calls. */
+    SCMP_SYS(open),
+    SCMP_SYS(getdents),
 #endif
 };
 
@@ -207,12 +239,13 @@ int sandbox_enter_worker(uid_t uid, gid_t gid, bool seccomp) {
   bool root = getuid() == 0;
   int r;
 
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   capng_clear(CAPNG_SELECT_ALL);
   if (root && capng_apply(CAPNG_SELECT_BOUNDS) < 0)
     return -EPERM;
   if (root && uid != 0 && change_id(uid, gid) < 0)
     return -EPERM;
-  if (capng_apply(CAPNG_SELECT_BOTH) < 0)
+  if ((root || !caps_are(0)) && capng_apply(CAPNG_SELECT_BOTH) < 0)
     return -EPERM;
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return -errno;

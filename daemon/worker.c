@@ -35,8 +35,14 @@
 #include "quota.h"
 #include "wire.h"
 
-/* Packets read from one connection per wakeup, for fairness. */
-#define READ_BUDGET 32
+/*
+ * Packets read from one connection per wakeup. One: a client waiting for
+ * its answer has sent nothing more, so a second recvmsg() would only
+ * return EAGAIN, a system call per request for nothing. A client that
+ * pipelines stays readable and the (level-triggered) loop comes back to
+ * it, after every other ready connection: fair by construction.
+ */
+#define READ_BUDGET 1
 /* Connections accepted per wakeup. */
 #define ACCEPT_BUDGET 4
 
@@ -159,14 +165,18 @@ static void conn_add(struct worker *w, int fd) {
   /* Who connected is fixed now, by the kernel, not by anything sent. */
   r = identity_from_socket(fd, &c->peer);
   if (r < 0) {
-    log_warn("cannot identify a client: %s", strerror(-r));
+    log_limited(LOG_WARNING, "cannot identify a client: %s", strerror(-r));
     close(fd);
     free(c);
     return;
   }
+  /* The pidfd pinned the process while its unit was read; nothing needs it
+   * later, and holding it would double the fds (and the kernel memory) of
+   * every idle connection. */
+  identity_close(&c->peer);
   if (!limits_take(LIMITS_CONNS, c->peer.uid, limits.conns_per_uid)) {
-    log_notice("uid %u pid %d: already %u connections: refused", c->peer.uid,
-               c->peer.pid, limits.conns_per_uid);
+    log_limited(LOG_NOTICE, "uid %u pid %d: already %u connections: refused",
+                c->peer.uid, c->peer.pid, limits.conns_per_uid);
     identity_close(&c->peer);
     close(fd);
     free(c);
@@ -201,7 +211,7 @@ static void worker_accept(struct worker *w) {
     int fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
       if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-        log_warn("accept: %m");
+        log_limited(LOG_WARNING, "accept: %m");
       return;
     }
     conn_add(w, fd);
@@ -309,8 +319,9 @@ static void conn_read(struct conn *c) {
       return;
     }
     if (n < 0) {
-      log_warn("conn %" PRIu64 " (uid %u pid %d): framing error: %s", c->serial,
-               c->peer.uid, c->peer.pid, strerror((int)-n));
+      log_limited(LOG_WARNING,
+                  "conn %" PRIu64 " (uid %u pid %d): framing error: %s",
+                  c->serial, c->peer.uid, c->peer.pid, strerror((int)-n));
       conn_close(c, "framing error");
       return;
     }

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -173,8 +174,9 @@ static void take_cmsg_fds(struct msghdr *msg, int *fds) {
   }
 }
 
-ssize_t wire_recv_packet(int sock, void *buf, size_t cap, int *fds,
-                         size_t max_fds, size_t *ret_nfds, int flags) {
+static ssize_t recv_packet(int sock, void *buf, size_t cap, int *fds,
+                           size_t max_fds, size_t *ret_nfds, int flags,
+                           bool retry_eintr, bool cloexec) {
   union {
     char buf[WIRE_RECV_CMSG_SPACE];
     struct cmsghdr align;
@@ -199,9 +201,11 @@ ssize_t wire_recv_packet(int sock, void *buf, size_t cap, int *fds,
     iov.iov_len = SSIZE_MAX;
 
   memset(&control, 0, sizeof(control));
+  if (cloexec)
+    flags |= MSG_CMSG_CLOEXEC;
   do
-    n = recvmsg(sock, &msg, flags | MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
+    n = recvmsg(sock, &msg, flags);
+  while (n < 0 && errno == EINTR && retry_eintr);
   if (n < 0)
     return -errno;
 
@@ -224,6 +228,19 @@ ssize_t wire_recv_packet(int sock, void *buf, size_t cap, int *fds,
   take_cmsg_fds(&msg, fds);
   *ret_nfds = nfds;
   return n;
+}
+
+ssize_t wire_recv_packet(int sock, void *buf, size_t cap, int *fds,
+                         size_t max_fds, size_t *ret_nfds, int flags) {
+  return recv_packet(sock, buf, cap, fds, max_fds, ret_nfds, flags, true,
+                     true);
+}
+
+ssize_t wire_recv_packet_once(int sock, void *buf, size_t cap, int *fds,
+                              size_t max_fds, size_t *ret_nfds, int flags,
+                              bool cloexec) {
+  return recv_packet(sock, buf, cap, fds, max_fds, ret_nfds, flags, false,
+                     cloexec);
 }
 
 ssize_t wire_pack(const ProtobufCMessage *msg, void *buf, size_t cap) {

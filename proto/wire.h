@@ -16,6 +16,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -58,6 +59,18 @@ int wire_send_packet(int sock, const void *buf, size_t len, const int *fds,
  */
 ssize_t wire_recv_packet(int sock, void *buf, size_t cap, int *fds,
                          size_t max_fds, size_t *ret_nfds, int flags);
+
+/*
+ * As wire_recv_packet(), for libpsock-client's receive of an answer: a
+ * receive interrupted by a signal returns -EINTR instead of being retried
+ * (a blocking receive bounded by SO_RCVTIMEO, whose bound each retry would
+ * restart), and the fds are close-on-exec only if cloexec is true (a
+ * socket() without SOCK_CLOEXEC gets its fd as the kernel would give it,
+ * without a second system call to clear the flag).
+ */
+ssize_t wire_recv_packet_once(int sock, void *buf, size_t cap, int *fds,
+                              size_t max_fds, size_t *ret_nfds, int flags,
+                              bool cloexec);
 
 /* Close fds[0..n) that are >= 0 and set each slot to -1. */
 void wire_close_fds(int *fds, size_t n);

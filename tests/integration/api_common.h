@@ -9,8 +9,10 @@
  * "localhost" means 127.0.0.1 and ::1 whatever the machine's /etc/hosts
  * says, and no lookup ever leaves the loopback interface.
  *
- * Functions named api_client_* / returning a CHECK line run in the forked
- * client; the others in the cmocka test process.
+ * api_private_name_service(), api_watch_psockd(), api_assert_child() and
+ * the api_*_dns() functions run in the cmocka test process and may fail the
+ * test; the other helpers are for client code in the forked child (they
+ * never use cmocka's assert_*).
  */
 #ifndef PSOCK_TEST_API_COMMON_H
 #define PSOCK_TEST_API_COMMON_H
@@ -41,12 +43,16 @@
  */
 void api_private_name_service(const char *nameserver);
 
+/* The psockd whose log api_assert_child() prints when a client fails (NULL:
+ * none). Set it after harness_start_psockd(). */
+void api_watch_psockd(struct psockd_proc *p);
+
 /* Fail the cmocka test unless the child passed (r from harness_run_as_*). */
 void api_assert_child(int r, const char *fn, const char *who, int flags);
 
 #define assert_as_nobody(flags, fn, arg)                                       \
-  api_assert_child(harness_run_as_nobody((flags), (fn), (arg)), #fn,           \
-                   "nobody", (flags))
+  api_assert_child(harness_run_as_nobody((flags), (fn), (arg)), #fn, "nobody", \
+                   (flags))
 #define assert_as_root(flags, fn, arg)                                         \
   api_assert_child(harness_run_as_root((flags), (fn), (arg)), #fn, "root",     \
                    (flags))
@@ -90,5 +96,29 @@ psock_sock *api_bound_udp(int family, const char *host,
  * socket (close it when done) and the port in *ret_port, or NULL.
  */
 psock_sock *api_closed_port(uint16_t *ret_port);
+
+/* --------------------------------------------------- a resolver we control */
+
+/* The fake DNS server's answers. */
+#define API_DNS_NAME "www.psock.test" /* A 127.0.0.77, no AAAA */
+#define API_DNS_ADDR "127.0.0.77"
+#define API_DNS_STALL "stall.psock.test" /* never answered */
+
+struct api_dns;
+
+/*
+ * Start a DNS server on UDP port 53 of 127.0.0.1 (or another free address
+ * in 127.0.0.0/8), in a forked root process. It answers API_DNS_NAME, never
+ * answers a name whose first label is "stall", and answers every other
+ * query NXDOMAIN at once, so that no lookup of a test ever leaves the
+ * loopback interface or waits for the network. Fails the test on error.
+ */
+struct api_dns *api_start_dns(void);
+/* The address it listens on, for resolv.conf's nameserver line. */
+const char *api_dns_address(const struct api_dns *d);
+/* Queries for "stall" names it has received (and ignored) so far. */
+unsigned api_dns_stalled(const struct api_dns *d);
+/* Stop it and free d. NULL is ignored. */
+void api_stop_dns(struct api_dns *d);
 
 #endif /* PSOCK_TEST_API_COMMON_H */

@@ -70,7 +70,7 @@ void pol_remove_dir(const char *dir) {
 }
 
 void pol_write_file(const char *path, const char *text) {
-  char tmp[POL_PATH_MAX + 8];
+  char tmp[POL_FILE_MAX + 8];
   size_t len = strlen(text);
   FILE *f;
 
@@ -116,7 +116,7 @@ unsigned pol_add(struct pol_text *t, const char *fmt, ...) {
 }
 
 const char *pol_rule(const char *path, unsigned line) {
-  static char bufs[8][POL_PATH_MAX + 16];
+  static char bufs[8][POL_RULE_MAX];
   static unsigned next;
   char *b = bufs[next++ % 8];
 
@@ -132,7 +132,7 @@ struct record {
   uid_t uid;
   char call[16];
   char args[96];
-  char rule[POL_PATH_MAX + 16];
+  char rule[POL_RULE_MAX];
 };
 
 struct records {
@@ -203,24 +203,37 @@ int pol_allowed(const char *rule, const char *call, const char *args) {
   return record(true, rule, call, args);
 }
 
-/* Does line[0..len) hold record r's audit entry? */
+/*
+ * Does line[0..len) hold record r's audit entry? The entry is exactly
+ * "audit: decision=D uid=U gid=G pid=P unit=UNIT call=C ARGS rule="RULE"",
+ * with r->args somewhere in ARGS and no second call= in it.
+ */
 static bool line_matches(const char *line, size_t len, const struct record *r) {
-  char buf[2048], uid[32], pid[32], call[48], rule[POL_PATH_MAX + 32];
+  char buf[2048], decision[8], unit[300], call[32], rule[POL_RULE_MAX + 16];
+  const char *audit, *args;
+  unsigned uid, gid;
+  int pid, off = -1;
   size_t rlen;
 
   if (len >= sizeof(buf))
     return false;
   memcpy(buf, line, len);
   buf[len] = '\0';
-  snprintf(uid, sizeof(uid), " uid=%u ", (unsigned)r->uid);
-  snprintf(pid, sizeof(pid), " pid=%d ", (int)r->pid);
-  snprintf(call, sizeof(call), " call=%s ", r->call);
+  audit = strstr(buf, "audit: ");
+  if (!audit ||
+      sscanf(audit,
+             "audit: decision=%7s uid=%u gid=%u pid=%d unit=%299s "
+             "call=%31s %n",
+             decision, &uid, &gid, &pid, unit, call, &off) != 6 ||
+      off < 0)
+    return false;
+  args = audit + off;
   snprintf(rule, sizeof(rule), " rule=\"%s\"", r->rule);
   rlen = strlen(rule);
-  return strstr(buf, r->allow ? "audit: decision=allow "
-                              : "audit: decision=deny ") &&
-         strstr(buf, uid) && strstr(buf, pid) && strstr(buf, call) &&
-         strstr(buf, r->args) && len >= rlen &&
+  return strcmp(decision, r->allow ? "allow" : "deny") == 0 &&
+         uid == (unsigned)r->uid && pid == (int)r->pid &&
+         strcmp(call, r->call) == 0 && !strstr(args, "call=") &&
+         strstr(args, r->args) && len >= rlen &&
          strcmp(buf + len - rlen, rule) == 0;
 }
 
@@ -251,8 +264,8 @@ void pol_assert_audited(const struct psockd_proc *p) {
     fprintf(stderr,
             "no audit line: decision=%s uid=%u pid=%d call=%s \"%s\" "
             "rule=\"%s\"\n",
-            r->allow ? "allow" : "deny", (unsigned)r->uid, (int)r->pid,
-            r->call, r->args, r->rule);
+            r->allow ? "allow" : "deny", (unsigned)r->uid, (int)r->pid, r->call,
+            r->args, r->rule);
   }
   free(log);
   pol_audit_reset();

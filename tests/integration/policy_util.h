@@ -22,7 +22,10 @@
 
 /* A private directory /tmp/psock-policy.XXXXXX (mode 0755) into buf. */
 #define POL_DIR_TEMPLATE "/tmp/psock-policy.XXXXXX"
-#define POL_PATH_MAX 128
+#define POL_PATH_MAX 64
+/* A file in it, and "FILE:LINE". */
+#define POL_FILE_MAX (POL_PATH_MAX + 32)
+#define POL_RULE_MAX (POL_FILE_MAX + 16)
 void pol_make_dir(char dir[POL_PATH_MAX]);
 /* Remove dir and everything in it. */
 void pol_remove_dir(const char *dir);

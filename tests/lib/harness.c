@@ -45,6 +45,9 @@
 #define PSOCKD_START_TIMEOUT_MS 5000
 #define PSOCKD_STOP_TIMEOUT_MS 10000
 
+/* Words of $PSOCKD_WRAPPER put before psockd's command line, at most. */
+#define PSOCKD_WRAPPER_MAX_WORDS 24
+
 /* Fixed-size names: the directory comes from one fixed mkdtemp template. */
 #define PSOCKD_DIR_TEMPLATE "/tmp/psock-test.XXXXXX"
 
@@ -56,6 +59,19 @@ struct psockd_proc {
 };
 
 /* ------------------------------------------------------------ helpers */
+
+/*
+ * $PSOCKD_WRAPPER (e.g. "valgrind --leak-check=full ..."): psockd is run
+ * under it, and everything psockd does may take ten times longer.
+ */
+static const char *psockd_wrapper(void) {
+  const char *w = getenv("PSOCKD_WRAPPER");
+  return w && *w ? w : NULL;
+}
+
+static int slowdown(void) {
+  return psockd_wrapper() ? 10 : 1;
+}
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -218,7 +234,129 @@ static void exec_psockd(const char *log, char *const *argv) {
   _exit(127);
 }
 
+/*
+ * psockd processes started and not stopped yet. A test that fails half-way
+ * (cmocka unwinds past its harness_stop_psockd()) leaves neither a daemon
+ * nor a directory behind: the test program cleans them up as it exits.
+ */
+static struct psockd_proc *live[8];
+static pid_t live_owner;
+
+/* SIGTERM p, wait (bounded), SIGKILL if need be. The wait status or -1. */
+static int terminate(struct psockd_proc *p, pid_t *ret_waited) {
+  int status = -1;
+
+  kill(p->pid, SIGTERM);
+  *ret_waited =
+      wait_bounded(p->pid, &status, PSOCKD_STOP_TIMEOUT_MS * slowdown());
+  if (*ret_waited == 0) {
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, &status, 0);
+  }
+  return status;
+}
+
+static void cleanup_at_exit(void) {
+  pid_t waited;
+
+  /* A forked client's exit() runs this too: it owns none of them. */
+  if (getpid() != live_owner)
+    return;
+  for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
+    if (!live[i])
+      continue;
+    terminate(live[i], &waited);
+    remove_tree(live[i]->dir);
+    free(live[i]);
+    live[i] = NULL;
+  }
+}
+
+static void live_set(struct psockd_proc *old, struct psockd_proc *new) {
+  if (!live_owner) {
+    live_owner = getpid();
+    atexit(cleanup_at_exit);
+  }
+  for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
+    if (live[i] == old) {
+      live[i] = new;
+      return;
+    }
+  }
+  assert_null(new); /* more psockds at once than live[] holds */
+}
+
+/*
+ * Split $PSOCKD_WRAPPER into words (copied into buf) at the start of argv;
+ * the first is looked up in $PATH unless it holds a '/'. Returns the count.
+ */
+static size_t split_wrapper(char *buf, size_t size, const char **argv) {
+  static char path[PATH_MAX];
+  size_t n = 0;
+  char *save = NULL;
+
+  if ((size_t)snprintf(buf, size, "%s", psockd_wrapper()) >= size)
+    fail_msg("PSOCKD_WRAPPER is too long");
+  for (char *w = strtok_r(buf, " \t", &save); w;
+       w = strtok_r(NULL, " \t", &save)) {
+    if (n == PSOCKD_WRAPPER_MAX_WORDS)
+      fail_msg("PSOCKD_WRAPPER has too many words");
+    argv[n++] = w;
+  }
+  if (n == 0 || strchr(argv[0], '/'))
+    return n;
+  for (const char *dir = getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin";
+       *dir;) {
+    size_t len = strcspn(dir, ":");
+
+    snprintf(path, sizeof(path), "%.*s/%s", (int)len, dir, argv[0]);
+    if (access(path, X_OK) == 0) {
+      argv[0] = path;
+      return n;
+    }
+    dir += len + (dir[len] == ':');
+  }
+  fail_msg("PSOCKD_WRAPPER: %s not found in $PATH", argv[0]);
+  return 0;
+}
+
+/*
+ * After psockd has exited: a report from AddressSanitizer, LeakSanitizer
+ * (its roles check for leaks as they exit), UndefinedBehaviorSanitizer or
+ * valgrind in its log is a failure, though psockd itself exited 0.
+ */
+static void sanitizer_report(const struct psockd_proc *p, char *why,
+                             size_t len) {
+  static const char *const marks[] = {
+      "ERROR: LeakSanitizer",
+      "ERROR: AddressSanitizer",
+      "LeakSanitizer has encountered",
+      "runtime error:",
+      "ERROR SUMMARY: 1",
+      "ERROR SUMMARY: 2",
+      "ERROR SUMMARY: 3",
+      "ERROR SUMMARY: 4",
+      "ERROR SUMMARY: 5",
+      "ERROR SUMMARY: 6",
+      "ERROR SUMMARY: 7",
+      "ERROR SUMMARY: 8",
+      "ERROR SUMMARY: 9",
+  };
+  char *log = harness_psockd_log(p);
+
+  for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+    if (strstr(log, marks[i])) {
+      snprintf(why, len, "psockd's log has a report (\"%s\")", marks[i]);
+      break;
+    }
+  }
+  free(log);
+}
+
 static void fail_start(struct psockd_proc *p, const char *why) {
+  char text[256];
+
+  snprintf(text, sizeof(text), "%s", why);
   harness_print_psockd_log(p);
   if (p->pid > 0) {
     int status;
@@ -227,12 +365,14 @@ static void fail_start(struct psockd_proc *p, const char *why) {
     waitpid(p->pid, &status, 0);
   }
   remove_tree(p->dir);
-  fail_msg("psockd did not start: %s", why);
+  free(p);
+  fail_msg("psockd did not start: %s", text);
 }
 
 struct psockd_proc *harness_start_psockd(const char *const *extra_args) {
   const char *bin = getenv("PSOCKD");
-  const char *argv[64];
+  const char *argv[64 + PSOCKD_WRAPPER_MAX_WORDS];
+  char wrapper[1024];
   size_t argc = 0;
   struct psockd_proc *p;
   int64_t deadline;
@@ -252,6 +392,8 @@ struct psockd_proc *harness_start_psockd(const char *const *extra_args) {
   snprintf(p->socket, sizeof(p->socket), "%s/psockd.sock", p->dir);
   snprintf(p->log, sizeof(p->log), "%s/psockd.log", p->dir);
 
+  if (psockd_wrapper())
+    argc = split_wrapper(wrapper, sizeof(wrapper), argv);
   argv[argc++] = bin;
   argv[argc++] = "--socket";
   argv[argc++] = p->socket;
@@ -269,7 +411,7 @@ struct psockd_proc *harness_start_psockd(const char *const *extra_args) {
   if (p->pid == 0)
     exec_psockd(p->log, (char *const *)argv);
 
-  deadline = now_ms() + PSOCKD_START_TIMEOUT_MS;
+  deadline = now_ms() + PSOCKD_START_TIMEOUT_MS * slowdown();
   for (;;) {
     int status;
     char why[128];
@@ -282,10 +424,11 @@ struct psockd_proc *harness_start_psockd(const char *const *extra_args) {
     if (socket_accepts(p->socket))
       break;
     if (now_ms() >= deadline)
-      fail_start(p, "its socket accepted no connection within 5 s");
+      fail_start(p, "its socket accepted no connection in time");
     sleep_ms(10);
   }
   assert_int_equal(setenv("PSOCK_SOCKET", p->socket, 1), 0);
+  live_set(NULL, p);
   return p;
 }
 
@@ -296,13 +439,11 @@ void harness_stop_psockd(struct psockd_proc *p) {
 
   if (!p)
     return;
-  kill(p->pid, SIGTERM);
-  r = wait_bounded(p->pid, &status, PSOCKD_STOP_TIMEOUT_MS);
+  live_set(p, NULL);
+  status = terminate(p, &r);
   if (r == 0) {
     snprintf(why, sizeof(why), "psockd did not exit within %d ms of SIGTERM",
-             PSOCKD_STOP_TIMEOUT_MS);
-    kill(p->pid, SIGKILL);
-    waitpid(p->pid, &status, 0);
+             PSOCKD_STOP_TIMEOUT_MS * slowdown());
   } else if (r < 0) {
     snprintf(why, sizeof(why), "waitpid(psockd): %s", strerror(errno));
   } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -313,6 +454,8 @@ void harness_stop_psockd(struct psockd_proc *p) {
   } else if (access(p->socket, F_OK) == 0) {
     snprintf(why, sizeof(why), "psockd exited but left its socket %s",
              p->socket);
+  } else {
+    sanitizer_report(p, why, sizeof(why));
   }
   if (*why)
     harness_print_psockd_log(p);
@@ -427,41 +570,58 @@ static int child_fail(const char *what) {
   return -1;
 }
 
-/* In the child: become nobody, and prove it. 0 or -1 (explained). */
-static int become_nobody(int flags) {
+/* Is want[0..n) the set of supplementary groups the kernel has for us? */
+static bool same_groups(const gid_t *want, size_t n) {
+  gid_t have[64];
+  int m = getgroups(64, have);
+
+  if (m < 0 || (size_t)m != n)
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    bool found = false;
+
+    for (int j = 0; j < m && !found; j++)
+      found = have[j] == want[i];
+    if (!found)
+      return false;
+  }
+  return true;
+}
+
+/*
+ * In the child (still root): become uid/gid with exactly groups[0..n), and
+ * prove it: the ids, the groups, and no capability left unless uid is 0
+ * (CAP_NET_RAW above all). 0 or -1 (explained on stderr).
+ */
+static int become(uid_t uid, gid_t gid, const gid_t *groups, size_t n) {
   struct __user_cap_header_struct hdr = {0};
   struct __user_cap_data_struct caps[2];
   uid_t ruid, euid, suid;
   gid_t rgid, egid, sgid;
 
-  if ((flags & HARNESS_EMPTY_NETNS) && unshare(CLONE_NEWNET) < 0)
-    return child_fail("unshare(CLONE_NEWNET)");
-  if (setgroups(0, NULL) < 0)
+  if (setgroups(n, groups) < 0)
     return child_fail("setgroups");
-  if (setresgid(HARNESS_NOBODY_GID, HARNESS_NOBODY_GID, HARNESS_NOBODY_GID) < 0)
+  if (setresgid(gid, gid, gid) < 0)
     return child_fail("setresgid");
-  if (setresuid(HARNESS_NOBODY_UID, HARNESS_NOBODY_UID, HARNESS_NOBODY_UID) < 0)
+  if (setresuid(uid, uid, uid) < 0)
     return child_fail("setresuid");
   /* The uid change cleared both; LeakSanitizer needs a dumpable process. */
   if (prctl(PR_SET_DUMPABLE, 1) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
     return child_fail("prctl");
 
-  if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0)
-    return child_fail("getresuid");
-  if (ruid != HARNESS_NOBODY_UID || euid != ruid || suid != ruid ||
-      rgid != HARNESS_NOBODY_GID || egid != rgid || sgid != rgid ||
-      getgroups(0, NULL) != 0) {
-    errno = EPERM;
-    return child_fail("still has root's ids or groups");
-  }
   hdr.version = _LINUX_CAPABILITY_VERSION_3;
-  if (syscall(SYS_capget, &hdr, caps) < 0)
-    return child_fail("capget");
-  if (caps[0].effective || caps[1].effective || caps[0].permitted ||
-      caps[1].permitted ||
-      (caps[CAP_TO_INDEX(CAP_NET_RAW)].effective & CAP_TO_MASK(CAP_NET_RAW))) {
+  if (getresuid(&ruid, &euid, &suid) < 0 ||
+      getresgid(&rgid, &egid, &sgid) < 0 || syscall(SYS_capget, &hdr, caps) < 0)
+    return child_fail("getresuid/getresgid/capget");
+  if (ruid != uid || euid != uid || suid != uid || rgid != gid || egid != gid ||
+      sgid != gid || !same_groups(groups, n)) {
     errno = EPERM;
-    return child_fail("capabilities (CAP_NET_RAW) survived the uid change");
+    return child_fail("ids or groups not as asked");
+  }
+  if (uid != 0 && (caps[0].effective || caps[1].effective ||
+                   caps[0].permitted || caps[1].permitted)) {
+    errno = EPERM;
+    return child_fail("capabilities (CAP_NET_RAW...) survived the uid change");
   }
   return 0;
 }
@@ -472,10 +632,11 @@ static void run_child(int flags, bool nobody, int (*fn)(void *), void *arg,
 
   /* A sandboxed client starts with none of the test program's fds. */
   close_range(3, ~0U, 0);
-  if (nobody)
-    setup = become_nobody(flags);
-  else if ((flags & HARNESS_EMPTY_NETNS) && unshare(CLONE_NEWNET) < 0)
+  /* While still root: an unprivileged process cannot unshare. */
+  if ((flags & HARNESS_EMPTY_NETNS) && unshare(CLONE_NEWNET) < 0)
     setup = child_fail("unshare(CLONE_NEWNET)");
+  else if (nobody)
+    setup = become(HARNESS_NOBODY_UID, HARNESS_NOBODY_GID, NULL, 0);
   if (setup < 0) {
     *result = HARNESS_CHILD_SETUP_FAILED;
     exit(1);
@@ -552,56 +713,11 @@ struct run_ids {
   void *arg;
 };
 
-/* Is want[0..n) the set of supplementary groups the kernel has for us? */
-static bool same_groups(const gid_t *want, size_t n) {
-  gid_t have[64];
-  int m = getgroups(64, have);
-
-  if (m < 0 || (size_t)m != n)
-    return false;
-  for (size_t i = 0; i < n; i++) {
-    bool found = false;
-
-    for (int j = 0; j < m && !found; j++)
-      found = have[j] == want[i];
-    if (!found)
-      return false;
-  }
-  return true;
-}
-
-static int ids_fail(const char *what) {
-  child_fail(what);
-  return HARNESS_CHILD_SETUP_FAILED;
-}
-
-/* In the child (still root): become ids, and prove it; then run fn. */
 static int run_ids_child(void *p) {
   const struct run_ids *ids = p;
-  struct __user_cap_header_struct hdr = {0};
-  struct __user_cap_data_struct caps[2];
-  uid_t ruid, euid, suid;
-  gid_t rgid, egid, sgid;
 
-  if (setgroups(ids->n_groups, ids->groups) < 0 ||
-      setresgid(ids->gid, ids->gid, ids->gid) < 0 ||
-      setresuid(ids->uid, ids->uid, ids->uid) < 0)
-    return ids_fail("setgroups/setresgid/setresuid");
-  if (prctl(PR_SET_DUMPABLE, 1) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-    return ids_fail("prctl");
-  hdr.version = _LINUX_CAPABILITY_VERSION_3;
-  if (getresuid(&ruid, &euid, &suid) < 0 ||
-      getresgid(&rgid, &egid, &sgid) < 0 ||
-      syscall(SYS_capget, &hdr, caps) < 0)
-    return ids_fail("getresuid/capget");
-  if (ruid != ids->uid || euid != ruid || suid != ruid || rgid != ids->gid ||
-      egid != rgid || sgid != rgid ||
-      !same_groups(ids->groups, ids->n_groups) ||
-      (ids->uid != 0 && (caps[0].effective || caps[1].effective ||
-                         caps[0].permitted || caps[1].permitted))) {
-    errno = EPERM;
-    return ids_fail("ids, groups or capabilities not as asked");
-  }
+  if (become(ids->uid, ids->gid, ids->groups, ids->n_groups) < 0)
+    return HARNESS_CHILD_SETUP_FAILED;
   return ids->fn(ids->arg);
 }
 

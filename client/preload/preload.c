@@ -1,0 +1,775 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libpsock-preload: socket calls of an unmodified program, sent to psockd.
+ *
+ * Loaded with LD_PRELOAD (psock-run does it), this library stands in for
+ * libc's socket, socketpair, bind, connect, listen and setsockopt (and, in
+ * names.c, the name service). For the network families psockd serves
+ * (inet, inet6, netlink, packet, tipc; unix only with
+ * PSOCK_PRELOAD_UNIX=daemon) each call goes to psockd through
+ * libpsock-client, which performs it in its own network namespace under its
+ * policy and hands the socket back; every other family, and everything on
+ * the data path (read, write, send*, recv*, poll, accept, getsockopt, ...),
+ * is the kernel's own, untouched.
+ *
+ * The contract is what the kernel would do: the same return value and
+ * errno for the same arguments (the checks the kernel makes before it acts
+ * are made here in the same order, bad pointers give EFAULT, not a crash),
+ * SOCK_NONBLOCK and SOCK_CLOEXEC honoured, the new fd the lowest free
+ * number (the kernel installs an fd that arrives with SCM_RIGHTS at the
+ * lowest free number, as socket() would), connect() in the socket's own
+ * mode. A refusal by psockd's policy is EACCES or EPERM as the policy says;
+ * an unreachable or misbehaving psockd is EACCES, with one line on stderr
+ * from the library the first time.
+ *
+ * No recursion: libpsock-client's plumbing uses raw system calls, and while
+ * a thread is inside the library any interposed name it calls (its local
+ * bind/connect of AF_UNIX paths, its local setsockopt) goes straight to
+ * libc (shim_busy()).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/netlink.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "internal.h"
+#include "preload.h"
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+
+/* The type bits socket(2) accepts besides the type itself. */
+#define SOCK_TYPE_BITS 0xf
+/* Room for any privileged option's value (ints, an interface name). */
+#define OPTVAL_MAX 64
+/* The shortest sockaddr_in6 the kernel accepts (no sin6_scope_id). */
+#define SIN6_LEN_RFC2133 24
+
+/* ------------------------------------------------------------ plumbing */
+
+static struct shim_real real;
+static pthread_once_t real_once = PTHREAD_ONCE_INIT;
+static bool unix_via_daemon;
+static bool hint_enabled;
+
+#define RESOLVE(name) (*(void **)&real.name = dlsym(RTLD_NEXT, #name))
+
+static void resolve(void) {
+  const char *u = getenv("PSOCK_PRELOAD_UNIX");
+  const char *h = getenv("PSOCK_PRELOAD_HINT");
+
+  RESOLVE(socket);
+  RESOLVE(socketpair);
+  RESOLVE(bind);
+  RESOLVE(connect);
+  RESOLVE(listen);
+  RESOLVE(setsockopt);
+  RESOLVE(getaddrinfo);
+  RESOLVE(freeaddrinfo);
+  RESOLVE(gai_strerror);
+  RESOLVE(getnameinfo);
+  RESOLVE(gethostbyaddr_r);
+  unix_via_daemon = u && strcmp(u, "daemon") == 0;
+  hint_enabled = h && *h && strcmp(h, "0") != 0;
+}
+
+const struct shim_real *shim_real(void) {
+  pthread_once(&real_once, resolve);
+  return &real;
+}
+
+/* Resolve before main(), while the program is still single-threaded. */
+__attribute__((constructor)) static void shim_init(void) {
+  shim_real();
+}
+
+static __thread unsigned shim_depth __attribute__((tls_model("initial-exec")));
+
+bool shim_busy(void) {
+  return shim_depth > 0;
+}
+
+void shim_enter(void) {
+  shim_depth++;
+}
+
+void shim_leave(void) {
+  shim_depth--;
+}
+
+int shim_errno(void) {
+  int code = psock_last_error_code();
+
+  switch (psock_last_error_kind()) {
+  case PSOCK_ERR_OS:
+  case PSOCK_ERR_POLICY:
+    return code > 0 ? code : EACCES;
+  case PSOCK_ERR_TIMEOUT:
+    return ETIMEDOUT;
+  case PSOCK_ERR_VALUE:
+    return EINVAL;
+  default:
+    /* psockd unreachable or not understood: the program may not have
+     * its network, and the library has said why on stderr. */
+    return EACCES;
+  }
+}
+
+int shim_copy_from_user(void *dst, const void *src, size_t len) {
+  struct iovec local = {.iov_base = dst, .iov_len = len};
+  struct iovec remote = {.iov_base = (void *)src, .iov_len = len};
+  ssize_t n;
+
+  if (len == 0)
+    return 0;
+  if (!src)
+    return -EFAULT;
+  /* The kernel's own check of our own memory: a bad pointer is EFAULT. */
+  n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+  if (n == (ssize_t)len)
+    return 0;
+  if (n >= 0 || errno == EFAULT)
+    return -EFAULT;
+  /* Not allowed here (a seccomp filter): trust the pointer, as libc's
+   * own wrappers would have to. */
+  memcpy(dst, src, len);
+  return 0;
+}
+
+/* Writing a result through the caller's pointer, as put_user() would. */
+static int copy_to_user(void *dst, const void *src, size_t len) {
+  struct iovec local = {.iov_base = (void *)src, .iov_len = len};
+  struct iovec remote = {.iov_base = dst, .iov_len = len};
+  ssize_t n;
+
+  if (!dst)
+    return -EFAULT;
+  n = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
+  if (n == (ssize_t)len)
+    return 0;
+  if (n >= 0 || errno == EFAULT)
+    return -EFAULT;
+  memcpy(dst, src, len);
+  return 0;
+}
+
+/* ----------------------------------------------------------- hints */
+
+#define HINT_MAX 256
+
+static pthread_mutex_t hint_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *hint_seen[HINT_MAX];
+static unsigned hint_count;
+
+/* Remember text; true if it is new (or the table is full). */
+static bool hint_first(const char *text) {
+  bool fresh = true;
+
+  pthread_mutex_lock(&hint_lock);
+  for (unsigned i = 0; i < hint_count && fresh; i++)
+    fresh = strcmp(hint_seen[i], text) != 0;
+  if (fresh && hint_count < HINT_MAX) {
+    hint_seen[hint_count] = strdup(text);
+    if (hint_seen[hint_count])
+      hint_count++;
+  }
+  pthread_mutex_unlock(&hint_lock);
+  return fresh;
+}
+
+void shim_hint(bool failed, const char *fmt, ...) {
+  char what[384], line[768];
+  bool refused = false;
+  int saved = errno, kind, n;
+  va_list ap;
+
+  if (!hint_enabled)
+    return;
+  if (failed) {
+    /* psockd did not decide (unreachable, not understood): no hint. A
+     * failure after psockd allowed the call (EADDRINUSE, EAI_NONAME) is
+     * an allowed call. */
+    kind = psock_last_error_kind();
+    if (kind == PSOCK_ERR_PROTOCOL || kind == PSOCK_ERR_VALUE)
+      return;
+    refused = kind == PSOCK_ERR_POLICY;
+  }
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof(what), fmt, ap);
+  va_end(ap);
+  if (hint_first(what)) {
+    if (refused)
+      n = snprintf(line, sizeof(line),
+                   "psock-run: policy hint: allow uid=%u %s  # refused: %s\n",
+                   (unsigned)getuid(), what, psock_last_error_message());
+    else
+      n = snprintf(line, sizeof(line),
+                   "psock-run: policy hint: allow uid=%u %s\n",
+                   (unsigned)getuid(), what);
+    if (n > 0)
+      (void)!write(STDERR_FILENO, line,
+                   (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+  }
+  errno = saved;
+}
+
+static const char *family_name(int family, char *buf, size_t len) {
+  switch (family) {
+  case AF_UNIX:
+    return "unix";
+  case AF_INET:
+    return "inet";
+  case AF_INET6:
+    return "inet6";
+  case AF_NETLINK:
+    return "netlink";
+  case AF_PACKET:
+    return "packet";
+  case AF_TIPC:
+    return "tipc";
+  default:
+    snprintf(buf, len, "%d", family);
+    return buf;
+  }
+}
+
+static const char *type_name(int type, char *buf, size_t len) {
+  switch (type & SOCK_TYPE_BITS) {
+  case SOCK_STREAM:
+    return "stream";
+  case SOCK_DGRAM:
+    return "dgram";
+  case SOCK_RAW:
+    return "raw";
+  case SOCK_RDM:
+    return "rdm";
+  case SOCK_SEQPACKET:
+    return "seqpacket";
+  default:
+    snprintf(buf, len, "%d", type & SOCK_TYPE_BITS);
+    return buf;
+  }
+}
+
+static const char *proto_name(int family, int proto, char *buf, size_t len) {
+  if (family == AF_INET || family == AF_INET6) {
+    switch (proto) {
+    case IPPROTO_TCP:
+      return "tcp";
+    case IPPROTO_UDP:
+      return "udp";
+    case IPPROTO_ICMP:
+      return "icmp";
+    case IPPROTO_ICMPV6:
+      return "icmpv6";
+    default:
+      break;
+    }
+  }
+  if (family == AF_NETLINK && proto == NETLINK_ROUTE)
+    return "route";
+  snprintf(buf, len, "%d", proto);
+  return buf;
+}
+
+/* "family=inet addr=127.0.0.1 port=80" for the hint of a bind/connect. */
+static void address_words(int family, const psock_address *a, char *buf,
+                          size_t len) {
+  char fb[16];
+
+  if (a->family == AF_INET || a->family == AF_INET6)
+    snprintf(buf, len, "family=%s addr=%s port=%u",
+             family_name(family, fb, sizeof(fb)),
+             *a->u.in.host ? a->u.in.host : "any", a->u.in.port);
+  else
+    snprintf(buf, len, "family=%s", family_name(family, fb, sizeof(fb)));
+}
+
+/* ------------------------------------------------------------ routing */
+
+/* The families whose sockets come from psockd. */
+static bool routed(int family) {
+  switch (family) {
+  case AF_INET:
+  case AF_INET6:
+  case AF_NETLINK:
+  case AF_PACKET:
+  case AF_TIPC:
+    return true;
+  case AF_UNIX:
+    return unix_via_daemon;
+  default:
+    return false;
+  }
+}
+
+/* The families whose addresses psockd binds and connects; a packet
+ * socket's address (an interface of psockd's namespace) is bound by the
+ * program itself, on the socket psockd made. */
+static bool addressed(int family) {
+  return routed(family) && family != AF_PACKET;
+}
+
+/* The family of socket fd (>= 0), or -errno as bind() would say it. */
+static int sock_family(int fd) {
+  socklen_t len = sizeof(int);
+  int family;
+
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) < 0)
+    return -errno;
+  return family;
+}
+
+static int sock_type(int fd) {
+  socklen_t len = sizeof(int);
+  int type;
+
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+    return -errno;
+  return type;
+}
+
+/* A psock_sock on the stack for an fd the program holds. */
+static void stack_sock(psock_sock *s, int fd, int family) {
+  memset(s, 0, sizeof(*s));
+  s->fd = fd;
+  s->family = family;
+  s->type = 0;
+  s->proto = 0;
+  /* psockd never waits; the shim does, in the fd's own mode. */
+  s->timeout = 0.0;
+}
+
+static int fail(int err) {
+  errno = err;
+  return -1;
+}
+
+/*
+ * After psockd could not give a socket: if the process is out of fds the
+ * kernel would have said so (the fd could not be passed to us).
+ */
+static int socket_errno(void) {
+  int err = shim_errno(), probe;
+
+  if (psock_last_error_kind() != PSOCK_ERR_PROTOCOL)
+    return err;
+  probe = real.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (probe < 0 && (errno == EMFILE || errno == ENFILE))
+    return errno;
+  if (probe >= 0)
+    close(probe);
+  return err;
+}
+
+/* ------------------------------------------------------------ socket */
+
+SHIM_EXPORT int socket(int domain, int type, int protocol) {
+  const struct shim_real *r = shim_real();
+  char fb[16], tb[16], pb[16];
+  psock_sock *s;
+  int fd, err;
+
+  if (shim_busy() || !routed(domain))
+    return r->socket(domain, type, protocol);
+  /* The kernel's first check, before the family is looked at. */
+  if ((type & ~SOCK_TYPE_BITS) & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+    return fail(EINVAL);
+  shim_enter();
+  /* The fd arrives at the lowest free number (SCM_RIGHTS installs it as
+   * socket() would) and close-on-exec only with SOCK_CLOEXEC. */
+  s = psock_socket(domain, type, protocol);
+  fd = s ? psock_detach(s) : -1;
+  err = fd < 0 ? socket_errno() : 0;
+  shim_hint(fd < 0, "socket family=%s type=%s proto=%s",
+            family_name(domain, fb, sizeof(fb)),
+            type_name(type, tb, sizeof(tb)),
+            proto_name(domain, protocol, pb, sizeof(pb)));
+  shim_leave();
+  return fd < 0 ? fail(err) : fd;
+}
+
+SHIM_EXPORT int socketpair(int domain, int type, int protocol, int sv[2]) {
+  const struct shim_real *r = shim_real();
+  psock_sock *a = NULL, *b = NULL;
+  int fds[2], rc, err = 0;
+
+  if (shim_busy() || !routed(domain))
+    return r->socketpair(domain, type, protocol, sv);
+  if ((type & ~SOCK_TYPE_BITS) & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+    return fail(EINVAL);
+  shim_enter();
+  rc = psock_socketpair(domain, type, protocol, &a, &b);
+  if (rc < 0)
+    err = socket_errno();
+  shim_leave();
+  if (rc < 0)
+    return fail(err);
+  fds[0] = psock_detach(a);
+  fds[1] = psock_detach(b);
+  /* As the kernel: created, then a bad sv is EFAULT and both are gone. */
+  if (copy_to_user(sv, fds, sizeof(fds)) < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return fail(EFAULT);
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------- addresses */
+
+/*
+ * The caller's sockaddr into ss, as move_addr_to_kernel() takes it: a
+ * length above sockaddr_storage is EINVAL, an unreadable pointer EFAULT;
+ * length 0 reads nothing.
+ */
+static int fetch_addr(const struct sockaddr *addr, socklen_t len,
+                      struct sockaddr_storage *ss) {
+  memset(ss, 0, sizeof(*ss));
+  if (len > sizeof(*ss))
+    return -EINVAL;
+  return shim_copy_from_user(ss, addr, len);
+}
+
+enum addr_call { ADDR_BIND, ADDR_CONNECT };
+
+/*
+ * The checks the kernel makes on the address before it acts, for the
+ * socket's family and type, in its order; what passes goes to psockd,
+ * whose kernel call makes the rest. May rewrite ss (an AF_UNSPEC any
+ * address binds as AF_INET) and *len (a short sockaddr_in6).
+ * 0, or -errno.
+ */
+static int check_addr(enum addr_call call, int family, int type,
+                      struct sockaddr_storage *ss, socklen_t *len) {
+  sa_family_t af = ss->ss_family;
+
+  switch (family) {
+  case AF_INET:
+    if (*len < sizeof(struct sockaddr_in))
+      return -EINVAL;
+    if (af == AF_INET)
+      return 0;
+    /* inet_bind(): an AF_UNSPEC INADDR_ANY is taken as AF_INET. */
+    if (call == ADDR_BIND && af == AF_UNSPEC &&
+        ((struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY)) {
+      ss->ss_family = AF_INET;
+      return 0;
+    }
+    return -EAFNOSUPPORT;
+  case AF_INET6:
+    /* An IPv6 datagram socket connects to an IPv4 address itself. */
+    if (call == ADDR_CONNECT && af == AF_INET &&
+        (type & SOCK_TYPE_BITS) != SOCK_STREAM)
+      return *len < sizeof(struct sockaddr_in) ? -EINVAL : 0;
+    if (*len < SIN6_LEN_RFC2133)
+      return -EINVAL;
+    if (af != AF_INET6)
+      return -EAFNOSUPPORT;
+    /* No sin6_scope_id: it is 0 (ss is zero-filled). */
+    if (*len < sizeof(struct sockaddr_in6))
+      *len = sizeof(struct sockaddr_in6);
+    return 0;
+  case AF_NETLINK:
+    if (call == ADDR_CONNECT && af != AF_NETLINK)
+      return -EINVAL;
+    if (*len < sizeof(struct sockaddr_nl))
+      return -EINVAL;
+    return af == AF_NETLINK ? 0 : -EINVAL;
+  default:
+    if (*len < sizeof(sa_family_t))
+      return -EINVAL;
+    return 0;
+  }
+}
+
+/* An AF_UNIX path is the caller's own file: bound or connected locally. */
+static bool unix_path(const struct sockaddr_storage *ss, socklen_t len) {
+  return ss->ss_family == AF_UNIX &&
+         len > offsetof(struct sockaddr_un, sun_path) &&
+         ((const struct sockaddr_un *)ss)->sun_path[0] != '\0';
+}
+
+/* ------------------------------------------------------------ bind */
+
+SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
+  const struct shim_real *r = shim_real();
+  struct sockaddr_storage ss;
+  psock_address a;
+  psock_sock s;
+  char words[320];
+  int family, rc, err = 0;
+
+  if (shim_busy())
+    return r->bind(fd, addr, len);
+  family = sock_family(fd);
+  if (family < 0)
+    return fail(-family);
+  if (!addressed(family))
+    return r->bind(fd, addr, len);
+  rc = fetch_addr(addr, len, &ss);
+  if (rc == 0 && family == AF_UNIX && unix_path(&ss, len))
+    return r->bind(fd, addr, len);
+  if (rc == 0)
+    rc = check_addr(ADDR_BIND, family, 0, &ss, &len);
+  if (rc == 0)
+    rc = pc_sockaddr_to_address((struct sockaddr *)&ss, len, &a);
+  if (rc < 0)
+    return fail(-rc);
+  stack_sock(&s, fd, family);
+  shim_enter();
+  rc = psock_bind(&s, &a);
+  if (rc < 0)
+    err = shim_errno();
+  address_words(family, &a, words, sizeof(words));
+  shim_hint(rc < 0, "bind %s", words);
+  shim_leave();
+  return rc < 0 ? fail(err) : 0;
+}
+
+/* ------------------------------------------------------------ connect */
+
+/* Would the kernel restart a connect() a signal interrupted? Only if every
+ * caught signal has SA_RESTART (we cannot tell which one came). */
+static bool signals_restart(void) {
+  for (int sig = 1; sig < NSIG; sig++) {
+    struct sigaction sa;
+
+    if (sigaction(sig, NULL, &sa) < 0)
+      continue;
+    if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
+      continue;
+    if (!(sa.sa_flags & SA_RESTART))
+      return false;
+  }
+  return true;
+}
+
+/* Milliseconds left until *at, for poll(). */
+static int ms_until(const struct timespec *at) {
+  struct timespec now;
+  long long ms;
+
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  ms = (at->tv_sec - now.tv_sec) * 1000LL +
+       (at->tv_nsec - now.tv_nsec + 999999) / 1000000;
+  if (ms < 0)
+    return 0;
+  return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/*
+ * A blocking connect() as the kernel does it, after psockd started it:
+ * wait for the outcome; SO_SNDTIMEO bounds the wait (and then it is
+ * EINPROGRESS); a signal is EINTR unless the kernel would restart.
+ *
+ * Then the socket's state is settled as the kernel's own blocking connect
+ * leaves it (connected, so that the next connect() is EISCONN; or
+ * unconnected after a failure): a connect() on a socket whose connection
+ * attempt is over only moves that state and never reaches the address,
+ * so libc's does it on the same address.
+ */
+static int connect_wait(int fd, const struct sockaddr *sa, socklen_t salen) {
+  struct pollfd p = {.fd = fd, .events = POLLOUT};
+  struct timeval tv = {0};
+  struct timespec at = {0};
+  socklen_t len = sizeof(tv);
+  bool bounded;
+  int err = 0, n;
+
+  if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) < 0)
+    return -1;
+  bounded = tv.tv_sec > 0 || tv.tv_usec > 0;
+  if (bounded) {
+    clock_gettime(CLOCK_MONOTONIC, &at);
+    at.tv_sec += tv.tv_sec;
+    at.tv_nsec += tv.tv_usec * 1000L;
+    if (at.tv_nsec >= 1000000000L) {
+      at.tv_sec++;
+      at.tv_nsec -= 1000000000L;
+    }
+  }
+  for (;;) {
+    n = poll(&p, 1, bounded ? ms_until(&at) : -1);
+    if (n > 0)
+      break;
+    if (n == 0)
+      return fail(EINPROGRESS);
+    if (errno != EINTR)
+      return -1;
+    /* With a send timeout the kernel never restarts (sock_intr_errno). */
+    if (bounded || !signals_restart())
+      return fail(EINTR);
+  }
+  len = sizeof(err);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+    return -1;
+  if (err) {
+    real.connect(fd, sa, salen);
+    return fail(err);
+  }
+  return real.connect(fd, sa, salen);
+}
+
+SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
+  const struct shim_real *r = shim_real();
+  struct sockaddr_storage ss;
+  psock_address a;
+  psock_sock s;
+  char words[320];
+  int family, type = 0, fl, rc, err = 0;
+
+  if (shim_busy())
+    return r->connect(fd, addr, len);
+  family = sock_family(fd);
+  if (family < 0)
+    return fail(-family);
+  if (!addressed(family))
+    return r->connect(fd, addr, len);
+  rc = fetch_addr(addr, len, &ss);
+  if (rc < 0)
+    return fail(-rc);
+  if (len < sizeof(sa_family_t))
+    return fail(EINVAL);
+  /* AF_UNSPEC dissolves an association: no destination, no policy. Unix
+   * paths are the caller's files. */
+  if (ss.ss_family == AF_UNSPEC || (family == AF_UNIX && unix_path(&ss, len)))
+    return r->connect(fd, addr, len);
+  type = sock_type(fd);
+  if (type < 0)
+    return fail(-type);
+  rc = check_addr(ADDR_CONNECT, family, type, &ss, &len);
+  if (rc == 0)
+    rc = pc_sockaddr_to_address((struct sockaddr *)&ss, len, &a);
+  if (rc < 0)
+    return fail(-rc);
+  fl = fcntl(fd, F_GETFL);
+  if (fl < 0)
+    return -1;
+  stack_sock(&s, fd, family);
+  shim_enter();
+  rc = psock_connect(&s, &a);
+  if (rc < 0)
+    err = shim_errno();
+  address_words(family, &a, words, sizeof(words));
+  shim_hint(rc < 0, "connect %s", words);
+  shim_leave();
+  if (rc == 0)
+    return 0;
+  /* psockd started it without waiting; a blocking socket waits here. */
+  if (err != EINPROGRESS || (fl & O_NONBLOCK))
+    return fail(err);
+  return connect_wait(fd, (struct sockaddr *)&ss, len);
+}
+
+/* ------------------------------------------------------------ listen */
+
+SHIM_EXPORT int listen(int fd, int backlog) {
+  const struct shim_real *r = shim_real();
+  char fb[16];
+  psock_sock s;
+  int family, rc, err = 0;
+
+  if (shim_busy())
+    return r->listen(fd, backlog);
+  family = sock_family(fd);
+  if (family < 0)
+    return fail(-family);
+  if (!routed(family))
+    return r->listen(fd, backlog);
+  stack_sock(&s, fd, family);
+  shim_enter();
+  /* The kernel reads a negative backlog as a huge one (then somaxconn);
+   * the library would make it 0. */
+  rc = psock_listen(&s, backlog < 0 ? INT_MAX : backlog);
+  if (rc < 0)
+    err = shim_errno();
+  shim_hint(rc < 0, "listen family=%s", family_name(family, fb, sizeof(fb)));
+  shim_leave();
+  return rc < 0 ? fail(err) : 0;
+}
+
+/* ------------------------------------------------------------ setsockopt */
+
+static const char *option_name(int level, int optname) {
+  if (level == SOL_SOCKET) {
+    switch (optname) {
+    case SO_MARK:
+      return "SO_MARK";
+    case SO_BINDTODEVICE:
+      return "SO_BINDTODEVICE";
+    case SO_PRIORITY:
+      return "SO_PRIORITY";
+    case SO_RCVBUFFORCE:
+      return "SO_RCVBUFFORCE";
+    case SO_SNDBUFFORCE:
+      return "SO_SNDBUFFORCE";
+    case SO_DEBUG:
+      return "SO_DEBUG";
+    default:
+      break;
+    }
+  }
+  if (level == SOL_IP && optname == IP_TRANSPARENT)
+    return "IP_TRANSPARENT";
+  if (level == SOL_IPV6 && optname == IPV6_TRANSPARENT)
+    return "IPV6_TRANSPARENT";
+  return "any";
+}
+
+SHIM_EXPORT int setsockopt(int fd, int level, int optname, const void *optval,
+                           socklen_t optlen) {
+  const struct shim_real *r = shim_real();
+  unsigned char val[OPTVAL_MAX];
+  int widest = INT_MIN, ival, family, rc, err = 0;
+  size_t n;
+  char fb[16];
+  psock_sock s;
+
+  /* Only options that can need privilege go to psockd; the kernel checks
+   * the rest (and a negative length) on the program's own fd. */
+  if (shim_busy() || (int)optlen < 0 ||
+      !pc_option_privileged(level, optname, &widest))
+    return r->setsockopt(fd, level, optname, optval, optlen);
+  family = sock_family(fd);
+  if (family < 0)
+    return fail(-family);
+  if (!routed(family))
+    return r->setsockopt(fd, level, optname, optval, optlen);
+  /* The kernel reads an int, or at most an interface name, of these. */
+  n = optlen < sizeof(val) ? optlen : sizeof(val);
+  if (shim_copy_from_user(val, optval, n) < 0)
+    return fail(EFAULT);
+  if (n >= sizeof(int))
+    memcpy(&ival, val, sizeof(ival));
+  if (!pc_option_privileged(level, optname, n >= sizeof(int) ? &ival : NULL))
+    return r->setsockopt(fd, level, optname, optval, optlen);
+  stack_sock(&s, fd, family);
+  shim_enter();
+  rc = psock_setsockopt_buf(&s, level, optname, n ? val : NULL, n);
+  if (rc < 0)
+    err = shim_errno();
+  shim_hint(rc < 0, "setsockopt family=%s option=%s",
+            family_name(family, fb, sizeof(fb)), option_name(level, optname));
+  shim_leave();
+  return rc < 0 ? fail(err) : 0;
+}
+
+/* For tools and benchmarks: is the shim loaded in this process? */
+SHIM_EXPORT const char *psock_preload_version(void) {
+  return PSOCK_VERSION;
+}

@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * psock-run: run an existing program with its network from psockd.
+ *
+ *   psock-run [--netns=empty|host] [--socket PATH] [--policy-hint]
+ *             [--] PROGRAM [ARGS...]
+ *
+ * Sets LD_PRELOAD to libpsock-preload.so (in front of any preload already
+ * there), PSOCK_SOCKET for --socket and PSOCK_PRELOAD_HINT for
+ * --policy-hint; with --netns=empty (the default for a user other than
+ * root) enters a new network namespace that holds only lo (brought up).
+ * An unprivileged user gets one through a user namespace that maps the user
+ * and group to themselves, as `unshare -c -n` does, so PROGRAM keeps its
+ * own uid and is never root there; root just unshares the network
+ * namespace. Then PROGRAM is exec'd in place: its exit status and signals
+ * are its own.
+ *
+ * psock-run warns about programs the preload cannot reach: statically
+ * linked ones (no dynamic loader), set-user-ID, set-group-ID and
+ * file-capability ones (the loader ignores LD_PRELOAD for them), and
+ * programs of the other ELF class.
+ *
+ * Exit status: PROGRAM's; 125 if psock-run itself fails, 126 if PROGRAM
+ * cannot be executed, 127 if it is not found (as env(1) says).
+ *
+ * Environment: PSOCK_PRELOAD overrides the preload's installed path (a
+ * colon-separated list is put in front as it is); PSOCK_SOCKET is passed
+ * on.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#ifndef PSOCK_PRELOAD_PATH
+#error "PSOCK_PRELOAD_PATH must name the installed libpsock-preload.so"
+#endif
+
+#define EXIT_OWN_FAILURE 125
+#define EXIT_CANNOT_EXEC 126
+#define EXIT_NOT_FOUND 127
+
+enum netns { NETNS_DEFAULT, NETNS_EMPTY, NETNS_HOST };
+
+static const char *prog = "psock-run";
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "Usage: %s [OPTION]... [--] PROGRAM [ARG]...\n"
+          "Run PROGRAM with its sockets and name lookups from psockd.\n"
+          "\n"
+          "  --netns=empty   run PROGRAM in a new network namespace holding "
+          "only lo\n"
+          "                  (the default unless run as root)\n"
+          "  --netns=host    stay in the current network namespace (the "
+          "default for root)\n"
+          "  --socket=PATH   psockd's socket (default $PSOCK_SOCKET, else "
+          "/run/psockd/psockd.sock)\n"
+          "  --policy-hint   print the psockd policy rules PROGRAM's calls "
+          "need, on stderr\n"
+          "  -h, --help      show this help\n"
+          "  --version       show the version\n"
+          "\n"
+          "Preload: $PSOCK_PRELOAD, else %s\n"
+          "See psock-run(1).\n",
+          prog, PSOCK_PRELOAD_PATH);
+}
+
+/* Print "psock-run: MESSAGE[: strerror(err)]" and exit 125. */
+__attribute__((format(printf, 2, 3), noreturn)) static void
+die(int err, const char *fmt, ...) {
+  va_list ap;
+
+  fprintf(stderr, "%s: ", prog);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  if (err)
+    fprintf(stderr, ": %s", strerror(err));
+  fputc('\n', stderr);
+  exit(EXIT_OWN_FAILURE);
+}
+
+/* ------------------------------------------------------- the program */
+
+/* PROGRAM as execvp() would find it, into buf; false if not found. */
+static bool find_program(const char *name, char *buf, size_t len) {
+  const char *path = getenv("PATH");
+  const char *p, *end;
+
+  if (strchr(name, '/')) {
+    snprintf(buf, len, "%s", name);
+    return access(buf, F_OK) == 0;
+  }
+  if (!path)
+    path = "/usr/local/bin:/bin:/usr/bin";
+  for (p = path;; p = end + 1) {
+    size_t n;
+
+    end = strchr(p, ':');
+    n = end ? (size_t)(end - p) : strlen(p);
+    if ((int)snprintf(buf, len, "%.*s%s%s", (int)n, p, n ? "/" : "", name) <
+            (int)len &&
+        access(buf, X_OK) == 0) {
+      struct stat st;
+
+      if (stat(buf, &st) == 0 && S_ISREG(st.st_mode))
+        return true;
+    }
+    if (!end)
+      return false;
+  }
+}
+
+/* What the ELF header of path says. */
+struct elf_facts {
+  bool elf;
+  bool dynamic; /* has PT_INTERP: the dynamic loader runs it */
+  int class;    /* ELFCLASS32 / ELFCLASS64 */
+};
+
+static bool read_at(int fd, void *buf, size_t len, off_t off) {
+  return pread(fd, buf, len, off) == (ssize_t)len;
+}
+
+static struct elf_facts elf_facts(int fd) {
+  struct elf_facts f = {0};
+  unsigned char ident[EI_NIDENT];
+
+  if (!read_at(fd, ident, sizeof(ident), 0) ||
+      memcmp(ident, ELFMAG, SELFMAG) != 0)
+    return f;
+  f.elf = true;
+  f.class = ident[EI_CLASS];
+  if (f.class == ELFCLASS64) {
+    Elf64_Ehdr eh;
+
+    if (!read_at(fd, &eh, sizeof(eh), 0) ||
+        eh.e_phentsize != sizeof(Elf64_Phdr))
+      return f;
+    for (unsigned i = 0; i < eh.e_phnum && i < 4096; i++) {
+      Elf64_Phdr ph;
+
+      if (!read_at(fd, &ph, sizeof(ph),
+                   (off_t)(eh.e_phoff + (Elf64_Off)i * sizeof(ph))))
+        break;
+      if (ph.p_type == PT_INTERP)
+        f.dynamic = true;
+    }
+  } else if (f.class == ELFCLASS32) {
+    Elf32_Ehdr eh;
+
+    if (!read_at(fd, &eh, sizeof(eh), 0) ||
+        eh.e_phentsize != sizeof(Elf32_Phdr))
+      return f;
+    for (unsigned i = 0; i < eh.e_phnum && i < 4096; i++) {
+      Elf32_Phdr ph;
+
+      if (!read_at(fd, &ph, sizeof(ph),
+                   (off_t)(eh.e_phoff + (Elf32_Off)i * sizeof(ph))))
+        break;
+      if (ph.p_type == PT_INTERP)
+        f.dynamic = true;
+    }
+  }
+  return f;
+}
+
+static void warn(const char *path, const char *what) {
+  fprintf(stderr,
+          "%s: warning: %s %s: the preload cannot reach it, so its sockets "
+          "and name lookups do not go through psockd\n",
+          prog, path, what);
+}
+
+/*
+ * Warn about what the preload cannot reach. A script is judged by its
+ * interpreter (one level: "#!/usr/bin/env python3" is judged as env).
+ */
+static void check_program(const char *path, bool own_userns, int depth) {
+  struct stat st;
+  char line[PATH_MAX + 3];
+  struct elf_facts f;
+  ssize_t n;
+  int fd;
+
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fstat(fd, &st) < 0) {
+    if (fd >= 0)
+      close(fd);
+    return; /* exec will say why */
+  }
+  /*
+   * The loader runs a set-id or capability program in secure mode and
+   * ignores LD_PRELOAD. In a user namespace of our own the set-id bits of
+   * a program owned by an id that is not mapped there are not honoured,
+   * so it runs as the user, preloaded.
+   */
+  if ((st.st_mode & S_ISUID) && (!own_userns || st.st_uid == getuid()))
+    warn(path, "is set-user-ID");
+  else if ((st.st_mode & S_ISGID) && (!own_userns || st.st_gid == getgid()))
+    warn(path, "is set-group-ID");
+  else if (fgetxattr(fd, "security.capability", NULL, 0) > 0)
+    warn(path, "has file capabilities (see getcap(8))");
+  f = elf_facts(fd);
+  if (f.elf && !f.dynamic)
+    warn(path, "is statically linked");
+  else if (f.elf && f.class != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32))
+    warn(path, "is of the other ELF class (32/64-bit) than the preload");
+  if (!f.elf && depth == 0 && (n = pread(fd, line, sizeof(line) - 1, 0)) > 2 &&
+      line[0] == '#' && line[1] == '!') {
+    char *p = line + 2, *e;
+
+    line[n] = '\0';
+    while (*p == ' ' || *p == '\t')
+      p++;
+    e = p + strcspn(p, " \t\n");
+    *e = '\0';
+    if (*p)
+      check_program(p, own_userns, depth + 1);
+  }
+  close(fd);
+}
+
+/* -------------------------------------------------------- the namespace */
+
+static void write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  size_t len = strlen(text);
+
+  if (fd < 0)
+    die(errno, "cannot open %s", path);
+  if (write(fd, text, len) != (ssize_t)len) {
+    int e = errno;
+
+    close(fd);
+    die(e, "cannot write %s", path);
+  }
+  close(fd);
+}
+
+/* Bring lo up in the new namespace; a failure leaves it down, quietly. */
+static void loopback_up(void) {
+  struct ifreq ifr;
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+  if (fd < 0)
+    return;
+  memset(&ifr, 0, sizeof(ifr));
+  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+  if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    ioctl(fd, SIOCSIFFLAGS, &ifr);
+  }
+  close(fd);
+}
+
+static void enter_empty_netns(void) {
+  uid_t uid = getuid();
+  gid_t gid = getgid();
+  char map[64];
+
+  if (geteuid() == 0) {
+    if (unshare(CLONE_NEWNET) < 0)
+      die(errno, "cannot create a network namespace");
+    loopback_up();
+    return;
+  }
+  /* The user namespace maps us to ourselves: PROGRAM keeps its uid and
+   * gid and holds no capability once it is exec'd. */
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0)
+    die(errno, "cannot create a user and network namespace "
+               "(use --netns=host, or run as root)");
+  write_file("/proc/self/setgroups", "deny");
+  snprintf(map, sizeof(map), "%u %u 1", (unsigned)uid, (unsigned)uid);
+  write_file("/proc/self/uid_map", map);
+  snprintf(map, sizeof(map), "%u %u 1", (unsigned)gid, (unsigned)gid);
+  write_file("/proc/self/gid_map", map);
+  loopback_up();
+}
+
+/* ---------------------------------------------------------- environment */
+
+static void set_preload(void) {
+  const char *mine = getenv("PSOCK_PRELOAD");
+  const char *old = getenv("LD_PRELOAD");
+  char *value;
+  size_t len;
+
+  if (!mine || !*mine)
+    mine = PSOCK_PRELOAD_PATH;
+  /* Each of ours that names a file must be there: the loader would only
+   * complain and run the program without it. */
+  for (const char *p = mine; *p;) {
+    size_t n = strcspn(p, ": ");
+    char path[PATH_MAX];
+
+    if (n && n < sizeof(path) && memchr(p, '/', n)) {
+      memcpy(path, p, n);
+      path[n] = '\0';
+      if (access(path, R_OK) < 0)
+        die(errno, "preload %s", path);
+    }
+    p += n;
+    p += strspn(p, ": ");
+  }
+  if (old && *old) {
+    len = strlen(mine) + strlen(old) + 2;
+    value = malloc(len);
+    if (!value)
+      die(ENOMEM, "out of memory");
+    /* Already first in the list (a psock-run inside psock-run)? */
+    if (strncmp(old, mine, strlen(mine)) == 0 &&
+        (old[strlen(mine)] == '\0' || old[strlen(mine)] == ':'))
+      snprintf(value, len, "%s", old);
+    else
+      snprintf(value, len, "%s:%s", mine, old);
+  } else {
+    value = strdup(mine);
+    if (!value)
+      die(ENOMEM, "out of memory");
+  }
+  if (setenv("LD_PRELOAD", value, 1) < 0)
+    die(errno, "setenv");
+  free(value);
+}
+
+/* ------------------------------------------------------------------ main */
+
+int main(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"netns", required_argument, NULL, 'n'},
+      {"socket", required_argument, NULL, 's'},
+      {"policy-hint", no_argument, NULL, 'p'},
+      {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
+      {NULL, 0, NULL, 0},
+  };
+  enum netns netns = NETNS_DEFAULT;
+  const char *socket_path = NULL;
+  bool hint = false;
+  char path[PATH_MAX];
+  int c;
+
+  if (argv[0] && *argv[0]) {
+    const char *slash = strrchr(argv[0], '/');
+
+    prog = slash ? slash + 1 : argv[0];
+  }
+  /* "+": options end at PROGRAM, whose own options are its own. */
+  while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'n':
+      if (strcmp(optarg, "empty") == 0)
+        netns = NETNS_EMPTY;
+      else if (strcmp(optarg, "host") == 0)
+        netns = NETNS_HOST;
+      else {
+        fprintf(stderr, "%s: --netns must be empty or host, not '%s'\n", prog,
+                optarg);
+        return EXIT_OWN_FAILURE;
+      }
+      break;
+    case 's':
+      socket_path = optarg;
+      break;
+    case 'p':
+      hint = true;
+      break;
+    case 'h':
+      usage(stdout);
+      return 0;
+    case 'V':
+      printf("psock-run %s\n", PSOCK_VERSION);
+      return 0;
+    default:
+      usage(stderr);
+      return EXIT_OWN_FAILURE;
+    }
+  }
+  if (optind >= argc) {
+    usage(stderr);
+    return EXIT_OWN_FAILURE;
+  }
+  if (netns == NETNS_DEFAULT)
+    netns = geteuid() == 0 ? NETNS_HOST : NETNS_EMPTY;
+
+  if (socket_path) {
+    /* Abstract names belong to a network namespace: only a path is
+     * reachable from PROGRAM's. */
+    if (!*socket_path || *socket_path == '@')
+      die(0, "--socket %s: psockd must listen on a path", socket_path);
+    if (setenv("PSOCK_SOCKET", socket_path, 1) < 0)
+      die(errno, "setenv");
+  }
+  if (hint && setenv("PSOCK_PRELOAD_HINT", "1", 1) < 0)
+    die(errno, "setenv");
+  set_preload();
+
+  if (!find_program(argv[optind], path, sizeof(path))) {
+    fprintf(stderr, "%s: %s: %s\n", prog, argv[optind], strerror(ENOENT));
+    return EXIT_NOT_FOUND;
+  }
+  check_program(path, netns == NETNS_EMPTY && geteuid() != 0, 0);
+  if (netns == NETNS_EMPTY)
+    enter_empty_netns();
+
+  execv(path, argv + optind);
+  c = errno;
+  fprintf(stderr, "%s: %s: %s\n", prog, argv[optind], strerror(c));
+  return c == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
+}

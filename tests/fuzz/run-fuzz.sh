@@ -1,0 +1,17 @@
+#!/bin/sh
+# Run one libFuzzer target for a short time on its seed corpus (the 'fuzz'
+# meson test suite). New inputs go to WORKDIR/corpus, never into the seed
+# directory; a crashing input is saved in WORKDIR/ and the exit status is
+# non-zero. Longer runs: docs/fuzzing.md.
+#
+# usage: run-fuzz.sh FUZZER SEED_DIR WORKDIR SECONDS
+set -eu
+fuzzer=$1
+seeds=$2
+work=$3
+seconds=$4
+
+rm -rf "$work"
+mkdir -p "$work/corpus"
+exec "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" "$seeds"

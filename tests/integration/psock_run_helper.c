@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * psock_run_helper: an "unmodified program" for test_psock_run, linked
+ * against nothing but libc. It does what real programs do to their fds and
+ * processes while it uses sockets: threads, fork, exec, closing every fd,
+ * dup2() onto arbitrary numbers. Each mode prints lines the test checks and
+ * exits 0 only if every step worked.
+ *
+ *   whoami                 ids, and the interfaces libc itself sees
+ *   stress PORT            sockets under threads, fork, exec, close-all,
+ *                          dup2; an exchange with the echo server on PORT
+ *   unreachable            psockd is not there: fail fast with EACCES
+ *   abstract NAME          listen on the abstract AF_UNIX name NAME, print
+ *                          "ready", wait (3 s) for one connection
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FAIL(...)                                                              \
+  do {                                                                         \
+    printf("FAILED line %d: ", __LINE__);                                      \
+    printf(__VA_ARGS__);                                                       \
+    printf(" (errno %s)\n", strerror(errno));                                  \
+    return 1;                                                                  \
+  } while (0)
+
+static const char *self;
+
+/* ------------------------------------------------------------- whoami */
+
+static int do_whoami(void) {
+  struct if_nameindex *ifs = if_nameindex(), *i;
+  struct ifreq ifr;
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+  printf("uid=%u euid=%u gid=%u\n", (unsigned)getuid(), (unsigned)geteuid(),
+         (unsigned)getgid());
+  printf("interfaces:");
+  for (i = ifs; i && i->if_index; i++)
+    printf(" %s", i->if_name);
+  printf("\n");
+  if (ifs)
+    if_freenameindex(ifs);
+  /* An AF_UNIX socket is local: its device ioctls see our namespace. */
+  memset(&ifr, 0, sizeof(ifr));
+  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+  if (fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0)
+    printf("lo: %s\n", ifr.ifr_flags & IFF_UP ? "up" : "down");
+  if (fd >= 0)
+    close(fd);
+  return 0;
+}
+
+/* ------------------------------------------------------------- stress */
+
+static int tcp_echo(int port) {
+  struct sockaddr_in sin = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port)};
+  char buf[8];
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  if (fd < 0)
+    return -1;
+  inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+  if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+      send(fd, "psock", 5, 0) != 5 || recv(fd, buf, 5, MSG_WAITALL) != 5 ||
+      memcmp(buf, "psock", 5) != 0) {
+    int e = errno;
+
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  close(fd);
+  return 0;
+}
+
+#define THREADS 8
+#define PER_THREAD 25
+
+struct thread_arg {
+  int port;
+  int failures;
+};
+
+static void *thread_main(void *p) {
+  struct thread_arg *a = p;
+
+  for (int i = 0; i < PER_THREAD; i++) {
+    int fd = socket(i % 2 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+
+    if (fd < 0)
+      a->failures++;
+    else
+      close(fd);
+    if (i % 5 == 0) {
+      if (getaddrinfo("localhost", "80", &hints, &res) != 0)
+        a->failures++;
+      else
+        freeaddrinfo(res);
+      if (tcp_echo(a->port) < 0)
+        a->failures++;
+    }
+  }
+  return NULL;
+}
+
+/* Is fd open on the same file as ref? */
+static bool same_file(int fd, int ref) {
+  struct stat a, b;
+
+  return fstat(fd, &a) == 0 && fstat(ref, &b) == 0 && a.st_dev == b.st_dev &&
+         a.st_ino == b.st_ino;
+}
+
+static int do_stress(int port) {
+  pthread_t t[THREADS];
+  struct thread_arg args[THREADS];
+  int fd, status, failures = 0, null;
+  pid_t pid;
+  char portarg[16];
+
+  /* Plain use. */
+  if (tcp_echo(port) < 0)
+    FAIL("first exchange");
+  printf("exchange ok\n");
+
+  /* Many threads at once, each with sockets and lookups. */
+  for (int i = 0; i < THREADS; i++) {
+    args[i].port = port;
+    args[i].failures = 0;
+    if (pthread_create(&t[i], NULL, thread_main, &args[i]) != 0)
+      FAIL("pthread_create");
+  }
+  /* fork() while the threads run: the child has its own connection. */
+  pid = fork();
+  if (pid == 0)
+    _exit(tcp_echo(port) == 0 ? 0 : 3);
+  for (int i = 0; i < THREADS; i++) {
+    pthread_join(t[i], NULL);
+    failures += args[i].failures;
+  }
+  if (failures)
+    FAIL("%d failures in %d threads", failures, THREADS);
+  printf("threads ok\n");
+  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+      WEXITSTATUS(status) != 0)
+    FAIL("child after fork");
+  printf("fork ok\n");
+  if (tcp_echo(port) < 0)
+    FAIL("parent after fork");
+
+  /* A daemon-style program closes every fd above 2. */
+  close_range(3, ~0U, 0);
+  if (tcp_echo(port) < 0)
+    FAIL("after closing every fd");
+  printf("close-all ok\n");
+
+  /* dup2() onto every number up to 299, the library's among them: its
+   * number is no longer its own, and our fds must stay ours. */
+  null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null < 0)
+    FAIL("open /dev/null");
+  for (int n = 3; n < 300; n++)
+    if (n != null && dup2(null, n) < 0)
+      FAIL("dup2 %d", n);
+  if (tcp_echo(port) < 0)
+    FAIL("after dup2 over every number");
+  for (int n = 3; n < 300; n++)
+    if (n != null && !same_file(n, null))
+      FAIL("fd %d is not ours any more", n);
+  printf("dup2 ok\n");
+  close_range(3, ~0U, 0);
+
+  /* The lowest number, after all that. */
+  fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd != 3)
+    FAIL("socket() gave %d, not the lowest free number 3", fd);
+  close(fd);
+  printf("lowest ok\n");
+
+  /* exec: the preload comes along (LD_PRELOAD), the library starts anew. */
+  fflush(stdout);
+  snprintf(portarg, sizeof(portarg), "%d", port);
+  execl(self, self, "after-exec", portarg, (char *)NULL);
+  FAIL("exec %s", self);
+}
+
+static int do_after_exec(int port) {
+  if (tcp_echo(port) < 0)
+    FAIL("after exec");
+  printf("exec ok\n");
+  printf("stress ok\n");
+  return 0;
+}
+
+/* -------------------------------------------------------- unreachable */
+
+static double now(void) {
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int do_unreachable(void) {
+  struct addrinfo *res = NULL;
+  double t0 = now();
+  int fd, rc;
+
+  for (int i = 0; i < 3; i++) {
+    errno = 0;
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0 || errno != EACCES)
+      FAIL("socket() = %d with psockd unreachable", fd);
+  }
+  printf("socket: %s\n", strerror(errno));
+  errno = 0;
+  rc = getaddrinfo("localhost", "80", NULL, &res);
+  if (rc != EAI_SYSTEM || errno != EACCES)
+    FAIL("getaddrinfo = %d", rc);
+  printf("getaddrinfo: %s: %s\n", gai_strerror(rc), strerror(errno));
+  /* AF_UNIX stays local, whatever psockd does. */
+  fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (fd < 0)
+    FAIL("AF_UNIX socket");
+  close(fd);
+  if (now() - t0 > 2.0)
+    FAIL("took %.1f s", now() - t0);
+  printf("unreachable ok\n");
+  return 0;
+}
+
+/* ----------------------------------------------------------- abstract */
+
+static int do_abstract(const char *name) {
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  struct pollfd p;
+  size_t n = strlen(name);
+  int fd, c;
+
+  if (n + 1 >= sizeof(sun.sun_path))
+    FAIL("name too long");
+  memcpy(sun.sun_path + 1, name, n);
+  fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (fd < 0 ||
+      bind(fd, (struct sockaddr *)&sun,
+           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0 ||
+      listen(fd, 1) < 0)
+    FAIL("abstract listener");
+  printf("ready\n");
+  fflush(stdout);
+  p.fd = fd;
+  p.events = POLLIN;
+  if (poll(&p, 1, 3000) != 1) {
+    printf("no connection\n");
+    return 0;
+  }
+  c = accept(fd, NULL, NULL);
+  printf(c >= 0 ? "accepted\n" : "accept failed\n");
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  self = argv[0];
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  if (argc >= 2 && strcmp(argv[1], "whoami") == 0)
+    return do_whoami();
+  if (argc >= 3 && strcmp(argv[1], "stress") == 0)
+    return do_stress(atoi(argv[2]));
+  if (argc >= 3 && strcmp(argv[1], "after-exec") == 0)
+    return do_after_exec(atoi(argv[2]));
+  if (argc >= 2 && strcmp(argv[1], "unreachable") == 0)
+    return do_unreachable();
+  if (argc >= 3 && strcmp(argv[1], "abstract") == 0)
+    return do_abstract(argv[2]);
+  fprintf(stderr, "usage: psock_run_helper whoami|stress PORT|unreachable|"
+                  "abstract NAME\n");
+  return 2;
+}

@@ -1,0 +1,1235 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Hostile clients: a real psockd, clients as nobody that speak the wire
+ * protocol by hand (proto/wire.h and the generated psock.pb-c.h, raw
+ * sendmsg() for what wire.c refuses to send) and break it in every way a
+ * client can: truncated and oversized packets, missing, surplus and
+ * mismatched fds, fds that are not sockets or not of the family the
+ * request implies, requests before the handshake, a wrong protocol
+ * version, random bytes, unknown calls, huge strings, a NUL in a unix
+ * path, a client that never reads its replies, and every per-client limit
+ * exceeded (a second psockd started with small --max-inflight,
+ * --max-lookups and --max-conns).
+ *
+ * Each case gets the documented response (docs/protocol.md: a framing
+ * error closes that one connection, a request error gets a typed Error and
+ * the connection stays), finds a line in psockd's log saying why, and
+ * harms nobody else. At the end psockd holds the fds it held before, and
+ * its worker's resident memory has not grown (beyond 1 MiB of noise) since
+ * the warm-up; harness_stop_psockd() fails the test if an ASan build of
+ * psockd reported anything in its log.
+ *
+ * Name lookups see a private name service: /etc/hosts knows localhost; any
+ * other name goes to a DNS server on 127.0.0.77 that this test binds and
+ * never answers, so "slow.test" takes one second (options timeout:1
+ * attempts:1): long enough to hold a lookup in flight on purpose.
+ *
+ * Client functions (client_*) run in a forked child as nobody: they use
+ * CHECK(), never cmocka's assert_*.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* cmocka needs these before its header. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "psock.pb-c.h"
+#include "wire.h"
+
+#define SLOW_DNS "127.0.0.77"
+#define SLOW_NAME "slow.test"
+/* A reply to a request that needs no lookup takes far less than this. */
+#define REPLY_TIMEOUT_MS 3000
+/* Slack for the worker's resident memory after the warm-up. */
+#define RSS_SLACK_KIB 1024
+
+#define HOSTS "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
+#define RESOLV "nameserver " SLOW_DNS "\noptions timeout:1 attempts:1\n"
+#define NSSWITCH                                                               \
+  "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"             \
+  "networks: files\nprotocols: files\nservices: files\n"
+
+/* Limits of the second psockd (test_limit_*). */
+#define LIM_INFLIGHT 3
+#define LIM_LOOKUPS 4
+#define LIM_CONNS 6
+
+static struct {
+  struct psockd_proc *psockd;
+  int dns_fd;           /* the DNS server that never answers */
+  int fds_idle;         /* psockd's fds after the warm-up, no client */
+  long rss_idle;        /* its worker's VmRSS (KiB) after the warm-up */
+  pid_t worker;         /* its one worker */
+  bool check_rss;       /* not under ASan or a wrapper such as valgrind */
+  struct shared *share; /* written by clients, read by the test */
+} fx;
+
+/* Figures a client hands back to the test process. */
+struct shared {
+  volatile int hog_ready, hog_release;
+  volatile long hog_sent;
+  volatile double lat_max_ms, lat_median_ms;
+};
+
+/* ------------------------------------------------------- talking by hand */
+
+static int raw_open(void) {
+  const char *path = getenv("PSOCK_SOCKET");
+
+  return path ? wire_connect_path(path) : -EINVAL;
+}
+
+/* Pack req with the given fd_count and send it with fds[0..nfds). */
+static int raw_send_count(int fd, Psock__V1__Request *req, uint32_t fd_count,
+                          const int *fds, size_t nfds) {
+  static uint8_t buf[PSOCK_MAX_PACKET];
+  ssize_t n;
+
+  req->fd_count = fd_count;
+  n = wire_pack(&req->base, buf, sizeof(buf));
+  if (n < 0)
+    return (int)n;
+  return wire_send_packet(fd, buf, (size_t)n, fds, nfds, 0);
+}
+
+static int raw_send(int fd, Psock__V1__Request *req, const int *fds,
+                    size_t nfds) {
+  return raw_send_count(fd, req, (uint32_t)nfds, fds, nfds);
+}
+
+/* Any bytes, any number of fds: what wire_send_packet() will not send. */
+static int raw_sendmsg(int fd, const void *buf, size_t len, const int *fds,
+                       size_t nfds) {
+  union {
+    char buf[CMSG_SPACE(8 * sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+  if (nfds > 8)
+    return -EINVAL;
+  if (nfds) {
+    struct cmsghdr *c;
+    memset(&u, 0, sizeof(u));
+    msg.msg_control = u.buf;
+    msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+    c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+  }
+  return sendmsg(fd, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/*
+ * The next reply within timeout_ms, or NULL with errno: 0 if psockd closed
+ * the connection, ETIMEDOUT, or another error. The reply's fds are closed.
+ */
+static Psock__V1__Response *raw_recv(int fd, int timeout_ms) {
+  static uint8_t buf[PSOCK_MAX_PACKET];
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  Psock__V1__Response *r;
+  int fds[PSOCK_MAX_FDS];
+  size_t nfds = 0;
+  ssize_t n;
+
+  n = poll(&p, 1, timeout_ms);
+  if (n == 0) {
+    errno = ETIMEDOUT;
+    return NULL;
+  }
+  n = wire_recv_packet(fd, buf, sizeof(buf), fds, PSOCK_MAX_FDS, &nfds,
+                       MSG_DONTWAIT);
+  if (n <= 0) {
+    errno = n == 0 || n == -ECONNRESET ? 0 : (int)-n;
+    return NULL;
+  }
+  wire_close_fds(fds, nfds);
+  r = psock__v1__response__unpack(NULL, (size_t)n, buf);
+  if (!r)
+    errno = EBADMSG;
+  else if (r->fd_count != nfds) {
+    psock__v1__response__free_unpacked(r, NULL);
+    errno = EPROTO;
+    return NULL;
+  }
+  return r;
+}
+
+/* True if psockd closes the connection within 3 s (replies are skipped). */
+static bool raw_closed(int fd) {
+  for (int i = 0; i < 16; i++) {
+    Psock__V1__Response *r = raw_recv(fd, REPLY_TIMEOUT_MS);
+
+    if (!r)
+      return errno == 0;
+    psock__v1__response__free_unpacked(r, NULL);
+  }
+  return false;
+}
+
+static bool is_error(const Psock__V1__Response *r, int kind, int code) {
+  if (!r || r->result_case != PSOCK__V1__RESPONSE__RESULT_ERROR) {
+    fprintf(stderr, "expected error kind %d code %d, got %s\n", kind, code,
+            r ? "a result" : "no reply");
+    return false;
+  }
+  if ((int)r->error->kind != kind || r->error->code != code) {
+    fprintf(stderr, "expected error kind %d code %d, got %d %d (%s)\n", kind,
+            code, r->error->kind, r->error->code, r->error->message);
+    return false;
+  }
+  return r->error->message && r->error->message[0];
+}
+
+/* Send req and return its reply (id matched); NULL on failure. */
+static Psock__V1__Response *call(int fd, Psock__V1__Request *req,
+                                 const int *fds, size_t nfds) {
+  Psock__V1__Response *r;
+
+  if (raw_send(fd, req, fds, nfds) < 0)
+    return NULL;
+  r = raw_recv(fd, REPLY_TIMEOUT_MS);
+  if (r && r->id != req->id) {
+    fprintf(stderr, "reply id %llu, expected %llu\n", (unsigned long long)r->id,
+            (unsigned long long)req->id);
+    psock__v1__response__free_unpacked(r, NULL);
+    return NULL;
+  }
+  return r;
+}
+
+static int hello_version(int fd, uint32_t version, Psock__V1__Response **ret) {
+  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
+  Psock__V1__Hello h = PSOCK__V1__HELLO__INIT;
+
+  h.protocol_version = version;
+  req.id = 1;
+  req.call_case = PSOCK__V1__REQUEST__CALL_HELLO;
+  req.hello = &h;
+  *ret = call(fd, &req, NULL, 0);
+  return *ret ? 0 : -1;
+}
+
+/* Connect and shake hands. The fd, or -1. */
+static int raw_ready(void) {
+  Psock__V1__Response *r = NULL;
+  int fd = raw_open();
+  bool ok;
+
+  if (fd < 0 || hello_version(fd, PSOCK_PROTOCOL_VERSION, &r) < 0) {
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  ok = r->result_case == PSOCK__V1__RESPONSE__RESULT_HELLO &&
+       r->hello->protocol_version == PSOCK_PROTOCOL_VERSION;
+  psock__v1__response__free_unpacked(r, NULL);
+  if (!ok) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* A socket(AF_INET, SOCK_STREAM) request: psockd still serves us. */
+static bool still_served(int fd, uint64_t id) {
+  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
+  Psock__V1__SocketRequest s = PSOCK__V1__SOCKET_REQUEST__INIT;
+  Psock__V1__Response *r;
+  bool ok;
+
+  s.family = AF_INET;
+  s.type = SOCK_STREAM;
+  req.id = id;
+  req.call_case = PSOCK__V1__REQUEST__CALL_SOCKET;
+  req.socket = &s;
+  r = call(fd, &req, NULL, 0);
+  ok = r && r->result_case == PSOCK__V1__RESPONSE__RESULT_SOCKET &&
+       r->fd_count == 1;
+  if (r)
+    psock__v1__response__free_unpacked(r, NULL);
+  return ok;
+}
+
+static void inet_address(Psock__V1__Address *a, Psock__V1__InetAddress *in,
+                         const char *host, uint32_t port) {
+  *a = (Psock__V1__Address)PSOCK__V1__ADDRESS__INIT;
+  *in = (Psock__V1__InetAddress)PSOCK__V1__INET_ADDRESS__INIT;
+  in->host = (char *)host;
+  in->port = port;
+  a->addr_case = PSOCK__V1__ADDRESS__ADDR_INET;
+  a->inet = in;
+}
+
+/* A bind request for 127.0.0.1:0 (the caller adds fds). */
+struct bind_req {
+  Psock__V1__Request req;
+  Psock__V1__BindRequest bind;
+  Psock__V1__Address addr;
+  Psock__V1__InetAddress in;
+};
+
+static void bind_request(struct bind_req *b, uint64_t id, const char *host) {
+  b->req = (Psock__V1__Request)PSOCK__V1__REQUEST__INIT;
+  b->bind = (Psock__V1__BindRequest)PSOCK__V1__BIND_REQUEST__INIT;
+  inet_address(&b->addr, &b->in, host, 0);
+  b->bind.address = &b->addr;
+  b->req.id = id;
+  b->req.call_case = PSOCK__V1__REQUEST__CALL_BIND;
+  b->req.bind = &b->bind;
+}
+
+/* A getaddrinfo request for host. */
+struct gai_req {
+  Psock__V1__Request req;
+  Psock__V1__GetaddrinfoRequest gai;
+};
+
+static void gai_request(struct gai_req *g, uint64_t id, const char *host) {
+  g->req = (Psock__V1__Request)PSOCK__V1__REQUEST__INIT;
+  g->gai = (Psock__V1__GetaddrinfoRequest)PSOCK__V1__GETADDRINFO_REQUEST__INIT;
+  g->gai.host = (char *)host;
+  g->req.id = id;
+  g->req.call_case = PSOCK__V1__REQUEST__CALL_GETADDRINFO;
+  g->req.getaddrinfo = &g->gai;
+}
+
+/* ---------------------------------------------------- the test process */
+
+static void assert_child_passed(int r, const char *fn) {
+  if (r != 0) {
+    harness_print_psockd_log(fx.psockd);
+    fail_msg("%s as nobody failed (%d; see stderr)", fn, r);
+  }
+}
+
+#define assert_as_nobody(fn)                                                   \
+  assert_child_passed(harness_run_as_nobody(0, (fn), NULL), #fn)
+
+/* psockd's log gains a line holding text within 3 s. */
+static void assert_logged_by(struct psockd_proc *p, const char *text) {
+  for (int i = 0; i < 300; i++) {
+    char *log = harness_psockd_log(p);
+    bool found = strstr(log, text) != NULL;
+
+    free(log);
+    if (found)
+      return;
+    usleep(10000);
+  }
+  harness_print_psockd_log(p);
+  fail_msg("psockd's log has no line saying \"%s\"", text);
+}
+
+#define assert_logged(text) assert_logged_by(fx.psockd, (text))
+
+/* The workers of the psockd whose master is pid (up to max). */
+static size_t find_workers(pid_t master, pid_t *out, size_t max) {
+  DIR *d = opendir("/proc");
+  struct dirent *e;
+  size_t n = 0;
+
+  assert_non_null(d);
+  while ((e = readdir(d)) && n < max) {
+    char path[300], buf[1024], *rp;
+    int parent = 0;
+    size_t len;
+    FILE *f;
+
+    if (e->d_name[0] < '0' || e->d_name[0] > '9')
+      continue;
+    snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+    if (!(f = fopen(path, "re")))
+      continue;
+    len = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    rp = strrchr(buf, ')');
+    if (!rp || sscanf(rp + 2, "%*c %d", &parent) != 1 || parent != master)
+      continue;
+    snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+    if (!(f = fopen(path, "re")))
+      continue;
+    len = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    for (size_t i = 0; i < len; i++)
+      if (buf[i] == '\0')
+        buf[i] = ' ';
+    buf[len] = '\0';
+    if (strstr(buf, "--role=worker"))
+      out[n++] = (pid_t)atoi(e->d_name);
+  }
+  closedir(d);
+  return n;
+}
+
+/* VmRSS of pid in KiB, or -1. */
+static long rss_kib(pid_t pid) {
+  char path[64], line[256];
+  long kib = -1;
+  FILE *f;
+
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+  if (!(f = fopen(path, "re")))
+    return -1;
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+      break;
+  fclose(f);
+  return kib;
+}
+
+/* psockd's fd total once it stops changing, or as soon as it is want. */
+static int settled_fds(struct psockd_proc *p, int want) {
+  int n = -1, same = 0;
+
+  for (int i = 0; i < 500 && same < 5; i++) {
+    int m = harness_psockd_fd_total(p);
+
+    same = m == n ? same + 1 : 0;
+    n = m;
+    if (n == want)
+      break;
+    usleep(10000);
+  }
+  return n;
+}
+
+/* ------------------------------------------------------------ framing */
+
+/* A valid request cut short: undecodable, so the connection closes. */
+static int client_truncated(void *arg) {
+  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
+  Psock__V1__SocketRequest s = PSOCK__V1__SOCKET_REQUEST__INIT;
+  uint8_t buf[256];
+  ssize_t n;
+  int fd = raw_ready();
+
+  CHECK(fd >= 0);
+  s.family = AF_INET;
+  s.type = SOCK_STREAM;
+  s.proto = 6;
+  req.id = 2;
+  req.call_case = PSOCK__V1__REQUEST__CALL_SOCKET;
+  req.socket = &s;
+  n = wire_pack(&req.base, buf, sizeof(buf));
+  CHECK(n > 4);
+  /* The last field's value is missing: the sub-message cannot decode. */
+  CHECK(wire_send_packet(fd, buf, (size_t)n - 1, NULL, 0, 0) == 0);
+  CHECK(raw_closed(fd));
+  close(fd);
+  return 0;
+}
+
+static void test_truncated_request_closes(void **state) {
+  assert_as_nobody(client_truncated);
+  assert_logged("undecodable packet");
+}
+
+/* Random bytes after the handshake, and random bytes as the first packet. */
+static int client_random_bytes(void *arg) {
+  uint8_t junk[512];
+  unsigned seed = 12345;
+  int fd;
+
+  memset(junk, 0xff, sizeof(junk));
+  fd = raw_ready();
+  CHECK(fd >= 0);
+  CHECK(raw_sendmsg(fd, junk, sizeof(junk), NULL, 0) == 0);
+  CHECK(raw_closed(fd));
+  close(fd);
+  for (int i = 0; i < 20; i++) {
+    for (size_t j = 0; j < sizeof(junk); j++)
+      junk[j] = (uint8_t)((seed = seed * 1103515245u + 12345u) >> 16);
+    fd = raw_open();
+    CHECK(fd >= 0);
+    CHECK(raw_sendmsg(fd, junk, 1 + (size_t)(seed % sizeof(junk)), NULL, 0) ==
+          0);
+    CHECK(raw_closed(fd));
+    close(fd);
+  }
+  return 0;
+}
+
+static void test_random_bytes_close(void **state) {
+  assert_as_nobody(client_random_bytes);
+  assert_logged("undecodable packet of 512 bytes");
+}
+
+/* More than PSOCK_MAX_PACKET bytes in one packet. */
+static int client_oversized(void *arg) {
+  size_t len = PSOCK_MAX_PACKET + 4096;
+  uint8_t *big = calloc(1, len);
+  int fd = raw_ready();
+
+  CHECK(big != NULL);
+  CHECK(fd >= 0);
+  CHECK(raw_sendmsg(fd, big, len, NULL, 0) == 0);
+  CHECK(raw_closed(fd));
+  close(fd);
+  free(big);
+  return 0;
+}
+
+static void test_oversized_packet_closes(void **state) {
+  assert_as_nobody(client_oversized);
+  assert_logged("framing error: Message too long");
+}
+
+static int client_before_hello(void *arg) {
+  struct bind_req b;
+  int fd = raw_open(), sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+  CHECK(fd >= 0 && sock >= 0);
+  bind_request(&b, 7, "127.0.0.1");
+  CHECK(raw_send(fd, &b.req, &sock, 1) == 0);
+  CHECK(raw_closed(fd));
+  close(fd);
+  close(sock);
+  return 0;
+}
+
+static void test_request_before_handshake_closes(void **state) {
+  assert_as_nobody(client_before_hello);
+  assert_logged("request 15 before handshake");
+}
+
+static int client_wrong_version(void *arg) {
+  Psock__V1__Response *r = NULL;
+  int fd = raw_open();
+
+  CHECK(fd >= 0);
+  CHECK(hello_version(fd, 2, &r) == 0);
+  CHECK(is_error(r, PSOCK__V1__ERROR__KIND__PROTOCOL_ERROR, EPROTONOSUPPORT));
+  CHECK(strstr(r->error->message, "protocol version 2") != NULL);
+  psock__v1__response__free_unpacked(r, NULL);
+  /* Answered, then closed. */
+  CHECK(raw_closed(fd));
+  close(fd);
+  return 0;
+}
+
+static void test_wrong_protocol_version_answered_then_closed(void **state) {
+  assert_as_nobody(client_wrong_version);
+  assert_logged("speaks protocol 2, we speak 1");
+}
+
+/* ---------------------------------------------------------------- fds */
+
+static int client_bind_without_fd(void *arg) {
+  struct bind_req b;
+  Psock__V1__Response *r;
+  int fd = raw_ready();
+
+  CHECK(fd >= 0);
+  bind_request(&b, 3, "127.0.0.1");
+  r = call(fd, &b.req, NULL, 0);
+  CHECK(is_error(r, PSOCK__V1__ERROR__KIND__PROTOCOL_ERROR, EPROTO));
+  psock__v1__response__free_unpacked(r, NULL);
+  /* A request error: the connection stays. */
+  CHECK(still_served(fd, 4));
+  close(fd);
+  return 0;
+}
+
+static void test_missing_fd_is_protocol_error(void **state) {
+  assert_as_nobody(client_bind_without_fd);
+  assert_logged("bind takes 1 fd(s), got 0");
+}
+
+static int client_three_fds(void *arg) {
+  struct bind_req b;
+  uint8_t buf[256];
+  int socks[3], fd = raw_ready();
+  ssize_t n;
+
+  CHECK(fd >= 0);
+  for (int i = 0; i < 3; i++)
+    CHECK((socks[i] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0);
+  bind_request(&b, 5, "127.0.0.1");
+  b.req.fd_count = 3;
+  n = wire_pack(&b.req.base, buf, sizeof(buf));
+  CHECK(n > 0);
+  CHECK(raw_sendmsg(fd, buf, (size_t)n, socks, 3) == 0);
+  CHECK(raw_closed(fd));
+  close(fd);
+  for (int i = 0; i < 3; i++)
+    close(socks[i]);
+  return 0;
+}
+
+static void test_too_many_fds_close(void **state) {
+  assert_as_nobody(client_three_fds);
+  assert_logged("framing error: Protocol error");
+}
+
+static int client_fd_count_mismatch(void *arg) {
+  struct bind_req b;
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int fd = raw_ready();
+
+  CHECK(fd >= 0 && sock >= 0);
+  bind_request(&b, 6, "127.0.0.1");
+  /* Says one, sends none. */
+  CHECK(raw_send_count(fd, &b.req, 1, NULL, 0) == 0);
+  CHECK(raw_closed(fd));
+  close(fd);
+  /* Says none, sends one. */
+  fd = raw_ready();
+  CHECK(fd >= 0);
+  CHECK(raw_send_count(fd, &b.req, 0, &sock, 1) == 0);
+  CHECK(raw_closed(fd));
+  close(fd);
+  /* Says two, sends one. */
+  fd = raw_ready();
+  CHECK(fd >= 0);
+  CHECK(raw_send_count(fd, &b.req, 2, &sock, 1) == 0);
+  CHECK(raw_closed(fd));
+  close(fd);
+  close(sock);
+  return 0;
+}
+
+static void test_fd_count_mismatch_closes(void **state) {
+  assert_as_nobody(client_fd_count_mismatch);
+  assert_logged("fd_count 1 but 0 fds arrived");
+  assert_logged("fd_count 0 but 1 fds arrived");
+  assert_logged("fd_count 2 but 1 fds arrived");
+}
+
+static int client_not_a_socket(void *arg) {
+  struct bind_req b;
+  Psock__V1__Response *r;
+  int p[2], file, fd = raw_ready();
+
+  CHECK(fd >= 0);
+  CHECK(pipe2(p, O_CLOEXEC) == 0);
+  bind_request(&b, 8, "127.0.0.1");
+  r = call(fd, &b.req, &p[0], 1);
+  CHECK(is_error(r, PSOCK__V1__ERROR__KIND__OS_ERROR, ENOTSOCK));
+  psock__v1__response__free_unpacked(r, NULL);
+  file = open("/etc/hosts", O_RDONLY | O_CLOEXEC);
+  CHECK(file >= 0);
+  b.req.id = 9;
+  r = call(fd, &b.req, &file, 1);
+  CHECK(is_error(r, PSOCK__V1__ERROR__KIND__OS_ERROR, ENOTSOCK));
+  psock__v1__response__free_unpacked(r, NULL);
+  CHECK(still_served(fd, 10));
+  close(p[0]);
+  close(p[1]);
+  close(file);
+  close(fd);
+  return 0;
+}
+
+static void test_fd_not_a_socket_is_enotsock(void **state) {
+  assert_as_nobody(client_not_a_socket);
+  assert_logged("bind request 9 answered with error kind 1 code 88");
+}
+
+/* An inet address on a unix socket: the kernel's error, nothing worse. */
+static int client_wrong_family(void *arg) {
+  struct bind_req b;
+  Psock__V1__Response *r;
+  int sv[2], fd = raw_ready();
+
+  CHECK(fd >= 0);
+  CHECK(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) == 0);
+  bind_request(&b, 11, "127.0.0.1");
+  r = call(fd, &b.req, &sv[0], 1);
+  CHECK(r != NULL);
+  CHECK(r->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR);
+  CHECK(r->error->kind == PSOCK__V1__ERROR__KIND__OS_ERROR);
+  CHECK(r->error->code == EINVAL);
+  psock__v1__response__free_unpacked(r, NULL);
+  CHECK(still_served(fd, 12));
+  close(sv[0]);
+  close(sv[1]);
+  close(fd);
+  return 0;
+}
+
+static void test_socket_of_other_family_fails_in_kernel(void **state) {
+  assert_as_nobody(client_wrong_family);
+  assert_logged("bind request 11 answered with error kind 1 code 22");
+}
+
+/* ------------------------------------------------------------ requests */
+
+/* Request envelopes with a call number the schema does not have. */
+static int client_unknown_calls(void *arg) {
+  /* id 2, fd_count 0, then field N as an empty message. */
+  static const uint32_t fields[] = {9, 25, 29, 41, 99, 536870911};
+  int fd = raw_ready();
+
+  CHECK(fd >= 0);
+  for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+    uint8_t pkt[16] = {0x08, (uint8_t)(20 + i), 0x10, 0x00};
+    size_t n = 4;
+    uint64_t tag = (uint64_t)fields[i] << 3 | 2;
+    Psock__V1__Response *r;
+
+    do {
+      pkt[n++] = (uint8_t)((tag & 0x7f) | (tag > 0x7f ? 0x80 : 0));
+      tag >>= 7;
+    } while (tag);
+    pkt[n++] = 0; /* length 0 */
+    CHECK(wire_send_packet(fd, pkt, n, NULL, 0, 0) == 0);
+    r = raw_recv(fd, REPLY_TIMEOUT_MS);
+    CHECK(r != NULL && r->id == 20 + i);
+    CHECK(is_error(r, PSOCK__V1__ERROR__KIND__PROTOCOL_ERROR, ENOSYS));
+    psock__v1__response__free_unpacked(r, NULL);
+  }
+  /* Values out of every range in a known call: a typed error. */
+  {
+    Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
+    Psock__V1__SocketRequest s = PSOCK__V1__SOCKET_REQUEST__INIT;
+    Psock__V1__Response *r;
+
+    s.family = -1;
+    s.type = 0x7fffffff;
+    s.proto = -42;
+    req.id = 30;
+    req.call_case = PSOCK__V1__REQUEST__CALL_SOCKET;
+    req.socket = &s;
+    r = call(fd, &req, NULL, 0);
+    CHECK(r != NULL && r->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR);
+    psock__v1__response__free_unpacked(r, NULL);
+  }
+  CHECK(still_served(fd, 31));
+  close(fd);
+  return 0;
+}
+
+static void test_unknown_call_is_enosys(void **state) {
+  assert_as_nobody(client_unknown_calls);
+  assert_logged("unknown request 21 answered with error kind 6 code 38: "
+                "unknown call 25");
+  assert_logged("unknown call 536870911");
+}
+
+/* A 60 KiB host name in each call that takes a name. */
+static int client_huge_strings(void *arg) {
+  size_t len = 60 * 1024;
+  char *name = malloc(len + 1);
+  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
+  Psock__V1__HostnameRequest h = PSOCK__V1__HOSTNAME_REQUEST__INIT;
+  Psock__V1__GetfqdnRequest fq = PSOCK__V1__GETFQDN_REQUEST__INIT;
+  struct gai_req g;
+  Psock__V1__Response *r;
+  int fd = raw_ready();
+
+  CHECK(name != NULL && fd >= 0);
+  memset(name, 'a', len);
+  for (size_t i = 63; i < len; i += 64)
+    name[i] = '.';
+  name[len] = '\0';
+
+  gai_request(&g, 40, name);
+  r = call(fd, &g.req, NULL, 0);
+  CHECK(r != NULL && r->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR);
+  psock__v1__response__free_unpacked(r, NULL);
+
+  h.name = name;
+  req.id = 41;
+  req.call_case = PSOCK__V1__REQUEST__CALL_GETHOSTBYNAME_EX;
+  req.gethostbyname_ex = &h;
+  r = call(fd, &req, NULL, 0);
+  CHECK(r != NULL && r->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR);
+  psock__v1__response__free_unpacked(r, NULL);
+
+  /* getfqdn answers an unknown name with the name: a 60 KiB reply. */
+  fq.name = name;
+  req.id = 42;
+  req.call_case = PSOCK__V1__REQUEST__CALL_GETFQDN;
+  req.getfqdn = &fq;
+  r = call(fd, &req, NULL, 0);
+  CHECK(r != NULL);
+  CHECK(r->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR ||
+        (r->result_case == PSOCK__V1__RESPONSE__RESULT_GETFQDN &&
+         strlen(r->getfqdn->name) == len));
+  psock__v1__response__free_unpacked(r, NULL);
+
+  CHECK(still_served(fd, 43));
+  close(fd);
+  free(name);
+  return 0;
+}
+
+static void test_huge_host_name_is_an_error(void **state) {
+  assert_as_nobody(client_huge_strings);
+  assert_logged("getaddrinfo request 40 answered with error");
+}
+
+/* getnameinfo of a unix path holding a NUL. */
+static int client_unix_path_nul(void *arg) {
+  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
+  Psock__V1__GetnameinfoRequest q = PSOCK__V1__GETNAMEINFO_REQUEST__INIT;
+  Psock__V1__Address a = PSOCK__V1__ADDRESS__INIT;
+  Psock__V1__Response *r;
+  int fd = raw_ready();
+
+  CHECK(fd >= 0);
+  a.addr_case = PSOCK__V1__ADDRESS__ADDR_UNIX_PATH;
+  a.unix_path.data = (uint8_t *)"/tmp/a\0/etc/passwd";
+  a.unix_path.len = 18;
+  q.address = &a;
+  req.id = 50;
+  req.call_case = PSOCK__V1__REQUEST__CALL_GETNAMEINFO;
+  req.getnameinfo = &q;
+  r = call(fd, &req, NULL, 0);
+  CHECK(is_error(r, PSOCK__V1__ERROR__KIND__OS_ERROR, EINVAL));
+  psock__v1__response__free_unpacked(r, NULL);
+  CHECK(still_served(fd, 51));
+  close(fd);
+  return 0;
+}
+
+/* As root (psockd binds unix paths for root only): bind with a NUL. */
+static int client_root_bind_path_nul(void *arg) {
+  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
+  Psock__V1__BindRequest bind = PSOCK__V1__BIND_REQUEST__INIT;
+  Psock__V1__Address a = PSOCK__V1__ADDRESS__INIT;
+  Psock__V1__Response *r;
+  int sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int fd = raw_ready();
+
+  CHECK(fd >= 0 && sock >= 0);
+  a.addr_case = PSOCK__V1__ADDRESS__ADDR_UNIX_PATH;
+  a.unix_path.data = (uint8_t *)"/tmp/psock-hostile\0x";
+  a.unix_path.len = 20;
+  bind.address = &a;
+  req.id = 52;
+  req.call_case = PSOCK__V1__REQUEST__CALL_BIND;
+  req.bind = &bind;
+  r = call(fd, &req, &sock, 1);
+  CHECK(is_error(r, PSOCK__V1__ERROR__KIND__OS_ERROR, EINVAL));
+  psock__v1__response__free_unpacked(r, NULL);
+  CHECK(access("/tmp/psock-hostile", F_OK) < 0);
+  close(sock);
+  close(fd);
+  return 0;
+}
+
+static void test_nul_in_unix_path_is_einval(void **state) {
+  assert_as_nobody(client_unix_path_nul);
+  assert_child_passed(harness_run_as_root(0, client_root_bind_path_nul, NULL),
+                      "client_root_bind_path_nul");
+  assert_logged("getnameinfo request 50 answered with error kind 1 code 22");
+  assert_logged("bind request 52 answered with error kind 1 code 22");
+}
+
+/* ------------------------------------------------- a client that never reads
+ */
+
+#define HOG_MAX_REQUESTS 2000
+#define LATENCY_SAMPLES 200
+
+static double now_ms(void) {
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Pipeline requests without ever reading, then hold on until released. */
+static int hog(struct shared *sh) {
+  uint8_t buf[256];
+  long sent = 0;
+  int fd = raw_ready();
+
+  CHECK(fd >= 0);
+  for (long i = 0; i < HOG_MAX_REQUESTS; i++) {
+    Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
+    Psock__V1__SocketRequest s = PSOCK__V1__SOCKET_REQUEST__INIT;
+    Psock__V1__GetaddrinfoRequest g = PSOCK__V1__GETADDRINFO_REQUEST__INIT;
+    ssize_t n;
+    int r;
+
+    req.id = 100 + (uint64_t)i;
+    if (i % 2) {
+      g.host = (char *)"localhost";
+      req.call_case = PSOCK__V1__REQUEST__CALL_GETADDRINFO;
+      req.getaddrinfo = &g;
+    } else {
+      s.family = AF_INET;
+      s.type = SOCK_STREAM;
+      req.call_case = PSOCK__V1__REQUEST__CALL_SOCKET;
+      req.socket = &s;
+    }
+    n = wire_pack(&req.base, buf, sizeof(buf));
+    CHECK(n > 0);
+    r = wire_send_packet(fd, buf, (size_t)n, NULL, 0, MSG_DONTWAIT);
+    if (r == -EAGAIN)
+      break; /* psockd has stopped reading us */
+    CHECK(r == 0);
+    sent++;
+  }
+  sh->hog_sent = sent;
+  /* Let the worker do all it will do for us. */
+  usleep(200 * 1000);
+  sh->hog_ready = 1;
+  for (int t = 0; t < 15000 && !sh->hog_release; t++)
+    usleep(1000);
+  close(fd);
+  return 0;
+}
+
+static int client_never_reads(void *arg) {
+  struct shared *sh = fx.share;
+  double lat[LATENCY_SAMPLES];
+  pid_t pid;
+  int status;
+
+  sh->hog_ready = sh->hog_release = 0;
+  pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0)
+    exit(hog(sh));
+  for (int t = 0; t < 10000 && !sh->hog_ready; t++)
+    usleep(1000);
+  CHECK(sh->hog_ready);
+  /* Another client of the same worker: served as promptly as ever. */
+  for (int i = 0; i < LATENCY_SAMPLES; i++) {
+    double t0 = now_ms();
+    psock_sock *s = psock_socket(AF_INET, SOCK_STREAM, 0);
+
+    CHECK(s != NULL);
+    lat[i] = now_ms() - t0;
+    psock_close(s);
+  }
+  sh->hog_release = 1;
+  CHECK(waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  qsort(lat, LATENCY_SAMPLES, sizeof(lat[0]), cmp_double);
+  sh->lat_median_ms = lat[LATENCY_SAMPLES / 2];
+  sh->lat_max_ms = lat[LATENCY_SAMPLES - 1];
+  return 0;
+}
+
+static void test_client_that_never_reads_stalls_nobody(void **state) {
+  long rss[3];
+
+  for (int round = 0; round < 3; round++) {
+    assert_as_nobody(client_never_reads);
+    rss[round] = rss_kib(fx.worker);
+    print_message("round %d: %ld requests pipelined unread; other client's "
+                  "psock_socket: median %.3f ms, max %.3f ms; worker VmRSS "
+                  "%ld KiB\n",
+                  round + 1, fx.share->hog_sent, fx.share->lat_median_ms,
+                  fx.share->lat_max_ms, rss[round]);
+    assert_true(fx.share->hog_sent >= 100);
+    /* Generous bounds for loaded CI machines and sanitizer builds. */
+    assert_true(fx.share->lat_median_ms < 50.0);
+    assert_true(fx.share->lat_max_ms < 1000.0);
+  }
+  if (fx.check_rss && rss[2] - rss[0] > RSS_SLACK_KIB)
+    fail_msg("worker VmRSS grew from %ld to %ld KiB over rounds 1..3", rss[0],
+             rss[2]);
+  /* Requests beyond the in-flight limit were refused and logged. */
+  assert_logged("name lookups already in flight: refused");
+}
+
+/* --------------------------------------------------------------- limits */
+
+static int client_warm_up_raw(void *arg) {
+  struct gai_req g;
+  Psock__V1__Response *r;
+  int fd = raw_ready();
+
+  CHECK(fd >= 0);
+  CHECK(still_served(fd, 2));
+  gai_request(&g, 3, "localhost");
+  r = call(fd, &g.req, NULL, 0);
+  CHECK(r != NULL && r->result_case == PSOCK__V1__RESPONSE__RESULT_GETADDRINFO);
+  psock__v1__response__free_unpacked(r, NULL);
+  close(fd);
+  return 0;
+}
+
+static const char *const limit_args[] = {
+    "--workers",     "1",  "--max-inflight=3", "--max-lookups=4",
+    "--max-conns=6", NULL,
+};
+
+/* Send n slow lookups with ids from id0 without waiting. */
+static int send_slow(int fd, uint64_t id0, int n) {
+  for (int i = 0; i < n; i++) {
+    struct gai_req g;
+
+    gai_request(&g, id0 + (uint64_t)i, SLOW_NAME);
+    if (raw_send(fd, &g.req, NULL, 0) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+/* Collect n replies; count those refused with EAGAIN whose message holds
+ * what, and those that are lookup results (GAI errors or addresses). */
+static int collect(int fd, int n, const char *what, int *ret_refused,
+                   int *ret_answered) {
+  *ret_refused = *ret_answered = 0;
+  for (int i = 0; i < n; i++) {
+    Psock__V1__Response *r = raw_recv(fd, 5000);
+
+    if (!r)
+      return -1;
+    if (r->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR &&
+        r->error->kind == PSOCK__V1__ERROR__KIND__OS_ERROR &&
+        r->error->code == EAGAIN && strstr(r->error->message, what))
+      ++*ret_refused;
+    else
+      ++*ret_answered;
+    psock__v1__response__free_unpacked(r, NULL);
+  }
+  return 0;
+}
+
+/* 5 slow lookups on one connection: 3 in flight, 2 refused at once. */
+static int client_over_inflight(void *arg) {
+  int refused, answered, fd = raw_ready();
+
+  CHECK(fd >= 0);
+  CHECK(send_slow(fd, 10, LIM_INFLIGHT + 2) == 0);
+  CHECK(collect(fd, LIM_INFLIGHT + 2, "requests in flight", &refused,
+                &answered) == 0);
+  CHECK(refused == 2 && answered == LIM_INFLIGHT);
+  CHECK(still_served(fd, 20));
+  close(fd);
+  return 0;
+}
+
+/* Two connections, 3 slow lookups each: the uid's 5th and 6th refused. */
+static int client_over_lookups(void *arg) {
+  int refused, answered, a = raw_ready(), b = raw_ready();
+
+  CHECK(a >= 0 && b >= 0);
+  CHECK(send_slow(a, 10, 3) == 0);
+  /* a's are dispatched before b's: wait for psockd to take them. */
+  usleep(200 * 1000);
+  CHECK(send_slow(b, 20, 3) == 0);
+  CHECK(collect(b, 3, "name lookups in flight for this user", &refused,
+                &answered) == 0);
+  CHECK(refused == 2 && answered == 1);
+  CHECK(collect(a, 3, "in flight", &refused, &answered) == 0);
+  CHECK(refused == 0 && answered == 3);
+  close(a);
+  close(b);
+  return 0;
+}
+
+/* 6 connections are served; the 7th is closed at once; others go on. */
+static int client_over_conns(void *arg) {
+  int fds[LIM_CONNS], extra;
+
+  for (int i = 0; i < LIM_CONNS; i++)
+    CHECK((fds[i] = raw_ready()) >= 0);
+  extra = raw_open();
+  CHECK(extra >= 0);
+  {
+    Psock__V1__Response *r = NULL;
+    CHECK(hello_version(extra, PSOCK_PROTOCOL_VERSION, &r) < 0);
+    CHECK(errno == 0); /* closed, not timed out */
+  }
+  close(extra);
+  for (int i = 0; i < LIM_CONNS; i++)
+    CHECK(still_served(fds[i], 30 + (uint64_t)i));
+  /* One goes, and a new one is welcome again. */
+  close(fds[0]);
+  usleep(100 * 1000);
+  CHECK((fds[0] = raw_ready()) >= 0);
+  CHECK(still_served(fds[0], 40));
+  for (int i = 0; i < LIM_CONNS; i++)
+    close(fds[i]);
+  return 0;
+}
+
+static void test_limits_give_typed_errors_or_close(void **state) {
+  struct psockd_proc *p = harness_start_psockd(limit_args);
+  int idle, after;
+
+  /* Our PSOCK_SOCKET now names this psockd; the main one is unchanged. */
+  assert_child_passed(harness_run_as_nobody(0, client_warm_up_raw, NULL),
+                      "client_warm_up_raw");
+  idle = settled_fds(p, -1);
+
+  assert_child_passed(harness_run_as_nobody(0, client_over_inflight, NULL),
+                      "client_over_inflight");
+  assert_logged_by(p, "3 requests in flight: getaddrinfo refused");
+
+  assert_child_passed(harness_run_as_nobody(0, client_over_lookups, NULL),
+                      "client_over_lookups");
+  assert_logged_by(p, "uid 65534: 4 name lookups already in flight: refused");
+
+  assert_child_passed(harness_run_as_nobody(0, client_over_conns, NULL),
+                      "client_over_conns");
+  assert_logged_by(p, "already 6 connections: refused");
+
+  after = settled_fds(p, idle);
+  if (after != idle)
+    harness_print_psockd_log(p);
+  assert_int_equal(after, idle);
+  harness_stop_psockd(p);
+  assert_int_equal(setenv("PSOCK_SOCKET", harness_psockd_socket(fx.psockd), 1),
+                   0);
+}
+
+/* ------------------------------------------------------ nobody noticed */
+
+static void test_psockd_leaks_nothing(void **state) {
+  pid_t workers[4];
+  int fds = settled_fds(fx.psockd, fx.fds_idle);
+  long rss = rss_kib(fx.worker);
+  char *log = harness_psockd_log(fx.psockd);
+  bool restarted = strstr(log, "restarting it") != NULL;
+
+  free(log);
+  print_message("psockd fds: %d after the warm-up, %d now; worker VmRSS: "
+                "%ld KiB after the warm-up, %ld KiB now%s\n",
+                fx.fds_idle, fds, fx.rss_idle, rss,
+                fx.check_rss ? "" : " (not checked: sanitizer or wrapper)");
+  if (fds != fx.fds_idle || restarted)
+    harness_print_psockd_log(fx.psockd);
+  /* The one worker served every hostile client and is still the same. */
+  assert_false(restarted);
+  assert_int_equal(find_workers(harness_psockd_pid(fx.psockd), workers, 4), 1);
+  assert_int_equal(workers[0], fx.worker);
+  assert_int_equal(fds, fx.fds_idle);
+  if (fx.check_rss && rss - fx.rss_idle > RSS_SLACK_KIB)
+    fail_msg("worker VmRSS grew from %ld to %ld KiB", fx.rss_idle, rss);
+}
+
+/* ---------------------------------------------------------------- setup */
+
+/* Everything a worker allocates once: lookup threads, big arena blocks. */
+static int client_warm_up(void *arg) {
+  size_t len = 60 * 1024;
+  char *name = malloc(len + 1);
+  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
+  Psock__V1__GetfqdnRequest fq = PSOCK__V1__GETFQDN_REQUEST__INIT;
+  Psock__V1__Response *r;
+  int refused, answered, fd;
+  psock_sock *s;
+
+  CHECK(client_warm_up_raw(arg) == 0);
+  fd = raw_ready();
+  CHECK(fd >= 0 && name != NULL);
+  /* Every lookup thread runs the resolver once. */
+  CHECK(send_slow(fd, 10, 8) == 0);
+  CHECK(collect(fd, 8, "in flight", &refused, &answered) == 0);
+  memset(name, 'w', len);
+  name[len] = '\0';
+  fq.name = name;
+  req.id = 20;
+  req.call_case = PSOCK__V1__REQUEST__CALL_GETFQDN;
+  req.getfqdn = &fq;
+  r = call(fd, &req, NULL, 0);
+  CHECK(r != NULL);
+  psock__v1__response__free_unpacked(r, NULL);
+  close(fd);
+  free(name);
+  s = psock_socket(AF_INET, SOCK_DGRAM, 0);
+  CHECK(s != NULL);
+  psock_close(s);
+  return 0;
+}
+
+static int setup(void **state) {
+  struct sockaddr_in dns = {.sin_family = AF_INET, .sin_port = htons(53)};
+  const char *args[] = {"--workers", "1", NULL};
+  pid_t workers[4];
+  size_t n = 0;
+
+  fx.check_rss = getenv("PSOCKD_WRAPPER") == NULL;
+#if defined(__SANITIZE_ADDRESS__)
+  fx.check_rss = false; /* freed memory sits in ASan's quarantine */
+#endif
+  harness_private_name_service(HOSTS, RESOLV, NSSWITCH);
+  /* The name server that never answers. */
+  inet_pton(AF_INET, SLOW_DNS, &dns.sin_addr);
+  fx.dns_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  assert_true(fx.dns_fd >= 0);
+  if (bind(fx.dns_fd, (struct sockaddr *)&dns, sizeof(dns)) < 0)
+    fail_msg("bind %s:53: %s", SLOW_DNS, strerror(errno));
+  fx.share = mmap(NULL, sizeof(*fx.share), PROT_READ | PROT_WRITE,
+                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  assert_true(fx.share != MAP_FAILED);
+
+  fx.psockd = harness_start_psockd(args);
+  for (int i = 0; i < 500 && n != 1; i++) {
+    n = find_workers(harness_psockd_pid(fx.psockd), workers, 4);
+    if (n != 1)
+      usleep(10000);
+  }
+  assert_int_equal(n, 1);
+  fx.worker = workers[0];
+  assert_child_passed(harness_run_as_nobody(0, client_warm_up, NULL),
+                      "client_warm_up");
+  assert_child_passed(harness_run_as_nobody(0, client_never_reads, NULL),
+                      "client_never_reads (warm-up)");
+  fx.fds_idle = settled_fds(fx.psockd, -1);
+  fx.rss_idle = rss_kib(fx.worker);
+  assert_true(fx.fds_idle > 0 && fx.rss_idle > 0);
+  return 0;
+}
+
+static int teardown(void **state) {
+  if (getenv("HOSTILE_LOG"))
+    harness_print_psockd_log(fx.psockd);
+  harness_stop_psockd(fx.psockd);
+  close(fx.dns_fd);
+  munmap(fx.share, sizeof(*fx.share));
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_truncated_request_closes),
+      cmocka_unit_test(test_random_bytes_close),
+      cmocka_unit_test(test_oversized_packet_closes),
+      cmocka_unit_test(test_request_before_handshake_closes),
+      cmocka_unit_test(test_wrong_protocol_version_answered_then_closed),
+      cmocka_unit_test(test_missing_fd_is_protocol_error),
+      cmocka_unit_test(test_too_many_fds_close),
+      cmocka_unit_test(test_fd_count_mismatch_closes),
+      cmocka_unit_test(test_fd_not_a_socket_is_enotsock),
+      cmocka_unit_test(test_socket_of_other_family_fails_in_kernel),
+      cmocka_unit_test(test_unknown_call_is_enosys),
+      cmocka_unit_test(test_huge_host_name_is_an_error),
+      cmocka_unit_test(test_nul_in_unix_path_is_einval),
+      cmocka_unit_test(test_client_that_never_reads_stalls_nobody),
+      cmocka_unit_test(test_limits_give_typed_errors_or_close),
+      /* Last: after every hostile client has come and gone. */
+      cmocka_unit_test(test_psockd_leaks_nothing),
+  };
+
+  return cmocka_run_group_tests_name("hostile", tests, setup, teardown);
+}

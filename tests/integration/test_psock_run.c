@@ -1,0 +1,1210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * psock-run and libpsock-preload.so (issue #10): unmodified Debian programs
+ * run as nobody, each in an empty network namespace of its own that
+ * psock-run makes (a user namespace that maps nobody to itself), with their
+ * sockets and name lookups from a real psockd; each next to its refused
+ * twin under a policy that denies it:
+ *
+ *   curl      fetches from an HTTP server on the host's 127.0.0.1 by a host
+ *             name that only psockd's /etc/hosts knows
+ *   ping      -c 1 127.0.0.1 (a raw ICMP socket from psockd)
+ *   python3   -m http.server 80: a privileged port, then serves clients
+ *   ip        -br addr shows the host's interfaces (netlink from psockd)
+ *   socat     a UDP exchange with a host socket
+ *
+ * and the differential conformance test: tests/conformance/sockcalls run
+ * natively as root in the host's namespace and through psock-run as nobody
+ * in an empty one, under a policy that grants the same: the outputs must
+ * be identical. Then what programs do to their processes and fds (threads,
+ * fork, exec, closing every fd, dup2 over the library's), psockd
+ * unreachable, AF_UNIX local or through psockd, exit status and signals,
+ * and psock-run's warnings.
+ *
+ * Every binary nobody runs is copied out of the build tree into a 0755
+ * directory first (CI's checkout may be unreachable for nobody); the
+ * preload links libpsock-client statically, so it needs no library of
+ * ours beside it. Processes run as nobody through setpriv(1), so that the
+ * test knows their pid (setpriv, psock-run and the program are one
+ * process) and can stop servers.
+ *
+ * In a sanitizer build the preload is instrumented and needs the sanitizer
+ * runtimes in front of it in LD_PRELOAD (meson passes their paths); without
+ * them the tests skip, saying so.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+/* cmocka needs these before its header. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define RUN_TIMEOUT_MS 20000
+#define WEB_NAME "psock-web.test"
+#define WEB_BODY "hello from the host's 127.0.0.1\n"
+
+/* psockd's private /etc/hosts: the web server's name is known to psockd
+ * only (the test never touches the host's files). */
+#define TEST_HOSTS                                                             \
+  "127.0.0.1\tlocalhost\n"                                                     \
+  "::1\tlocalhost\n"                                                           \
+  "127.0.0.1\t" WEB_NAME "\n"                                                  \
+  "127.0.0.5\tpsock-conformance.test psock-alias.test\n"                       \
+  "fd00:5::5\tpsock-conformance.test\n"
+#define TEST_NSSWITCH                                                          \
+  "passwd: files\ngroup: files\nshadow: files\nhosts: files\n"                 \
+  "networks: files\nprotocols: files\nservices: files\n"
+
+/* Least privilege for the five programs. */
+#define POLICY_PROGRAMS                                                        \
+  "allow uid=65534 socket family=inet,inet6 type=stream,dgram "                \
+  "proto=0,tcp,udp\n"                                                          \
+  "allow uid=65534 socket family=inet type=dgram,raw proto=icmp\n"             \
+  "allow uid=65534 socket family=netlink type=raw proto=route\n"               \
+  "allow uid=65534 bind family=netlink\n"                                      \
+  "allow uid=65534 bind family=inet,inet6 addr=any port=0,80,1024-65535\n"     \
+  "allow uid=65534 listen family=inet,inet6\n"                                 \
+  "allow uid=65534 connect,sendto family=inet,inet6 "                          \
+  "addr=127.0.0.0/8,::1 port=any\n"                                            \
+  "allow uid=65534 lookup,reverse\n"
+
+/* The twins: the same less each program's one need (no connect, no ICMP,
+ * no netlink, no port 80). */
+#define POLICY_TWINS                                                           \
+  "allow uid=65534 socket family=inet,inet6 type=stream,dgram "                \
+  "proto=0,tcp,udp\n"                                                          \
+  "allow uid=65534 bind family=inet,inet6 addr=any port=0,1024-65535\n"        \
+  "allow uid=65534 listen family=inet,inet6\n"                                 \
+  "allow uid=65534 lookup,reverse\n"
+
+/* What root may do natively, nobody may do through psockd. */
+#define POLICY_CONFORMANCE                                                     \
+  "allow uid=65534 all family=any type=any proto=any addr=any port=any "       \
+  "option=any\n"
+
+static struct {
+  bool skip;
+  char skip_why[PATH_MAX + 256];
+  char work[64];  /* 0755: copies of our binaries, policies */
+  char files[96]; /* 0777: what nobody writes */
+  char psock_run[PATH_MAX], preload[PATH_MAX], sockcalls[PATH_MAX],
+      helper[PATH_MAX], ping[PATH_MAX], static_hello[PATH_MAX];
+  char preload_env[2 * PATH_MAX]; /* PSOCK_PRELOAD for the runs */
+  char runtimes[2 * PATH_MAX];    /* sanitizer runtimes, "a:b:" or "" */
+  bool curl_ok; /* curl starts with the sanitizer runtimes preloaded */
+  pid_t server; /* a server of a test that may fail before stopping it */
+  struct psockd_proc *allow, *deny, *conform;
+} fx;
+
+/* ------------------------------------------------------------ helpers */
+
+static long long now_ms(void) {
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms) {
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+
+  nanosleep(&ts, NULL);
+}
+
+static char *read_text(const char *path) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = fopen(path, "re");
+
+  if (!f)
+    return strdup("");
+  if (getdelim(&text, &len, '\0', f) < 0) {
+    free(text);
+    text = strdup("");
+  }
+  fclose(f);
+  return text;
+}
+
+static void write_text(const char *path, const char *text, mode_t mode) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  assert_int_equal(fchmod(fd, mode), 0);
+  close(fd);
+}
+
+/* The first of /usr/bin, /bin, /usr/sbin, /sbin that has name. */
+static const char *system_program(const char *name) {
+  static char buf[4][PATH_MAX];
+  static int slot;
+  const char *dirs[] = {"/usr/bin", "/bin", "/usr/sbin", "/sbin"};
+  char *out = buf[slot++ % 4];
+
+  for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+    snprintf(out, PATH_MAX, "%s/%s", dirs[i], name);
+    if (access(out, X_OK) == 0)
+      return out;
+  }
+  fail_msg("%s is not installed (./install-deps.sh installs it)", name);
+  return NULL;
+}
+
+/* ------------------------------------------------------- running things */
+
+struct run {
+  /* in */
+  const char *tag;              /* names the output files */
+  bool nobody;                  /* through setpriv as nobody */
+  const char *const *argv;      /* argv[0] is a path */
+  const char *stdin_text;       /* NULL: /dev/null */
+  const char *cwd;              /* NULL: fx.files */
+  const char *const *extra_env; /* "NAME=value", NULL-terminated */
+  /* out */
+  pid_t pid;
+  int status;
+  char *out, *err;
+  char outpath[PATH_MAX], errpath[PATH_MAX];
+};
+
+/* In the child, before exec: our fds are gone, stdio are files. */
+static void child_exec(struct run *r, char *const *argv) {
+  char inpath[PATH_MAX];
+  int in, out, err;
+
+  snprintf(inpath, sizeof(inpath), "%s/%s.in", fx.files, r->tag);
+  in = open(r->stdin_text ? inpath : "/dev/null", O_RDONLY);
+  out = open(r->outpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  err = open(r->errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
+      dup2(err, 2) < 0)
+    _exit(124);
+  close_range(3, ~0U, 0);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (chdir(r->cwd ? r->cwd : fx.files) < 0)
+    _exit(124);
+  for (size_t i = 0; r->extra_env && r->extra_env[i]; i++)
+    putenv((char *)r->extra_env[i]);
+  execv(argv[0], argv);
+  _exit(124);
+}
+
+/* Start r; argv gets setpriv in front for nobody. */
+static void start(struct run *r) {
+  const char *argv[64];
+  size_t n = 0;
+
+  snprintf(r->outpath, sizeof(r->outpath), "%s/%s.out", fx.files, r->tag);
+  snprintf(r->errpath, sizeof(r->errpath), "%s/%s.err", fx.files, r->tag);
+  if (r->stdin_text) {
+    char inpath[PATH_MAX];
+
+    snprintf(inpath, sizeof(inpath), "%s/%s.in", fx.files, r->tag);
+    write_text(inpath, r->stdin_text, 0644);
+  }
+  if (r->nobody) {
+    argv[n++] = "/usr/bin/setpriv";
+    argv[n++] = "--reuid=65534";
+    argv[n++] = "--regid=65534";
+    argv[n++] = "--clear-groups";
+  }
+  for (size_t i = 0; r->argv[i]; i++) {
+    assert_true(n < sizeof(argv) / sizeof(argv[0]) - 1);
+    argv[n++] = r->argv[i];
+  }
+  argv[n] = NULL;
+  fflush(NULL);
+  r->pid = fork();
+  assert_true(r->pid >= 0);
+  if (r->pid == 0)
+    child_exec(r, (char *const *)argv);
+}
+
+/* Wait (bounded) for r and read its output. Returns false on timeout. */
+static bool finish(struct run *r, int timeout_ms) {
+  long long deadline = now_ms() + timeout_ms;
+  bool done = false;
+
+  while (!done) {
+    pid_t w = waitpid(r->pid, &r->status, WNOHANG);
+
+    if (w == r->pid) {
+      done = true;
+    } else if (now_ms() >= deadline) {
+      kill(r->pid, SIGKILL);
+      waitpid(r->pid, &r->status, 0);
+      break;
+    } else {
+      sleep_ms(5);
+    }
+  }
+  if (fx.server == r->pid)
+    fx.server = 0;
+  r->out = read_text(r->outpath);
+  r->err = read_text(r->errpath);
+  return done;
+}
+
+static void stop(struct run *r) {
+  kill(r->pid, SIGTERM);
+  if (!finish(r, 3000))
+    fprintf(stderr, "%s: killed after SIGTERM\n", r->tag);
+}
+
+static void show(const struct run *r) {
+  fprintf(stderr, "----- %s (pid %d, wait status 0x%x) stdout -----\n%s",
+          r->tag, (int)r->pid, r->status, r->out ? r->out : "");
+  fprintf(stderr, "----- %s stderr -----\n%s-----\n", r->tag,
+          r->err ? r->err : "");
+}
+
+static void run_free(struct run *r) {
+  free(r->out);
+  free(r->err);
+  r->out = r->err = NULL;
+}
+
+static int exit_code(const struct run *r) {
+  return WIFEXITED(r->status) ? WEXITSTATUS(r->status) : -1;
+}
+
+static void assert_has(const struct run *r, const char *text,
+                       const char *want) {
+  if (!strstr(text, want)) {
+    show(r);
+    fail_msg("%s: output lacks \"%s\"", r->tag, want);
+  }
+}
+
+static void assert_exit(const struct run *r, int want) {
+  if (exit_code(r) != want) {
+    show(r);
+    fail_msg("%s: exit status %d, want %d", r->tag, exit_code(r), want);
+  }
+}
+
+static void assert_failed(const struct run *r) {
+  if (exit_code(r) <= 0) {
+    show(r);
+    fail_msg("%s: succeeded (status 0x%x), but psockd's policy refuses it",
+             r->tag, r->status);
+  }
+}
+
+/* psock-run's argv: setpriv comes in front (start()). */
+#define PSOCK_RUN(psockd, ...)                                                 \
+  ((const char *const[]){fx.psock_run, "--socket",                             \
+                         harness_psockd_socket(psockd), "--", __VA_ARGS__,     \
+                         NULL})
+
+/* Run to completion as nobody through psock-run. */
+static void run_nobody(struct run *r) {
+  r->nobody = true;
+  start(r);
+  if (!finish(r, RUN_TIMEOUT_MS)) {
+    show(r);
+    fail_msg("%s: still running after %d ms", r->tag, RUN_TIMEOUT_MS);
+  }
+}
+
+/* The denial of call=CALL for the client pid in psockd's log. */
+static void assert_denied(const struct psockd_proc *p, const struct run *r,
+                          const char *call) {
+  char *log = harness_psockd_log(p), who[96], what[64];
+  bool found = false;
+
+  snprintf(who, sizeof(who), "decision=deny uid=65534 gid=65534 pid=%d ",
+           (int)r->pid);
+  snprintf(what, sizeof(what), "call=%s ", call);
+  for (char *l = strtok(log, "\n"); l && !found; l = strtok(NULL, "\n"))
+    found = strstr(l, who) && strstr(l, what);
+  free(log);
+  if (!found) {
+    show(r);
+    harness_print_psockd_log(p);
+    fail_msg("%s: psockd's log has no denial of %s for pid %d", r->tag, call,
+             (int)r->pid);
+  }
+}
+
+static void skip_if_needed(void) {
+  if (fx.skip) {
+    fprintf(stderr, "skipped: %s\n", fx.skip_why);
+    skip();
+  }
+}
+
+/* In a sanitizer build, curl deadlocks at start-up with the sanitizer
+ * runtimes preloaded, psock or not: what needs curl is skipped there. */
+static bool curl_usable(const char *what) {
+  if (fx.curl_ok)
+    return true;
+  fprintf(stderr,
+          "skipped %s: curl does not start with the sanitizer runtimes "
+          "preloaded (without psock's preload too)\n",
+          what);
+  return false;
+}
+
+/* For our own (instrumented) programs: leak checks on. */
+static const char *const leak_check[] = {"ASAN_OPTIONS=detect_leaks=1", NULL};
+
+/* ------------------------------------------------------------ servers */
+
+/* A forked HTTP server on 127.0.0.1: one fixed answer per connection. */
+static pid_t start_http(uint16_t *port) {
+  struct sockaddr_in sin = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof(sin);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  pid_t pid;
+
+  assert_true(fd >= 0);
+  assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+  assert_int_equal(listen(fd, 16), 0);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+  *port = ntohs(sin.sin_port);
+  fflush(NULL);
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    static const char reply[] =
+        "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
+        "Content-Length: %zu\r\n\r\n%s";
+    char head[4096], out[512];
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    alarm(60);
+    for (;;) {
+      int c = accept(fd, NULL, NULL);
+      size_t got = 0;
+      int n;
+
+      if (c < 0)
+        continue;
+      while (got < sizeof(head) - 1) {
+        ssize_t r = read(c, head + got, sizeof(head) - 1 - got);
+
+        if (r <= 0)
+          break;
+        got += (size_t)r;
+        head[got] = '\0';
+        if (strstr(head, "\r\n\r\n"))
+          break;
+      }
+      n = snprintf(out, sizeof(out), reply, strlen(WEB_BODY), WEB_BODY);
+      (void)!write(c, out, (size_t)n);
+      close(c);
+    }
+  }
+  close(fd);
+  return pid;
+}
+
+static void stop_pid(pid_t pid) {
+  int status;
+
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+}
+
+/* An HTTP GET from this process (the host's namespace). */
+static char *http_get(uint16_t port, const char *path) {
+  struct sockaddr_in sin = {.sin_family = AF_INET,
+                            .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  char req[256], *buf = calloc(1, 65536);
+  size_t got = 0;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  assert_non_null(buf);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+    if (fd >= 0)
+      close(fd);
+    free(buf);
+    return NULL;
+  }
+  snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n",
+           path);
+  (void)!write(fd, req, strlen(req));
+  for (;;) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    ssize_t n;
+
+    if (poll(&p, 1, 5000) != 1)
+      break;
+    n = read(fd, buf + got, 65535 - got);
+    if (n <= 0)
+      break;
+    got += (size_t)n;
+  }
+  close(fd);
+  return buf;
+}
+
+/* ------------------------------------------------------------- curl */
+
+static void test_curl_by_host_name(void **state) {
+  struct run ok = {.tag = "curl"}, twin = {.tag = "curl-twin"};
+  const char *curl = system_program("curl");
+  char url[128];
+  uint16_t port;
+  pid_t web;
+
+  skip_if_needed();
+  if (!curl_usable("curl by host name"))
+    skip();
+  web = start_http(&port);
+  snprintf(url, sizeof(url), "http://" WEB_NAME ":%u/hello", port);
+
+  ok.argv = PSOCK_RUN(fx.allow, curl, "-sS", "--max-time", "10", url);
+  run_nobody(&ok);
+  assert_exit(&ok, 0);
+  if (strcmp(ok.out, WEB_BODY) != 0) {
+    show(&ok);
+    fail_msg("curl printed something else than the page");
+  }
+
+  twin.argv = PSOCK_RUN(fx.deny, curl, "-sS", "--max-time", "10", url);
+  run_nobody(&twin);
+  /* 7: "Failed to connect": the name resolved, the connect was refused. */
+  assert_exit(&twin, 7);
+  assert_denied(fx.deny, &twin, "connect");
+  stop_pid(web);
+  run_free(&ok);
+  run_free(&twin);
+}
+
+/* ------------------------------------------------------------- ping */
+
+static void test_ping(void **state) {
+  struct run ok = {.tag = "ping"}, twin = {.tag = "ping-twin"},
+             caps = {.tag = "ping-caps"};
+  const char *ping = system_program("ping");
+
+  skip_if_needed();
+  /* The copy has no file capabilities (cp drops them): an unmodified
+   * program that needs CAP_NET_RAW, as psock-run is for. */
+  ok.argv = PSOCK_RUN(fx.allow, fx.ping, "-c", "1", "-W", "5", "127.0.0.1");
+  run_nobody(&ok);
+  assert_exit(&ok, 0);
+  assert_has(&ok, ok.out, "1 packets transmitted, 1 received");
+
+  twin.argv = PSOCK_RUN(fx.deny, fx.ping, "-c", "1", "-W", "5", "127.0.0.1");
+  run_nobody(&twin);
+  assert_failed(&twin);
+  assert_has(&twin, twin.err, "Permission denied");
+  assert_denied(fx.deny, &twin, "socket");
+
+  /* The installed ping has capabilities: the loader runs it in secure
+   * mode, without the preload, and psock-run says so. */
+  if (getxattr(ping, "security.capability", NULL, 0) > 0) {
+    caps.argv = PSOCK_RUN(fx.deny, ping, "-c", "1", "-W", "1", "127.0.0.1");
+    run_nobody(&caps);
+    assert_has(&caps, caps.err, "has file capabilities");
+    assert_has(&caps, caps.err, "the preload cannot reach it");
+  }
+  run_free(&ok);
+  run_free(&twin);
+  run_free(&caps);
+}
+
+/* ------------------------------------------------------ python http.server */
+
+static bool port80_free(void) {
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(80)};
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  bool ok;
+
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  ok = bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+  close(fd);
+  return ok;
+}
+
+static void test_python_http_server_port_80(void **state) {
+  struct run srv = {.tag = "python"}, client = {.tag = "python-client"},
+             twin = {.tag = "python-twin"};
+  const char *curl = system_program("curl");
+  char www[PATH_MAX], file[PATH_MAX + 32], *page = NULL;
+  long long deadline;
+
+  skip_if_needed();
+  if (!port80_free())
+    fail_msg("port 80 is in use on this host: the test needs it");
+  snprintf(www, sizeof(www), "%s/www", fx.work);
+  assert_int_equal(mkdir(www, 0755), 0);
+  assert_int_equal(chmod(www, 0755), 0);
+  snprintf(file, sizeof(file), "%s/psock-hello.txt", www);
+  write_text(file, "served by an unmodified python3\n", 0644);
+
+  /* /usr/bin/python3: the python3 first on PATH may be root's own. */
+  srv.argv = PSOCK_RUN(fx.allow, "/usr/bin/python3", "-m", "http.server", "80");
+  srv.cwd = www;
+  srv.nobody = true;
+  start(&srv);
+  /* Its parent-death signal does not survive psock-run's user namespace:
+   * the teardown stops it if this test fails first. */
+  fx.server = srv.pid;
+  deadline = now_ms() + 10000;
+  while (!page && now_ms() < deadline) {
+    page = http_get(80, "/psock-hello.txt");
+    if (!page) {
+      if (waitpid(srv.pid, &srv.status, WNOHANG) == srv.pid) {
+        fx.server = 0;
+        srv.out = read_text(srv.outpath);
+        srv.err = read_text(srv.errpath);
+        show(&srv);
+        fail_msg("python3 -m http.server 80 exited");
+      }
+      sleep_ms(50);
+    }
+  }
+  if (!page) {
+    stop(&srv);
+    show(&srv);
+    fail_msg("nothing answered on port 80 within 10 s");
+  }
+  if (!strstr(page, " 200 ") ||
+      !strstr(page, "served by an unmodified python3")) {
+    stop(&srv);
+    show(&srv);
+    fail_msg("port 80 answered:\n%s", page);
+  }
+  free(page);
+
+  /* A second client: curl, itself through psock-run. */
+  if (curl_usable("the python server's curl client")) {
+    client.argv = PSOCK_RUN(fx.allow, curl, "-sS", "--max-time", "10",
+                            "http://127.0.0.1/");
+    run_nobody(&client);
+  }
+  stop(&srv);
+  if (fx.curl_ok) {
+    assert_exit(&client, 0);
+    assert_has(&client, client.out, "psock-hello.txt");
+  }
+  assert_has(&srv, srv.out, "Serving HTTP on 0.0.0.0 port 80");
+  assert_has(&srv, srv.err, "\"GET /psock-hello.txt HTTP/1.0\" 200");
+
+  twin.argv = PSOCK_RUN(fx.deny, "/usr/bin/python3", "-m", "http.server", "80");
+  twin.cwd = www;
+  run_nobody(&twin);
+  assert_failed(&twin);
+  assert_has(&twin, twin.err, "PermissionError");
+  assert_denied(fx.deny, &twin, "bind");
+  run_free(&srv);
+  run_free(&client);
+  run_free(&twin);
+}
+
+/* ------------------------------------------------------------- ip addr */
+
+/* The first word of each line, sorted, one per line. */
+static char *first_words(const char *text) {
+  char *copy = strdup(text), *out = calloc(1, strlen(text) + 2);
+  char *words[256];
+  size_t n = 0;
+
+  assert_non_null(copy);
+  assert_non_null(out);
+  for (char *l = strtok(copy, "\n"); l && n < 256; l = strtok(NULL, "\n")) {
+    l[strcspn(l, " \t")] = '\0';
+    if (*l)
+      words[n++] = l;
+  }
+  for (size_t i = 1; i < n; i++)
+    for (size_t j = i; j > 0 && strcmp(words[j - 1], words[j]) > 0; j--) {
+      char *t = words[j];
+
+      words[j] = words[j - 1];
+      words[j - 1] = t;
+    }
+  for (size_t i = 0; i < n; i++) {
+    strcat(out, words[i]);
+    strcat(out, "\n");
+  }
+  free(copy);
+  return out;
+}
+
+static void test_ip_shows_host_interfaces(void **state) {
+  struct run native = {.tag = "ip-native"}, ok = {.tag = "ip"},
+             twin = {.tag = "ip-twin"}, sandbox = {.tag = "ip-sandbox"};
+  const char *ip = system_program("ip");
+  char *want, *got;
+
+  skip_if_needed();
+  native.argv = (const char *const[]){ip, "-br", "addr", NULL};
+  start(&native);
+  assert_true(finish(&native, RUN_TIMEOUT_MS));
+  assert_exit(&native, 0);
+
+  ok.argv = PSOCK_RUN(fx.allow, ip, "-br", "addr");
+  run_nobody(&ok);
+  assert_exit(&ok, 0);
+  want = first_words(native.out);
+  got = first_words(ok.out);
+  if (strcmp(want, got) != 0) {
+    show(&native);
+    show(&ok);
+    fail_msg("ip -br addr through psock-run shows other interfaces");
+  }
+  /* And the program's own namespace has lo only. */
+  sandbox.argv = PSOCK_RUN(fx.allow, fx.helper, "whoami");
+  run_nobody(&sandbox);
+  assert_exit(&sandbox, 0);
+  assert_has(&sandbox, sandbox.out, "interfaces: lo\n");
+  if (strcmp(got, "lo\n") == 0)
+    fprintf(stderr, "note: this host has only lo; the comparison shows less\n");
+
+  twin.argv = PSOCK_RUN(fx.deny, ip, "-br", "addr");
+  run_nobody(&twin);
+  assert_failed(&twin);
+  assert_has(&twin, twin.err, "Permission denied");
+  assert_denied(fx.deny, &twin, "socket");
+  free(want);
+  free(got);
+  run_free(&native);
+  run_free(&ok);
+  run_free(&twin);
+  run_free(&sandbox);
+}
+
+/* -------------------------------------------------------------- socat */
+
+/* Run socat against a UDP socket of ours; answer once. Returns whether a
+ * datagram arrived. */
+static bool socat_exchange(struct run *r, struct psockd_proc *p) {
+  struct sockaddr_in sin = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)},
+                     from;
+  socklen_t len = sizeof(sin), flen = sizeof(from);
+  const char *socat = system_program("socat");
+  char dest[64], buf[256];
+  struct pollfd pfd;
+  bool got = false;
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+  assert_true(fd >= 0);
+  assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+  snprintf(dest, sizeof(dest), "UDP:127.0.0.1:%u", ntohs(sin.sin_port));
+  r->argv = PSOCK_RUN(p, socat, "-t", "3", "-", dest);
+  r->stdin_text = "hello psock\n";
+  r->nobody = true;
+  start(r);
+  pfd.fd = fd;
+  pfd.events = POLLIN;
+  /* The twin exits at once; its datagram never comes. */
+  for (long long end = now_ms() + 10000; !got && now_ms() < end;) {
+    if (poll(&pfd, 1, 100) == 1) {
+      ssize_t n =
+          recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+
+      for (ssize_t i = 0; i < n; i++)
+        if (buf[i] >= 'a' && buf[i] <= 'z')
+          buf[i] = (char)(buf[i] - 'a' + 'A');
+      if (n > 0)
+        sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, flen);
+      got = n > 0;
+    } else if (waitpid(r->pid, &r->status, WNOHANG) == r->pid) {
+      r->pid = -r->pid; /* reaped */
+      break;
+    }
+  }
+  if (r->pid < 0) {
+    r->pid = -r->pid;
+    r->out = read_text(r->outpath);
+    r->err = read_text(r->errpath);
+  } else if (!finish(r, RUN_TIMEOUT_MS)) {
+    show(r);
+    fail_msg("socat still running");
+  }
+  close(fd);
+  return got;
+}
+
+static void test_socat_udp(void **state) {
+  struct run ok = {.tag = "socat"}, twin = {.tag = "socat-twin"};
+
+  skip_if_needed();
+  if (!socat_exchange(&ok, fx.allow)) {
+    show(&ok);
+    fail_msg("no datagram from socat");
+  }
+  assert_exit(&ok, 0);
+  if (strcmp(ok.out, "HELLO PSOCK\n") != 0) {
+    show(&ok);
+    fail_msg("socat did not print the answer");
+  }
+  if (socat_exchange(&twin, fx.deny)) {
+    show(&twin);
+    fail_msg("a datagram arrived although psockd's policy refuses it");
+  }
+  assert_failed(&twin);
+  assert_has(&twin, twin.err, "Permission denied");
+  assert_denied(fx.deny, &twin, "connect");
+  run_free(&ok);
+  run_free(&twin);
+}
+
+/* --------------------------------------------------------- conformance */
+
+static void test_conformance(void **state) {
+  struct run native = {.tag = "sockcalls-native"},
+             shim = {.tag = "sockcalls-shim"}, diff = {.tag = "sockcalls-diff"};
+  char dn[PATH_MAX], ds[PATH_MAX];
+
+  skip_if_needed();
+  snprintf(dn, sizeof(dn), "%s/native", fx.files);
+  snprintf(ds, sizeof(ds), "%s/shim", fx.files);
+  assert_int_equal(mkdir(dn, 0777), 0);
+  assert_int_equal(mkdir(ds, 0777), 0);
+  assert_int_equal(chmod(ds, 0777), 0);
+
+  /* Natively: root, the host's namespace, no psockd. */
+  native.argv = (const char *const[]){fx.sockcalls, dn, NULL};
+  native.extra_env = leak_check;
+  start(&native);
+  assert_true(finish(&native, RUN_TIMEOUT_MS));
+  assert_exit(&native, 0);
+  assert_has(&native, native.out, "\ndone\n");
+
+  /* Through psock-run: nobody, an empty namespace, everything granted. */
+  shim.argv = PSOCK_RUN(fx.conform, fx.sockcalls, ds);
+  shim.extra_env = leak_check;
+  run_nobody(&shim);
+  assert_exit(&shim, 0);
+  if (strcmp(native.out, shim.out) != 0) {
+    diff.argv = (const char *const[]){"/usr/bin/diff", "-u", native.outpath,
+                                      shim.outpath, NULL};
+    start(&diff);
+    finish(&diff, RUN_TIMEOUT_MS);
+    fprintf(stderr, "----- diff -u native shim -----\n%s-----\n", diff.out);
+    show(&shim);
+    run_free(&diff);
+    fail_msg("sockcalls through psock-run differs from the native run");
+  }
+  run_free(&native);
+  run_free(&shim);
+}
+
+/* ------------------------------------------------- processes and fds */
+
+static void test_namespace_and_identity(void **state) {
+  struct run nobody = {.tag = "whoami-nobody"}, root = {.tag = "whoami-root"};
+
+  skip_if_needed();
+  /* nobody: a user namespace mapping nobody to itself, never root. */
+  nobody.argv = PSOCK_RUN(fx.allow, fx.helper, "whoami");
+  run_nobody(&nobody);
+  assert_exit(&nobody, 0);
+  assert_has(&nobody, nobody.out, "uid=65534 euid=65534 gid=65534\n");
+  assert_has(&nobody, nobody.out, "interfaces: lo\n");
+  assert_has(&nobody, nobody.out, "lo: up\n");
+
+  /* root: a plain network namespace when asked for one. */
+  root.argv =
+      (const char *const[]){fx.psock_run, "--netns=empty",
+                            "--socket",   harness_psockd_socket(fx.allow),
+                            "--",         fx.helper,
+                            "whoami",     NULL};
+  start(&root);
+  assert_true(finish(&root, RUN_TIMEOUT_MS));
+  assert_exit(&root, 0);
+  assert_has(&root, root.out, "uid=0 euid=0 gid=0\n");
+  assert_has(&root, root.out, "interfaces: lo\n");
+  assert_has(&root, root.out, "lo: up\n");
+  run_free(&nobody);
+  run_free(&root);
+}
+
+static void test_threads_fork_exec_close_dup2(void **state) {
+  struct run r = {.tag = "stress"};
+  struct harness_echo *echo;
+  uint16_t port;
+  char portarg[16];
+
+  skip_if_needed();
+  echo = harness_start_echo(&port);
+  snprintf(portarg, sizeof(portarg), "%u", port);
+  r.argv = PSOCK_RUN(fx.allow, fx.helper, "stress", portarg);
+  r.extra_env = leak_check;
+  run_nobody(&r);
+  harness_stop_echo(echo);
+  assert_exit(&r, 0);
+  assert_has(&r, r.out,
+             "exchange ok\nthreads ok\nfork ok\nclose-all ok\ndup2 ok\n"
+             "lowest ok\nexec ok\nstress ok\n");
+  run_free(&r);
+}
+
+static void test_psockd_unreachable(void **state) {
+  struct run r = {.tag = "unreachable"};
+  char sock[PATH_MAX];
+  const char *first, *second;
+
+  skip_if_needed();
+  snprintf(sock, sizeof(sock), "%s/nobody-listens.sock", fx.work);
+  r.argv = (const char *const[]){fx.psock_run, "--socket",    sock, "--",
+                                 fx.helper,    "unreachable", NULL};
+  run_nobody(&r);
+  assert_exit(&r, 0);
+  assert_has(&r, r.out, "socket: Permission denied\n");
+  assert_has(&r, r.out, "unreachable ok\n");
+  /* One line, however many calls failed. */
+  first = strstr(r.err, "libpsock-client: psockd unreachable at ");
+  second = first ? strstr(first + 1, "libpsock-client:") : NULL;
+  if (!first || second) {
+    show(&r);
+    fail_msg("want exactly one line saying psockd is unreachable");
+  }
+  run_free(&r);
+}
+
+/* Connect from the host's namespace to abstract name; 0 or errno. */
+static int connect_abstract(const char *name) {
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  size_t n = strlen(name);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), r;
+
+  memcpy(sun.sun_path + 1, name, n);
+  r = connect(fd, (struct sockaddr *)&sun,
+              (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n));
+  r = r < 0 ? errno : 0;
+  close(fd);
+  return r;
+}
+
+/* Start the helper's abstract listener; wait for "ready". */
+static void abstract_listener(struct run *r, const char *name) {
+  long long deadline = now_ms() + 10000;
+
+  r->argv = PSOCK_RUN(fx.conform, fx.helper, "abstract", name);
+  r->nobody = true;
+  start(r);
+  for (;;) {
+    char *out = read_text(r->outpath);
+    bool ready = strstr(out, "ready\n") != NULL;
+
+    free(out);
+    if (ready)
+      return;
+    if (now_ms() >= deadline || waitpid(r->pid, &r->status, WNOHANG) != 0) {
+      finish(r, 1000);
+      show(r);
+      fail_msg("%s: the abstract listener did not start", r->tag);
+    }
+    sleep_ms(10);
+  }
+}
+
+static void test_unix_local_or_through_psockd(void **state) {
+  static const char *daemon_env[] = {"PSOCK_PRELOAD_UNIX=daemon", NULL};
+  struct run local = {.tag = "unix-local"}, routed = {.tag = "unix-daemon"};
+  char name[64];
+  int err;
+
+  skip_if_needed();
+  /* Local (the default): the name lives in the program's namespace. */
+  snprintf(name, sizeof(name), "psock-run-test-local-%d", (int)getpid());
+  abstract_listener(&local, name);
+  err = connect_abstract(name);
+  stop(&local);
+  if (err != ECONNREFUSED) {
+    show(&local);
+    fail_msg("connect to the sandbox's abstract name from the host: %s",
+             strerror(err));
+  }
+  /* PSOCK_PRELOAD_UNIX=daemon: psockd's socket, the host's names. */
+  snprintf(name, sizeof(name), "psock-run-test-daemon-%d", (int)getpid());
+  routed.extra_env = daemon_env;
+  abstract_listener(&routed, name);
+  err = connect_abstract(name);
+  assert_true(finish(&routed, RUN_TIMEOUT_MS));
+  if (err != 0) {
+    show(&routed);
+    fail_msg("connect to the name bound through psockd: %s", strerror(err));
+  }
+  assert_exit(&routed, 0);
+  assert_has(&routed, routed.out, "accepted\n");
+  run_free(&local);
+  run_free(&routed);
+}
+
+/* -------------------------------------------------- psock-run itself */
+
+static void test_exit_status_and_signals(void **state) {
+  struct run code = {.tag = "exit-42"}, sig = {.tag = "exit-signal"},
+             missing = {.tag = "exit-missing"}, none = {.tag = "exit-none"};
+
+  skip_if_needed();
+  code.argv = PSOCK_RUN(fx.allow, "/bin/sh", "-c", "exit 42");
+  run_nobody(&code);
+  assert_exit(&code, 42);
+
+  sig.argv = PSOCK_RUN(fx.allow, "/bin/sh", "-c", "kill -TERM $$");
+  run_nobody(&sig);
+  if (!WIFSIGNALED(sig.status) || WTERMSIG(sig.status) != SIGTERM) {
+    show(&sig);
+    fail_msg("the program's SIGTERM is not psock-run's status");
+  }
+
+  missing.argv = PSOCK_RUN(fx.allow, "/nonexistent/program");
+  run_nobody(&missing);
+  assert_exit(&missing, 127);
+  assert_has(&missing, missing.err, "/nonexistent/program");
+
+  none.argv = (const char *const[]){fx.psock_run, NULL};
+  run_nobody(&none);
+  assert_exit(&none, 125);
+  assert_has(&none, none.err, "Usage:");
+  run_free(&code);
+  run_free(&sig);
+  run_free(&missing);
+  run_free(&none);
+}
+
+static void test_warnings(void **state) {
+  struct run st = {.tag = "static"}, suid = {.tag = "setuid"},
+             suid_ns = {.tag = "setuid-userns"};
+  char copy[PATH_MAX];
+
+  skip_if_needed();
+  st.argv = PSOCK_RUN(fx.allow, fx.static_hello);
+  run_nobody(&st);
+  assert_exit(&st, 0);
+  assert_has(&st, st.out, "static hello");
+  assert_has(&st, st.err, "is statically linked: the preload cannot reach it");
+
+  /* A set-user-ID root program: in the host's namespace the loader runs
+   * it in secure mode (warned); in psock-run's user namespace root is not
+   * mapped, so the bit does nothing and the preload reaches it. */
+  snprintf(copy, sizeof(copy), "%s/setuid-helper", fx.work);
+  assert_int_equal(harness_copy_file(fx.helper, copy, 04755), 0);
+  suid.argv = (const char *const[]){
+      fx.psock_run, "--netns=host", "--socket", harness_psockd_socket(fx.allow),
+      "--",         copy,           "whoami",   NULL};
+  run_nobody(&suid);
+  assert_exit(&suid, 0);
+  assert_has(&suid, suid.err, "is set-user-ID: the preload cannot reach it");
+  suid_ns.argv = PSOCK_RUN(fx.allow, copy, "whoami");
+  run_nobody(&suid_ns);
+  assert_exit(&suid_ns, 0);
+  assert_has(&suid_ns, suid_ns.out, "uid=65534 euid=65534");
+  if (strstr(suid_ns.err, "warning")) {
+    show(&suid_ns);
+    fail_msg("a warning for a set-user-ID bit that does nothing");
+  }
+  run_free(&st);
+  run_free(&suid);
+  run_free(&suid_ns);
+}
+
+static void test_policy_hint(void **state) {
+  struct run r = {.tag = "hint"};
+  char code[160], want[160];
+  uint16_t port;
+  pid_t web;
+
+  skip_if_needed();
+  web = start_http(&port);
+  snprintf(code, sizeof(code),
+           "import socket; socket.create_connection(('127.0.0.1', %u))", port);
+  r.argv = (const char *const[]){fx.psock_run, "--policy-hint",
+                                 "--socket",   harness_psockd_socket(fx.deny),
+                                 "--",         "/usr/bin/python3",
+                                 "-c",         code,
+                                 NULL};
+  run_nobody(&r);
+  stop_pid(web);
+  assert_failed(&r);
+  assert_has(&r, r.err, "PermissionError");
+  snprintf(want, sizeof(want),
+           "psock-run: policy hint: allow uid=65534 connect family=inet "
+           "addr=127.0.0.1 port=%u  # refused: denied by policy",
+           port);
+  assert_has(&r, r.err, want);
+  assert_has(&r, r.err,
+             "psock-run: policy hint: allow uid=65534 socket family=inet "
+             "type=stream proto=tcp\n");
+  run_free(&r);
+}
+
+/* ------------------------------------------------------------- fixture */
+
+static void copy_in(const char *var, const char *name, char *dst) {
+  const char *src = getenv(var);
+
+  if (!src || !*src)
+    fail_msg("%s is not set: run this test through `meson test`", var);
+  snprintf(dst, PATH_MAX, "%s/%s", fx.work, name);
+  if (harness_copy_file(src, dst, 0755) < 0)
+    fail_msg("copying %s: %s", src, strerror(errno));
+}
+
+static struct psockd_proc *start_with_policy(const char *name,
+                                             const char *text) {
+  char path[PATH_MAX];
+  const char *args[] = {"--policy", path, "--workers", "1", NULL};
+
+  snprintf(path, sizeof(path), "%s/%s.conf", fx.work, name);
+  write_text(path, text, 0644);
+  return harness_start_psockd(args);
+}
+
+/* PSOCK_PRELOAD for the runs: in a sanitizer build the runtimes the
+ * instrumented preload needs come first. false: cannot be done. */
+static bool preload_value(void) {
+  const char *sanitize = getenv("PSOCK_SANITIZE");
+  const char *runtimes = getenv("PSOCK_SANITIZER_RUNTIMES");
+  char list[2 * PATH_MAX] = "";
+
+  if (!sanitize || !*sanitize || strcmp(sanitize, "none") == 0) {
+    snprintf(fx.preload_env, sizeof(fx.preload_env), "%s", fx.preload);
+    return true;
+  }
+  if (!runtimes || !*runtimes) {
+    snprintf(fx.skip_why, sizeof(fx.skip_why),
+             "the preload is built with -fsanitize=%s and the runtimes it "
+             "needs in front of it are unknown",
+             sanitize);
+    return false;
+  }
+  /* Each runtime as the loader should load it (a resolved file name). */
+  for (const char *p = runtimes; *p;) {
+    size_t n = strcspn(p, ":");
+    char name[PATH_MAX], real[PATH_MAX];
+
+    snprintf(name, sizeof(name), "%.*s", (int)n, p);
+    if (!realpath(name, real) || access(real, R_OK) < 0) {
+      snprintf(fx.skip_why, sizeof(fx.skip_why),
+               "sanitizer runtime %s not found", name);
+      return false;
+    }
+    strncat(list, real, sizeof(list) - strlen(list) - 2);
+    strcat(list, ":");
+    p += n + (p[n] == ':');
+  }
+  snprintf(fx.runtimes, sizeof(fx.runtimes), "%s", list);
+  snprintf(fx.preload_env, sizeof(fx.preload_env), "%s%s", list, fx.preload);
+  return true;
+}
+
+/* Does curl start (natively) with just the sanitizer runtimes preloaded? */
+static bool curl_starts(void) {
+  char env[3 * PATH_MAX];
+  const char *extra[] = {env, NULL};
+  struct run r = {.tag = "curl-probe", .extra_env = extra};
+  bool ok;
+
+  if (!*fx.runtimes)
+    return true;
+  snprintf(env, sizeof(env), "LD_PRELOAD=%s", fx.runtimes);
+  r.argv = (const char *const[]){system_program("curl"), "--version", NULL};
+  start(&r);
+  ok = finish(&r, 5000) && exit_code(&r) == 0;
+  run_free(&r);
+  return ok;
+}
+
+static int setup(void **state) {
+  snprintf(fx.work, sizeof(fx.work), "/tmp/psock-run.XXXXXX");
+  if (!mkdtemp(fx.work))
+    fail_msg("mkdtemp: %s", strerror(errno));
+  assert_int_equal(chmod(fx.work, 0755), 0);
+  snprintf(fx.files, sizeof(fx.files), "%s/files", fx.work);
+  assert_int_equal(mkdir(fx.files, 0777), 0);
+  assert_int_equal(chmod(fx.files, 0777), 0);
+
+  copy_in("PSOCK_RUN", "psock-run", fx.psock_run);
+  copy_in("PSOCK_PRELOAD_LIB", "libpsock-preload.so", fx.preload);
+  copy_in("PSOCK_SOCKCALLS", "sockcalls", fx.sockcalls);
+  copy_in("PSOCK_RUN_HELPER", "psock_run_helper", fx.helper);
+  copy_in("PSOCK_STATIC_HELLO", "static_hello", fx.static_hello);
+  /* A copy of ping: cp drops its file capabilities. */
+  snprintf(fx.ping, sizeof(fx.ping), "%s/ping", fx.work);
+  if (harness_copy_file(system_program("ping"), fx.ping, 0755) < 0)
+    fail_msg("copying ping: %s", strerror(errno));
+
+  fx.skip = !preload_value();
+  if (!fx.skip && setenv("PSOCK_PRELOAD", fx.preload_env, 1) < 0)
+    fail_msg("setenv: %s", strerror(errno));
+  /* Programs not built with the sanitizers run with their runtimes
+   * preloaded; their own leaks are not ours to report (our own programs
+   * turn the check back on: LEAK_CHECK). */
+  if (*fx.runtimes)
+    setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+  fx.curl_ok = !fx.skip && curl_starts();
+
+  harness_private_name_service(TEST_HOSTS, NULL, TEST_NSSWITCH);
+  fx.allow = start_with_policy("programs", POLICY_PROGRAMS);
+  fx.deny = start_with_policy("twins", POLICY_TWINS);
+  fx.conform = start_with_policy("conformance", POLICY_CONFORMANCE);
+  return 0;
+}
+
+static int remove_entry(const char *path) {
+  char cmd[PATH_MAX + 16];
+
+  /* Our own directory, named by mkdtemp: nothing else is removed. */
+  if (strncmp(path, "/tmp/psock-run.", 15) != 0)
+    return -1;
+  snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", path);
+  return system(cmd);
+}
+
+static int teardown(void **state) {
+  if (fx.server > 0)
+    stop_pid(fx.server);
+  harness_stop_psockd(fx.conform);
+  harness_stop_psockd(fx.deny);
+  harness_stop_psockd(fx.allow);
+  remove_entry(fx.work);
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_curl_by_host_name),
+      cmocka_unit_test(test_ping),
+      cmocka_unit_test(test_python_http_server_port_80),
+      cmocka_unit_test(test_ip_shows_host_interfaces),
+      cmocka_unit_test(test_socat_udp),
+      cmocka_unit_test(test_conformance),
+      cmocka_unit_test(test_namespace_and_identity),
+      cmocka_unit_test(test_threads_fork_exec_close_dup2),
+      cmocka_unit_test(test_psockd_unreachable),
+      cmocka_unit_test(test_unix_local_or_through_psockd),
+      cmocka_unit_test(test_exit_status_and_signals),
+      cmocka_unit_test(test_warnings),
+      cmocka_unit_test(test_policy_hint),
+  };
+
+  return cmocka_run_group_tests_name("psock-run", tests, setup, teardown);
+}
