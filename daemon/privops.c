@@ -112,7 +112,8 @@ int priv_bind(int fd, const struct sockaddr *sa, socklen_t len) {
     return 0;
   if (len > PRIV_DATA_MAX)
     return -errno;
-  memcpy(req.data, sa, len);
+  if (len)
+    memcpy(req.data, sa, len);
   return escalate(&req, fd, NULL, -errno);
 }
 
@@ -125,7 +126,8 @@ int priv_setsockopt(int fd, int level, int optname, const void *val,
     return 0;
   if (len > PRIV_DATA_MAX)
     return -errno;
-  memcpy(req.data, val, len);
+  if (len) /* an empty value may come with a NULL pointer */
+    memcpy(req.data, val, len);
   return escalate(&req, fd, NULL, -errno);
 }
 

@@ -139,7 +139,7 @@ int rpc_offload(struct rpc_call *call, void (*work)(struct rpc_call *call));
  * Policy check of call's socket operation on call->sa (already numeric).
  * Returns 1 if allowed, 0 if denied (error reply set, denial logged).
  */
-int rpc_authorize_addr(struct rpc_call *call, int policy_call, int family);
+int rpc_authorize_addr(struct rpc_call *call, int policy_call);
 
 /* The socket family of an fd (SO_DOMAIN), or -errno. */
 int rpc_fd_family(int fd);

@@ -200,7 +200,7 @@ static int bind_resume(struct rpc_call *call) {
   Psock__V1__BindReply *r;
   int e;
 
-  if (!rpc_authorize_addr(call, POLICY_BIND, call->sa.ss_family))
+  if (!rpc_authorize_addr(call, POLICY_BIND))
     return 0;
   r = RPC_NEW(call, Psock__V1__BindReply, PSOCK__V1__BIND_REPLY__INIT);
   if (!r)
@@ -228,7 +228,7 @@ static int connect_resume(struct rpc_call *call) {
   Psock__V1__ConnectReply *r;
   int rc, err = 0;
 
-  if (!rpc_authorize_addr(call, POLICY_CONNECT, call->sa.ss_family))
+  if (!rpc_authorize_addr(call, POLICY_CONNECT))
     return 0;
   r = RPC_NEW(call, Psock__V1__ConnectReply, PSOCK__V1__CONNECT_REPLY__INIT);
   if (!r)
@@ -401,7 +401,7 @@ static int sendto_resume(struct rpc_call *call) {
   Psock__V1__SendtoReply *r;
   ssize_t n;
 
-  if (!rpc_authorize_addr(call, POLICY_SENDTO, call->sa.ss_family))
+  if (!rpc_authorize_addr(call, POLICY_SENDTO))
     return 0;
   r = RPC_NEW(call, Psock__V1__SendtoReply, PSOCK__V1__SENDTO_REPLY__INIT);
   if (!r)

@@ -194,6 +194,8 @@ static const int worker_syscalls[] = {
     SCMP_SYS(prctl),
 #if defined(__SANITIZE_ADDRESS__)
     /* The sanitizer runtime's own needs (test builds only). */
+    SCMP_SYS(open),
+    SCMP_SYS(lstat),
     SCMP_SYS(sigaltstack),
     SCMP_SYS(rt_sigaction),
     SCMP_SYS(sched_getaffinity),
