@@ -237,7 +237,9 @@ int identity_from_socket(int fd, struct identity *ret) {
   if (r == 0 && id.pid > 0) {
     text = malloc(CGROUP_FILE_MAX);
     r = text ? read_cgroup(id.pid, text, CGROUP_FILE_MAX) : -ENOMEM;
-    if (r == 0)
+    /* An empty file: no cgroup hierarchy is mounted, so there is no unit
+     * to know (a unit= rule then matches nobody). */
+    if (r == 0 && text[strspn(text, " \n")] != '\0')
       r = identity_unit_from_cgroup(text, id.unit, sizeof(id.unit));
     /* Alive after the read: the pid was not reused during it. EPERM (an
      * unprivileged worker) also means the process exists. */

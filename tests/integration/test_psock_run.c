@@ -805,8 +805,9 @@ static void test_conformance(void **state) {
                                       shim.outpath, NULL};
     start(&diff);
     finish(&diff, RUN_TIMEOUT_MS);
-    fprintf(stderr, "----- diff -u native shim -----\n%s-----\n", diff.out);
+    /* The diff last: a long log is cut at its head. */
     show(&shim);
+    fprintf(stderr, "----- diff -u native shim -----\n%s-----\n", diff.out);
     run_free(&diff);
     fail_msg("sockcalls through psock-run differs from the native run");
   }
