@@ -34,6 +34,7 @@ meson install -C "$PSOCK_BUILD_ROOT" --no-rebuild --quiet --destdir "$STAGE" \
 rm -f "$STAGE.log"
 
 # prefix, sbindir, libdir, mandir, includedir, systemdsystemunitdir
+prefix='' sbindir='' libdir='' mandir='' includedir='' systemdsystemunitdir=''
 eval "$(meson introspect --buildoptions "$PSOCK_BUILD_ROOT" | python3 -c '
 import json, shlex, sys
 o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
@@ -42,12 +43,16 @@ for k in ("prefix", "sbindir", "libdir", "mandir", "includedir",
     print("%s=%s" % (k, shlex.quote(str(o[k]))))')" ||
   fail "cannot read this build's options"
 unitdir=$systemdsystemunitdir
-pc() { # pc VAR DEFINE: a variable of systemd.pc with one variable defined
-  pkg-config --define-variable="$2=$prefix" --variable="$1" systemd
+# pc VAR DEFINE FALLBACK: a variable of systemd.pc with one variable
+# defined as systemd/meson.build does, or FALLBACK without systemd.pc.
+pc() {
+  local v
+  v=$(pkg-config --define-variable="$2=$prefix" --variable="$1" systemd 2>/dev/null)
+  echo "${v:-$prefix/$3}"
 }
-[ -n "$unitdir" ] || unitdir=$(pc systemdsystemunitdir root_prefix)
-sysusersdir=$(pc sysusersdir prefix)
-tmpfilesdir=$(pc tmpfilesdir prefix)
+[ -n "$unitdir" ] || unitdir=$(pc systemdsystemunitdir root_prefix lib/systemd/system)
+sysusersdir=$(pc sysusersdir prefix lib/sysusers.d)
+tmpfilesdir=$(pc tmpfilesdir prefix lib/tmpfiles.d)
 
 missing=0
 for f in "$unitdir/psockd.socket" "$unitdir/psockd.service" \
@@ -111,13 +116,15 @@ out=$(systemd-sysusers --root="$STAGE" --dry-run 2>&1) || {
   printf '%s\n' "$out"
   fail "systemd-sysusers refuses the entries"
 }
-printf '%s\n' "$out" | grep -q "psockd" && printf '%s\n' "$out" | grep -q "psock" ||
+if ! grep -q "user 'psockd'" <<<"$out" || ! grep -q "group 'psock'" <<<"$out"; then
+  printf '%s\n' "$out"
   fail "systemd-sysusers does not create the psockd user and psock group"
+fi
 log "ok: systemd-sysusers creates the user psockd and the group psock"
-out=$(systemd-tmpfiles --root="$STAGE" --create "$STAGE$tmpfilesdir/psockd.conf" 2>&1) &&
-  [ -d "$STAGE/run/psockd" ] && [ -d "$STAGE/etc/psockd" ] || {
+if ! out=$(systemd-tmpfiles --root="$STAGE" --create "$STAGE$tmpfilesdir/psockd.conf" 2>&1) ||
+  [ ! -d "$STAGE/run/psockd" ] || [ ! -d "$STAGE/etc/psockd" ]; then
   printf '%s\n' "$out"
   fail "systemd-tmpfiles does not create /run/psockd and /etc/psockd"
-}
+fi
 log "ok: systemd-tmpfiles creates /run/psockd and /etc/psockd"
 log "PASS"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the system tests (sourced, not run): messages, skip and fail,
 # bounded commands, and the dedicated --prefix=/usr build they install.
 #

@@ -3,11 +3,14 @@
 #
 # Boots Debian's systemd in new PID, mount, UTS, IPC and cgroup namespaces
 # on a cached debootstrap tree (docs: shared/design/TESTING.md), installs
-# psock into it with `meson install --destdir` from a --prefix=/usr build,
-# follows the README's "Running under systemd" steps, and checks:
-# socket activation by an unprivileged client in group psock (and a user
-# outside the group refused by the socket's mode), a socket from psockd
-# used by that client, `systemctl status`, a structured audit record in the
+# psock into the running system with `meson install --destdir` from a
+# --prefix=/usr build, follows the README's "Running under systemd" steps
+# (systemd-sysusers, systemd-tmpfiles, daemon-reload, enable --now
+# psockd.socket, usermod -aG psock), and checks: socket activation by an
+# unprivileged client in group psock (and a user outside the group refused
+# by the socket's mode), a socket from psockd used by that client (a small
+# program built against the installed library, run as a transient service
+# of that user), `systemctl status`, a structured audit record in the
 # journal, the hardening of the running processes (/proc/PID/status),
 # `systemctl reload` with a new policy, and a clean `systemctl stop`.
 #
@@ -140,13 +143,12 @@ EOF
 }
 
 boot() {
-  local i
   write_boot_script
   timeout -s KILL "$CONTAINER_LIFETIME" script -qfec \
     "unshare --pid --fork --kill-child=SIGKILL --mount --uts --ipc --cgroup sh $RUN/boot.sh $ROOT $RUN" \
     "$RUN/console.log" </dev/null >/dev/null 2>&1 &
   CT_JOB=$!
-  for i in $(seq 100); do
+  for _ in $(seq 100); do
     [ -s "$RUN/pid1" ] && break
     kill -0 "$CT_JOB" 2>/dev/null || break
     sleep 0.1
@@ -157,7 +159,7 @@ boot() {
     fail "the container did not start"
   }
   # systemctl needs systemd's private socket: it appears a moment later.
-  for i in $(seq 300); do
+  for _ in $(seq 300); do
     [ -S "/proc/$PID1/root/run/systemd/private" ] && break
     kill -0 "$CT_JOB" 2>/dev/null || break
     sleep 0.1
@@ -178,12 +180,11 @@ boot() {
 }
 
 teardown() {
-  local i
   [ -n "$CT_JOB" ] || return 0
   if kill -0 "$CT_JOB" 2>/dev/null && [ -n "$PID1" ]; then
     timeout -s KILL 10 nsenter -t "$PID1" -a -r -w systemctl poweroff \
       >/dev/null 2>&1
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
       kill -0 "$CT_JOB" 2>/dev/null || break
       sleep 0.1
     done
@@ -234,9 +235,9 @@ expect() {
 
 # eventually SECONDS NAME CMD...: retry CMD until it succeeds.
 eventually() {
-  local secs=$1 name=$2 out i
+  local secs=$1 name=$2 out
   shift 2
-  for i in $(seq $((secs * 5))); do
+  for _ in $(seq $((secs * 5))); do
     if out=$("$@" 2>&1); then
       [ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/    /'
       log "ok: $name"
@@ -285,6 +286,7 @@ check_audit_record() {
 
 # /proc/PID/status of every process of psockd.service, with its role.
 check_hardening() {
+  # shellcheck disable=SC2016 # the script runs in the container
   in_ct bash -c '
     fail=0
     pids=$(grep -l "/psockd\.service\$" /proc/[0-9]*/cgroup | cut -d/ -f3)
@@ -383,6 +385,10 @@ no_warnings() {
   }
 }
 
+no_user() {
+  ! in_ct getent passwd "$1"
+}
+
 socket_gone() {
   ! in_ct test -e /run/psockd/psockd.sock
 }
@@ -400,34 +406,35 @@ if ! mount -t overlay overlay \
   cp -a "$ROOTFS/." "$ROOT/" || fail "cannot copy $ROOTFS"
 fi
 
-log "building psock with --prefix=/usr in $PSOCK_SYSTEM_BUILD," \
-  "installing it with meson install --destdir"
-build_and_install "$ROOT"
-[ -f "$ROOT/usr/lib/systemd/system/psockd.service" ] &&
-  [ -f "$ROOT/usr/lib/systemd/system/psockd.socket" ] &&
-  [ -x "$ROOT/usr/sbin/psockd" ] ||
-  fail "meson install did not put psockd and its units under /usr"
-mkdir -p "$ROOT/usr/local/bin"
-cc_against "$ROOT" "$ROOT/usr/local/bin/psock-sysclient" "$HERE/psock-sysclient.c"
-# Test users: alice is in group psock, mallory is not.
-mkdir -p "$ROOT/etc/sysusers.d"
-cat >"$ROOT/etc/sysusers.d/psock-test.conf" <<'EOF'
-u alice - "psock test user, in group psock"
-u mallory - "psock test user, not in group psock"
-m alice psock
-EOF
 # No login prompt on the console.
 ln -sf /dev/null "$ROOT/etc/systemd/system/console-getty.service"
 
 boot
 
-# The README's steps.
+# The README's "Running under systemd", on the running system.
+log "building psock with --prefix=/usr in $PSOCK_SYSTEM_BUILD," \
+  "installing it with meson install --destdir"
+build_and_install "$ROOT"
+if [ ! -f "$ROOT/usr/lib/systemd/system/psockd.service" ] ||
+  [ ! -f "$ROOT/usr/lib/systemd/system/psockd.socket" ] ||
+  [ ! -x "$ROOT/usr/sbin/psockd" ]; then
+  fail "meson install did not put psockd and its units under /usr"
+fi
+mkdir -p "$ROOT/usr/local/bin"
+cc_against "$ROOT" "$ROOT/usr/local/bin/psock-sysclient" "$HERE/psock-sysclient.c"
+expect "no user psockd before systemd-sysusers" no_user psockd
 expect "systemd-sysusers" in_ct systemd-sysusers
+expect "it created the user psockd and the group psock" \
+  in_ct getent passwd psockd
 expect "systemd-tmpfiles --create psockd.conf" \
   in_ct systemd-tmpfiles --create psockd.conf
-expect "alice is in group psock" in_ct id alice
 expect "systemctl daemon-reload" in_ct systemctl daemon-reload
-expect "systemctl start psockd.socket" in_ct systemctl start psockd.socket
+expect "systemctl enable --now psockd.socket" \
+  in_ct systemctl enable --now psockd.socket
+expect "psockd.socket is enabled" in_ct systemctl is-enabled psockd.socket
+# Test users: alice is in group psock, mallory is not.
+expect "useradd alice, mallory; usermod -aG psock alice" in_ct sh -c \
+  'useradd -M alice && useradd -M mallory && usermod -aG psock alice && id alice'
 expect "socket node root:psock 0660" check_socket_node
 expect "psockd.service not started yet" is_state psockd.service inactive
 
@@ -444,7 +451,7 @@ mainpid=$(unit_prop psockd.service MainPID)
 
 # A refused request leaves a structured audit record in the journal.
 expect "alice is refused an AF_PACKET socket" as_user alice deny 17 3
-eventually 5 "journal: PSOCK_DECISION=deny record with its fields" \
+eventually 5 "journal: a PSOCK_DECISION=deny record with its fields (PSOCK_UNIT read from alice's /proc/PID/cgroup)" \
   check_audit_record
 
 expect "hardening of master, psockd-priv and workers (/proc/PID/status)" \
@@ -467,7 +474,8 @@ expect "systemctl stop psockd" in_ct systemctl stop psockd.service
 expect "psockd.service stopped cleanly (exit 0)" stopped_cleanly
 expect "psockd logged that it stopped" journal_has psockd.service "stopped"
 expect "psockd logged no warning or error" no_warnings
-expect "systemctl stop psockd.socket" in_ct systemctl stop psockd.socket
+expect "systemctl disable --now psockd.socket" \
+  in_ct systemctl disable --now psockd.socket
 expect "the socket node is gone" socket_gone
 
 teardown

@@ -29,12 +29,14 @@ need_cmd cc gcc
 need_cmd pkg-config pkg-config
 [ "$(uname -m)" = x86_64 ] || skip "needs an x86_64 host (found $(uname -m))"
 BUSYBOX=/bin/busybox
-[ -x "$BUSYBOX" ] && ! ldd "$BUSYBOX" >/dev/null 2>&1 ||
+if [ ! -x "$BUSYBOX" ] || ldd "$BUSYBOX" >/dev/null 2>&1; then
   skip "no statically linked $BUSYBOX (package busybox-static)"
+fi
 
 # Debian's newest kernel that has a TIPC module.
 KVER=
-for k in $(ls /boot/vmlinuz-* 2>/dev/null | sed 's|^/boot/vmlinuz-||' | sort -rV); do
+for k in $(find /boot -maxdepth 1 -name 'vmlinuz-*' -printf '%f\n' 2>/dev/null |
+  sed 's|^vmlinuz-||' | sort -rV); do
   if [ -r "/boot/vmlinuz-$k" ] &&
     grep -q '^kernel/net/tipc/tipc\.ko' "/lib/modules/$k/modules.dep" 2>/dev/null; then
     KVER=$k
