@@ -160,7 +160,7 @@ static int serve_channel(int ch) {
   if (n == 0)
     return -ECONNRESET;
   if (n < 0) {
-    log_warn("priv: unreadable request (%s): ending this worker's channel",
+    log_warn("unreadable request (%s): ending this worker's channel",
              strerror((int)-n));
     return (int)n;
   }
@@ -168,7 +168,7 @@ static int serve_channel(int ch) {
   r = (size_t)n == sizeof(req) ? priv_validate(&req, nfds ? fds[0] : -1)
                                : -EPROTO;
   if (r < 0) {
-    log_warn("priv: malformed request (op %u, %zd bytes, %zu fds): "
+    log_warn("malformed request (op %u, %zd bytes, %zu fds): "
              "ending this worker's channel",
              (size_t)n >= sizeof(uint32_t) ? req.op : 0, n, nfds);
     wire_close_fds(fds, nfds);
@@ -206,7 +206,7 @@ static int add_channel(int epfd, int control) {
     close(fds[0]);
     return -errno;
   }
-  log_debug("priv: serving worker %u", id);
+  log_debug("serving worker %u", id);
   return 0;
 }
 
