@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Build psock and run the whole test suite twice: a normal build in build/
 # and an AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/
-# (leak checks on). Installs missing packages first. Must run as root: the
-# integration tests start psockd and run clients as nobody.
+# (leak checks on); then, in build-fuzz/ (clang), run each libFuzzer target
+# for a few seconds on its seed corpus (docs/fuzzing.md). Installs missing
+# packages first. Must run as root: the integration tests start psockd and
+# run clients as nobody.
 # Exits non-zero if anything fails; the last line is a plain summary.
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -95,6 +97,11 @@ export ASAN_OPTIONS=detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 TEST_ARGS="--no-suite system" \
   run_suite asan build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dtest_hooks=true
+
+# The fuzz targets bring their own sanitizers; this build's other tests
+# are the ones that ran above, and its warnings are gcc's to enforce.
+CC=clang TEST_ARGS="--suite fuzz" \
+  run_suite fuzz build-fuzz -Dfuzz=true -Dwerror=false
 
 echo
 echo "=== results"

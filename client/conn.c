@@ -43,7 +43,7 @@ struct conn {
   int fd;
   dev_t dev;
   ino_t ino;
-  pid_t pid;      /* process that opened it */
+  pid_t pid;       /* process that opened it */
   int rcvtimeo_ms; /* SO_RCVTIMEO now set on fd (0: none) */
   uint64_t next_id;
   uint8_t *buf; /* PSOCK_MAX_PACKET bytes, for both directions */

@@ -70,8 +70,7 @@ PSOCK_EXPORT psock_sock *psock_socket(int family, int type, int proto) {
   sr.proto = proto;
   PC_REQUEST(req, SOCKET, socket, &sr);
   /* Received close-on-exec exactly when asked, as socket(2) makes it. */
-  if (pc_call_fds(&req, NULL, 0, 1, &resp, &fd, (type & SOCK_CLOEXEC) != 0) <
-      0)
+  if (pc_call_fds(&req, NULL, 0, 1, &resp, &fd, (type & SOCK_CLOEXEC) != 0) < 0)
     return NULL;
   psock__v1__response__free_unpacked(resp, NULL);
   return pc_sock_wrap(fd, family, type, proto);

@@ -151,9 +151,10 @@ int rpc_fd_family(int fd) {
 
 int rpc_authorize_addr(struct rpc_call *call, int policy_call) {
   /* The socket's family, as psockd.policy(5) says: an inet6 UDP socket
-   * may send to an IPv4 address, and is judged as inet6 all the same. */
+   * may send to an IPv4 address, and is judged as inet6 all the same.
+   * The dispatcher read it (SO_DOMAIN) when it checked the fd. */
   struct policy_query q = {.call = (enum policy_call)policy_call,
-                           .family = rpc_fd_family(call->fds_in[0]),
+                           .family = call->fd_family,
                            .addr = (struct sockaddr *)&call->sa,
                            .addrlen = call->salen};
   return rpc_authorize(call, &q);

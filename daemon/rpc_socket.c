@@ -13,6 +13,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <linux/if_packet.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -252,8 +254,7 @@ int rpc_connect(struct rpc_call *call) {
 
 int rpc_listen(struct rpc_call *call) {
   int backlog = call->req->listen->backlog;
-  struct policy_query q = {.call = POLICY_LISTEN,
-                           .family = call->fd_family};
+  struct policy_query q = {.call = POLICY_LISTEN, .family = call->fd_family};
 
   if (!rpc_authorize(call, &q))
     return 0;
@@ -291,6 +292,27 @@ int rpc_accept(struct rpc_call *call) {
 
 /* --------------------------------------------------------- options */
 
+/*
+ * Options whose value holds a pointer (a struct sock_fprog) or an fd: the
+ * kernel would read the filter from, or find the program in, psockd's own
+ * address space and fd table, and EFAULT against EINVAL would tell a client
+ * which of psockd's addresses are mapped (SO_GET_FILTER would even read a
+ * filter made of psockd's memory back). A client sets these on its socket
+ * itself.
+ */
+static bool option_value_is_callers(int level, int optname) {
+  switch (level) {
+  case SOL_SOCKET:
+    return optname == SO_ATTACH_FILTER || optname == SO_ATTACH_BPF ||
+           optname == SO_ATTACH_REUSEPORT_CBPF ||
+           optname == SO_ATTACH_REUSEPORT_EBPF;
+  case SOL_PACKET:
+    return optname == PACKET_FANOUT_DATA;
+  default:
+    return false;
+  }
+}
+
 int rpc_setsockopt(struct rpc_call *call) {
   const Psock__V1__SetsockoptRequest *q = call->req->setsockopt;
   const void *val;
@@ -311,6 +333,13 @@ int rpc_setsockopt(struct rpc_call *call) {
   } else {
     return rpc_fail(call, PSOCK__V1__ERROR__KIND__PROTOCOL_ERROR, EINVAL,
                     "setsockopt without a value");
+  }
+  if (option_value_is_callers(q->level, q->optname)) {
+    log_limited(LOG_NOTICE,
+                "conn %" PRIu64 " (uid %u): setsockopt(%d, %d): the value "
+                "would be read in psockd's memory: refused",
+                call->conn->serial, call->conn->peer.uid, q->level, q->optname);
+    return -EINVAL;
   }
   /* Options anyone may set need no decision: the client holds the fd. */
   if (priv_option_is_privileged(q->level, q->optname, val, len)) {

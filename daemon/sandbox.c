@@ -214,8 +214,7 @@ static const int worker_syscalls[] = {
     SCMP_SYS(pipe2),
     SCMP_SYS(execve),
     SCMP_SYS(setpgid),
-    /* LeakSanitizer lists /proc/self/task with the old system calls. */
-    SCMP_SYS(open),
+    /* LeakSanitizer lists /proc/self/task with open() and getdents(). */
     SCMP_SYS(getdents),
 #endif
 };

@@ -232,8 +232,7 @@ static ssize_t recv_packet(int sock, void *buf, size_t cap, int *fds,
 
 ssize_t wire_recv_packet(int sock, void *buf, size_t cap, int *fds,
                          size_t max_fds, size_t *ret_nfds, int flags) {
-  return recv_packet(sock, buf, cap, fds, max_fds, ret_nfds, flags, true,
-                     true);
+  return recv_packet(sock, buf, cap, fds, max_fds, ret_nfds, flags, true, true);
 }
 
 ssize_t wire_recv_packet_once(int sock, void *buf, size_t cap, int *fds,

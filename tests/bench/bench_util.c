@@ -173,9 +173,9 @@ int bench_wait(pid_t pid, int timeout_ms) {
     pid_t r = waitpid(pid, &status, WNOHANG);
 
     if (r == pid)
-      return WIFEXITED(status) ? WEXITSTATUS(status)
-                               : 128 + (WIFSIGNALED(status) ? WTERMSIG(status)
-                                                            : 0);
+      return WIFEXITED(status)
+                 ? WEXITSTATUS(status)
+                 : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     if (r < 0)
       return -1;
     if (bench_now_ns() >= end) {
@@ -198,7 +198,8 @@ void bench_kill(pid_t pid) {
 }
 
 int bench_become_user(void) {
-  if (setgroups(0, NULL) < 0 || setresgid(BENCH_GID, BENCH_GID, BENCH_GID) < 0 ||
+  if (setgroups(0, NULL) < 0 ||
+      setresgid(BENCH_GID, BENCH_GID, BENCH_GID) < 0 ||
       setresuid(BENCH_UID, BENCH_UID, BENCH_UID) < 0)
     return -errno;
   /* The uid change cleared it. */
@@ -465,10 +466,9 @@ int bench_psockd_start(struct bench_psockd *p, const char *path,
   if (p->pid == 0) {
     int log = open(p->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
-    if (p->holder > 0 &&
-        ((flags & BENCH_NS_STALLDNS &&
-          join_ns(p->holder, "mnt", CLONE_NEWNS) < 0) ||
-         join_ns(p->holder, "net", CLONE_NEWNET) < 0))
+    if (p->holder > 0 && ((flags & BENCH_NS_STALLDNS &&
+                           join_ns(p->holder, "mnt", CLONE_NEWNS) < 0) ||
+                          join_ns(p->holder, "net", CLONE_NEWNET) < 0))
       _exit(126);
     if (log >= 0) {
       dup2(log, STDOUT_FILENO);

@@ -66,7 +66,7 @@ int bench_loopback_up(void);
 
 /* ---------------------------------------------------------------- psockd */
 
-#define BENCH_NS_NET 0x1     /* psockd in a private network namespace */
+#define BENCH_NS_NET 0x1      /* psockd in a private network namespace */
 #define BENCH_NS_STALLDNS 0x2 /* ... whose resolver never answers */
 
 struct bench_psockd {

@@ -105,7 +105,7 @@ static double now_s(void) {
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void die(const char *what) {
+static _Noreturn void die(const char *what) {
   fprintf(stderr, "psock-load: %s: %s\n", what, strerror(errno));
   if (psockd_pid > 0)
     kill(psockd_pid, SIGKILL);
@@ -259,10 +259,10 @@ static void print_table(const char *const *names, struct proc_stat **snaps,
                         const size_t *ns, int k) {
   printf("\n%-10s", "process");
   for (int j = 0; j < k; j++)
-    printf(" | %-22s", names[j]);
+    printf(" | %-16s", names[j]);
   printf("\n%-10s", "");
   for (int j = 0; j < k; j++)
-    printf(" | %7s %14s", "fds", "RSS KiB");
+    printf(" | %6s %9s", "fds", "RSS KiB");
   printf("\n");
   for (size_t i = 0; i < ns[0]; i++) {
     printf("%-10s", snaps[0][i].role);
@@ -272,15 +272,15 @@ static void print_table(const char *const *names, struct proc_stat **snaps,
         if (strcmp(snaps[j][m].role, snaps[0][i].role) == 0)
           p = &snaps[j][m];
       if (p)
-        printf(" | %7d %14ld", p->fds, p->rss_kib);
+        printf(" | %6d %9ld", p->fds, p->rss_kib);
       else
-        printf(" | %7s %14s", "-", "-");
+        printf(" | %6s %9s", "-", "-");
     }
     printf("\n");
   }
   printf("%-10s", "total");
   for (int j = 0; j < k; j++)
-    printf(" | %7d %14ld", total_fds(snaps[j], ns[j]),
+    printf(" | %6d %9ld", total_fds(snaps[j], ns[j]),
            total_rss(snaps[j], ns[j]));
   printf("\n\n");
 }
@@ -717,8 +717,9 @@ static void parse(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  struct proc_stat s0[MAX_PROCS], s1[MAX_PROCS], s2[MAX_PROCS], s3[MAX_PROCS];
-  size_t n0, n1, n2, n3, nworkers = 0;
+  struct proc_stat s0[MAX_PROCS], s1[MAX_PROCS], sm[MAX_PROCS], s2[MAX_PROCS],
+      s3[MAX_PROCS];
+  size_t n0, n1, nm = 0, n2, n3, nworkers = 0;
   pid_t holders[64], clients[MAX_CLIENTS], hog, prober;
   long nholders;
   double t0, t1, lat[LAT_SLOTS];
@@ -804,6 +805,17 @@ int main(int argc, char **argv) {
     if ((clients[i] = fork()) == 0)
       requester(i, share);
   }
+  /* Memory a tenth of the way in: the rest should add nothing. */
+  for (long sum = 0, bad = 0, t = 0;
+       sum < opt.requests / 10 && !bad && t < 60000; t += 2) {
+    usleep(2000);
+    sum = bad = 0;
+    for (int i = 0; i < opt.clients; i++) {
+      sum += sh->client[i].done;
+      bad += sh->client[i].failed;
+    }
+  }
+  nm = snapshot(sm);
   for (int i = 0; i < opt.clients; i++) {
     if (waitpid(clients[i], &status, 0) != clients[i] || !WIFEXITED(status) ||
         WEXITSTATUS(status) != 0)
@@ -838,10 +850,11 @@ int main(int argc, char **argv) {
   n3 = settle(s3, total_fds(s0, n0));
 
   {
-    const char *names[] = {"start", "conns open", "after requests", "end"};
-    struct proc_stat *snaps[] = {s0, s1, s2, s3};
-    size_t ns[] = {n0, n1, n2, n3};
-    print_table(names, snaps, ns, 4);
+    const char *names[] = {"start", "conns open", "10% of requests",
+                           "all requests", "end"};
+    struct proc_stat *snaps[] = {s0, s1, sm, s2, s3};
+    size_t ns[] = {n0, n1, nm, n2, n3};
+    print_table(names, snaps, ns, 5);
   }
 
   /* The verdict. */
@@ -859,6 +872,12 @@ int main(int argc, char **argv) {
            total_fds(s3, n3), total_fds(s0, n0));
     ok = false;
   }
+#if defined(__SANITIZE_ADDRESS__)
+  /* psockd built as we are: freed memory waits in ASan's quarantine. */
+  printf("memory not checked: an AddressSanitizer build keeps what it "
+         "frees\n");
+  n1 = 0;
+#endif
   for (size_t i = 0; i < n1; i++)
     for (size_t j = 0; j < n2; j++)
       if (s1[i].pid == s2[j].pid &&
@@ -874,6 +893,8 @@ int main(int argc, char **argv) {
   }
   if (!stop_psockd())
     ok = false;
-  printf("%s\n", ok ? "OK: fds and memory flat" : "FAILED");
+  printf("%s\n", !ok  ? "FAILED"
+                 : n1 ? "OK: fds and memory flat"
+                      : "OK: fds flat");
   return ok ? 0 : 1;
 }

@@ -13,5 +13,5 @@ seconds=$4
 
 rm -rf "$work"
 mkdir -p "$work/corpus"
-exec "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+exec "$fuzzer" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 \
   -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" "$seeds"

@@ -7,17 +7,18 @@
  * mismatched fds, fds that are not sockets or not of the family the
  * request implies, requests before the handshake, a wrong protocol
  * version, random bytes, unknown calls, huge strings, a NUL in a unix
- * path, a client that never reads its replies, and every per-client limit
- * exceeded (a second psockd started with small --max-inflight,
- * --max-lookups and --max-conns).
+ * path, a socket option whose value is a pointer, a client that never
+ * reads its replies, and every per-client limit exceeded (a second psockd
+ * started with small --max-inflight, --max-lookups and --max-conns).
  *
  * Each case gets the documented response (docs/protocol.md: a framing
  * error closes that one connection, a request error gets a typed Error and
  * the connection stays), finds a line in psockd's log saying why, and
  * harms nobody else. At the end psockd holds the fds it held before, and
  * its worker's resident memory has not grown (beyond 1 MiB of noise) since
- * the warm-up; harness_stop_psockd() fails the test if an ASan build of
- * psockd reported anything in its log.
+ * the warm-up; harness_stop_psockd() fails the test if psockd, built with
+ * the sanitizers or run under valgrind ($PSOCKD_WRAPPER), reported anything
+ * in its log.
  *
  * Name lookups see a private name service: /etc/hosts knows localhost; any
  * other name goes to a DNS server on 127.0.0.77 that this test binds and
@@ -31,6 +32,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -69,7 +71,7 @@
   "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"             \
   "networks: files\nprotocols: files\nservices: files\n"
 
-/* Limits of the second psockd (test_limit_*). */
+/* Limits of the second psockd (test_limits_*). */
 #define LIM_INFLIGHT 3
 #define LIM_LOOKUPS 4
 #define LIM_CONNS 6
@@ -208,9 +210,12 @@ static bool is_error(const Psock__V1__Response *r, int kind, int code) {
 static Psock__V1__Response *call(int fd, Psock__V1__Request *req,
                                  const int *fds, size_t nfds) {
   Psock__V1__Response *r;
+  int e = raw_send(fd, req, fds, nfds);
 
-  if (raw_send(fd, req, fds, nfds) < 0)
+  if (e < 0) {
+    errno = -e;
     return NULL;
+  }
   r = raw_recv(fd, REPLY_TIMEOUT_MS);
   if (r && r->id != req->id) {
     fprintf(stderr, "reply id %llu, expected %llu\n", (unsigned long long)r->id,
@@ -842,8 +847,47 @@ static void test_nul_in_unix_path_is_einval(void **state) {
   assert_logged("bind request 52 answered with error kind 1 code 22");
 }
 
-/* ------------------------------------------------- a client that never reads
+/*
+ * SO_ATTACH_FILTER's value points to the filter: psockd would read it from
+ * its own memory (EFAULT here, a filter made of psockd's memory elsewhere).
  */
+static int client_option_with_pointer(void *arg) {
+  struct sock_filter ret = BPF_STMT(BPF_RET | BPF_K, 0);
+  struct sock_fprog prog = {.len = 1, .filter = (struct sock_filter *)4096};
+  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
+  Psock__V1__SetsockoptRequest so = PSOCK__V1__SETSOCKOPT_REQUEST__INIT;
+  Psock__V1__Response *r;
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int fd = raw_ready();
+
+  CHECK(fd >= 0 && sock >= 0);
+  so.level = SOL_SOCKET;
+  so.optname = SO_ATTACH_FILTER;
+  so.value_case = PSOCK__V1__SETSOCKOPT_REQUEST__VALUE_BUF_VALUE;
+  so.buf_value.data = (uint8_t *)&prog;
+  so.buf_value.len = sizeof(prog);
+  req.id = 60;
+  req.call_case = PSOCK__V1__REQUEST__CALL_SETSOCKOPT;
+  req.setsockopt = &so;
+  r = call(fd, &req, &sock, 1);
+  CHECK(is_error(r, PSOCK__V1__ERROR__KIND__OS_ERROR, EINVAL));
+  psock__v1__response__free_unpacked(r, NULL);
+  /* The client itself may, of course. */
+  prog.filter = &ret;
+  CHECK(setsockopt(sock, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) ==
+        0);
+  CHECK(still_served(fd, 61));
+  close(sock);
+  close(fd);
+  return 0;
+}
+
+static void test_option_holding_a_pointer_refused(void **state) {
+  assert_as_nobody(client_option_with_pointer);
+  assert_logged("would be read in psockd's memory: refused");
+}
+
+/* ---------------------------------------------- a client that never reads */
 
 #define HOG_MAX_REQUESTS 2000
 #define LATENCY_SAMPLES 200
@@ -954,8 +998,6 @@ static void test_client_that_never_reads_stalls_nobody(void **state) {
   if (fx.check_rss && rss[2] - rss[0] > RSS_SLACK_KIB)
     fail_msg("worker VmRSS grew from %ld to %ld KiB over rounds 1..3", rss[0],
              rss[2]);
-  /* Requests beyond the in-flight limit were refused and logged. */
-  assert_logged("name lookups already in flight: refused");
 }
 
 /* --------------------------------------------------------------- limits */
@@ -1056,8 +1098,9 @@ static int client_over_conns(void *arg) {
   CHECK(extra >= 0);
   {
     Psock__V1__Response *r = NULL;
+    /* Closed (perhaps before the hello could be sent), not timed out. */
     CHECK(hello_version(extra, PSOCK_PROTOCOL_VERSION, &r) < 0);
-    CHECK(errno == 0); /* closed, not timed out */
+    CHECK(errno == 0 || errno == EPIPE || errno == ECONNRESET);
   }
   close(extra);
   for (int i = 0; i < LIM_CONNS; i++)
@@ -1202,8 +1245,6 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-  if (getenv("HOSTILE_LOG"))
-    harness_print_psockd_log(fx.psockd);
   harness_stop_psockd(fx.psockd);
   close(fx.dns_fd);
   munmap(fx.share, sizeof(*fx.share));
@@ -1225,6 +1266,7 @@ int main(void) {
       cmocka_unit_test(test_unknown_call_is_enosys),
       cmocka_unit_test(test_huge_host_name_is_an_error),
       cmocka_unit_test(test_nul_in_unix_path_is_einval),
+      cmocka_unit_test(test_option_holding_a_pointer_refused),
       cmocka_unit_test(test_client_that_never_reads_stalls_nobody),
       cmocka_unit_test(test_limits_give_typed_errors_or_close),
       /* Last: after every hostile client has come and gone. */

@@ -328,10 +328,21 @@ static size_t split_wrapper(char *buf, size_t size, const char **argv) {
 static void sanitizer_report(const struct psockd_proc *p, char *why,
                              size_t len) {
   static const char *const marks[] = {
-      "ERROR: LeakSanitizer",
+      /* AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer */
       "ERROR: AddressSanitizer",
+      "ERROR: LeakSanitizer",
       "LeakSanitizer has encountered",
       "runtime error:",
+      /* valgrind's memcheck (its error records; with -q it prints no
+       * summary) */
+      "definitely lost in loss record",
+      "Invalid read of size",
+      "Invalid write of size",
+      "Invalid free",
+      "Mismatched free",
+      "uninitialised value",
+      "uninitialised byte",
+      "Source and destination overlap",
       "ERROR SUMMARY: 1",
       "ERROR SUMMARY: 2",
       "ERROR SUMMARY: 3",
@@ -398,6 +409,9 @@ struct psockd_proc *harness_start_psockd(const char *const *extra_args) {
   argv[argc++] = "--socket";
   argv[argc++] = p->socket;
   argv[argc++] = "--verbose";
+  /* valgrind cannot run a process that installs a seccomp filter. */
+  if (psockd_wrapper())
+    argv[argc++] = "--no-seccomp";
   for (size_t i = 0; extra_args && extra_args[i]; i++) {
     assert_true(argc < sizeof(argv) / sizeof(argv[0]) - 1);
     argv[argc++] = extra_args[i];

@@ -31,13 +31,21 @@ struct psockd_proc;
  * stdout go to DIR/psockd.log. Waits (at most 5 s) until the socket accepts
  * a connection, then sets PSOCK_SOCKET in this process's environment so
  * that children inherit it. Fails the test on any error.
+ *
+ * With $PSOCKD_WRAPPER set (e.g. "valgrind --trace-children=yes ..."),
+ * psockd runs under that command, with --no-seccomp (valgrind cannot run
+ * a filtered worker), and every time limit of the harness on psockd is ten
+ * times longer.
  */
 struct psockd_proc *harness_start_psockd(const char *const *extra_args);
 
 /*
  * SIGTERM psockd and wait (at most 10 s). Fails the test, after printing
- * the daemon's log, unless psockd exited with status 0 and removed its
- * socket. Removes the directory and frees p. NULL is ignored.
+ * the daemon's log, unless psockd exited with status 0, removed its socket
+ * and its log holds no report of AddressSanitizer, LeakSanitizer (which
+ * each of its processes runs as it exits, in an ASan build),
+ * UndefinedBehaviorSanitizer or valgrind (a non-zero "ERROR SUMMARY").
+ * Removes the directory and frees p. NULL is ignored.
  */
 void harness_stop_psockd(struct psockd_proc *p);
 
