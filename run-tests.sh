@@ -101,7 +101,7 @@ TEST_ARGS="--no-suite system" \
 # The fuzz targets bring their own sanitizers; this build's other tests
 # are the ones that ran above, and its warnings are gcc's to enforce.
 CC=clang TEST_ARGS="--suite fuzz" \
-  run_suite fuzz build-fuzz -Dfuzz=true -Dwerror=false
+  run_suite fuzz build-fuzz -Dfuzz=true
 
 echo
 echo "=== results"

@@ -58,6 +58,9 @@ struct master {
   int epfd, sig_fd, timer_fd;
   int priv_ctl; /* master side of psockd-priv's control socket */
   pid_t priv_pid;
+  long long priv_started_ms; /* when the running psockd-priv started */
+  long long priv_due_ms;     /* restart time while it is down, 0 if none */
+  long long priv_backoff_ms; /* grows while it keeps dying at once */
   struct child workers[MASTER_MAX_WORKERS];
   int policy_fd; /* sealed memfd holding the policy text, -1 = default */
   char policy_name[CTL_NAME_MAX];
@@ -146,6 +149,8 @@ static int start_priv(struct master *m) {
   }
   m->priv_pid = pid;
   m->priv_ctl = sv[0];
+  m->priv_started_ms = now_ms();
+  m->priv_due_ms = 0;
   log_info("started psockd-priv (pid %d)", pid);
   return 0;
 }
@@ -268,12 +273,43 @@ static void reload(struct master *m) {
 
 /* ------------------------------------------------------- supervision */
 
-static void schedule_restart(struct master *m, struct child *w) {
-  long long t = now_ms() + RESTART_DELAY_MS;
-  struct itimerspec its = {.it_value = {0, RESTART_DELAY_MS * 1000000L}};
-
-  w->due_ms = t;
+static void arm_timer(struct master *m, long long delay_ms) {
+  struct itimerspec its = {
+      .it_value = {delay_ms / 1000, (delay_ms % 1000) * 1000000L}};
   timerfd_settime(m->timer_fd, 0, &its, NULL);
+}
+
+static void schedule_restart(struct master *m, struct child *w) {
+  w->due_ms = now_ms() + RESTART_DELAY_MS;
+  arm_timer(m, RESTART_DELAY_MS);
+}
+
+/*
+ * psockd-priv died: every worker's channel died with it, so the workers go
+ * too and come back once it is running again. One that dies right after
+ * starting (a broken install, no fds left) is retried less and less often,
+ * up to every 5 s, instead of thousands of times a second.
+ */
+static void priv_died(struct master *m, const char *how) {
+  long long now = now_ms();
+
+  m->priv_pid = 0;
+  close(m->priv_ctl);
+  m->priv_ctl = -1;
+  if (now - m->priv_started_ms < 1000)
+    m->priv_backoff_ms =
+        m->priv_backoff_ms ? m->priv_backoff_ms * 2 : RESTART_DELAY_MS;
+  else
+    m->priv_backoff_ms = RESTART_DELAY_MS;
+  if (m->priv_backoff_ms > 5000)
+    m->priv_backoff_ms = 5000;
+  log_err("psockd-priv %s; restarting it in %lld ms, and every worker", how,
+          m->priv_backoff_ms);
+  for (unsigned i = 0; i < m->o->workers; i++)
+    if (m->workers[i].pid > 0)
+      kill(m->workers[i].pid, SIGKILL);
+  m->priv_due_ms = now + m->priv_backoff_ms;
+  arm_timer(m, m->priv_backoff_ms);
 }
 
 static void drop_ctl(struct master *m, struct child *w) {
@@ -300,17 +336,10 @@ static void reap(struct master *m) {
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
     describe_exit(status, how, sizeof(how));
     if (pid == m->priv_pid) {
-      m->priv_pid = 0;
-      if (!m->stopping) {
-        /* Every worker's channel died with it: start all anew. */
-        log_err("psockd-priv %s; restarting it and every worker", how);
-        close(m->priv_ctl);
-        m->priv_ctl = -1;
-        if (start_priv(m) == 0)
-          for (unsigned i = 0; i < m->o->workers; i++)
-            if (m->workers[i].pid > 0)
-              kill(m->workers[i].pid, SIGKILL);
-      }
+      if (m->stopping)
+        m->priv_pid = 0;
+      else
+        priv_died(m, how);
       continue;
     }
     for (unsigned i = 0; i < m->o->workers; i++) {
@@ -336,6 +365,12 @@ static void restart_due(struct master *m) {
 
   if (read(m->timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
     log_warn("timerfd: %m");
+  if (m->priv_pid == 0 && m->priv_due_ms) {
+    if (m->priv_due_ms > now)
+      arm_timer(m, m->priv_due_ms - now);
+    else if (start_priv(m) < 0)
+      priv_died(m, "could not be started");
+  }
   for (unsigned i = 0; i < m->o->workers; i++) {
     struct child *w = &m->workers[i];
     if (w->pid == 0 && w->due_ms && w->due_ms <= now && !m->stopping &&

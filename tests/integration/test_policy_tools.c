@@ -57,8 +57,9 @@ static const char bad_text[] =
 static const char *const bad_errors[] = {
     ":3:6: missing WHO (expected anyone, uid=, user=, gid=, group= or unit=)",
     ":3:6: missing calls (expected a list such as socket,connect or all)",
-    ":4:6: unknown WHO 'nobody' (expected anyone, uid=, user=, gid=, group= "
-    "or unit=)",
+    /* One literal per message: clang warns of concatenation in arrays. */
+    (":4:6: unknown WHO 'nobody' (expected anyone, uid=, user=, gid=, group= "
+     "or unit=)"),
     ":4:55: port= does not apply to any call of this rule",
     ":5:39: '1.2.3.4/24' has bits set after the /24 prefix",
     ":5:54: bad prefix length '200' (expected 0-128)",

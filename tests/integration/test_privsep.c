@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -459,12 +460,63 @@ static void test_kill9_worker_under_load(void **state) {
   harness_stop_psockd(p);
 }
 
+/* ------------------------------------------------- psockd-priv dies */
+
+static pid_t role_pid(pid_t master, const char *role) {
+  struct role_proc roles[MAX_CHILDREN];
+  size_t n = find_roles(master, roles, MAX_CHILDREN);
+
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(roles[i].role, role) == 0)
+      return roles[i].pid;
+  return 0;
+}
+
+static int raw_icmp_socket(void *arg) {
+  psock_sock *s = psock_socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+
+  CHECK(s != NULL);
+  psock_close(s);
+  return 0;
+}
+
+static void test_killed_priv_replaced_with_its_workers(void **state) {
+  const char *args[] = {"--workers", "1", NULL};
+  struct psockd_proc *p = harness_start_psockd(args);
+  struct role_proc roles[MAX_CHILDREN];
+  pid_t master = harness_psockd_pid(p), priv, worker, priv2 = 0, worker2 = 0;
+  char *log;
+
+  assert_int_equal(wait_for_workers(master, 1, 5000, roles), 2);
+  priv = role_pid(master, "priv");
+  worker = role_pid(master, "worker");
+  assert_true(priv > 0 && worker > 0);
+  assert_int_equal(harness_run_as_nobody(0, raw_icmp_socket, NULL), 0);
+  assert_int_equal(kill(priv, SIGKILL), 0);
+  /* A new psockd-priv, and a new worker with a channel to it. */
+  for (int t = 0; t < 300 && !(priv2 && worker2); t++) {
+    pid_t a = role_pid(master, "priv"), b = role_pid(master, "worker");
+    priv2 = a && a != priv ? a : 0;
+    worker2 = b && b != worker ? b : 0;
+    usleep(10000);
+  }
+  assert_true(priv2 > 0);
+  assert_true(worker2 > 0);
+  /* A raw socket needs psockd-priv: the new one serves the new worker. */
+  assert_int_equal(harness_run_as_nobody(0, raw_icmp_socket, NULL), 0);
+  log = harness_psockd_log(p);
+  assert_non_null(strstr(log, "psockd-priv killed by signal 9"));
+  free(log);
+  harness_stop_psockd(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roles_have_exactly_their_privileges),
       cmocka_unit_test(test_forbidden_syscall_kills_worker_and_client_recovers),
       cmocka_unit_test(test_killed_worker_replaced_and_client_recovers),
       cmocka_unit_test(test_kill9_worker_under_load),
+      cmocka_unit_test(test_killed_priv_replaced_with_its_workers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
