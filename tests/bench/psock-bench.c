@@ -452,16 +452,6 @@ static void pin_workers(const struct bench_psockd *p, int cpu) {
       die("cannot pin worker %d", (int)w[i]);
 }
 
-/* One worker per CPU, in turn (as a deployment with a worker per CPU). */
-static void spread_workers(const struct bench_psockd *p) {
-  pid_t w[64];
-  int n = bench_psockd_workers(p, w, 64);
-
-  for (int i = 0; i < n; i++)
-    if (bench_pin_process(w[i], i % bench_ncpus()) < 0)
-      die("cannot pin worker %d", (int)w[i]);
-}
-
 /* Pin (or unpin) psockd-priv: a privileged bind goes through it. */
 static void pin_priv(const struct bench_psockd *p, int cpu) {
   pid_t pr[4];
@@ -747,17 +737,16 @@ static void figure_throughput(const struct bench_psockd *p2) {
      * server that accepted it decides the figure (a wakeup on the other
      * CPU costs ~30 us here), and which worker accepts is the kernel's
      * choice. So one client runs with everything on one CPU; more clients
-     * run free against one server process per CPU.
+     * and the servers run where the scheduler puts them (pinning one
+     * server per CPU leaves a CPU idle whenever the kernel gave one server
+     * more of the connections).
      */
     bool one = counts[k] == 1;
     int ccpu = one ? S.cpu : -1;
 
     for (int i = 0; i < 2; i++)
-      bench_pin_process(ref[i], one ? S.cpu : i % bench_ncpus());
-    if (one)
-      pin_workers(p2, S.cpu);
-    else
-      spread_workers(p2);
+      bench_pin_process(ref[i], one ? S.cpu : -1);
+    pin_workers(p2, one ? S.cpu : -1);
     for (int r = 0; r < n; r++) {
       if (r % 2) {
         p[r] = tput_run(counts[k], true, ref_path, ccpu);
@@ -782,7 +771,7 @@ static void figure_throughput(const struct bench_psockd *p2) {
     if (one)
       SET(row->place, "client, 2 workers / 2 floor procs on CPU%d", S.cpu);
     else
-      SET(row->place, "2 workers / 2 floor procs, 1 per CPU");
+      SET(row->place, "2 workers / 2 floor procs, unpinned");
   }
   bench_kill(ref[0]);
   bench_kill(ref[1]);
@@ -1055,18 +1044,12 @@ static int net_run(enum path path, uint16_t port, int cpu, int helper_cpu,
 
 /* ---------------------------------------------- figure 4: bulk transfer */
 
-/* The CPU that is not S.cpu (the sink's in figure 4), or -1 with one. */
-static int other_cpu(void) {
-  return bench_ncpus() > 1 ? (S.cpu == 0 ? 1 : 0) : -1;
-}
-
 /* The sink: reads each connection to EOF, answers with the byte count. */
 static int sink_main(void *p) {
   int lfd = *(int *)p;
   static char buf[1 << 18];
 
-  if (other_cpu() >= 0)
-    bench_pin_self(other_cpu());
+  bench_pin_self(S.cpu);
   for (;;) {
     int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     uint64_t total = 0;
@@ -1140,7 +1123,9 @@ static bool peer_missing(struct row *row, enum path k, int nok) {
 }
 
 static void figure_bulk(const struct bench_psockd *p1) {
-  int n = S.rounds < 64 ? S.rounds : 64;
+  /* psock and native alternate in twice as many rounds as the peers get
+   * (which are slow, and only for comparison). */
+  int n = 2 * S.rounds < 64 ? 2 * S.rounds : 64;
   double gbps[PATH_BULK_N][64], vs_native[PATH_BULK_N][64],
       vs_peer[PATH_BULK_N][64];
   int nok[PATH_BULK_N] = {0};
@@ -1152,21 +1137,37 @@ static void figure_bulk(const struct bench_psockd *p1) {
   struct row *row;
 
   close(lfd);
-  note("figure 4: bulk TCP, %d x %zu MiB per path", S.rounds,
-       S.bulk_bytes >> 20);
+  note("figure 4: bulk TCP, %d x %zu MiB (peers %d x)", n, S.bulk_bytes >> 20,
+       (n + 1) / 2);
   use_psockd(p1);
-  pin_workers(p1, -1);
-  snprintf(place, sizeof(place), "sender CPU%d, sink CPU%d, peers free", S.cpu,
-           other_cpu());
+  /* The worker that creates psock's socket sits with the sender, as the
+   * native client creates its own socket there: a socket made on the other
+   * CPU and then used here ran ~9% slower in this figure (a kernel effect
+   * of where the socket was allocated; docs/performance.md). */
+  pin_workers(p1, S.cpu);
+  /* Sender and sink on one CPU: left to the scheduler, each transfer
+   * lands on one CPU or on two, and on this VM loopback TCP across CPUs
+   * runs at a quarter of the rate (wakeups cost ~30 us): the figure would
+   * be a coin toss. pasta and slirp4netns may use any CPU (they need one
+   * of their own to keep up). */
+  snprintf(place, sizeof(place), "sender+sink+worker on CPU%d, peers free",
+           S.cpu);
   for (int r = 0; r < n; r++) {
-    for (int k = 0; k < PATH_BULK_N; k++) {
+    for (int i = 0; i < PATH_BULK_N; i++) {
+      /* Native and psock take turns at going first. */
+      int k = i < 2 && r % 2 ? 1 - i : i;
+
       gbps[k][r] = NAN;
+      if (k >= PATH_PASTA_SPLICE && r % 2)
+        continue;
       if (!path_available((enum path)k) ||
           net_run_retry((enum path)k, port, S.cpu, -1, bulk_client, res) != 0)
         continue;
       gbps[k][r] = (double)S.bulk_bytes * 8 / res->seconds / 1e9;
       nok[k]++;
     }
+    note("  round %d: native %.1f, psock %.1f Gbit/s", r + 1,
+         gbps[PATH_NATIVE][r], gbps[PATH_PSOCK][r]);
     for (int k = 0; k < PATH_BULK_N; k++) {
       vs_native[k][r] = gbps[k][r] / gbps[PATH_NATIVE][r];
       vs_peer[k][r] = gbps[PATH_PSOCK][r] / gbps[k][r];
@@ -1363,26 +1364,33 @@ static int authbind_child(int count) {
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   double *v = calloc((size_t)count, sizeof(double));
 
+  int r = 0;
+
   if (!v)
     return 1;
-  for (int i = -3; i < count; i++) {
+  for (int i = -3; i < count && r == 0; i++) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     uint64_t t0;
 
-    if (fd < 0)
-      return 2;
+    if (fd < 0) {
+      r = 2;
+      break;
+    }
     t0 = bench_now_ns();
     if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
       perror("authbind bind");
-      return 3;
-    }
-    if (i >= 0)
+      r = 3;
+    } else if (i >= 0) {
       v[i] = us_since(t0);
+    }
     close(fd);
   }
-  bench_sort(v, (size_t)count);
-  printf("%.3f\n", bench_quantile(v, (size_t)count, 0.5));
-  return 0;
+  if (r == 0) {
+    bench_sort(v, (size_t)count);
+    printf("%.3f\n", bench_quantile(v, (size_t)count, 0.5));
+  }
+  free(v);
+  return r;
 }
 
 struct bind_arg {
@@ -1419,6 +1427,16 @@ static int authbind_runner(void *p) {
   snprintf(exe, sizeof(exe), "%s/psock-bench", tmpdir);
   snprintf(libdir, sizeof(libdir), "%s/lib", tmpdir);
   setenv("LD_LIBRARY_PATH", libdir, 1);
+  /* A sanitizer build of this program must let authbind's LD_PRELOAD
+   * library come first (test builds; ignored otherwise). */
+  {
+    char asan[512];
+    const char *o = getenv("ASAN_OPTIONS");
+
+    snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0", o ? o : "",
+             o && *o ? ":" : "");
+    setenv("ASAN_OPTIONS", asan, 1);
+  }
   if (dup2(a->out, STDOUT_FILENO) < 0 || bench_become_user() < 0)
     return 21;
   execl(a->authbind, "authbind", exe, "--authbind-child", count, (char *)NULL);
@@ -1914,7 +1932,7 @@ static void setup_counts(void) {
     S.lat_samples = 20000;
     S.tput_seconds = 0.5;
     S.tput_rounds = 2 * S.rounds;
-    S.bulk_bytes = 1024u << 20;
+    S.bulk_bytes = 512u << 20;
     S.connect_samples = 1000;
     S.bind_samples = 1000;
     S.authbind_samples = 200;

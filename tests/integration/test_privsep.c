@@ -161,7 +161,7 @@ static void test_roles_have_exactly_their_privileges(void **state) {
   struct psockd_proc *p = harness_start_psockd(args);
   struct role_proc roles[MAX_CHILDREN];
   pid_t master = harness_psockd_pid(p);
-  size_t n = wait_for_workers(master, 2, 5000, roles), privs = 0;
+  size_t n = wait_for_workers(master, 2, 15000, roles), privs = 0;
 
   assert_int_equal(n, 3);
   assert_status(master, "Uid", "0\t0\t0\t0");
@@ -422,7 +422,7 @@ static void test_kill9_worker_under_load(void **state) {
   int fds_before, fds_after = -1;
   long failed = 0;
 
-  assert_int_equal(wait_for_workers(master, 2, 5000, k.roles), 3);
+  assert_int_equal(wait_for_workers(master, 2, 15000, k.roles), 3);
   for (int i = 0; i < 3; i++) {
     wait_sandboxed(&k.roles[i]);
     k.idle[i] = count_sockets(k.roles[i].pid);
@@ -487,7 +487,7 @@ static void test_killed_priv_replaced_with_its_workers(void **state) {
   pid_t master = harness_psockd_pid(p), priv, worker, priv2 = 0, worker2 = 0;
   char *log;
 
-  assert_int_equal(wait_for_workers(master, 1, 5000, roles), 2);
+  assert_int_equal(wait_for_workers(master, 1, 15000, roles), 2);
   priv = role_pid(master, "priv");
   worker = role_pid(master, "worker");
   assert_true(priv > 0 && worker > 0);
