@@ -37,6 +37,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,17 +130,23 @@ int shim_errno(void) {
   }
 }
 
-int shim_copy_from_user(void *dst, const void *src, size_t len) {
-  struct iovec local = {.iov_base = dst, .iov_len = len};
-  struct iovec remote = {.iov_base = (void *)src, .iov_len = len};
+/*
+ * Copy len bytes between the caller's memory and ours the way the kernel's
+ * get_user()/put_user() would: a bad pointer is EFAULT, not a crash. The
+ * kernel checks it for us through process_vm_readv/writev on ourselves.
+ * to_user: dst is the caller's pointer; else src is.
+ */
+static int copy_checked(void *dst, const void *src, size_t len, bool to_user) {
+  struct iovec local = {.iov_base = to_user ? (void *)src : dst,
+                        .iov_len = len};
+  struct iovec remote = {.iov_base = to_user ? dst : (void *)src,
+                         .iov_len = len};
   ssize_t n;
 
-  if (len == 0)
-    return 0;
-  if (!src)
+  if (!(to_user ? dst : src))
     return -EFAULT;
-  /* The kernel's own check of our own memory: a bad pointer is EFAULT. */
-  n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+  n = to_user ? process_vm_writev(getpid(), &local, 1, &remote, 1, 0)
+              : process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
   if (n == (ssize_t)len)
     return 0;
   if (n >= 0 || errno == EFAULT)
@@ -150,21 +157,13 @@ int shim_copy_from_user(void *dst, const void *src, size_t len) {
   return 0;
 }
 
+int shim_copy_from_user(void *dst, const void *src, size_t len) {
+  return len == 0 ? 0 : copy_checked(dst, src, len, false);
+}
+
 /* Writing a result through the caller's pointer, as put_user() would. */
 static int copy_to_user(void *dst, const void *src, size_t len) {
-  struct iovec local = {.iov_base = (void *)src, .iov_len = len};
-  struct iovec remote = {.iov_base = dst, .iov_len = len};
-  ssize_t n;
-
-  if (!dst)
-    return -EFAULT;
-  n = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
-  if (n == (ssize_t)len)
-    return 0;
-  if (n >= 0 || errno == EFAULT)
-    return -EFAULT;
-  memcpy(dst, src, len);
-  return 0;
+  return copy_checked(dst, src, len, true);
 }
 
 /* ----------------------------------------------------------- hints */
