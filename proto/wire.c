@@ -136,27 +136,37 @@ static void close_cmsg_fds(struct msghdr *msg) {
 
 /*
  * Check the control data of a received packet and count its fds. Anything
- * other than well-formed SCM_RIGHTS is a framing error.
+ * other than well-formed SCM_RIGHTS is a framing error, except exactly one
+ * SCM_CREDENTIALS when creds is given (then it is required, and copied).
  */
-static int check_cmsgs(struct msghdr *msg, size_t *ret_nfds) {
+static int check_cmsgs(struct msghdr *msg, size_t *ret_nfds,
+                       struct ucred *creds) {
   const unsigned char *end =
       (const unsigned char *)msg->msg_control + msg->msg_controllen;
   size_t nfds = 0;
+  bool have_creds = false;
 
   for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(msg); cmsg;
        cmsg = CMSG_NXTHDR(msg, cmsg)) {
     size_t bytes;
 
-    if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
-      return -EPROTO;
     if (cmsg->cmsg_len < CMSG_LEN(0) ||
-        (const unsigned char *)cmsg + cmsg->cmsg_len > end)
+        (const unsigned char *)cmsg + cmsg->cmsg_len > end ||
+        cmsg->cmsg_level != SOL_SOCKET)
       return -EPROTO;
     bytes = cmsg->cmsg_len - CMSG_LEN(0);
-    if (bytes % sizeof(int) != 0)
+    if (cmsg->cmsg_type == SCM_CREDENTIALS && creds && !have_creds &&
+        bytes == sizeof(*creds)) {
+      memcpy(creds, CMSG_DATA(cmsg), sizeof(*creds));
+      have_creds = true;
+      continue;
+    }
+    if (cmsg->cmsg_type != SCM_RIGHTS || bytes % sizeof(int) != 0)
       return -EPROTO;
     nfds += bytes / sizeof(int);
   }
+  if (creds && !have_creds)
+    return -EPROTO;
   *ret_nfds = nfds;
   return 0;
 }
@@ -169,6 +179,8 @@ static void take_cmsg_fds(struct msghdr *msg, int *fds) {
        cmsg = CMSG_NXTHDR(msg, cmsg)) {
     size_t bytes = cmsg->cmsg_len - CMSG_LEN(0);
 
+    if (cmsg->cmsg_type != SCM_RIGHTS)
+      continue;
     memcpy(fds + k, CMSG_DATA(cmsg), bytes);
     k += bytes / sizeof(int);
   }
@@ -176,7 +188,8 @@ static void take_cmsg_fds(struct msghdr *msg, int *fds) {
 
 static ssize_t recv_packet(int sock, void *buf, size_t cap, int *fds,
                            size_t max_fds, size_t *ret_nfds, int flags,
-                           bool retry_eintr, bool cloexec) {
+                           bool retry_eintr, bool cloexec,
+                           struct ucred *creds) {
   union {
     char buf[WIRE_RECV_CMSG_SPACE];
     struct cmsghdr align;
@@ -214,10 +227,13 @@ static ssize_t recv_packet(int sock, void *buf, size_t cap, int *fds,
   else if (msg.msg_flags & MSG_CTRUNC)
     r = -EPROTO;
   else
-    r = check_cmsgs(&msg, &nfds);
+    r = check_cmsgs(&msg, &nfds, creds);
   if (r == 0 && nfds > max_fds)
     r = -EPROTO;
-  /* Zero bytes and no fds is EOF; zero bytes with fds is a bogus packet. */
+  /* Zero bytes and no fds is EOF (the credentials of EOF are none: it is
+   * no packet); zero bytes with fds is a bogus packet. */
+  if (n == 0 && nfds == 0 && r == -EPROTO && creds && msg.msg_controllen == 0)
+    r = 0;
   if (r == 0 && n == 0 && nfds > 0)
     r = -EPROTO;
   if (r < 0) {
@@ -232,14 +248,24 @@ static ssize_t recv_packet(int sock, void *buf, size_t cap, int *fds,
 
 ssize_t wire_recv_packet(int sock, void *buf, size_t cap, int *fds,
                          size_t max_fds, size_t *ret_nfds, int flags) {
-  return recv_packet(sock, buf, cap, fds, max_fds, ret_nfds, flags, true, true);
+  return recv_packet(sock, buf, cap, fds, max_fds, ret_nfds, flags, true, true,
+                     NULL);
+}
+
+ssize_t wire_recv_packet_creds(int sock, void *buf, size_t cap, int *fds,
+                               size_t max_fds, size_t *ret_nfds, int flags,
+                               struct ucred *ret_creds) {
+  if (!ret_creds)
+    return -EINVAL;
+  return recv_packet(sock, buf, cap, fds, max_fds, ret_nfds, flags, true, true,
+                     ret_creds);
 }
 
 ssize_t wire_recv_packet_once(int sock, void *buf, size_t cap, int *fds,
                               size_t max_fds, size_t *ret_nfds, int flags,
                               bool cloexec) {
   return recv_packet(sock, buf, cap, fds, max_fds, ret_nfds, flags, false,
-                     cloexec);
+                     cloexec, NULL);
 }
 
 ssize_t wire_pack(const ProtobufCMessage *msg, void *buf, size_t cap) {

@@ -25,7 +25,7 @@
 #include "psock.pb-c.h"
 
 /* Protocol version spoken by this build (Hello.protocol_version). */
-#define PSOCK_PROTOCOL_VERSION 1u
+#define PSOCK_PROTOCOL_VERSION 2u
 
 /* Largest packet either side sends or accepts, in bytes. */
 #define PSOCK_MAX_PACKET (64u * 1024u)
@@ -59,6 +59,16 @@ int wire_send_packet(int sock, const void *buf, size_t len, const int *fds,
  */
 ssize_t wire_recv_packet(int sock, void *buf, size_t cap, int *fds,
                          size_t max_fds, size_t *ret_nfds, int flags);
+
+/*
+ * As wire_recv_packet(), for a socket with SO_PASSCRED set: the packet must
+ * carry exactly one SCM_CREDENTIALS message (the kernel attaches the
+ * sender's pid, uid and gid as of its sendmsg()), which is stored in
+ * *ret_creds; a packet without one is -EPROTO. EOF (0) carries none.
+ */
+ssize_t wire_recv_packet_creds(int sock, void *buf, size_t cap, int *fds,
+                               size_t max_fds, size_t *ret_nfds, int flags,
+                               struct ucred *ret_creds);
 
 /*
  * As wire_recv_packet(), for libpsock-client's receive of an answer: a
