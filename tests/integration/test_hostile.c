@@ -539,7 +539,7 @@ static int client_wrong_version(void *arg) {
 
 static void test_wrong_protocol_version_answered_then_closed(void **state) {
   assert_as_nobody(client_wrong_version);
-  assert_logged("speaks protocol 2, we speak 1");
+  assert_logged("speaks protocol 99, we speak 2");
 }
 
 /* ---------------------------------------------------------------- fds */
