@@ -1,35 +1,38 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * authz: the policy in force in a worker, and the per-request check.
+ * authz: the policy in force in a process (worker or psockd-priv), and the
+ * decision for one query with its audit record.
  *
  * The policy is held through a reference-counted snapshot. Each request
  * takes the snapshot current when it is dispatched and judges every step
- * with it (also steps that run on the lookup pool), so a reload replaces
- * the policy atomically: no request is judged by two policies, and none by
- * half of one.
+ * with it, so a reload replaces the policy atomically: no request is judged
+ * by two policies, and none by half of one.
+ *
+ * Decisions are pure: a snapshot, an identity and a query in, a decision
+ * and an audit record out. Building a reply from a refusal is the caller's
+ * business (call.c).
  */
 #pragma once
 
 #include <stdbool.h>
 
+#include "identity.h"
 #include "policy.h"
 
 struct authz;
-struct rpc_call;
 
 /* Install p as the policy in force (takes ownership). */
 void authz_install(struct policy *p);
 
-/* Parse policy text from a memfd (or the default if fd < 0) and install
- * it. Returns 0, or -errno (the policy in force stays). */
-int authz_install_from_fd(int fd, const char *name);
+/* Parse the policy text in a sealed memfd (or the default if fd < 0) and
+ * install it. Returns 0, or -errno (the policy in force stays). */
+int authz_install_fd(int fd, const char *name);
 
-bool authz_policy_installed(void);
+bool authz_installed(void);
 
 /* A reference to the snapshot in force, or NULL if none is installed. */
 struct authz *authz_get(void);
 void authz_put(struct authz *a);
-const struct policy *authz_policy(const struct authz *a);
 
 /* Log allowed decisions too (denials are always logged). */
 void authz_set_audit_allow(bool on);
@@ -38,8 +41,9 @@ void authz_set_audit_allow(bool on);
 void authz_shutdown(void);
 
 /*
- * Judge q for call's client with call's snapshot. Returns 1 if allowed.
- * If denied: logs the denial, sets a POLICY_DENIED error reply naming the
- * rule and returns 0 (a handler returns that 0 as is).
+ * Judge q for who with snapshot a (NULL: no policy, a denial). Records the
+ * decision in the audit trail (denials always, allowed ones with
+ * --audit-allow), stores it in *ret and returns whether it allows.
  */
-int rpc_authorize(struct rpc_call *call, const struct policy_query *q);
+bool authz_decide(const struct authz *a, const struct identity *who,
+                  const struct policy_query *q, struct policy_decision *ret);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * control: helpers for the master <-> worker control channel. The policy
- * travels as a sealed memfd so a worker reads exactly the bytes the master
- * checked, even if the file changes meanwhile.
+ * control: the policy file as the master hands it to workers and
+ * psockd-priv: a sealed memfd, so that each reads exactly the bytes the
+ * master checked, even if the file changes meanwhile.
  */
 #include "control.h"
 
@@ -16,6 +16,40 @@
 
 /* Policy files are small; a huge one is a mistake, not a policy. */
 #define POLICY_MAX_BYTES (1024 * 1024)
+
+static int seal(int mfd) {
+  return fcntl(mfd, F_ADD_SEALS,
+               F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0
+             ? -errno
+             : 0;
+}
+
+int control_sealed_memfd(const void *data, size_t len) {
+  int mfd = memfd_create("psockd-policy", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  const char *p = data;
+  int r = 0;
+
+  if (mfd < 0)
+    return -errno;
+  while (len > 0 && r == 0) {
+    ssize_t n = write(mfd, p, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      r = n < 0 ? -errno : -EIO;
+    else {
+      p += n;
+      len -= (size_t)n;
+    }
+  }
+  if (r == 0)
+    r = seal(mfd);
+  if (r < 0) {
+    close(mfd);
+    return r;
+  }
+  return mfd;
+}
 
 int control_policy_memfd(const char *path) {
   char buf[8192];
@@ -48,10 +82,8 @@ int control_policy_memfd(const char *path) {
       break;
     }
   }
-  if (r == 0 &&
-      fcntl(mfd, F_ADD_SEALS,
-            F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
-    r = -errno;
+  if (r == 0)
+    r = seal(mfd);
 out:
   close(in);
   if (r < 0) {
@@ -60,11 +92,4 @@ out:
     return r;
   }
   return mfd;
-}
-
-void control_request_stats(int ctl) {
-  struct ctl_msg msg = {.type = CTL_STATS};
-
-  if (ctl >= 0)
-    wire_send_packet(ctl, &msg, sizeof(msg), NULL, 0, MSG_DONTWAIT);
 }

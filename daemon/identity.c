@@ -13,6 +13,8 @@
  */
 #include "identity.h"
 
+#include "cleanup.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -218,11 +220,35 @@ int identity_unit_from_cgroup(const char *text, char *out, size_t outlen) {
   return r;
 }
 
+/* The unit of a visible peer, read through its pidfd (see the top). */
+static int peer_unit(int fd, struct identity *id) {
+  _cleanup_close_ int pidfd = -1;
+  _cleanup_free_ char *text = NULL;
+  int r;
+
+  r = peer_pidfd(fd, &pidfd);
+  if (r < 0)
+    return r;
+  text = malloc(CGROUP_FILE_MAX);
+  if (!text)
+    return -ENOMEM;
+  r = read_cgroup(id->pid, text, CGROUP_FILE_MAX);
+  /* An empty file: no cgroup hierarchy is mounted, so there is no unit to
+   * know (a unit= rule then matches nobody). */
+  if (r == 0 && text[strspn(text, " \n")] != '\0')
+    r = identity_unit_from_cgroup(text, id->unit, sizeof(id->unit));
+  /* Alive after the read: the pid was not reused during it. EPERM (an
+   * unprivileged caller) also means the process exists. */
+  if (r == 0 && pidfd >= 0 &&
+      syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 && errno == ESRCH)
+    r = -ESRCH;
+  return r;
+}
+
 int identity_from_socket(int fd, struct identity *ret) {
-  struct identity id = {.pidfd = -1};
+  struct identity id = {0};
   struct ucred cred;
   socklen_t len = sizeof(cred);
-  char *text = NULL;
   int r;
 
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
@@ -233,41 +259,43 @@ int identity_from_socket(int fd, struct identity *ret) {
   r = peer_groups(fd, &id);
   if (r < 0)
     return r;
-  r = peer_pidfd(fd, &id.pidfd);
-  if (r == 0 && id.pid > 0) {
-    text = malloc(CGROUP_FILE_MAX);
-    r = text ? read_cgroup(id.pid, text, CGROUP_FILE_MAX) : -ENOMEM;
-    /* An empty file: no cgroup hierarchy is mounted, so there is no unit
-     * to know (a unit= rule then matches nobody). */
-    if (r == 0 && text[strspn(text, " \n")] != '\0')
-      r = identity_unit_from_cgroup(text, id.unit, sizeof(id.unit));
-    /* Alive after the read: the pid was not reused during it. EPERM (an
-     * unprivileged worker) also means the process exists. */
-    if (r == 0 && id.pidfd >= 0 &&
-        syscall(SYS_pidfd_send_signal, id.pidfd, 0, NULL, 0) < 0 &&
-        errno == ESRCH)
-      r = -ESRCH;
-    free(text);
-  }
-  if (r < 0) {
-    identity_close(&id);
+  /* A peer in a pid namespace psockd cannot see has pid 0: its unit is
+   * unknown, which must never widen what it may do. */
+  if (id.pid <= 0)
+    id.unit_unknown = 1;
+  else if ((r = peer_unit(fd, &id)) < 0)
     return r;
-  }
   *ret = id;
   return 0;
 }
 
-void identity_close(struct identity *id) {
-  if (id->pidfd >= 0)
-    close(id->pidfd);
-  id->pidfd = -1;
+bool identity_same_subject(const struct identity *a,
+                           const struct identity *b) {
+  return a->uid == b->uid && a->gid == b->gid && a->n_groups == b->n_groups &&
+         memcmp(a->groups, b->groups, a->n_groups * sizeof(a->groups[0])) ==
+             0 &&
+         a->unit_unknown == b->unit_unknown && strcmp(a->unit, b->unit) == 0;
+}
+
+void identity_sanitize(struct identity *id) {
+  if (id->n_groups > IDENTITY_MAX_GROUPS)
+    id->n_groups = IDENTITY_MAX_GROUPS;
+  id->unit[sizeof(id->unit) - 1] = '\0';
+  id->unit_unknown = id->unit_unknown ? 1 : 0;
+}
+
+void identity_format(const struct identity *id, char *buf, size_t len) {
+  snprintf(buf, len, "uid %u gid %u pid %d unit %s", id->uid, id->gid,
+           id->pid,
+           id->unit_unknown ? "(unknown)" : id->unit[0] ? id->unit : "-");
 }
 
 void identity_to_subject(const struct identity *id,
                          struct policy_subject *ret) {
   ret->uid = id->uid;
   ret->gid = id->gid;
-  ret->groups = id->groups;
+  ret->groups = (const gid_t *)id->groups;
   ret->n_groups = id->n_groups;
   ret->unit = id->unit[0] ? id->unit : NULL;
+  ret->unit_unknown = id->unit_unknown != 0;
 }

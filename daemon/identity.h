@@ -11,7 +11,9 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "policy.h"
@@ -20,13 +22,17 @@
 /* "user@4294967295.service/" plus a unit name of up to 255 bytes. */
 #define IDENTITY_UNIT_MAX 288
 
+/* Plain data: it travels from the master to a worker in a control
+ * message, and a worker serves exactly one (identity_same_subject). */
 struct identity {
-  uid_t uid;
-  gid_t gid;
-  pid_t pid; /* in psockd's pid namespace; 0 if not visible there */
-  int pidfd; /* the peer process, or -1 (kernel < 6.5, or no pid) */
-  gid_t groups[IDENTITY_MAX_GROUPS]; /* supplementary, lowest gids first */
-  size_t n_groups;
+  uint32_t uid;
+  uint32_t gid;
+  int32_t pid; /* in psockd's pid namespace; 0 if not visible there */
+  uint32_t n_groups;
+  uint32_t groups[IDENTITY_MAX_GROUPS]; /* supplementary, lowest gids first */
+  /* The unit could not be learnt (pid 0: another pid namespace): every
+   * deny rule on a unit matches, no allow rule on a unit does. */
+  uint8_t unit_unknown;
   char unit[IDENTITY_UNIT_MAX]; /* systemd unit or "" */
 };
 
@@ -42,15 +48,22 @@ struct identity {
  * the pid. Without a pidfd that check is impossible and the unit is best
  * effort.
  *
+ * A peer whose pid psockd cannot see (0: another pid namespace) has
+ * unit_unknown set.
+ *
  * Returns 0, -ESRCH if the peer process is already gone (its unit cannot be
  * known: refuse the client rather than decide without it), or another
- * -errno. On failure *ret is untouched and nothing is left open; on success
- * release it with identity_close().
+ * -errno. On failure *ret is untouched; nothing is left open either way.
  */
 int identity_from_socket(int fd, struct identity *ret);
 
-/* Close id's pidfd (if any). Safe to call twice. */
-void identity_close(struct identity *id);
+/* Do a and b name the same subject for policy (everything but the pid)? A
+ * worker serves one subject; psockd-priv judges its requests as that one. */
+bool identity_same_subject(const struct identity *a, const struct identity *b);
+
+/* Terminate strings and clamp counts of an identity that came in a
+ * message, so that a damaged one cannot be read out of bounds. */
+void identity_sanitize(struct identity *id);
 
 /*
  * Find the systemd unit in the text of a /proc/PID/cgroup file (the
@@ -71,6 +84,9 @@ void identity_close(struct identity *id);
  */
 int identity_unit_from_cgroup(const char *cgroup_file_text, char *out,
                               size_t outlen);
+
+/* "uid 1000 gid 1000 pid 42 unit foo.service", for log lines. */
+void identity_format(const struct identity *id, char *buf, size_t len);
 
 /* The policy view of id; valid while id is. */
 void identity_to_subject(const struct identity *id, struct policy_subject *ret);

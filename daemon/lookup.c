@@ -154,6 +154,33 @@ void lookup_pool_dispatch(struct lookup_pool *pool) {
   run_done_list(pool, list);
 }
 
+void lookup_cancel_if(struct lookup_pool *pool,
+                      bool (*match)(const struct lookup_job *job, void *arg),
+                      void *arg) {
+  struct lookup_job **pp, *prev = NULL;
+  uint64_t one = 1;
+  bool any = false;
+
+  pthread_mutex_lock(&pool->lock);
+  for (pp = &pool->queue_head; *pp;) {
+    struct lookup_job *job = *pp;
+    if (!match(job, arg)) {
+      prev = job;
+      pp = &job->next;
+      continue;
+    }
+    *pp = job->next;
+    if (pool->queue_tail == job)
+      pool->queue_tail = prev;
+    job->cancelled = true;
+    list_push(&pool->done_head, &pool->done_tail, job);
+    any = true;
+  }
+  if (any && write(pool->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+    log_err("lookup: eventfd write: %m");
+  pthread_mutex_unlock(&pool->lock);
+}
+
 unsigned lookup_pool_pending(const struct lookup_pool *pool) {
   return pool->pending;
 }

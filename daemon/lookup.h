@@ -30,6 +30,15 @@ void lookup_submit(struct lookup_pool *pool, struct lookup_job *job);
 /* On the event loop: run done() of every finished job. */
 void lookup_pool_dispatch(struct lookup_pool *pool);
 
+/*
+ * Remove the queued jobs (not yet started) for which match(job, arg) is
+ * true; their done() runs from the next lookup_pool_dispatch() with
+ * cancelled set. Jobs already running finish as usual.
+ */
+void lookup_cancel_if(struct lookup_pool *pool,
+                      bool (*match)(const struct lookup_job *job, void *arg),
+                      void *arg);
+
 /* Jobs queued or running now. */
 unsigned lookup_pool_pending(const struct lookup_pool *pool);
 

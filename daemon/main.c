@@ -2,20 +2,24 @@
 /*
  * psockd main: the command line, then one of three roles.
  *
- *   psockd                 master: policy, listening socket, supervision
+ *   psockd                 master: policy, listening socket, routing of
+ *                          clients to workers, supervision
  *   psockd --role=priv     psockd-priv: the only process with network
  *                          capabilities (started by the master)
- *   psockd --role=worker   a worker: serves clients (started by the master)
+ *   psockd --role=spawn    psockd-spawn: the only process that may change
+ *                          its uid; it forks each worker as the user the
+ *                          worker serves (started by the master)
  *
- * The roles are started by fork + exec of this same binary, so each starts
- * from a clean image and gives up its privileges before it reads anything
- * from another process. Fds handed to a role sit at fixed numbers: priv
- * gets its control socket at 3; a worker gets the listening socket at 3,
- * its channel to psockd-priv at 4 and its control socket at 5.
+ * The two roles are started by fork + exec of this same binary, so each
+ * starts from a clean image and gives up its privileges before it reads
+ * anything from another process; each gets its control socket at fd 3.
+ * Workers (and each worker's resolver) are forks of psockd-spawn.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <sys/fsuid.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,25 +33,36 @@
 #include <unistd.h>
 
 #include "authz.h"
+#include "cleanup.h"
 #include "config.h"
 #include "log.h"
 #include "master.h"
 #include "policy.h"
-#include "privops.h"
-#include "privproto.h"
+#include "privserve.h"
+#include "proctitle.h"
 #include "quota.h"
 #include "sandbox.h"
+#include "spawn.h"
 #include "wire.h"
 #include "worker.h"
 
-enum role { ROLE_MASTER, ROLE_PRIV, ROLE_WORKER };
+enum role { ROLE_MASTER, ROLE_PRIV, ROLE_SPAWN };
+
+#define DEFAULT_MAX_WORKERS 256
+#define DEFAULT_MAX_WORKERS_PER_UID 16
+#define DEFAULT_WORKER_IDLE_S 60
+#define SPREAD 4
 
 struct options {
   enum role role;
   const char *socket_path;
   mode_t socket_mode;
+  bool socket_mode_given;
+  const char *socket_group;
   unsigned workers;
-  unsigned worker_id;
+  unsigned max_workers;
+  unsigned max_workers_per_uid;
+  unsigned worker_idle_s;
   unsigned lookup_threads;
   const char *user;
   const char *policy_path;
@@ -64,10 +79,17 @@ static void usage(FILE *out) {
           "Usage: psockd [OPTIONS]\n"
           "Create sockets for unprivileged programs and pass them back.\n\n"
           "  -s, --socket PATH        listen on PATH (default %s)\n"
-          "  -m, --socket-mode MODE   file mode of the socket (default 0666)\n"
-          "  -w, --workers N          worker processes (default: one per CPU)\n"
-          "  -u, --user NAME          user of workers and psockd-priv\n"
-          "                           (default: psockd, else nobody)\n"
+          "  -m, --socket-mode MODE   file mode of the socket (default 0660\n"
+          "                           with group psock if it exists, else 0600)\n"
+          "  -g, --socket-group NAME  group of the socket\n"
+          "  -w, --workers N          workers per client identity (default:\n"
+          "                           one per CPU), started on demand\n"
+          "      --max-workers N      worker processes in all (%u)\n"
+          "      --max-workers-per-uid N  (%u)\n"
+          "      --worker-idle SECS   retire a worker idle this long (%u)\n"
+          "  -u, --user NAME          user of psockd-priv and psockd-spawn\n"
+          "                           (default: psockd, else a uid no\n"
+          "                           account has)\n"
           "  -p, --policy PATH        policy file (default %s if it exists,\n"
           "                           else the built-in default policy)\n"
           "      --check-config       check the policy file and exit\n"
@@ -75,17 +97,17 @@ static void usage(FILE *out) {
           "      --audit-allow        log allowed calls too (denials always)\n"
           "      --lookup-threads N   name lookup threads per worker (4)\n"
           "      --max-inflight N     requests in flight per connection (%u)\n"
-          "      --max-lookups N      name lookups in flight per uid (%u)\n"
+          "      --max-lookups N      name lookups in flight per worker (%u)\n"
           "      --max-conns N        connections per uid (%u)\n"
-          "                           (limits are per worker process)\n"
-          "      --no-seccomp         do not filter workers' system calls\n"
+          "      --no-seccomp         no system call filters in the roles\n"
           "  -v, --verbose            log every connection\n"
           "  -f, --foreground         stay in the foreground (always so)\n"
           "  -V, --version            print the version and exit\n"
           "  -h, --help               print this help and exit\n",
-          PSOCK_DEFAULT_SOCKET, PSOCK_DEFAULT_POLICY_PATH,
-          LIMITS_DEFAULT_INFLIGHT_PER_CONN, LIMITS_DEFAULT_LOOKUPS_PER_UID,
-          LIMITS_DEFAULT_CONNS_PER_UID);
+          PSOCK_DEFAULT_SOCKET, DEFAULT_MAX_WORKERS,
+          DEFAULT_MAX_WORKERS_PER_UID, DEFAULT_WORKER_IDLE_S,
+          PSOCK_DEFAULT_POLICY_PATH, LIMITS_DEFAULT_INFLIGHT_PER_CONN,
+          LIMITS_DEFAULT_LOOKUPS_PER_UID, LIMITS_DEFAULT_CONNS_PER_UID);
 }
 
 static int parse_uint(const char *s, int base, unsigned long min,
@@ -104,8 +126,8 @@ static int parse_uint(const char *s, int base, unsigned long min,
 static int parse_role(const char *s, enum role *ret) {
   if (strcmp(s, "priv") == 0)
     *ret = ROLE_PRIV;
-  else if (strcmp(s, "worker") == 0)
-    *ret = ROLE_WORKER;
+  else if (strcmp(s, "spawn") == 0)
+    *ret = ROLE_SPAWN;
   else
     return -EINVAL;
   return 0;
@@ -118,7 +140,9 @@ enum {
   OPT_LOOKUP,
   OPT_NO_SECCOMP,
   OPT_ROLE,
-  OPT_WORKER_ID,
+  OPT_MAX_WORKERS,
+  OPT_MAX_WORKERS_UID,
+  OPT_WORKER_IDLE,
   OPT_MAX_INFLIGHT,
   OPT_MAX_LOOKUPS,
   OPT_MAX_CONNS
@@ -127,6 +151,10 @@ enum {
 static const struct option longopts[] = {
     {"socket", required_argument, NULL, 's'},
     {"socket-mode", required_argument, NULL, 'm'},
+    {"socket-group", required_argument, NULL, 'g'},
+    {"max-workers", required_argument, NULL, OPT_MAX_WORKERS},
+    {"max-workers-per-uid", required_argument, NULL, OPT_MAX_WORKERS_UID},
+    {"worker-idle", required_argument, NULL, OPT_WORKER_IDLE},
     {"workers", required_argument, NULL, 'w'},
     {"user", required_argument, NULL, 'u'},
     {"policy", required_argument, NULL, 'p'},
@@ -136,7 +164,6 @@ static const struct option longopts[] = {
     {"lookup-threads", required_argument, NULL, OPT_LOOKUP},
     {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
     {"role", required_argument, NULL, OPT_ROLE},
-    {"worker-id", required_argument, NULL, OPT_WORKER_ID},
     {"max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT},
     {"max-lookups", required_argument, NULL, OPT_MAX_LOOKUPS},
     {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
@@ -159,9 +186,25 @@ static int parse_one(int c, struct options *o) {
     if (parse_uint(optarg, 8, 0, 07777, &v) < 0)
       break;
     o->socket_mode = (mode_t)v;
+    o->socket_mode_given = true;
+    return 0;
+  case 'g':
+    o->socket_group = optarg;
+    return 0;
+  case OPT_MAX_WORKERS:
+  case OPT_MAX_WORKERS_UID:
+  case OPT_WORKER_IDLE:
+    if (parse_uint(optarg, 10, c == OPT_WORKER_IDLE ? 0 : 1, 100000, &v) < 0)
+      break;
+    if (c == OPT_MAX_WORKERS)
+      o->max_workers = (unsigned)v;
+    else if (c == OPT_MAX_WORKERS_UID)
+      o->max_workers_per_uid = (unsigned)v;
+    else
+      o->worker_idle_s = (unsigned)v;
     return 0;
   case 'w':
-    if (parse_uint(optarg, 10, 1, MASTER_MAX_WORKERS, &v) < 0)
+    if (parse_uint(optarg, 10, 1, 64, &v) < 0)
       break;
     o->workers = (unsigned)v;
     return 0;
@@ -181,11 +224,6 @@ static int parse_one(int c, struct options *o) {
       limits.lookups_per_uid = (unsigned)v;
     else
       limits.conns_per_uid = (unsigned)v;
-    return 0;
-  case OPT_WORKER_ID:
-    if (parse_uint(optarg, 10, 0, MASTER_MAX_WORKERS, &v) < 0)
-      break;
-    o->worker_id = (unsigned)v;
     return 0;
   case OPT_ROLE:
     if (parse_role(optarg, &o->role) < 0)
@@ -233,7 +271,7 @@ static int parse_one(int c, struct options *o) {
 static int parse_args(int argc, char **argv, struct options *o) {
   int c, r;
 
-  while ((c = getopt_long(argc, argv, "s:m:w:u:p:vfVh", longopts, NULL)) != -1)
+  while ((c = getopt_long(argc, argv, "s:m:g:w:u:p:vfVh", longopts, NULL)) != -1)
     if ((r = parse_one(c, o)) != 0)
       return r;
   if (optind < argc) {
@@ -277,50 +315,60 @@ static int run_check_or_dump(const struct options *o) {
   return EXIT_SUCCESS;
 }
 
+/* The user psockd-priv and psockd-spawn run as (never a client's). */
+static int service_user(const struct options *o, uid_t *uid, gid_t *gid) {
+  bool dynamic;
+  int r = sandbox_service_user(o->user, uid, gid, &dynamic);
+
+  if (r < 0)
+    log_err("no user to run as (%s): create the system user psockd "
+            "(systemd/psockd.sysusers) or name one with --user",
+            strerror(-r));
+  else if (dynamic && o->role == ROLE_PRIV)
+    log_notice("no user 'psockd': psockd-priv and psockd-spawn run as uid "
+               "%u, which no account has (create the system user psockd, "
+               "systemd/psockd.sysusers, to choose it)",
+               (unsigned)*uid);
+  return r;
+}
+
 static int role_priv(const struct options *o) {
   uid_t uid;
   gid_t gid;
   int r;
 
   log_set_ident("psockd-priv");
-  if (sandbox_resolve_user(o->user, &uid, &gid) < 0 ||
-      (r = sandbox_enter_priv(uid, gid)) < 0) {
-    log_err("cannot drop to the three network capabilities");
+  if (service_user(o, &uid, &gid) < 0)
+    return EXIT_FAILURE;
+  r = sandbox_enter_priv(uid, gid);
+  if (r < 0) {
+    log_err("cannot drop to the network capabilities: %s", strerror(-r));
     return EXIT_FAILURE;
   }
-  r = priv_main(3);
+  authz_set_audit_allow(o->audit_allow);
+  r = privserve_main(3, o->seccomp);
   return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
-struct worker_sandbox {
+static int role_spawn(const struct options *o) {
+  struct worker_options wo = {.lookup_threads = o->lookup_threads,
+                              .seccomp = o->seccomp,
+                              .audit_allow = o->audit_allow};
   uid_t uid;
   gid_t gid;
-  bool seccomp;
-};
+  int r;
 
-static int enter_worker_sandbox(void *arg) {
-  const struct worker_sandbox *s = arg;
-  return sandbox_enter_worker(s->uid, s->gid, s->seccomp);
-}
-
-static int role_worker(const struct options *o) {
-  char ident[32];
-  struct worker_sandbox sb = {.seccomp = o->seccomp};
-  struct worker_config wc = {.listen_fd = 3,
-                             .ctl_fd = 5,
-                             .lookup_threads = o->lookup_threads,
-                             .sandbox = enter_worker_sandbox,
-                             .sandbox_arg = &sb};
-
-  snprintf(ident, sizeof(ident), "psockd-worker%u", o->worker_id);
-  log_set_ident(ident);
-  if (sandbox_resolve_user(o->user, &sb.uid, &sb.gid) < 0) {
-    log_err("no user to run as");
+  log_set_ident("psockd-spawn");
+  if (service_user(o, &uid, &gid) < 0)
+    return EXIT_FAILURE;
+  r = sandbox_enter_spawn(uid, gid, o->seccomp);
+  if (r < 0) {
+    log_err("cannot drop to CAP_SETUID, CAP_SETGID, CAP_KILL: %s",
+            strerror(-r));
     return EXIT_FAILURE;
   }
-  privops_set_channel(4);
-  authz_set_audit_allow(o->audit_allow);
-  return worker_run(&wc) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+  r = spawn_main(3, &wo);
+  return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 /* ---------------------------------------------------------- the socket */
@@ -350,13 +398,57 @@ static int remove_stale_socket(const char *path) {
   return unlink(path) < 0 ? -errno : 0;
 }
 
+/*
+ * The socket's group and mode: --socket-group/--socket-mode, else group
+ * psock with 0660 where that group exists, else 0600 (root only).
+ */
+static int socket_access(const struct options *o, gid_t *ret_gid,
+                         mode_t *ret_mode) {
+  struct group *g = getgrnam(o->socket_group ? o->socket_group : "psock");
+
+  if (!g && o->socket_group) {
+    log_err("--socket-group %s: no such group", o->socket_group);
+    return -ESRCH;
+  }
+  *ret_gid = g ? g->gr_gid : getegid();
+  *ret_mode = o->socket_mode_given ? o->socket_mode : g ? 0660 : 0600;
+  return 0;
+}
+
+/*
+ * Create the node with its final mode and group at once: bind() under a
+ * umask that leaves exactly the mode, with the file system gid set to the
+ * group, so there is no moment when the node is more open than asked and
+ * no chmod()/chown() by path that could follow a link an attacker put
+ * there.
+ */
+static int bind_node(int fd, const struct sockaddr_un *sun, gid_t gid,
+                     mode_t mode) {
+  gid_t old_gid = (gid_t)setfsgid(gid);
+  mode_t old_mask = umask(~mode & 0777);
+  struct stat st;
+  int r = bind(fd, (const struct sockaddr *)sun, sizeof(*sun)) < 0 ? -errno : 0;
+
+  umask(old_mask);
+  setfsgid(old_gid);
+  if (r == 0 && (lstat(sun->sun_path, &st) < 0 || st.st_gid != gid ||
+                 (st.st_mode & 07777) != mode))
+    r = -EPERM; /* not root, and not a member of the group */
+  return r;
+}
+
 static int listen_on(const struct options *o) {
   struct sockaddr_un sun = {.sun_family = AF_UNIX};
-  int fd, r;
+  _cleanup_close_ int fd = -1;
+  mode_t mode;
+  gid_t gid;
+  int r;
 
   if (strlen(o->socket_path) >= sizeof(sun.sun_path))
     return -ENAMETOOLONG;
   strcpy(sun.sun_path, o->socket_path);
+  if ((r = socket_access(o, &gid, &mode)) < 0)
+    return r;
   make_parent_dir(o->socket_path);
   r = remove_stale_socket(o->socket_path);
   if (r < 0)
@@ -364,13 +456,16 @@ static int listen_on(const struct options *o) {
   fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
     return -errno;
-  if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-      chmod(o->socket_path, o->socket_mode) < 0 || listen(fd, SOMAXCONN) < 0) {
+  r = bind_node(fd, &sun, gid, mode);
+  if (r == 0 && listen(fd, SOMAXCONN) < 0)
     r = -errno;
-    close(fd);
+  if (r < 0) {
+    unlink(o->socket_path);
     return r;
   }
-  return fd;
+  log_info("socket %s: mode %04o, group %u", o->socket_path, (unsigned)mode,
+           (unsigned)gid);
+  return TAKE_FD(fd);
 }
 
 /* "AF_UNIX SOCK_STREAM listening" or the like, for an error message. */
@@ -434,17 +529,23 @@ static int activated_socket(void) {
 
 static unsigned default_workers(void) {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n < 1 ? 1 : n > MASTER_MAX_WORKERS ? MASTER_MAX_WORKERS : (unsigned)n;
+  return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
 
 static int role_master(const struct options *o) {
   char self[PATH_MAX];
-  struct master_options mo = {.workers =
-                                  o->workers ? o->workers : default_workers(),
-                              .user = o->user,
-                              .verbose = o->verbose,
-                              .seccomp = o->seccomp,
-                              .audit_allow = o->audit_allow};
+  struct master_options mo = {
+      .user = o->user,
+      .verbose = o->verbose,
+      .seccomp = o->seccomp,
+      .audit_allow = o->audit_allow,
+      .lookup_threads = o->lookup_threads,
+      .limits = {.per_identity = o->workers ? o->workers : default_workers(),
+                 .max_total = o->max_workers,
+                 .max_per_uid = o->max_workers_per_uid,
+                 .conns_per_uid = limits.conns_per_uid,
+                 .idle_ms = o->worker_idle_s * 1000,
+                 .spread = SPREAD}};
   bool activated = true;
   ssize_t n;
   int fd, r;
@@ -504,12 +605,15 @@ static void raise_fd_limit(void) {
 int main(int argc, char **argv) {
   struct options o = {
       .socket_path = PSOCK_DEFAULT_SOCKET,
-      .socket_mode = 0666,
+      .max_workers = DEFAULT_MAX_WORKERS,
+      .max_workers_per_uid = DEFAULT_MAX_WORKERS_PER_UID,
+      .worker_idle_s = DEFAULT_WORKER_IDLE_S,
       .lookup_threads = 4,
       .seccomp = true,
   };
   int r;
 
+  proctitle_init(argc, argv);
   r = parse_args(argc, argv, &o);
   if (r != 0)
     return r > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
@@ -522,8 +626,8 @@ int main(int argc, char **argv) {
   switch (o.role) {
   case ROLE_PRIV:
     return role_priv(&o);
-  case ROLE_WORKER:
-    return role_worker(&o);
+  case ROLE_SPAWN:
+    return role_spawn(&o);
   default:
     return role_master(&o);
   }

@@ -1,19 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * master (psockd without --role): reads the configuration and the policy,
- * owns the listening socket, starts psockd-priv and the workers by fork +
- * exec of its own binary with --role (so each role starts from a clean
- * image), restarts any that dies, and turns signals into actions:
+ * master (psockd without --role): reads the policy, owns the listening
+ * socket, accepts each client, learns who it is from the kernel
+ * (SO_PEERCRED, SO_PEERGROUPS, the unit through SO_PEERPIDFD) and hands the
+ * connection to a worker serving exactly that identity (master_workers.c).
+ * It starts psockd-priv and psockd-spawn by fork + exec of its own binary
+ * with --role, restarts either when it dies, and turns signals into
+ * actions:
  *
- *   SIGHUP   load the policy file again; if it is valid, send it to every
- *            worker (each swaps it in whole); if not, log why and keep the
- *            one in force.
- *   SIGTERM  tell every worker to stop accepting and finish what it has in
- *            flight (bounded), then stop psockd-priv and exit 0.
+ *   SIGHUP   read the policy file again; only a file that parses replaces
+ *            the policy in force (a missing or broken one keeps it: a
+ *            reload never widens by accident); send it to psockd-priv and
+ *            every worker, each of which swaps it in whole.
+ *   SIGTERM  stop accepting, tell every worker to finish what it has in
+ *            flight (bounded), then stop the roles and exit 0.
  *
- * Trust boundary: the master never reads from a client. What it reads from
- * workers is the fixed-size struct ctl_msg (control.h); a worker that sends
- * anything else is killed and replaced.
+ * Trust boundary: the master never reads a byte from a client: it accepts
+ * and asks the kernel. From workers (which run as clients' uids) it reads
+ * one fixed-size struct; from its two roles fixed-size reports.
  */
 #include "master.h"
 
@@ -24,8 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -35,33 +37,38 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "identity.h"
 #include "log.h"
 #include "notify.h"
 #include "policy.h"
+#include "privproto.h"
 #include "quota.h"
+#include "spawnask.h"
 #include "wire.h"
 
-/* How long SIGTERM waits for workers to finish in-flight requests. */
+/* How long SIGTERM waits for workers to finish what is in flight. */
 #define DRAIN_TIMEOUT_MS 5000
-/* A worker that died is started again after this long at the latest. */
+/* A role that died is started again after this long, doubling up to 5 s
+ * while it keeps dying at once. */
 #define RESTART_DELAY_MS 100
+/* Connections accepted per wakeup, so signals and reports get their turn. */
+#define ACCEPT_BUDGET 16
 
-struct child {
+struct role {
+  const char *name; /* "priv", "spawn" */
   pid_t pid;
-  int ctl;          /* master side of the control socket, -1 if none */
-  long long due_ms; /* restart time when pid == 0, 0 if not pending */
-  uint64_t clients, requests;
+  int ctl; /* master side of its control socket, -1 if none */
+  struct watch watch;
+  long long started_ms, due_ms, backoff_ms;
 };
 
 struct master {
   const struct master_options *o;
-  int epfd, sig_fd, timer_fd;
-  int priv_ctl; /* master side of psockd-priv's control socket */
-  pid_t priv_pid;
-  long long priv_started_ms; /* when the running psockd-priv started */
-  long long priv_due_ms;     /* restart time while it is down, 0 if none */
-  long long priv_backoff_ms; /* grows while it keeps dying at once */
-  struct child workers[MASTER_MAX_WORKERS];
+  struct loop loop;
+  struct watch listen_watch, sig_watch, timer_watch;
+  int sig_fd, timer_fd;
+  struct role priv, spawn;
+  struct wtable *workers;
   int policy_fd; /* sealed memfd holding the policy text, -1 = default */
   char policy_name[CTL_NAME_MAX];
   bool stopping;
@@ -69,255 +76,270 @@ struct master {
   unsigned restarts;
 };
 
+static struct master *M;
+
 static long long now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-/* ---------------------------------------------------------- spawning */
+/* ------------------------------------------------------------ roles */
 
-/* In the child: put fds at 3, 4, 5 ... and exec psockd --role=... */
-static void exec_role(const struct master *m, const char *role,
-                      unsigned worker_id, const int *fds, size_t nfds) {
-  char id_arg[32], lim[3][40], *argv[20];
-  int tmp[8], n = 0;
+/* In the child: the control socket at 3, then exec psockd --role=NAME. */
+static void exec_role(const struct role *r, int ctl) {
+  const struct master_options *o = M->o;
+  char role_arg[32], lim[4][40], *argv[24];
+  int n = 0;
 
-  /* Move fds out of the way first: a source may sit on a target number. */
-  for (size_t i = 0; i < nfds; i++)
-    tmp[i] = fcntl(fds[i], F_DUPFD, 100);
-  for (size_t i = 0; i < nfds; i++)
-    if (tmp[i] < 0 || dup2(tmp[i], 3 + (int)i) < 0)
-      _exit(127);
-  close_range(3 + (unsigned)nfds, ~0U, 0);
-  snprintf(id_arg, sizeof(id_arg), "--worker-id=%u", worker_id);
-  argv[n++] = (char *)m->o->argv0;
-  argv[n++] = (char *)role;
-  argv[n++] = id_arg;
-  if (m->o->user) {
+  if (dup2(ctl, 3) < 0)
+    _exit(127);
+  close_range(4, ~0U, 0);
+  snprintf(role_arg, sizeof(role_arg), "--role=%s", r->name);
+  argv[n++] = (char *)o->argv0;
+  argv[n++] = role_arg;
+  if (o->user) {
     argv[n++] = (char *)"--user";
-    argv[n++] = (char *)m->o->user;
+    argv[n++] = (char *)o->user;
   }
-  if (m->o->verbose)
+  if (o->verbose)
     argv[n++] = (char *)"--verbose";
-  if (!m->o->seccomp)
+  if (!o->seccomp)
     argv[n++] = (char *)"--no-seccomp";
-  if (m->o->audit_allow)
+  if (o->audit_allow)
     argv[n++] = (char *)"--audit-allow";
   snprintf(lim[0], sizeof(lim[0]), "--max-inflight=%u",
            limits.inflight_per_conn);
   snprintf(lim[1], sizeof(lim[1]), "--max-lookups=%u", limits.lookups_per_uid);
-  snprintf(lim[2], sizeof(lim[2]), "--max-conns=%u", limits.conns_per_uid);
+  snprintf(lim[2], sizeof(lim[2]), "--lookup-threads=%u", o->lookup_threads);
   for (int i = 0; i < 3; i++)
     argv[n++] = lim[i];
   argv[n] = NULL;
-  /* Under the systemd unit the master holds the network capabilities in
-   * its ambient set, which exec hands on: psockd-priv needs them, a worker
-   * must start without any. */
-  if (strcmp(role, "--role=worker") == 0 &&
-      prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
-      errno != EINVAL)
-    _exit(127);
-  execv(m->o->self_exe, argv);
+  execv(o->self_exe, argv);
   _exit(127);
 }
 
-static pid_t spawn(const struct master *m, const char *role, unsigned id,
-                   const int *fds, size_t nfds) {
-  pid_t pid = fork();
+static int send_priv_policy(void) {
+  struct priv_ctl m = {.type = PRIV_CTL_POLICY};
+  int fd = M->policy_fd;
 
-  if (pid == 0) {
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    exec_role(m, role, id, fds, nfds);
-  }
-  return pid < 0 ? -errno : pid;
+  snprintf(m.name, sizeof(m.name), "%s", M->policy_name);
+  return wire_send_packet(M->priv.ctl, &m, sizeof(m), &fd, fd >= 0 ? 1 : 0,
+                          MSG_DONTWAIT);
 }
 
-static int start_priv(struct master *m) {
+static int role_start(struct role *r) {
   int sv[2];
   pid_t pid;
 
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     return -errno;
-  pid = spawn(m, "--role=priv", 0, &sv[1], 1);
+  pid = fork();
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    exec_role(r, sv[1]);
+  }
   close(sv[1]);
   if (pid < 0) {
     close(sv[0]);
-    return pid;
+    return -errno;
   }
-  m->priv_pid = pid;
-  m->priv_ctl = sv[0];
-  m->priv_started_ms = now_ms();
-  m->priv_due_ms = 0;
-  log_info("started psockd-priv (pid %d)", pid);
-  return 0;
+  r->pid = pid;
+  r->ctl = sv[0];
+  r->started_ms = now_ms();
+  r->due_ms = 0;
+  log_info("started psockd-%s (pid %d)", r->name, pid);
+  if (loop_add(&M->loop, r->ctl, EPOLLIN, &r->watch) < 0)
+    return -errno;
+  return r == &M->priv ? send_priv_policy() : 0;
 }
 
-static int send_policy(const struct master *m, int ctl) {
-  struct ctl_msg msg = {.type = CTL_POLICY};
-  int fd = m->policy_fd;
+/* A role died: restart it, less and less often while it keeps dying at
+ * once (a broken install, no fds left), up to every 5 s. */
+static void role_died(struct role *r, const char *how) {
+  long long now = now_ms();
 
-  snprintf(msg.name, sizeof(msg.name), "%s", m->policy_name);
-  return wire_send_packet(ctl, &msg, sizeof(msg), &fd, fd >= 0 ? 1 : 0,
-                          MSG_DONTWAIT);
+  r->pid = 0;
+  if (r->ctl >= 0) {
+    loop_del(&M->loop, r->ctl, &r->watch);
+    close(r->ctl);
+    r->ctl = -1;
+  }
+  if (M->stopping)
+    return;
+  if (now - r->started_ms < 1000)
+    r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : RESTART_DELAY_MS;
+  else
+    r->backoff_ms = RESTART_DELAY_MS;
+  if (r->backoff_ms > 5000)
+    r->backoff_ms = 5000;
+  r->due_ms = now + r->backoff_ms;
+  M->restarts++;
+  log_err("psockd-%s %s; restarting it in %lld ms", r->name, how,
+          r->backoff_ms);
+  /* Every worker's channel died with psockd-priv; every worker with
+   * psockd-spawn. They come back on demand. */
+  if (r == &M->priv)
+    wtable_kill_all(M->workers, SIGKILL);
+  else
+    wtable_forget_all(M->workers);
 }
 
-static int start_worker(struct master *m, unsigned i) {
-  struct child *w = &m->workers[i];
-  struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 100 + i};
-  int privch[2] = {-1, -1}, ctl[2] = {-1, -1}, r;
-  uint32_t id = i;
+static void roles_due(void) {
+  long long now = now_ms();
+  struct role *roles[] = {&M->priv, &M->spawn};
 
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, privch) < 0 ||
-      socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
-    r = -errno;
-    goto out;
+  for (int i = 0; i < 2; i++) {
+    struct role *r = roles[i];
+    if (r->pid == 0 && r->due_ms && r->due_ms <= now && !M->stopping &&
+        role_start(r) < 0)
+      role_died(r, "could not be started");
   }
-  /* psockd-priv gets its end of this worker's channel first. */
-  r = wire_send_packet(m->priv_ctl, &id, sizeof(id), &privch[0], 1, 0);
-  if (r < 0)
-    goto out;
-  int fds[3] = {m->o->listen_fd, privch[1], ctl[1]};
-  w->pid = spawn(m, "--role=worker", i, fds, 3);
-  if (w->pid < 0) {
-    r = w->pid;
-    w->pid = 0;
-    goto out;
+}
+
+/* psockd-spawn's reports; psockd-priv sends nothing (EOF: it died). */
+static void on_role(struct watch *w, uint32_t events) {
+  struct role *r = (struct role *)((char *)w - offsetof(struct role, watch));
+  struct spawn_report rep;
+  int e;
+
+  if (r == &M->spawn) {
+    while ((e = spawnask_report(r->ctl, &rep)) == 0)
+      wtable_report(M->workers, &rep);
+    if (e == -EAGAIN)
+      return;
   }
-  w->ctl = ctl[0];
-  ctl[0] = -1;
-  w->due_ms = 0;
-  epoll_ctl(m->epfd, EPOLL_CTL_ADD, w->ctl, &ev);
-  r = send_policy(m, w->ctl);
-  log_info("started worker %u (pid %d)", i, w->pid);
-out:
-  wire_close_fds(privch, 2);
-  if (ctl[0] >= 0)
-    close(ctl[0]);
-  if (ctl[1] >= 0)
-    close(ctl[1]);
-  return r;
+  /* Gone (SIGCHLD says how) or misbehaving: the control goes. */
+  if (r->pid > 0)
+    kill(r->pid, SIGKILL);
+  loop_del(&M->loop, r->ctl, &r->watch);
+  close(r->ctl);
+  r->ctl = -1;
 }
 
 /* ------------------------------------------------------------- policy */
 
-/* Check the policy text in the memfd fd as a worker will parse it. */
-static int check_policy_fd(int fd, const char *name, unsigned *ret_nerr) {
+/*
+ * Parse the policy text in the memfd fd and return a memfd with the text
+ * the roles get: the same rules on the same lines, with user= and group=
+ * resolved here (the roles' system call filters keep them away from the
+ * name service). fd or -errno.
+ */
+static int resolved_policy(int fd, const char *name, unsigned *ret_nerr) {
   struct policy *p = NULL;
-  off_t size = lseek(fd, 0, SEEK_END);
-  void *text;
-  int r;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f;
+  int r = policy_load_fd(fd, name, stderr, ret_nerr, &p);
 
-  if (size < 0)
-    return -errno;
-  text = size ? mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0)
-              : (void *)"";
-  if (text == MAP_FAILED)
-    return -errno;
-  r = policy_load_string(name, text, (size_t)size, stderr, ret_nerr, &p);
-  if (size)
-    munmap(text, (size_t)size);
+  if (r < 0)
+    return r;
+  f = open_memstream(&text, &len);
+  if (!f) {
+    policy_free(p);
+    return -ENOMEM;
+  }
+  policy_dump_resolved(p, f);
   policy_free(p);
+  r = fclose(f) == 0 ? control_sealed_memfd(text, len) : -ENOMEM;
+  free(text);
   return r;
 }
 
 /*
  * Read the policy file into a sealed memfd and check what the memfd holds.
- * The file is read once, so the workers get exactly the bytes checked here,
- * even if the file is replaced meanwhile or can be read only once (a pipe:
- * psockd --policy <(...)).
+ * The file is read once, so the roles get exactly the bytes checked here,
+ * even if it is replaced meanwhile or can be read only once. At start,
+ * without --policy and without the standard file, the built-in default
+ * applies; at a reload only a file that parses replaces what is in force.
  */
-static int load_policy(struct master *m) {
+static int load_policy(bool at_start) {
+  const struct master_options *o = M->o;
   unsigned nerr = 0;
   int r, fd;
 
-  if (!m->o->policy_path ||
-      (m->o->policy_optional && access(m->o->policy_path, F_OK) < 0 &&
-       errno == ENOENT)) {
-    if (m->policy_fd >= 0)
-      close(m->policy_fd);
-    m->policy_fd = -1;
-    snprintf(m->policy_name, sizeof(m->policy_name), "default policy");
+  if (!o->policy_path || (at_start && o->policy_optional &&
+                          access(o->policy_path, F_OK) < 0 && errno == ENOENT)) {
+    snprintf(M->policy_name, sizeof(M->policy_name), "default policy");
     return 0;
   }
-  fd = control_policy_memfd(m->o->policy_path);
-  r = fd < 0 ? fd : check_policy_fd(fd, m->o->policy_path, &nerr);
+  r = control_policy_memfd(o->policy_path);
+  fd = r < 0 ? r : resolved_policy(r, o->policy_path, &nerr);
+  if (r >= 0)
+    close(r);
+  r = fd < 0 ? fd : 0;
   if (r < 0) {
-    if (fd >= 0)
-      close(fd);
-    log_err("policy %s: %s (%u error(s)); keeping the policy in force",
-            m->o->policy_path, strerror(-r), nerr);
+    log_err("policy %s: %s (%u error(s)); %s", o->policy_path, strerror(-r),
+            nerr, at_start ? "not starting" : "keeping the policy in force");
     return r;
   }
-  if (m->policy_fd >= 0)
-    close(m->policy_fd);
-  m->policy_fd = fd;
-  snprintf(m->policy_name, sizeof(m->policy_name), "%s", m->o->policy_path);
+  if (M->policy_fd >= 0)
+    close(M->policy_fd);
+  M->policy_fd = fd;
+  snprintf(M->policy_name, sizeof(M->policy_name), "%s", o->policy_path);
   return 0;
 }
 
-static void reload(struct master *m) {
-  unsigned sent = 0;
+static void reload(void) {
+  unsigned sent;
 
   notify_reloading();
-  if (load_policy(m) == 0) {
-    for (unsigned i = 0; i < m->o->workers; i++)
-      if (m->workers[i].pid > 0 && send_policy(m, m->workers[i].ctl) == 0)
-        sent++;
-    log_notice("SIGHUP: policy %s sent to %u worker(s)", m->policy_name, sent);
+  if (load_policy(false) == 0) {
+    if (M->priv.ctl >= 0 && send_priv_policy() < 0)
+      log_err("cannot send the policy to psockd-priv: %m");
+    sent = wtable_send_policy(M->workers);
+    log_notice("SIGHUP: policy %s sent to psockd-priv and %u worker(s)",
+               M->policy_name, sent);
   }
   notify_ready();
 }
 
-/* ------------------------------------------------------- supervision */
+/* ------------------------------------------------------------ clients */
 
-static void arm_timer(struct master *m, long long delay_ms) {
-  struct itimerspec its = {
-      .it_value = {delay_ms / 1000, (delay_ms % 1000) * 1000000L}};
-  timerfd_settime(m->timer_fd, 0, &its, NULL);
-}
+static void accept_one(int fd) {
+  struct identity who;
+  int one = 1, r;
 
-static void schedule_restart(struct master *m, struct child *w) {
-  w->due_ms = now_ms() + RESTART_DELAY_MS;
-  arm_timer(m, RESTART_DELAY_MS);
-}
-
-/*
- * psockd-priv died: every worker's channel died with it, so the workers go
- * too and come back once it is running again. One that dies right after
- * starting (a broken install, no fds left) is retried less and less often,
- * up to every 5 s, instead of thousands of times a second.
- */
-static void priv_died(struct master *m, const char *how) {
-  long long now = now_ms();
-
-  m->priv_pid = 0;
-  close(m->priv_ctl);
-  m->priv_ctl = -1;
-  if (now - m->priv_started_ms < 1000)
-    m->priv_backoff_ms =
-        m->priv_backoff_ms ? m->priv_backoff_ms * 2 : RESTART_DELAY_MS;
-  else
-    m->priv_backoff_ms = RESTART_DELAY_MS;
-  if (m->priv_backoff_ms > 5000)
-    m->priv_backoff_ms = 5000;
-  log_err("psockd-priv %s; restarting it in %lld ms, and every worker", how,
-          m->priv_backoff_ms);
-  for (unsigned i = 0; i < m->o->workers; i++)
-    if (m->workers[i].pid > 0)
-      kill(m->workers[i].pid, SIGKILL);
-  m->priv_due_ms = now + m->priv_backoff_ms;
-  arm_timer(m, m->priv_backoff_ms);
-}
-
-static void drop_ctl(struct master *m, struct child *w) {
-  if (w->ctl >= 0) {
-    epoll_ctl(m->epfd, EPOLL_CTL_DEL, w->ctl, NULL);
-    close(w->ctl);
-    w->ctl = -1;
+  /* Belt and braces: the listening socket has SO_PASSCRED, which the
+   * accepted one inherits; each request's credentials depend on it. */
+  if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+    close(fd);
+    return;
   }
+  r = identity_from_socket(fd, &who);
+  if (r < 0) {
+    log_limited(LOG_WARNING, "cannot identify a client: %s", strerror(-r));
+    close(fd);
+    return;
+  }
+  wtable_route(M->workers, fd, &who);
+}
+
+static void on_listen(struct watch *w, uint32_t events) {
+  for (int i = 0; i < ACCEPT_BUDGET; i++) {
+    int fd = accept4(M->o->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+        log_limited(LOG_WARNING, "accept: %m");
+      return;
+    }
+    accept_one(fd);
+  }
+}
+
+/* ------------------------------------------------------------ signals */
+
+static void begin_stop(void) {
+  if (M->stopping)
+    return;
+  M->stopping = true;
+  M->stop_deadline = now_ms() + DRAIN_TIMEOUT_MS;
+  notify_stopping();
+  log_notice("stopping: workers finish what is in flight");
+  loop_del(&M->loop, M->o->listen_fd, &M->listen_watch);
+  wtable_drain_all(M->workers);
 }
 
 static void describe_exit(int status, char *buf, size_t len) {
@@ -328,181 +350,67 @@ static void describe_exit(int status, char *buf, size_t len) {
     snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 }
 
-static void reap(struct master *m) {
+static void reap(void) {
   int status;
   pid_t pid;
   char how[64];
 
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
     describe_exit(status, how, sizeof(how));
-    if (pid == m->priv_pid) {
-      if (m->stopping)
-        m->priv_pid = 0;
-      else
-        priv_died(m, how);
-      continue;
-    }
-    for (unsigned i = 0; i < m->o->workers; i++) {
-      struct child *w = &m->workers[i];
-      if (w->pid != pid)
-        continue;
-      w->pid = 0;
-      drop_ctl(m, w);
-      if (m->stopping) {
-        log_info("worker %u finished", i);
-      } else {
-        log_warn("worker %u (pid %d) %s; restarting it", i, pid, how);
-        m->restarts++;
-        schedule_restart(m, w);
-      }
-    }
+    if (pid == M->priv.pid)
+      role_died(&M->priv, how);
+    else if (pid == M->spawn.pid)
+      role_died(&M->spawn, how);
   }
 }
 
-static void restart_due(struct master *m) {
-  uint64_t n;
-  long long now = now_ms();
-
-  if (read(m->timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-    log_warn("timerfd: %m");
-  if (m->priv_pid == 0 && m->priv_due_ms) {
-    if (m->priv_due_ms > now)
-      arm_timer(m, m->priv_due_ms - now);
-    else if (start_priv(m) < 0)
-      priv_died(m, "could not be started");
-  }
-  for (unsigned i = 0; i < m->o->workers; i++) {
-    struct child *w = &m->workers[i];
-    if (w->pid == 0 && w->due_ms && w->due_ms <= now && !m->stopping &&
-        m->priv_pid > 0) {
-      if (start_worker(m, i) < 0)
-        schedule_restart(m, w);
-    } else if (w->pid == 0 && w->due_ms) {
-      schedule_restart(m, w);
-    }
-  }
-}
-
-/* A worker's control message: statistics, or a protocol violation. */
-static void worker_ctl(struct master *m, unsigned i) {
-  struct child *w = &m->workers[i];
-  struct ctl_msg msg;
-  int fds[1];
-  size_t nfds = 0;
-  ssize_t n;
-
-  n = wire_recv_packet(w->ctl, &msg, sizeof(msg), fds, 1, &nfds, MSG_DONTWAIT);
-  if (n == -EAGAIN)
-    return;
-  wire_close_fds(fds, nfds);
-  if (n == sizeof(msg) && nfds == 0 && msg.type == CTL_STATS) {
-    w->clients = msg.clients;
-    w->requests = msg.requests;
-    return;
-  }
-  /* 0: the worker closed its end. ECONNRESET: it exited with a stats
-   * request of ours unread (a draining worker does). Neither is a fault. */
-  if (n != 0 && n != -ECONNRESET) {
-    log_err("worker %u sent a malformed control message: killing it", i);
-    if (w->pid > 0)
-      kill(w->pid, SIGKILL);
-  }
-  drop_ctl(m, w);
-}
-
-static void update_status(struct master *m) {
-  uint64_t clients = 0, requests = 0;
-  unsigned running = 0;
-
-  for (unsigned i = 0; i < m->o->workers; i++) {
-    running += m->workers[i].pid > 0;
-    clients += m->workers[i].clients;
-    requests += m->workers[i].requests;
-  }
-  notify_status("%u/%u workers, %" PRIu64 " clients, %" PRIu64
-                " requests served, %u restarts, policy: %s",
-                running, m->o->workers, clients, requests, m->restarts,
-                m->policy_name);
-}
-
-/* ------------------------------------------------------------ stopping */
-
-static void begin_stop(struct master *m) {
-  struct itimerspec its = {.it_interval = {0, 100000000L},
-                           .it_value = {0, 100000000L}};
-
-  if (m->stopping)
-    return;
-  m->stopping = true;
-  m->stop_deadline = now_ms() + DRAIN_TIMEOUT_MS;
-  notify_stopping();
-  log_notice("stopping: workers finish what is in flight");
-  for (unsigned i = 0; i < m->o->workers; i++)
-    if (m->workers[i].pid > 0)
-      kill(m->workers[i].pid, SIGTERM);
-  timerfd_settime(m->timer_fd, 0, &its, NULL);
-}
-
-static bool workers_gone(const struct master *m) {
-  for (unsigned i = 0; i < m->o->workers; i++)
-    if (m->workers[i].pid > 0)
-      return false;
-  return true;
-}
-
-static void stop_tick(struct master *m) {
-  uint64_t n;
-
-  if (read(m->timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-    log_warn("timerfd: %m");
-  if (now_ms() < m->stop_deadline)
-    return;
-  for (unsigned i = 0; i < m->o->workers; i++)
-    if (m->workers[i].pid > 0) {
-      log_warn("worker %u did not finish in time: killing it", i);
-      kill(m->workers[i].pid, SIGKILL);
-    }
-}
-
-static void finish_priv(struct master *m) {
-  int status;
-
-  if (m->priv_ctl >= 0)
-    close(m->priv_ctl); /* psockd-priv exits when its control closes */
-  m->priv_ctl = -1;
-  if (m->priv_pid > 0 && waitpid(m->priv_pid, &status, 0) == m->priv_pid)
-    m->priv_pid = 0;
-}
-
-/* ----------------------------------------------------------------- loop */
-
-enum { SRC_SIGNAL = 1, SRC_TIMER = 2 };
-
-static bool handle_signal(struct master *m) {
+static void on_signal(struct watch *w, uint32_t events) {
   struct signalfd_siginfo si;
 
-  while (read(m->sig_fd, &si, sizeof(si)) == sizeof(si)) {
-    switch (si.ssi_signo) {
-    case SIGCHLD:
-      reap(m);
-      break;
-    case SIGHUP:
-      if (!m->stopping)
-        reload(m);
-      break;
-    case SIGTERM:
-    case SIGINT:
-      begin_stop(m);
-      break;
-    default:
-      break;
-    }
+  while (read(M->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+    if (si.ssi_signo == SIGCHLD)
+      reap();
+    else if (si.ssi_signo == SIGHUP && !M->stopping)
+      reload();
+    else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+      begin_stop();
   }
-  return m->stopping && workers_gone(m);
 }
 
-static int master_setup(struct master *m) {
-  struct epoll_event ev = {.events = EPOLLIN};
+/* ---------------------------------------------------------- each second */
+
+static void update_status(void) {
+  unsigned workers, users;
+  uint64_t clients, requests;
+
+  wtable_stats(M->workers, &workers, &users, &clients, &requests);
+  notify_status("%u workers for %u users, %" PRIu64 " clients, %" PRIu64
+                " requests served, %u restarts, policy: %s",
+                workers, users, clients, requests, M->restarts,
+                M->policy_name);
+}
+
+static void on_timer(struct watch *w, uint32_t events) {
+  uint64_t n;
+
+  if (read(M->timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+    log_warn("timerfd: %m");
+  wtable_tick(M->workers, now_ms());
+  roles_due();
+  if (M->stopping && now_ms() >= M->stop_deadline && !wtable_empty(M->workers)) {
+    log_warn("workers did not finish in time: killing them");
+    wtable_kill_all(M->workers, SIGKILL);
+    M->stop_deadline = now_ms() + DRAIN_TIMEOUT_MS;
+  }
+  update_status();
+  notify_watchdog();
+}
+
+/* -------------------------------------------------------------- setup */
+
+static int master_setup(void) {
+  struct itimerspec its = {.it_interval = {1, 0}, .it_value = {1, 0}};
+  int one = 1, r;
   sigset_t mask;
 
   sigemptyset(&mask);
@@ -512,90 +420,97 @@ static int master_setup(struct master *m) {
   sigaddset(&mask, SIGHUP);
   if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
     return -errno;
-  m->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-  m->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-  m->epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (m->sig_fd < 0 || m->timer_fd < 0 || m->epfd < 0)
+  M->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  M->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+  M->loop.epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (M->sig_fd < 0 || M->timer_fd < 0 || M->loop.epfd < 0 ||
+      timerfd_settime(M->timer_fd, 0, &its, NULL) < 0)
     return -errno;
-  ev.data.u64 = SRC_SIGNAL;
-  if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->sig_fd, &ev) < 0)
+  /* Every request carries its sender's credentials from the first one on
+   * (accepted sockets inherit the flag). */
+  if (setsockopt(M->o->listen_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)))
     return -errno;
-  ev.data.u64 = SRC_TIMER;
-  if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->timer_fd, &ev) < 0)
-    return -errno;
-  return 0;
+  M->sig_watch.on_event = on_signal;
+  M->timer_watch.on_event = on_timer;
+  M->listen_watch.on_event = on_listen;
+  if ((r = loop_add(&M->loop, M->sig_fd, EPOLLIN, &M->sig_watch)) < 0 ||
+      (r = loop_add(&M->loop, M->timer_fd, EPOLLIN, &M->timer_watch)) < 0)
+    return r;
+  if ((r = role_start(&M->priv)) < 0 || (r = role_start(&M->spawn)) < 0)
+    return r;
+  return loop_add(&M->loop, M->o->listen_fd, EPOLLIN, &M->listen_watch);
 }
 
-static void master_loop(struct master *m) {
-  long long next_status = 0;
-
-  for (;;) {
+static void master_loop(void) {
+  while (!(M->stopping && wtable_empty(M->workers))) {
     struct epoll_event evs[16];
-    int n = epoll_wait(m->epfd, evs, 16, 1000);
+    int n = epoll_wait(M->loop.epfd, evs, 16, 1000);
+
     if (n < 0 && errno != EINTR) {
       log_err("epoll_wait: %m");
       return;
     }
-    for (int i = 0; i < n; i++) {
-      uint64_t src = evs[i].data.u64;
-      if (src == SRC_SIGNAL) {
-        if (handle_signal(m))
-          return;
-      } else if (src == SRC_TIMER) {
-        if (m->stopping)
-          stop_tick(m);
-        else
-          restart_due(m);
-      } else if (src >= 100 && src < 100 + MASTER_MAX_WORKERS) {
-        worker_ctl(m, (unsigned)(src - 100));
-      }
-    }
-    if (m->stopping && workers_gone(m))
-      return;
-    if (now_ms() >= next_status) {
-      for (unsigned i = 0; i < m->o->workers; i++)
-        control_request_stats(m->workers[i].ctl);
-      update_status(m);
-      notify_watchdog();
-      next_status = now_ms() + 1000;
-    }
+    for (int i = 0; i < n; i++)
+      loop_dispatch(&evs[i]);
   }
+}
+
+/* Close a role's control (it exits then) and wait for it. */
+static void role_finish(struct role *r) {
+  if (r->ctl >= 0) {
+    loop_del(&M->loop, r->ctl, &r->watch);
+    close(r->ctl);
+    r->ctl = -1;
+  }
+  if (r->pid > 0)
+    waitpid(r->pid, NULL, 0);
+  r->pid = 0;
 }
 
 int master_run(const struct master_options *o) {
   struct master m = {.o = o,
-                     .epfd = -1,
+                     .loop.epfd = -1,
                      .sig_fd = -1,
                      .timer_fd = -1,
-                     .priv_ctl = -1,
-                     .policy_fd = -1};
+                     .policy_fd = -1,
+                     .priv = {.name = "priv", .ctl = -1},
+                     .spawn = {.name = "spawn", .ctl = -1}};
+  struct wtable_env env = {.loop = &m.loop,
+                           .spawn_fd = &m.spawn.ctl,
+                           .priv_fd = &m.priv.ctl,
+                           .policy_fd = &m.policy_fd,
+                           .policy_name = m.policy_name,
+                           .limits = o->limits};
   int r;
 
-  for (unsigned i = 0; i < MASTER_MAX_WORKERS; i++)
-    m.workers[i].ctl = -1;
-  r = load_policy(&m);
+  M = &m;
+  m.priv.watch.on_event = on_role;
+  m.spawn.watch.on_event = on_role;
+  r = load_policy(true);
   if (r == 0)
-    r = master_setup(&m);
+    r = wtable_new(&env, &m.workers);
   if (r == 0)
-    r = start_priv(&m);
-  for (unsigned i = 0; r == 0 && i < o->workers; i++)
-    r = start_worker(&m, i);
+    r = master_setup();
   if (r < 0) {
     log_err("cannot start: %s", strerror(-r));
-    begin_stop(&m);
   } else {
-    log_notice("ready: %u worker(s), policy: %s", o->workers, m.policy_name);
+    log_notice("ready; policy: %s", m.policy_name);
     notify_ready();
+    master_loop();
   }
-  master_loop(&m);
-  finish_priv(&m);
-  for (unsigned i = 0; i < MASTER_MAX_WORKERS; i++)
-    drop_ctl(&m, &m.workers[i]);
+  M->stopping = true;
+  role_finish(&m.spawn); /* its workers go with it */
+  role_finish(&m.priv);
+  wtable_free(m.workers);
   if (m.policy_fd >= 0)
     close(m.policy_fd);
-  close(m.sig_fd);
-  close(m.timer_fd);
-  close(m.epfd);
+  if (m.sig_fd >= 0)
+    close(m.sig_fd);
+  if (m.timer_fd >= 0)
+    close(m.timer_fd);
+  if (m.loop.epfd >= 0)
+    close(m.loop.epfd);
   log_notice("stopped");
+  M = NULL;
   return r;
 }

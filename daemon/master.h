@@ -6,21 +6,22 @@
 
 #include <stdbool.h>
 
-#define MASTER_MAX_WORKERS 64
+#include "master_workers.h"
 
 struct master_options {
   const char *argv0;
-  const char *self_exe;    /* binary exec'd for each role */
-  int listen_fd;           /* the listening socket, shared by workers */
-  unsigned workers;        /* 1..MASTER_MAX_WORKERS */
-  const char *user;        /* --user, or NULL for psockd/nobody */
+  const char *self_exe; /* binary exec'd for psockd-priv and psockd-spawn */
+  int listen_fd;        /* the listening socket (SO_PASSCRED set) */
+  const char *user;     /* --user, or NULL for psockd / a dynamic uid */
   const char *policy_path; /* NULL: the built-in default policy */
   /* policy_path is the standard file, used only while it exists (else the
-   * built-in default): checked again at each reload. */
+   * built-in default) when psockd starts. */
   bool policy_optional;
   bool verbose;
   bool seccomp;
   bool audit_allow;
+  unsigned lookup_threads;
+  struct worker_limits limits;
 };
 
 /* Run until SIGTERM. Returns 0 or -errno. */

@@ -557,21 +557,26 @@ static void dump_cidr(const struct pol_cidr *c, FILE *out) {
     fprintf(out, "/%u", c->plen);
 }
 
-static void dump_who(const struct policy_rule *r, FILE *out) {
+/* With resolved, user= and group= are written as the uid= and gid= they
+ * resolved to, so that the text parses without the name service. */
+static void dump_who(const struct policy_rule *r, bool resolved, FILE *out) {
   if (r->anyone) {
     fputs(" anyone", out);
     return;
   }
   for (int w = 0; w < PW_N; w++) {
     const struct pol_who_set *ws = &r->who[w];
+    bool numeric = resolved && (w == PW_USER || w == PW_GROUP);
 
     if (!ws->present)
       continue;
-    fprintf(out, " %s=", pol_who_names[w]);
+    fprintf(out, " %s=",
+            numeric ? pol_who_names[w == PW_USER ? PW_UID : PW_GID]
+                    : pol_who_names[w]);
     for (size_t i = 0; i < ws->n; i++) {
       if (i)
         fputc(',', out);
-      if (ws->names)
+      if (ws->names && !numeric)
         fputs(ws->names[i], out);
       else
         fprintf(out, "%u", ws->ids[i]);
@@ -595,9 +600,9 @@ static void dump_calls(uint32_t calls, FILE *out) {
   }
 }
 
-static void dump_rule(const struct policy_rule *r, FILE *out) {
+static void dump_rule(const struct policy_rule *r, bool resolved, FILE *out) {
   fputs(r->allow ? "allow" : "deny", out);
-  dump_who(r, out);
+  dump_who(r, resolved, out);
   dump_calls(r->calls, out);
   for (int k = 0; k < PK_N; k++) {
     const struct pol_set *s = &r->key[k];
@@ -623,7 +628,19 @@ static void dump_rule(const struct policy_rule *r, FILE *out) {
 
 void policy_dump(const struct policy *p, FILE *out) {
   for (size_t i = 0; i < p->n_rules; i++)
-    dump_rule(&p->rules[i], out);
+    dump_rule(&p->rules[i], false, out);
+}
+
+void policy_dump_resolved(const struct policy *p, FILE *out) {
+  unsigned line = 1;
+
+  for (size_t i = 0; i < p->n_rules; i++) {
+    /* Each rule on the line it came from: "FILE:LINE" stays true. */
+    for (; line < p->rules[i].line; line++)
+      fputc('\n', out);
+    dump_rule(&p->rules[i], true, out);
+    line++;
+  }
 }
 
 /* --- comparing and freeing ---------------------------------------------- */

@@ -41,6 +41,9 @@ struct policy_subject {
   const gid_t *groups; /* supplementary groups */
   size_t n_groups;
   const char *unit; /* systemd unit from the cgroup, or NULL */
+  /* The unit could not be learnt: unit= deny rules match, allow rules on
+   * a unit do not. */
+  bool unit_unknown;
 };
 
 struct policy_query {
@@ -83,12 +86,25 @@ int policy_load_string(const char *name, const char *text, size_t len,
 /* The built-in default policy (see psockd.policy(5)). */
 int policy_load_default(struct policy **ret);
 
+/* Parse the policy text held in fd (a sealed memfd: read with mmap), or
+ * the built-in default policy if fd < 0. Errors as policy_load_string(). */
+int policy_load_fd(int fd, const char *name, FILE *errs, unsigned *ret_nerrors,
+                   struct policy **ret);
+
 /* Decide. Never fails: anything unexpected is a denial. */
 void policy_check(const struct policy *p, const struct policy_subject *who,
                   const struct policy_query *q, struct policy_decision *ret);
 
 /* Write p in the file syntax, so that the output parses back to p. */
 void policy_dump(const struct policy *p, FILE *out);
+
+/*
+ * Write p for psockd's sandboxed roles: every rule on its own line number,
+ * user= and group= as the uid= and gid= they resolved to, so that the text
+ * parses to the same decisions without the name service (which the roles'
+ * system call filters do not allow).
+ */
+void policy_dump_resolved(const struct policy *p, FILE *out);
 
 /* Where p came from: a path or "default policy". */
 const char *policy_source(const struct policy *p);

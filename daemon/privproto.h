@@ -1,22 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * privproto: the fixed-size request protocol between a worker and
- * psockd-priv, over a SOCK_SEQPACKET socketpair.
+ * privproto: the fixed-size request protocol between a worker (the asking
+ * side, privask.c) and psockd-priv (the serving side, privserve.c), over a
+ * SOCK_SEQPACKET socketpair, one per worker.
  *
  * Deliberately tiny: three operations, one fixed-size struct each way, at
  * most one fd each way. psockd-priv never parses protobuf or anything of
  * variable shape; it checks every field of a request against fixed lists
- * (priv_validate) before acting. A request that fails the checks, or a
- * packet of the wrong size, ends that worker's channel: a worker that sends
- * one is not behaving as psockd's code does, so it is not trusted again.
+ * (privproto_validate) and then against the policy for the one identity the
+ * worker serves, which the master told it when it made the channel. A
+ * request that fails the fixed checks, or a packet of the wrong size, ends
+ * that worker's channel: a worker that sends one is not behaving as
+ * psockd's code does, so it is not trusted again.
  */
 #pragma once
 
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "identity.h"
+
 enum priv_op {
-  PRIV_OP_SOCKET = 1,     /* no fd in; one fd out */
+  PRIV_OP_SOCKET = 1,     /* no fd in; one fd out, owned by the worker's uid */
   PRIV_OP_BIND = 2,       /* one socket fd in */
   PRIV_OP_SETSOCKOPT = 3, /* one socket fd in */
 };
@@ -37,17 +42,30 @@ struct priv_request {
 
 struct priv_reply {
   int32_t result; /* 0 or -errno; an fd rides along for PRIV_OP_SOCKET */
+  /* A policy refusal by psockd-priv itself: the deciding rule. */
+  char rule[96];
+};
+
+/* Master -> psockd-priv, on its control socket. */
+enum priv_ctl_type {
+  PRIV_CTL_CHANNEL = 1, /* fd: a worker's channel; identity: whom it serves */
+  PRIV_CTL_POLICY = 2,  /* fd: sealed memfd, or none for the default */
+};
+
+struct priv_ctl {
+  uint32_t type;
+  uint32_t worker_id;
+  struct identity identity; /* PRIV_CTL_CHANNEL */
+  char name[200];           /* PRIV_CTL_POLICY: where the policy came from */
 };
 
 /*
- * Check a request against the fixed lists. fd is the socket that came with
- * it (-1 if none). Returns 0 if psockd-priv may perform it, else -errno
- * (-EPROTO for a malformed request, which ends the channel).
+ * Check a request against the fixed lists: only what needs privilege, of
+ * a size that fits. fd_family is the SO_DOMAIN of the socket that came
+ * with it (-1 if none). Returns 0 or -EPROTO.
  */
-int priv_validate(const struct priv_request *req, int fd);
+int privproto_validate(const struct priv_request *req, int fd_family);
 
-/* Perform a validated request. Returns an fd (socket), 0, or -errno. */
-int priv_perform(const struct priv_request *req, int fd);
-
-/* psockd --role=priv: serve channels until the control socket closes. */
-int priv_main(int control_fd);
+/* Would the kernel's refusal err of this socket() be lifted by
+ * psockd-priv (raw and packet sockets)? The asking side's test. */
+int privproto_socket_needs_priv(int family, int type, int proto);

@@ -1,199 +1,334 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rpc_connection: create_connection(address, timeout, source_address),
- * done entirely by psockd: resolve, then try each address in order until
- * one connects. It runs on the lookup pool, so waiting for a connection
- * holds a pool thread (bounded by the client's timeout), never the event
- * loop. Used when the client is told to (PSOCK_ROUTE=daemon) and when a
- * client may only hold sockets psockd has connected itself.
+ * rpc_connection: create_connection(address, timeout, source_address), done
+ * entirely by psockd: resolve (in the resolver), then try each address in
+ * order until one connects. Every step runs on the event loop: the
+ * connects are non-blocking and watched with epoll, the timeout is a
+ * timerfd, and nothing holds a thread while a peer does not answer. A
+ * client that goes away cancels the attempt (its socket is closed at once).
+ *
+ * The socket never leaves psockd unconnected, so a user whose rules grant
+ * `connect` but not `socket` gets connected sockets and nothing else; this
+ * is how a destination rule binds a client that holds only such sockets.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <poll.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "addr.h"
-#include "authz.h"
-#include "privops.h"
+#include "privask.h"
 #include "rpc.h"
 
-/* Milliseconds left until deadline (CLOCK_MONOTONIC ms), -1 for none. */
-static int ms_left(long long deadline) {
-  struct timespec ts;
-  long long now;
+/* Candidates tried from one lookup, in the resolver's order. */
+#define CC_MAX_ADDRS 16
 
-  if (deadline < 0)
-    return -1;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  now = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-  return now >= deadline ? 0 : (int)(deadline - now);
+struct cc_addr {
+  struct rpc_sockaddr sa;
+  int proto;
+};
+
+struct cc {
+  struct watch sock_watch; /* the attempt in progress */
+  struct watch timer_watch;
+  struct rpc_call *call;
+  struct loop *loop;
+  struct cc_addr addrs[CC_MAX_ADDRS];
+  size_t n, next;
+  int fd, tfd;
+  bool has_source;
+  struct rpc_sockaddr source; /* port and address, in the family below */
+  int source_family;
+  const Psock__V1__Error *denial; /* the last candidate's refusal */
+  int last;                       /* the last candidate's -errno */
+};
+
+static struct cc *cc_of_sock(struct watch *w) {
+  return (struct cc *)((char *)w - offsetof(struct cc, sock_watch));
 }
 
-static int bind_source(struct rpc_call *call, int fd, int family) {
-  const Psock__V1__CreateConnectionRequest *q = call->req->create_connection;
-  struct addrinfo hints = {.ai_family = family, .ai_flags = AI_PASSIVE};
-  struct addrinfo *res = NULL;
-  char port[8];
-  int e;
-
-  if (!q->source_host && !q->has_source_port)
-    return 0;
-  snprintf(port, sizeof(port), "%u", q->has_source_port ? q->source_port : 0);
-  e = getaddrinfo(q->source_host && *q->source_host ? q->source_host : NULL,
-                  port, &hints, &res);
-  if (e != 0)
-    return -EADDRNOTAVAIL;
-  struct policy_query bq = {.call = POLICY_BIND,
-                            .family = family,
-                            .addr = res->ai_addr,
-                            .addrlen = res->ai_addrlen};
-  /* A refusal sets the error reply; the caller sees it in result_case. */
-  e = rpc_authorize(call, &bq) ? priv_bind(fd, res->ai_addr, res->ai_addrlen)
-                               : -EACCES;
-  freeaddrinfo(res);
-  return e;
+static struct cc *cc_of_timer(struct watch *w) {
+  return (struct cc *)((char *)w - offsetof(struct cc, timer_watch));
 }
 
-/* Connect fd to ai within the deadline. Returns 0, -ETIMEDOUT or -errno. */
-static int connect_one(int fd, const struct addrinfo *ai, long long deadline) {
-  struct pollfd p = {.fd = fd, .events = POLLOUT};
-  int err = 0, r;
-  socklen_t len = sizeof(err);
-
-  if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-    return 0;
-  if (errno != EINPROGRESS)
-    return -errno;
-  do
-    r = poll(&p, 1, ms_left(deadline));
-  while (r < 0 && errno == EINTR);
-  if (r == 0)
-    return -ETIMEDOUT;
-  if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-    return -errno;
-  return -err;
+static void cc_drop_attempt(struct cc *cc) {
+  if (cc->fd < 0)
+    return;
+  loop_del(cc->loop, cc->fd, &cc->sock_watch);
+  /* Ours alone: never handed out, no linger set. */
+  close(cc->fd);
+  cc->fd = -1;
 }
 
-/*
- * Policy for one candidate: the destination only. The socket never leaves
- * psockd unconnected, so a user whose rules grant `connect` but not
- * `socket` gets connected sockets and nothing else.
- */
-static bool may_try(struct rpc_call *call, const struct addrinfo *ai) {
-  struct policy_query cq = {.call = POLICY_CONNECT,
-                            .family = ai->ai_family,
-                            .addr = ai->ai_addr,
-                            .addrlen = ai->ai_addrlen};
-  return rpc_authorize(call, &cq);
-}
-
-static int try_address(struct rpc_call *call, const struct addrinfo *ai,
-                       long long deadline) {
-  int fd, e;
-
-  fd = priv_socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK,
-                   ai->ai_protocol);
-  if (fd < 0)
-    return fd;
-  e = bind_source(call, fd, ai->ai_family);
-  if (e == 0)
-    e = connect_one(fd, ai, deadline);
-  if (e < 0) {
-    close(fd);
-    return e;
+static void cc_end(struct cc *cc) {
+  cc_drop_attempt(cc);
+  if (cc->tfd >= 0) {
+    loop_del(cc->loop, cc->tfd, &cc->timer_watch);
+    close(cc->tfd);
+    cc->tfd = -1;
   }
-  /* The client sets its own mode; hand the socket over blocking. */
-  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-  return fd;
 }
 
-static int reply_connected(struct rpc_call *call, int fd,
-                           const struct addrinfo *ai) {
+/* -------------------------------------------------------------- source */
+
+/* The source address, numeric: "" or absent is any address. */
+static int parse_source(struct cc *cc, const char *host, uint32_t port) {
+  struct sockaddr_in *sin = (struct sockaddr_in *)&cc->source.sa;
+  struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&cc->source.sa;
+
+  memset(&cc->source, 0, sizeof(cc->source));
+  cc->has_source = true;
+  if (!host || !*host) {
+    cc->source_family = AF_UNSPEC;
+  } else if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+    cc->source_family = AF_INET;
+  } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+    cc->source_family = AF_INET6;
+  } else {
+    return -EADDRNOTAVAIL; /* a source address is numeric */
+  }
+  sin->sin_port = htons((uint16_t)port); /* same offset in both */
+  return 0;
+}
+
+/* The source for a candidate of family, or NULL (the family differs). */
+static const struct rpc_sockaddr *source_for(struct cc *cc, int family,
+                                             struct rpc_sockaddr *tmp) {
+  *tmp = cc->source;
+  if (cc->source_family != AF_UNSPEC && cc->source_family != family)
+    return NULL;
+  tmp->sa.ss_family = (sa_family_t)family;
+  tmp->len = family == AF_INET ? sizeof(struct sockaddr_in)
+                               : sizeof(struct sockaddr_in6);
+  return tmp;
+}
+
+static int bind_source(struct cc *cc, int fd, int family) {
+  struct rpc_sockaddr tmp;
+  const struct rpc_sockaddr *src;
+  struct policy_query q = {.call = POLICY_BIND, .family = family};
+
+  if (!cc->has_source)
+    return 0;
+  src = source_for(cc, family, &tmp);
+  if (!src)
+    return -EAFNOSUPPORT;
+  q.addr = (const struct sockaddr *)&src->sa;
+  q.addrlen = src->len;
+  if (!rpc_allowed(cc->call, &q)) {
+    rpc_refuse(cc->call);
+    return -EACCES;
+  }
+  if (bind(fd, (const struct sockaddr *)&src->sa, src->len) == 0)
+    return 0;
+  return privask_bind(fd, (const struct sockaddr *)&src->sa, src->len, -errno);
+}
+
+/* ----------------------------------------------------------- attempts */
+
+static enum rpc_outcome cc_connected(struct cc *cc) {
+  struct rpc_call *call = cc->call;
+  const struct cc_addr *a = &cc->addrs[cc->next - 1];
   Psock__V1__CreateConnectionReply *r =
       RPC_NEW(call, Psock__V1__CreateConnectionReply,
               PSOCK__V1__CREATE_CONNECTION_REPLY__INIT);
   Psock__V1__SocketInfo *i =
       RPC_NEW(call, Psock__V1__SocketInfo, PSOCK__V1__SOCKET_INFO__INIT);
   struct addr_buf *b = rpc_alloc(call, sizeof(*b));
+  int fd = cc->fd;
 
+  loop_del(cc->loop, fd, &cc->sock_watch);
+  cc->fd = -1;
+  cc_end(cc);
+  if (rpc_add_fd(call, fd) < 0)
+    return rpc_errno(call, -EMSGSIZE);
+  /* The client sets its own mode; hand the socket over blocking. */
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   if (!r || !i || !b ||
-      addr_from_sockaddr(ai->ai_addr, ai->ai_addrlen, b, &r->peer) < 0) {
-    close(fd);
-    return -ENOMEM;
-  }
-  i->family = ai->ai_family;
-  i->type = ai->ai_socktype;
-  i->proto = ai->ai_protocol;
+      addr_from_sockaddr((const struct sockaddr *)&a->sa.sa, a->sa.len, b,
+                         &r->peer) < 0)
+    return rpc_errno(call, -ENOMEM);
+  i->family = a->sa.sa.ss_family;
+  i->type = SOCK_STREAM;
+  i->proto = a->proto;
   r->info = i;
   call->resp.create_connection = r;
-  return rpc_add_fd(call, fd);
+  return RPC_REPLIED;
 }
 
-/* The last candidate was refused by policy (its error reply is set). */
-static bool refused(const struct rpc_call *call) {
-  return call->resp.result_case == PSOCK__V1__RESPONSE__RESULT_ERROR;
-}
+/* The answer once every candidate failed: a denial, a timeout or errno. */
+static enum rpc_outcome cc_failed(struct cc *cc) {
+  struct rpc_call *call = cc->call;
 
-static void create_connection_work(struct rpc_call *call) {
-  const Psock__V1__CreateConnectionRequest *q = call->req->create_connection;
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-  struct addrinfo *res = NULL;
-  Psock__V1__Error *denial = NULL;
-  long long deadline = -1;
-  char port[8];
-  int e, last = -ECONNREFUSED;
-
-  if (q->has_timeout_ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    deadline = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000 + q->timeout_ms;
+  cc_end(cc);
+  if (cc->denial) {
+    call->resp.result_case = PSOCK__V1__RESPONSE__RESULT_ERROR;
+    call->resp.error = (Psock__V1__Error *)cc->denial;
+    return RPC_FAILED;
   }
-  snprintf(port, sizeof(port), "%u", q->port);
-  e = getaddrinfo(q->host, port, &hints, &res);
-  if (e != 0) {
-    call->async_rc = rpc_fail(call, PSOCK__V1__ERROR__KIND__GAI_ERROR, e, "%s",
-                              gai_strerror(e));
+  if (cc->last == -ETIMEDOUT)
+    return rpc_fail(call, PSOCK__V1__ERROR__KIND__TIMEOUT, ETIMEDOUT,
+                    "timed out");
+  return rpc_errno(call, cc->last);
+}
+
+static void cc_cancel(struct rpc_call *call) {
+  cc_end(call->state);
+  rpc_finish(call, rpc_errno(call, -ECANCELED));
+}
+
+/* Start the next candidate's connect. -errno if it failed at once, 0 if it
+ * connected, 1 if it is in progress. */
+static int cc_start(struct cc *cc, const struct cc_addr *a) {
+  struct policy_query q = {.call = POLICY_CONNECT,
+                           .family = a->sa.sa.ss_family,
+                           .addr = (const struct sockaddr *)&a->sa.sa,
+                           .addrlen = a->sa.len};
+  int e;
+
+  if (!rpc_allowed(cc->call, &q)) {
+    rpc_refuse(cc->call);
+    return -EACCES;
+  }
+  cc->fd = socket(a->sa.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                  a->proto);
+  if (cc->fd < 0)
+    return -errno;
+  e = bind_source(cc, cc->fd, a->sa.sa.ss_family);
+  if (e < 0)
+    return e;
+  if (connect(cc->fd, (const struct sockaddr *)&a->sa.sa, a->sa.len) == 0)
+    return 0;
+  if (errno != EINPROGRESS)
+    return -errno;
+  e = loop_add(cc->loop, cc->fd, EPOLLOUT, &cc->sock_watch);
+  return e < 0 ? e : 1;
+}
+
+/* As the seed says: every address in order until one connects. */
+static enum rpc_outcome cc_try_next(struct cc *cc) {
+  while (cc->next < cc->n) {
+    const struct cc_addr *a = &cc->addrs[cc->next++];
+    int r;
+
+    cc->call->resp.result_case = PSOCK__V1__RESPONSE__RESULT_CREATE_CONNECTION;
+    r = cc_start(cc, a);
+    if (r == 0)
+      return cc_connected(cc);
+    if (r == 1)
+      return rpc_pending(cc->call, cc_cancel);
+    cc_drop_attempt(cc);
+    cc->last = r;
+    cc->denial = cc->call->resp.result_case ==
+                         PSOCK__V1__RESPONSE__RESULT_ERROR
+                     ? cc->call->resp.error
+                     : NULL;
+  }
+  return cc_failed(cc);
+}
+
+static void cc_on_sock(struct watch *w, uint32_t events) {
+  struct cc *cc = cc_of_sock(w);
+  int err = 0;
+  socklen_t len = sizeof(err);
+  enum rpc_outcome out;
+
+  rpc_resumed(cc->call);
+  if (getsockopt(cc->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+    err = errno;
+  if (err == 0) {
+    out = cc_connected(cc);
+  } else {
+    cc_drop_attempt(cc);
+    cc->last = -err;
+    cc->denial = NULL;
+    out = cc_try_next(cc);
+  }
+  if (out != RPC_PENDING)
+    rpc_finish(cc->call, out);
+}
+
+static void cc_on_timer(struct watch *w, uint32_t events) {
+  struct cc *cc = cc_of_timer(w);
+
+  rpc_resumed(cc->call);
+  cc_drop_attempt(cc);
+  cc->last = -ETIMEDOUT;
+  cc->denial = NULL;
+  rpc_finish(cc->call, cc_failed(cc));
+}
+
+static int cc_arm_timer(struct cc *cc, uint32_t timeout_ms) {
+  struct itimerspec its = {
+      .it_value = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L}};
+
+  if (timeout_ms == 0)
+    its.it_value.tv_nsec = 1; /* 0 would disarm: expire at once */
+  cc->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+  if (cc->tfd < 0)
+    return -errno;
+  if (timerfd_settime(cc->tfd, 0, &its, NULL) < 0)
+    return -errno;
+  return loop_add(cc->loop, cc->tfd, EPOLLIN, &cc->timer_watch);
+}
+
+/* The resolver answered: try its addresses. */
+static void cc_resolved(struct rpc_call *call, const Psock__V1__Response *r) {
+  const Psock__V1__CreateConnectionRequest *q = call->req->create_connection;
+  struct cc *cc = call->state;
+  enum rpc_outcome out;
+  int e;
+
+  if (!r || r->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR) {
+    if (r)
+      call->resp = *r;
+    rpc_finish(call, r ? RPC_FAILED : rpc_errno(call, -EIO));
     return;
   }
-  /* As the seed says: every address in order until one connects. */
-  for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-    int fd;
-
-    call->resp.result_case = PSOCK__V1__RESPONSE__RESULT_CREATE_CONNECTION;
-    fd = may_try(call, ai) ? try_address(call, ai, deadline) : -EACCES;
-    if (fd >= 0) {
-      call->async_rc = reply_connected(call, fd, ai);
-      freeaddrinfo(res);
-      return;
+  for (size_t i = 0; i < r->getaddrinfo->n_results && cc->n < CC_MAX_ADDRS;
+       i++) {
+    const Psock__V1__AddrInfo *ai = r->getaddrinfo->results[i];
+    struct cc_addr *a = &cc->addrs[cc->n];
+    if (addr_to_sockaddr(ai->address, &a->sa.sa, &a->sa.len) == 0) {
+      a->proto = ai->proto;
+      cc->n++;
     }
-    last = fd;
-    denial = refused(call) ? call->resp.error : NULL;
-    if (last == -ETIMEDOUT)
-      break;
   }
-  freeaddrinfo(res);
-  /* The answer is the last attempt's: a denial, a timeout or an errno. */
-  if (denial) {
-    call->resp.result_case = PSOCK__V1__RESPONSE__RESULT_ERROR;
-    call->resp.error = denial;
-    call->async_rc = 0;
-  } else if (last == -ETIMEDOUT) {
-    call->async_rc =
-        rpc_fail(call, PSOCK__V1__ERROR__KIND__TIMEOUT, ETIMEDOUT, "timed out");
-  } else {
-    call->async_rc = last;
+  e = q->has_timeout_ms ? cc_arm_timer(cc, q->timeout_ms) : 0;
+  out = e < 0 ? rpc_errno(call, e) : cc_try_next(cc);
+  if (out != RPC_PENDING) {
+    cc_end(cc);
+    rpc_finish(call, out);
   }
 }
 
-int rpc_create_connection(struct rpc_call *call) {
+enum rpc_outcome rpc_create_connection(struct rpc_call *call) {
   const Psock__V1__CreateConnectionRequest *q = call->req->create_connection;
+  struct cc *cc = rpc_alloc(call, sizeof(*cc));
+  int e;
 
   if (q->port > 65535 || (q->has_source_port && q->source_port > 65535))
-    return -EINVAL;
-  return rpc_offload(call, create_connection_work);
+    return rpc_errno(call, -EINVAL);
+  if (!cc)
+    return rpc_errno(call, -ENOMEM);
+  memset(cc, 0, sizeof(*cc));
+  cc->call = call;
+  cc->loop = call->conn->set->loop;
+  cc->fd = cc->tfd = -1;
+  cc->last = -ECONNREFUSED;
+  cc->sock_watch.on_event = cc_on_sock;
+  cc->timer_watch.on_event = cc_on_timer;
+  if (q->source_host || q->has_source_port) {
+    e = parse_source(cc, q->source_host,
+                     q->has_source_port ? q->source_port : 0);
+    if (e < 0)
+      return rpc_errno(call, e);
+  }
+  call->state = cc;
+  return rpc_resolve_host(call, q->host, q->port, AF_UNSPEC, SOCK_STREAM,
+                          cc_resolved);
 }

@@ -2,19 +2,30 @@
 /*
  * rpc_socket: handlers for the calls that create sockets or act on a
  * client's socket (socket, socketpair, fromfd, bind, connect, listen,
- * accept, setsockopt, getsockopt, getsockname, getpeername, shutdown,
- * sendto). The dispatcher has checked the fd count and that each passed fd
- * is a socket; the fd is psockd's own duplicate of the client's socket.
+ * accept, getsockname, getpeername, shutdown, sendto); socket options are
+ * in rpc_sockopt.c, create_connection in rpc_connection.c. The fd a call carries is the worker's duplicate of the
+ * client's socket; the worker runs as the client's uid, so what it creates
+ * belongs to the client.
+ *
+ * Each operation is tried with the worker's (the client's) own rights;
+ * only what the kernel refuses for lack of privilege goes to psockd-priv,
+ * and only if the policy allows it.
  *
  * Nothing here may block the event loop: sockets are switched to
- * non-blocking for the duration of connect/accept/sendto (the O_NONBLOCK
- * flag belongs to the open file description the client shares, so it is
- * put back at once), and host names are resolved on the lookup pool.
+ * non-blocking for the duration of connect/accept/sendto (O_NONBLOCK
+ * belongs to the open file description the client shares, so it is put
+ * back at once), and host names are resolved by the resolver.
+ *
+ * AF_UNIX: psockd never makes AF_UNIX sockets for clients other than root
+ * (they make their own), binds and connects paths only for root (a path
+ * names a file in psockd's mount namespace), and binds or connects an
+ * abstract name only where a policy rule names it; abstract names live in
+ * the network namespace of the socket, so that is done on a new socket made
+ * here and sent back in place of the client's ("replaced").
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/if_packet.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,19 +33,27 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "authz.h"
+#include "cleanup.h"
 #include "log.h"
-#include "privops.h"
+#include "privask.h"
+#include "privproto.h"
 #include "rpc.h"
-#include "worker.h"
 
-/* The most bytes getsockopt(level, optname, buflen) returns (as CPython). */
-#define GETSOCKOPT_MAX 1024
+/* The send flags psockd passes to the kernel; anything else (MSG_ZEROCOPY
+ * above all: the kernel would send the worker's buffer later, after it was
+ * reused for another request) is refused. */
+#define SEND_FLAGS_ALLOWED                                                     \
+  (MSG_OOB | MSG_DONTROUTE | MSG_EOR | MSG_MORE | MSG_CONFIRM |                \
+   MSG_NOSIGNAL | MSG_DONTWAIT)
 
 static Psock__V1__Empty empty_reply = PSOCK__V1__EMPTY__INIT;
 
 static int client_fd(const struct rpc_call *call) {
   return call->fds_in[0];
+}
+
+static bool is_root(const struct rpc_call *call) {
+  return call->conn && call->conn->peer.uid == 0;
 }
 
 static Psock__V1__SocketInfo *socket_info(struct rpc_call *call, int family,
@@ -49,17 +68,19 @@ static Psock__V1__SocketInfo *socket_info(struct rpc_call *call, int family,
   return i;
 }
 
+static int sock_int(int fd, int opt) {
+  int v = 0;
+  socklen_t len = sizeof(v);
+
+  return getsockopt(fd, SOL_SOCKET, opt, &v, &len) < 0 ? -errno : v;
+}
+
 /* SocketInfo of an existing socket, asked of the kernel. */
 static Psock__V1__SocketInfo *socket_info_of(struct rpc_call *call, int fd) {
-  int v[3] = {0};
-  const int opts[3] = {SO_DOMAIN, SO_TYPE, SO_PROTOCOL};
+  int d = sock_int(fd, SO_DOMAIN), t = sock_int(fd, SO_TYPE),
+      p = sock_int(fd, SO_PROTOCOL);
 
-  for (int i = 0; i < 3; i++) {
-    socklen_t len = sizeof(int);
-    if (getsockopt(fd, SOL_SOCKET, opts[i], &v[i], &len) < 0)
-      return NULL;
-  }
-  return socket_info(call, v[0], v[1], v[2]);
+  return d < 0 || t < 0 || p < 0 ? NULL : socket_info(call, d, t, p);
 }
 
 /* Describe sa as an Address living in the call's arena. */
@@ -81,41 +102,10 @@ static Psock__V1__Address *name_of(struct rpc_call *call, int fd, bool peer) {
   return r < 0 ? NULL : reply_address(call, (struct sockaddr *)&ss, len);
 }
 
-/*
- * AF_UNIX paths name files in psockd's own mount namespace and would be
- * created with psockd's credentials. Clients bind and connect them
- * themselves (libpsock-client does so); through psockd only root may.
- */
-static int refuse_unix_path(struct rpc_call *call,
-                            const Psock__V1__Address *a) {
-  if (a && a->addr_case == PSOCK__V1__ADDRESS__ADDR_UNIX_PATH &&
-      call->conn->peer.uid != 0)
-    return rpc_fail(call, PSOCK__V1__ERROR__KIND__POLICY_DENIED, EACCES,
-                    "AF_UNIX paths are bound and connected by the client "
-                    "itself, not by psockd");
-  return 1;
-}
-
-/*
- * bind, connect, sendto: turn the request's address into call->sa (names
- * resolved in the socket's own family, off the event loop), then resume.
- */
-static int with_address(struct rpc_call *call, const Psock__V1__Address *a,
-                        int (*resume)(struct rpc_call *call)) {
-  int family = call->fd_family; /* read by the dispatcher's check */
-  int r;
-
-  if (family < 0)
-    return family;
-  if ((r = refuse_unix_path(call, a)) <= 0)
-    return r;
-  r = rpc_address(call, a, family, resume);
-  return r == 0 ? resume(call) : r;
-}
-
-/* Run op on fd with O_NONBLOCK set, then restore the client's flags. */
-static int nonblocking(int fd, int (*op)(struct rpc_call *), struct rpc_call *c,
-                       int *ret_err) {
+/* Run op on fd with O_NONBLOCK set, then restore the client's flags.
+ * Returns op's result; -errno of op's failure in *ret_err. */
+static int nonblocking(int fd, int (*op)(struct rpc_call *, void *),
+                       struct rpc_call *c, void *arg, int *ret_err) {
   int flags = fcntl(fd, F_GETFL);
   int r;
 
@@ -123,329 +113,401 @@ static int nonblocking(int fd, int (*op)(struct rpc_call *), struct rpc_call *c,
     return -errno;
   if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
     return -errno;
-  r = op(c);
-  *ret_err = errno;
+  r = op(c, arg);
+  *ret_err = r < 0 ? -errno : 0;
   if (!(flags & O_NONBLOCK))
     fcntl(fd, F_SETFL, flags);
   return r;
 }
 
-/* ------------------------------------------------------------ creation */
-
-static int authorize_socket(struct rpc_call *call, int family, int type,
-                            int proto) {
-  struct policy_query q = {
-      .call = POLICY_SOCKET, .family = family, .type = type, .proto = proto};
-  return rpc_authorize(call, &q);
+static enum rpc_outcome refuse_unix(struct rpc_call *call, const char *what) {
+  return rpc_fail(call, PSOCK__V1__ERROR__KIND__POLICY_DENIED, EPERM,
+                  "%s: AF_UNIX is the client's own (it makes, binds and "
+                  "connects them itself)",
+                  what);
 }
 
-int rpc_socket(struct rpc_call *call) {
+/* ------------------------------------------------------------ creation */
+
+static bool allowed_socket(struct rpc_call *call, int family, int type,
+                           int proto) {
+  struct policy_query q = {
+      .call = POLICY_SOCKET, .family = family, .type = type, .proto = proto};
+  return rpc_allowed(call, &q);
+}
+
+/* ICMP datagram ("ping") sockets are the kernel's to allow, by group. */
+static enum rpc_outcome ping_refused(struct rpc_call *call, int family) {
+  const struct identity *who = &call->conn->peer;
+
+  log_limited(LOG_WARNING,
+              "uid %u gid %u: the kernel refuses ICMP datagram sockets to "
+              "this group: net.ipv%c.ping_group_range does not admit it",
+              who->uid, who->gid, family == AF_INET6 ? '6' : '4');
+  return rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, EACCES,
+                  "ICMP datagram sockets: net.ipv4.ping_group_range on the "
+                  "psockd host does not admit gid %u (Debian with systemd "
+                  "sets \"0 2147483647\")",
+                  who->gid);
+}
+
+static bool is_ping(int family, int type, int proto) {
+  return type == SOCK_DGRAM &&
+         ((family == AF_INET && proto == IPPROTO_ICMP) ||
+          (family == AF_INET6 && proto == IPPROTO_ICMPV6));
+}
+
+enum rpc_outcome rpc_socket(struct rpc_call *call) {
   const Psock__V1__SocketRequest *q = call->req->socket;
-  int flags = q->type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
+  int nonblock = q->type & SOCK_NONBLOCK;
   int type = q->type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
   Psock__V1__SocketReply *r;
   int fd;
 
-  if (!authorize_socket(call, q->family, type, q->proto))
-    return 0;
+  if (q->family == AF_UNIX && !is_root(call))
+    return refuse_unix(call, "socket");
+  if (!allowed_socket(call, q->family, type, q->proto))
+    return rpc_refuse(call);
   r = RPC_NEW(call, Psock__V1__SocketReply, PSOCK__V1__SOCKET_REPLY__INIT);
   if (!r || !(r->info = socket_info(call, q->family, type, q->proto)))
-    return -ENOMEM;
+    return rpc_errno(call, -ENOMEM);
   /* Close-on-exec is the receiver's per-fd choice; O_NONBLOCK travels. */
-  fd = priv_socket(q->family, type | (flags & SOCK_NONBLOCK), q->proto);
+  fd = socket(q->family, type | nonblock | SOCK_CLOEXEC, q->proto);
+  if (fd < 0 && errno == EACCES && is_ping(q->family, type, q->proto))
+    return ping_refused(call, q->family);
   if (fd < 0)
-    return fd;
+    fd = privask_socket(q->family, type | nonblock, q->proto, -errno);
+  if (fd < 0)
+    return rpc_errno(call, fd);
   call->resp.socket = r;
-  return rpc_add_fd(call, fd);
+  return rpc_add_fd(call, fd) < 0 ? rpc_errno(call, -EMSGSIZE) : RPC_REPLIED;
 }
 
-int rpc_socketpair(struct rpc_call *call) {
+enum rpc_outcome rpc_socketpair(struct rpc_call *call) {
   const Psock__V1__SocketpairRequest *q = call->req->socketpair;
   int type = q->type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
   int family = q->family ? q->family : AF_UNIX;
   Psock__V1__SocketpairReply *r;
-  int fds[2], e;
+  int fds[2];
 
-  if (!authorize_socket(call, family, type, q->proto))
-    return 0;
+  if (family == AF_UNIX && !is_root(call))
+    return refuse_unix(call, "socketpair");
+  if (!allowed_socket(call, family, type, q->proto))
+    return rpc_refuse(call);
   r = RPC_NEW(call, Psock__V1__SocketpairReply,
               PSOCK__V1__SOCKETPAIR_REPLY__INIT);
   if (!r || !(r->info = socket_info(call, family, type, q->proto)))
-    return -ENOMEM;
-  e = priv_socketpair(family, type | (q->type & SOCK_NONBLOCK), q->proto, fds);
-  if (e < 0)
-    return e;
+    return rpc_errno(call, -ENOMEM);
+  /* socketpair() needs no privilege for any family that supports it. */
+  if (socketpair(family, type | (q->type & SOCK_NONBLOCK) | SOCK_CLOEXEC,
+                 q->proto, fds) < 0)
+    return rpc_errno(call, -errno);
   rpc_add_fd(call, fds[0]);
   rpc_add_fd(call, fds[1]);
   call->resp.socketpair = r;
-  return 0;
+  return RPC_REPLIED;
 }
 
-int rpc_fromfd(struct rpc_call *call) {
+enum rpc_outcome rpc_fromfd(struct rpc_call *call) {
   Psock__V1__FromfdReply *r;
   int fd;
 
   r = RPC_NEW(call, Psock__V1__FromfdReply, PSOCK__V1__FROMFD_REPLY__INIT);
-  if (!r || !(r->info = socket_info_of(call, client_fd(call))))
-    return r ? -errno : -ENOMEM;
+  if (!r)
+    return rpc_errno(call, -ENOMEM);
+  if (!(r->info = socket_info_of(call, client_fd(call))))
+    return rpc_errno(call, -errno);
   fd = fcntl(client_fd(call), F_DUPFD_CLOEXEC, 0);
   if (fd < 0)
-    return -errno;
+    return rpc_errno(call, -errno);
   call->resp.fromfd = r;
-  return rpc_add_fd(call, fd);
+  return rpc_add_fd(call, fd) < 0 ? rpc_errno(call, -EMSGSIZE) : RPC_REPLIED;
+}
+
+/* ------------------------------------------- AF_UNIX abstract names */
+
+static bool allowed_addr(struct rpc_call *call, enum policy_call pc,
+                         const struct rpc_sockaddr *sa) {
+  /* The socket's family, as psockd.policy(5) says: an inet6 UDP socket
+   * may send to an IPv4 address, and is judged as inet6 all the same. */
+  struct policy_query q = {.call = pc,
+                           .family = call->fd_family,
+                           .addr = (const struct sockaddr *)&sa->sa,
+                           .addrlen = sa->len};
+  return rpc_allowed(call, &q);
+}
+
+static int unix_op(int fd, bool do_bind, const struct rpc_sockaddr *sa) {
+  const struct sockaddr *s = (const struct sockaddr *)&sa->sa;
+
+  return (do_bind ? bind(fd, s, sa->len) : connect(fd, s, sa->len)) < 0
+             ? -errno
+             : 0;
+}
+
+/*
+ * Bind or connect an abstract name in psockd's network namespace: on a new
+ * socket of the client's type, sent back in place of the client's. The
+ * policy must name the address (addr=@NAME).
+ */
+static enum rpc_outcome abstract_op(struct rpc_call *call, bool do_bind,
+                                    const struct rpc_sockaddr *sa) {
+  int type = sock_int(client_fd(call), SO_TYPE);
+  _cleanup_close_ int fd = -1;
+  int r;
+
+  if (!allowed_addr(call, do_bind ? POLICY_BIND : POLICY_CONNECT, sa))
+    return rpc_refuse(call);
+  if (type < 0)
+    return rpc_errno(call, type);
+  fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    return rpc_errno(call, -errno);
+  r = unix_op(fd, do_bind, sa);
+  if (r < 0)
+    return rpc_errno(call, r);
+  /* The client puts back its own file status flags. */
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  if (do_bind) {
+    Psock__V1__BindReply *b =
+        RPC_NEW(call, Psock__V1__BindReply, PSOCK__V1__BIND_REPLY__INIT);
+    if (!b || !(b->bound = name_of(call, fd, false)))
+      return rpc_errno(call, -ENOMEM);
+    b->has_replaced = b->replaced = true;
+    call->resp.bind = b;
+  } else {
+    Psock__V1__ConnectReply *c =
+        RPC_NEW(call, Psock__V1__ConnectReply, PSOCK__V1__CONNECT_REPLY__INIT);
+    if (!c || !(c->peer = reply_address(call, (struct sockaddr *)&sa->sa,
+                                        sa->len)))
+      return rpc_errno(call, -ENOMEM);
+    c->has_replaced = c->replaced = true;
+    call->resp.connect = c;
+  }
+  return rpc_add_fd(call, TAKE_FD(fd)) < 0 ? rpc_errno(call, -EMSGSIZE)
+                                           : RPC_REPLIED;
+}
+
+/*
+ * The AF_UNIX cases of bind and connect. Returns 1 when it answered (the
+ * outcome in *ret), 0 to go on with the common path (root's paths and
+ * every other family).
+ */
+static int unix_address(struct rpc_call *call, const Psock__V1__Address *a,
+                        bool do_bind, enum rpc_outcome *ret) {
+  struct rpc_sockaddr sa;
+
+  if (!a)
+    return 0;
+  if (a->addr_case == PSOCK__V1__ADDRESS__ADDR_UNIX_PATH) {
+    if (is_root(call))
+      return 0;
+    *ret = refuse_unix(call, do_bind ? "bind" : "connect");
+    return 1;
+  }
+  if (a->addr_case != PSOCK__V1__ADDRESS__ADDR_UNIX_ABSTRACT)
+    return 0;
+  if (call->fd_family != AF_UNIX) {
+    *ret = rpc_errno(call, -EAFNOSUPPORT);
+    return 1;
+  }
+  if (addr_to_sockaddr(a, &sa.sa, &sa.len) < 0) {
+    *ret = rpc_errno(call, -EINVAL);
+    return 1;
+  }
+  *ret = abstract_op(call, do_bind, &sa);
+  return 1;
 }
 
 /* ---------------------------------------------------------- bind/connect */
 
-static int bind_resume(struct rpc_call *call) {
+static enum rpc_outcome bind_then(struct rpc_call *call,
+                                  const struct rpc_sockaddr *sa) {
+  const struct sockaddr *s = (const struct sockaddr *)&sa->sa;
   int fd = client_fd(call);
   Psock__V1__BindReply *r;
-  int e;
+  int e = 0;
 
-  if (!rpc_authorize_addr(call, POLICY_BIND))
-    return 0;
+  if (!allowed_addr(call, POLICY_BIND, sa))
+    return rpc_refuse(call);
   r = RPC_NEW(call, Psock__V1__BindReply, PSOCK__V1__BIND_REPLY__INIT);
   if (!r)
-    return -ENOMEM;
-  /* Privileged ports: priv_bind asks psockd-priv if the kernel refuses. */
-  e = priv_bind(fd, (struct sockaddr *)&call->sa, call->salen);
+    return rpc_errno(call, -ENOMEM);
+  /* A privileged port: the kernel refuses the client, psockd-priv may
+   * not (it judges the policy again). */
+  if (bind(fd, s, sa->len) < 0)
+    e = privask_bind(fd, s, sa->len, -errno);
   if (e < 0)
-    return e;
+    return rpc_errno(call, e);
   r->bound = name_of(call, fd, false);
   if (!r->bound)
-    return -errno ? -errno : -ENOMEM;
+    return rpc_errno(call, -ENOMEM);
   call->resp.bind = r;
-  return 0;
+  return RPC_REPLIED;
 }
 
-int rpc_bind(struct rpc_call *call) {
-  return with_address(call, call->req->bind->address, bind_resume);
+enum rpc_outcome rpc_bind(struct rpc_call *call) {
+  const Psock__V1__Address *a = call->req->bind->address;
+  enum rpc_outcome out;
+
+  if (unix_address(call, a, true, &out))
+    return out;
+  return rpc_with_address(call, a, call->fd_family, bind_then);
 }
 
-static int do_connect(struct rpc_call *call) {
-  return connect(client_fd(call), (struct sockaddr *)&call->sa, call->salen);
+static int do_connect(struct rpc_call *call, void *arg) {
+  const struct rpc_sockaddr *sa = arg;
+
+  return connect(client_fd(call), (const struct sockaddr *)&sa->sa, sa->len);
 }
 
-static int connect_resume(struct rpc_call *call) {
+static enum rpc_outcome connect_then(struct rpc_call *call,
+                                     const struct rpc_sockaddr *sa) {
   Psock__V1__ConnectReply *r;
-  int rc, err = 0;
+  int rc, e = 0;
 
-  if (!rpc_authorize_addr(call, POLICY_CONNECT))
-    return 0;
+  if (!allowed_addr(call, POLICY_CONNECT, sa))
+    return rpc_refuse(call);
   r = RPC_NEW(call, Psock__V1__ConnectReply, PSOCK__V1__CONNECT_REPLY__INIT);
   if (!r)
-    return -ENOMEM;
-  rc = nonblocking(client_fd(call), do_connect, call, &err);
-  if (rc < 0 && err != EINPROGRESS)
-    return -err;
+    return rpc_errno(call, -ENOMEM);
+  rc = nonblocking(client_fd(call), do_connect, call, (void *)sa, &e);
+  if (rc < 0 && e != -EINPROGRESS)
+    return rpc_errno(call, e);
   r->status = rc < 0 ? EINPROGRESS : 0;
-  r->peer = reply_address(call, (struct sockaddr *)&call->sa, call->salen);
+  r->peer = reply_address(call, (const struct sockaddr *)&sa->sa, sa->len);
   if (!r->peer)
-    return -ENOMEM;
+    return rpc_errno(call, -ENOMEM);
   call->resp.connect = r;
-  return 0;
+  return RPC_REPLIED;
 }
 
-int rpc_connect(struct rpc_call *call) {
-  return with_address(call, call->req->connect->address, connect_resume);
+enum rpc_outcome rpc_connect(struct rpc_call *call) {
+  const Psock__V1__Address *a = call->req->connect->address;
+  enum rpc_outcome out;
+
+  if (unix_address(call, a, false, &out))
+    return out;
+  return rpc_with_address(call, a, call->fd_family, connect_then);
 }
 
 /* ------------------------------------------------------- listen/accept */
 
-int rpc_listen(struct rpc_call *call) {
+enum rpc_outcome rpc_listen(struct rpc_call *call) {
   int backlog = call->req->listen->backlog;
   struct policy_query q = {.call = POLICY_LISTEN, .family = call->fd_family};
 
-  if (!rpc_authorize(call, &q))
-    return 0;
+  if (!rpc_allowed(call, &q))
+    return rpc_refuse(call);
   /* The seed: "the minimum value is forced to 0". */
   if (listen(client_fd(call), backlog < 0 ? 0 : backlog) < 0)
-    return -errno;
+    return rpc_errno(call, -errno);
   call->resp.listen = &empty_reply;
-  return 0;
+  return RPC_REPLIED;
 }
 
-static int do_accept(struct rpc_call *call) {
-  call->salen = sizeof(call->sa);
-  return accept4(client_fd(call), (struct sockaddr *)&call->sa, &call->salen,
+static int do_accept(struct rpc_call *call, void *arg) {
+  struct rpc_sockaddr *sa = arg;
+
+  sa->len = sizeof(sa->sa);
+  return accept4(client_fd(call), (struct sockaddr *)&sa->sa, &sa->len,
                  SOCK_CLOEXEC);
 }
 
-int rpc_accept(struct rpc_call *call) {
+enum rpc_outcome rpc_accept(struct rpc_call *call) {
   Psock__V1__AcceptReply *r;
-  int fd, err = 0;
+  struct rpc_sockaddr sa;
+  int fd, e = 0;
 
   r = RPC_NEW(call, Psock__V1__AcceptReply, PSOCK__V1__ACCEPT_REPLY__INIT);
-  if (!r || !(r->info = socket_info_of(call, client_fd(call))))
-    return r ? -errno : -ENOMEM;
-  fd = nonblocking(client_fd(call), do_accept, call, &err);
-  if (fd < 0)
-    return -err;
-  r->peer = reply_address(call, (struct sockaddr *)&call->sa, call->salen);
-  if (!r->peer) {
-    close(fd);
-    return -ENOMEM;
-  }
-  call->resp.accept = r;
-  return rpc_add_fd(call, fd);
-}
-
-/* --------------------------------------------------------- options */
-
-/*
- * Options whose value holds a pointer (a struct sock_fprog) or an fd: the
- * kernel would read the filter from, or find the program in, psockd's own
- * address space and fd table, and EFAULT against EINVAL would tell a client
- * which of psockd's addresses are mapped (SO_GET_FILTER would even read a
- * filter made of psockd's memory back). A client sets these on its socket
- * itself.
- */
-static bool option_value_is_callers(int level, int optname) {
-  switch (level) {
-  case SOL_SOCKET:
-    return optname == SO_ATTACH_FILTER || optname == SO_ATTACH_BPF ||
-           optname == SO_ATTACH_REUSEPORT_CBPF ||
-           optname == SO_ATTACH_REUSEPORT_EBPF;
-  case SOL_PACKET:
-    return optname == PACKET_FANOUT_DATA;
-  default:
-    return false;
-  }
-}
-
-int rpc_setsockopt(struct rpc_call *call) {
-  const Psock__V1__SetsockoptRequest *q = call->req->setsockopt;
-  const void *val;
-  socklen_t len;
-  int ival, fd = client_fd(call), e;
-
-  if (q->value_case == PSOCK__V1__SETSOCKOPT_REQUEST__VALUE_INT_VALUE) {
-    if (q->int_value < INT32_MIN || q->int_value > INT32_MAX)
-      return -EINVAL;
-    ival = (int)q->int_value;
-    val = &ival;
-    len = sizeof(ival);
-  } else if (q->value_case == PSOCK__V1__SETSOCKOPT_REQUEST__VALUE_BUF_VALUE) {
-    /* An empty value is a value (SO_BINDTODEVICE ""), but protobuf-c gives
-     * it a NULL pointer, which memcpy() must not see. */
-    val = q->buf_value.len ? q->buf_value.data : (const void *)"";
-    len = (socklen_t)q->buf_value.len;
-  } else {
-    return rpc_fail(call, PSOCK__V1__ERROR__KIND__PROTOCOL_ERROR, EINVAL,
-                    "setsockopt without a value");
-  }
-  if (option_value_is_callers(q->level, q->optname)) {
-    log_limited(LOG_NOTICE,
-                "conn %" PRIu64 " (uid %u): setsockopt(%d, %d): the value "
-                "would be read in psockd's memory: refused",
-                call->conn->serial, call->conn->peer.uid, q->level, q->optname);
-    return -EINVAL;
-  }
-  /* Options anyone may set need no decision: the client holds the fd. */
-  if (priv_option_is_privileged(q->level, q->optname, val, len)) {
-    struct policy_query pq = {.call = POLICY_SETSOCKOPT,
-                              .family = call->fd_family,
-                              .level = q->level,
-                              .optname = q->optname};
-    if (!rpc_authorize(call, &pq))
-      return 0;
-  }
-  e = priv_setsockopt(fd, q->level, q->optname, val, len);
-  if (e < 0)
-    return e;
-  call->resp.setsockopt = &empty_reply;
-  return 0;
-}
-
-int rpc_getsockopt(struct rpc_call *call) {
-  const Psock__V1__GetsockoptRequest *q = call->req->getsockopt;
-  Psock__V1__GetsockoptReply *r;
-  socklen_t len;
-
-  r = RPC_NEW(call, Psock__V1__GetsockoptReply,
-              PSOCK__V1__GETSOCKOPT_REPLY__INIT);
   if (!r)
-    return -ENOMEM;
-  if (!q->has_buflen) {
-    int v = 0;
-    len = sizeof(v);
-    if (getsockopt(client_fd(call), q->level, q->optname, &v, &len) < 0)
-      return -errno;
-    r->value_case = PSOCK__V1__GETSOCKOPT_REPLY__VALUE_INT_VALUE;
-    r->int_value = v;
-  } else {
-    if (q->buflen == 0 || q->buflen > GETSOCKOPT_MAX)
-      return rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, EINVAL,
-                      "getsockopt buflen out of range");
-    r->buf_value.data = rpc_alloc(call, q->buflen);
-    if (!r->buf_value.data)
-      return -ENOMEM;
-    len = q->buflen;
-    if (getsockopt(client_fd(call), q->level, q->optname, r->buf_value.data,
-                   &len) < 0)
-      return -errno;
-    r->value_case = PSOCK__V1__GETSOCKOPT_REPLY__VALUE_BUF_VALUE;
-    r->buf_value.len = len;
-  }
-  call->resp.getsockopt = r;
-  return 0;
+    return rpc_errno(call, -ENOMEM);
+  if (!(r->info = socket_info_of(call, client_fd(call))))
+    return rpc_errno(call, -errno);
+  fd = nonblocking(client_fd(call), do_accept, call, &sa, &e);
+  if (fd < 0)
+    return rpc_errno(call, e);
+  /* From here the reply owns fd (closed through the closer on failure:
+   * it inherited the listener's SO_LINGER). */
+  if (rpc_add_fd(call, fd) < 0)
+    return rpc_errno(call, -EMSGSIZE);
+  r->peer = reply_address(call, (struct sockaddr *)&sa.sa, sa.len);
+  if (!r->peer)
+    return rpc_errno(call, -ENOMEM);
+  call->resp.accept = r;
+  return RPC_REPLIED;
 }
 
 /* ---------------------------------------------------- names, shutdown */
 
-static int address_reply(struct rpc_call *call, bool peer,
-                         Psock__V1__AddressReply **slot) {
+static enum rpc_outcome address_reply(struct rpc_call *call, bool peer,
+                                      Psock__V1__AddressReply **slot) {
   Psock__V1__AddressReply *r =
       RPC_NEW(call, Psock__V1__AddressReply, PSOCK__V1__ADDRESS_REPLY__INIT);
 
   if (!r)
-    return -ENOMEM;
+    return rpc_errno(call, -ENOMEM);
   errno = 0;
   r->address = name_of(call, client_fd(call), peer);
   if (!r->address)
-    return errno ? -errno : -ENOMEM;
+    return rpc_errno(call, errno ? -errno : -ENOMEM);
   *slot = r;
-  return 0;
+  return RPC_REPLIED;
 }
 
-int rpc_getsockname(struct rpc_call *call) {
+enum rpc_outcome rpc_getsockname(struct rpc_call *call) {
   return address_reply(call, false, &call->resp.getsockname);
 }
 
-int rpc_getpeername(struct rpc_call *call) {
+enum rpc_outcome rpc_getpeername(struct rpc_call *call) {
   return address_reply(call, true, &call->resp.getpeername);
 }
 
-int rpc_shutdown(struct rpc_call *call) {
+enum rpc_outcome rpc_shutdown(struct rpc_call *call) {
   if (shutdown(client_fd(call), call->req->shutdown->how) < 0)
-    return -errno;
+    return rpc_errno(call, -errno);
   call->resp.shutdown = &empty_reply;
-  return 0;
+  return RPC_REPLIED;
 }
 
 /* ----------------------------------------------------------- sendto */
 
-static int sendto_resume(struct rpc_call *call) {
+static enum rpc_outcome sendto_then(struct rpc_call *call,
+                                    const struct rpc_sockaddr *sa) {
   const Psock__V1__SendtoRequest *q = call->req->sendto;
   Psock__V1__SendtoReply *r;
   ssize_t n;
 
-  if (!rpc_authorize_addr(call, POLICY_SENDTO))
-    return 0;
+  if (!allowed_addr(call, POLICY_SENDTO, sa))
+    return rpc_refuse(call);
   r = RPC_NEW(call, Psock__V1__SendtoReply, PSOCK__V1__SENDTO_REPLY__INIT);
   if (!r)
-    return -ENOMEM;
+    return rpc_errno(call, -ENOMEM);
   /* Never wait for buffer space here: the client retries on EAGAIN. */
   n = sendto(client_fd(call), q->data.data, q->data.len,
              q->flags | MSG_DONTWAIT | MSG_NOSIGNAL,
-             (struct sockaddr *)&call->sa, call->salen);
+             (const struct sockaddr *)&sa->sa, sa->len);
   if (n < 0)
-    return -errno;
+    return rpc_errno(call, -errno);
   r->sent = (uint64_t)n;
   call->resp.sendto = r;
-  return 0;
+  return RPC_REPLIED;
 }
 
-int rpc_sendto(struct rpc_call *call) {
-  return with_address(call, call->req->sendto->address, sendto_resume);
+enum rpc_outcome rpc_sendto(struct rpc_call *call) {
+  const Psock__V1__SendtoRequest *q = call->req->sendto;
+  const Psock__V1__Address *a = q->address;
+
+  if (q->flags & ~SEND_FLAGS_ALLOWED) {
+    log_limited(LOG_NOTICE,
+                "conn %" PRIu64 " (uid %u): sendto flags 0x%x refused",
+                call->conn->serial, call->conn->peer.uid,
+                (unsigned)(q->flags & ~SEND_FLAGS_ALLOWED));
+    return rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, EINVAL,
+                    "send flags 0x%x are not passed by psockd",
+                    (unsigned)(q->flags & ~SEND_FLAGS_ALLOWED));
+  }
+  if (a && a->addr_case == PSOCK__V1__ADDRESS__ADDR_UNIX_PATH && !is_root(call))
+    return refuse_unix(call, "sendto");
+  return rpc_with_address(call, a, call->fd_family, sendto_then);
 }

@@ -3,34 +3,37 @@
  * sandbox: what each psockd role gives up at start, before it reads
  * anything from another process.
  *
- *   psockd-priv   runs as the service user, keeps exactly CAP_NET_RAW,
- *                 CAP_NET_BIND_SERVICE and CAP_NET_ADMIN (effective,
- *                 permitted and bounding set), no_new_privs.
- *   worker        runs as the service user with no capabilities at all,
- *                 no_new_privs, and a seccomp allow-list: a worker that
- *                 makes any other system call is killed (SIGSYS) and the
- *                 master starts a new one.
+ *   psockd-priv   the service user; exactly CAP_NET_RAW,
+ *                 CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_CHOWN;
+ *                 no_new_privs; an allow-list (no open(): with CAP_CHOWN
+ *                 it may only fchown() the sockets it makes).
+ *   psockd-spawn  the service user; exactly CAP_SETUID, CAP_SETGID,
+ *                 CAP_KILL; no_new_privs; a deny-list its children keep.
+ *   worker        the client's uid, gid and groups; no capabilities;
+ *                 no_new_privs; not dumpable; an allow-list.
+ *   resolver      as the worker, but a deny-list (NSS modules) and no
+ *                 writing to files.
  *
  * Uses libcap-ng and libseccomp rather than raw prctl/BPF.
  *
- * Two ways in. Started as root (by hand, in tests), each role changes to
- * the service user and drops what it must not keep, bounding set
- * included. Started as the service user with the network capabilities in
- * its ambient set (the systemd unit: User=psockd, AmbientCapabilities=),
- * the master clears the ambient set for workers before exec, so a role
- * usually holds exactly what it should already; it then makes no capset()
- * call at all, which lets the unit's system call filter refuse capset()
- * and the rest of @privileged.
+ * Two ways in. Started as root (by hand, in tests), psockd-priv and
+ * psockd-spawn change to the service user and drop what they must not
+ * keep, bounding set included. Started as the service user with their
+ * capabilities in the ambient set (the systemd unit), each drops the ones
+ * that are not its own.
  */
 #include "sandbox.h"
 
 #include <cap-ng.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -39,33 +42,62 @@
 
 #include "log.h"
 
-int sandbox_resolve_user(const char *name, uid_t *ret_uid, gid_t *ret_gid) {
-  const char *candidates[] = {name, "psockd", "nobody"};
-  struct passwd pw, *res = NULL;
-  char buf[4096];
+/* systemd's range for DynamicUser= (docs/UIDS-GIDS.md). */
+#define DYNAMIC_UID_MIN 61184u
+#define DYNAMIC_UID_MAX 65519u
 
-  for (size_t i = name ? 0 : 1; i < 3; i++) {
-    if (getpwnam_r(candidates[i], &pw, buf, sizeof(buf), &res) == 0 && res) {
-      if (i == 2)
-        log_warn("no 'psockd' user: workers run as nobody (create the "
-                 "system user psockd to keep clients that run as nobody "
-                 "from signalling psockd's workers)");
-      *ret_uid = res->pw_uid;
-      *ret_gid = res->pw_gid;
+/* ------------------------------------------------------------ the user */
+
+static bool uid_free(uid_t u) {
+  char path[64];
+
+  snprintf(path, sizeof(path), "/run/systemd/dynamic-uid/%u", (unsigned)u);
+  return !getpwuid(u) && !getgrgid((gid_t)u) && access(path, F_OK) < 0;
+}
+
+/* A uid and gid no account has, the same on every start of this host. */
+static int dynamic_user(uid_t *ret_uid, gid_t *ret_gid) {
+  const unsigned span = DYNAMIC_UID_MAX - DYNAMIC_UID_MIN + 1;
+  unsigned start = 0;
+
+  for (const char *p = "psockd"; *p; p++)
+    start = start * 31 + (unsigned char)*p;
+  for (unsigned i = 0; i < span; i++) {
+    uid_t u = DYNAMIC_UID_MIN + (start + i) % span;
+    if (uid_free(u)) {
+      *ret_uid = u;
+      *ret_gid = (gid_t)u;
       return 0;
     }
-    if (name && i == 0)
-      return -ESRCH; /* an explicit --user must exist */
   }
   return -ESRCH;
 }
 
-static int change_id(uid_t uid, gid_t gid) {
-  /* Supplementary groups go too: root's would survive setuid otherwise. */
-  if (capng_change_id((int)uid, (int)gid, CAPNG_DROP_SUPP_GRP) < 0)
-    return -EPERM;
-  return 0;
+int sandbox_service_user(const char *name, uid_t *ret_uid, gid_t *ret_gid,
+                         bool *ret_dynamic) {
+  struct passwd *pw = getpwnam(name ? name : "psockd");
+
+  *ret_dynamic = false;
+  if (!pw && name)
+    return -ESRCH; /* an explicit --user must exist */
+  if (pw) {
+    /* A client can be root or nobody: the roles must never share a uid
+     * with a client, or that client could signal them. */
+    if (pw->pw_uid == 0 || pw->pw_uid == 65534) {
+      log_err("user %s (uid %u) cannot run psockd's roles: clients can "
+              "have that uid",
+              pw->pw_name, (unsigned)pw->pw_uid);
+      return -EINVAL;
+    }
+    *ret_uid = pw->pw_uid;
+    *ret_gid = pw->pw_gid;
+    return 0;
+  }
+  *ret_dynamic = true;
+  return dynamic_user(ret_uid, ret_gid);
 }
+
+/* ------------------------------------------------------- capabilities */
 
 static int keep_only(const int *caps, size_t n) {
   capng_clear(CAPNG_SELECT_ALL);
@@ -75,6 +107,13 @@ static int keep_only(const int *caps, size_t n) {
                      (unsigned)caps[i]) < 0)
       return -EINVAL;
   return 0;
+}
+
+static uint64_t cap_mask(const int *caps, size_t n) {
+  uint64_t m = 0;
+  for (size_t i = 0; i < n; i++)
+    m |= 1ULL << caps[i];
+  return m;
 }
 
 /* True if the effective and permitted sets are both exactly want. */
@@ -89,169 +128,223 @@ static bool caps_are(uint64_t want) {
          (d[0].permitted | (uint64_t)d[1].permitted << 32) == want;
 }
 
-int sandbox_enter_priv(uid_t uid, gid_t gid) {
-  static const int caps[] = {CAP_NET_RAW, CAP_NET_BIND_SERVICE, CAP_NET_ADMIN};
-  const uint64_t want = 1ULL << CAP_NET_RAW | 1ULL << CAP_NET_BIND_SERVICE |
-                        1ULL << CAP_NET_ADMIN;
+/* Become uid/gid with exactly caps (effective = permitted = bounding when
+ * started as root); no ambient set, no_new_privs, not dumpable. */
+static int enter_role(uid_t uid, gid_t gid, const int *caps, size_t n) {
   bool root = getuid() == 0;
 
-  /* Nothing to hand on: psockd-priv never executes anything. */
+  /* Nothing to hand on: these roles never execute anything. */
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-  if (!root && caps_are(want))
-    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? -errno : 0;
   if (root) {
     /* capng_apply(BOUNDS) needs the process's own state loaded first. */
     capng_get_caps_process();
-    if (keep_only(caps, 3) < 0 || capng_apply(CAPNG_SELECT_BOUNDS) < 0)
+    if (keep_only(caps, n) < 0 || capng_apply(CAPNG_SELECT_BOUNDS) < 0)
+      return -EPERM;
+    if (keep_only(caps, n) < 0 ||
+        capng_change_id((int)uid, (int)gid, CAPNG_DROP_SUPP_GRP) < 0 ||
+        capng_apply(CAPNG_SELECT_BOTH) < 0)
+      return -EPERM;
+  } else if (!caps_are(cap_mask(caps, n))) {
+    /* Under the unit: drop the capabilities that are another role's. */
+    if (keep_only(caps, n) < 0 || capng_apply(CAPNG_SELECT_CAPS) < 0)
       return -EPERM;
   }
-  if (keep_only(caps, 3) < 0)
-    return -EINVAL;
-  if (root && uid != 0 && change_id(uid, gid) < 0)
+  if (!caps_are(cap_mask(caps, n)))
     return -EPERM;
-  if (capng_apply(CAPNG_SELECT_BOTH) < 0)
-    return -EPERM;
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+      prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
     return -errno;
   return 0;
 }
 
-/* System calls a worker makes: event loop, sockets, NSS, malloc, threads. */
-static const int worker_syscalls[] = {
-    SCMP_SYS(accept4),
-    SCMP_SYS(bind),
-    SCMP_SYS(brk),
-    SCMP_SYS(clock_gettime),
-    SCMP_SYS(clock_nanosleep),
-    SCMP_SYS(close),
-    SCMP_SYS(connect),
-    SCMP_SYS(dup),
-    SCMP_SYS(dup3),
-    SCMP_SYS(epoll_ctl),
-    SCMP_SYS(epoll_pwait),
-    SCMP_SYS(epoll_wait),
-    SCMP_SYS(eventfd2),
-    SCMP_SYS(exit),
-    SCMP_SYS(exit_group),
-    SCMP_SYS(fcntl),
-    SCMP_SYS(fstat),
-    SCMP_SYS(futex),
-    SCMP_SYS(getpeername),
-    SCMP_SYS(getpid),
-    SCMP_SYS(getrandom),
-    SCMP_SYS(getsockname),
-    SCMP_SYS(getsockopt),
-    SCMP_SYS(gettid),
-    SCMP_SYS(getuid),
-    SCMP_SYS(geteuid),
-    SCMP_SYS(getgid),
-    SCMP_SYS(getegid),
-    SCMP_SYS(ioctl),
-    SCMP_SYS(listen),
-    SCMP_SYS(lseek),
-    SCMP_SYS(madvise),
-    SCMP_SYS(memfd_create),
-    SCMP_SYS(mmap),
-    SCMP_SYS(mprotect),
-    SCMP_SYS(mremap),
-    SCMP_SYS(munmap),
-    SCMP_SYS(nanosleep),
-    SCMP_SYS(newfstatat),
-    SCMP_SYS(openat),
-    SCMP_SYS(pidfd_open),
-    SCMP_SYS(pidfd_send_signal),
-    SCMP_SYS(poll),
-    SCMP_SYS(ppoll),
-    SCMP_SYS(pread64),
-    SCMP_SYS(read),
-    SCMP_SYS(readv),
-    SCMP_SYS(recvfrom),
-    SCMP_SYS(recvmmsg),
-    SCMP_SYS(recvmsg),
-    SCMP_SYS(restart_syscall),
-    SCMP_SYS(rt_sigprocmask),
-    SCMP_SYS(rt_sigreturn),
-    SCMP_SYS(sched_yield),
-    SCMP_SYS(sendmmsg),
-    SCMP_SYS(sendmsg),
-    SCMP_SYS(sendto),
-    SCMP_SYS(setsockopt),
-    SCMP_SYS(shutdown),
-    SCMP_SYS(signalfd4),
-    SCMP_SYS(socket),
-    SCMP_SYS(socketpair),
-    SCMP_SYS(stat),
-    SCMP_SYS(statx),
-    SCMP_SYS(uname),
-    SCMP_SYS(write),
-    SCMP_SYS(writev),
-    SCMP_SYS(access),
-    SCMP_SYS(faccessat),
-    SCMP_SYS(faccessat2),
-    SCMP_SYS(getdents64),
-    SCMP_SYS(readlink),
-    SCMP_SYS(sysinfo),
-    SCMP_SYS(prctl),
-#if defined(__SANITIZE_ADDRESS__)
-    /* The sanitizer runtime's own needs (test builds only). */
-    SCMP_SYS(open),
-    SCMP_SYS(lstat),
-    SCMP_SYS(sigaltstack),
-    SCMP_SYS(rt_sigaction),
-    SCMP_SYS(sched_getaffinity),
-    SCMP_SYS(getrlimit),
-    SCMP_SYS(prlimit64),
-    SCMP_SYS(clone),
-    SCMP_SYS(clone3),
-    SCMP_SYS(wait4),
-    SCMP_SYS(ptrace),
-    SCMP_SYS(process_vm_readv),
-    SCMP_SYS(getppid),
-    SCMP_SYS(set_robust_list),
-    SCMP_SYS(rseq),
-    SCMP_SYS(tgkill),
-    SCMP_SYS(kill),
-    SCMP_SYS(pipe2),
-    SCMP_SYS(execve),
-    SCMP_SYS(setpgid),
-    /* LeakSanitizer lists /proc/self/task with open() and getdents(). */
-    SCMP_SYS(getdents),
-#endif
-};
+int sandbox_enter_priv(uid_t uid, gid_t gid) {
+  static const int caps[] = {CAP_NET_RAW, CAP_NET_BIND_SERVICE, CAP_NET_ADMIN,
+                             CAP_CHOWN};
+  return enter_role(uid, gid, caps, 4);
+}
 
-static int load_worker_filter(void) {
-  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-  int r = 0;
+int sandbox_become_client(const struct identity *id) {
+  /* setgroups() before the uid change, which takes CAP_SETGID away. */
+  if (setgroups(id->n_groups, (const gid_t *)id->groups) < 0 ||
+      setresgid(id->gid, id->gid, id->gid) < 0 ||
+      setresuid(id->uid, id->uid, id->uid) < 0)
+    return -errno;
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  capng_clear(CAPNG_SELECT_BOTH);
+  if (capng_apply(CAPNG_SELECT_CAPS) < 0 || !caps_are(0))
+    return -EPERM;
+  /* The uid change made the process not dumpable (fs.suid_dumpable 0);
+   * say so again whatever the sysctl: its user must not ptrace it. */
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+      prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
+      prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+    return -errno;
+  return 0;
+}
 
-  if (!ctx)
-    return -ENOMEM;
-  for (size_t i = 0; i < sizeof(worker_syscalls) / sizeof(int) && r == 0; i++)
-    r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, worker_syscalls[i], 0);
-  /* All threads (the lookup pool) get the same filter. */
+/* ------------------------------------------------------------ seccomp */
+
+static int load(scmp_filter_ctx ctx, int r) {
+  /* Every thread gets the same filter. */
   if (r == 0)
     r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
   if (r == 0)
     r = seccomp_load(ctx);
   seccomp_release(ctx);
+  return r < 0 ? r : 0;
+}
+
+static int allow_list(const int *calls, size_t n, const int *extra,
+                      size_t n_extra) {
+  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+  int r = 0;
+
+  if (!ctx)
+    return -ENOMEM;
+  for (size_t i = 0; i < n && r == 0; i++)
+    r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0);
+  for (size_t i = 0; i < n_extra && r == 0; i++)
+    r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, extra[i], 0);
+  return load(ctx, r);
+}
+
+/* What the sanitizer runtimes need (test builds only). */
+static const int sanitizer_calls[] = {
+#if defined(__SANITIZE_ADDRESS__)
+    SCMP_SYS(open),          SCMP_SYS(openat),        SCMP_SYS(lstat),
+    SCMP_SYS(readlink),      SCMP_SYS(sigaltstack),   SCMP_SYS(rt_sigaction),
+    SCMP_SYS(sched_getaffinity), SCMP_SYS(getrlimit), SCMP_SYS(prlimit64),
+    SCMP_SYS(clone),         SCMP_SYS(clone3),        SCMP_SYS(wait4),
+    SCMP_SYS(ptrace),        SCMP_SYS(process_vm_readv), SCMP_SYS(getppid),
+    SCMP_SYS(set_robust_list), SCMP_SYS(rseq),        SCMP_SYS(tgkill),
+    SCMP_SYS(kill),          SCMP_SYS(pipe2),         SCMP_SYS(execve),
+    SCMP_SYS(setpgid),       SCMP_SYS(getdents),      SCMP_SYS(getdents64),
+    SCMP_SYS(access),        SCMP_SYS(faccessat),     SCMP_SYS(stat),
+    SCMP_SYS(statx),
+#endif
+    SCMP_SYS(exit_group),
+};
+#define N_SANITIZER (sizeof(sanitizer_calls) / sizeof(int))
+
+/* Common to every filtered role: memory, time, the loop, logging. */
+#define BASE_CALLS                                                             \
+  SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mprotect),         \
+      SCMP_SYS(mremap), SCMP_SYS(madvise), SCMP_SYS(futex),                    \
+      SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep), \
+      SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),        \
+      SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(writev), SCMP_SYS(close),      \
+      SCMP_SYS(fcntl), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(lseek), \
+      SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getrandom),                 \
+      SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),            \
+      SCMP_SYS(rt_sigprocmask), SCMP_SYS(restart_syscall),                     \
+      SCMP_SYS(sched_yield), SCMP_SYS(recvmsg), SCMP_SYS(sendmsg),             \
+      SCMP_SYS(sendto), SCMP_SYS(socket), SCMP_SYS(connect),                   \
+      SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(uname)
+
+int sandbox_filter_priv(void) {
+  static const int calls[] = {BASE_CALLS, SCMP_SYS(bind), SCMP_SYS(fchown)};
+  return allow_list(calls, sizeof(calls) / sizeof(int), sanitizer_calls,
+                    N_SANITIZER);
+}
+
+int sandbox_enter_worker(void) {
+  static const int calls[] = {
+      BASE_CALLS,          SCMP_SYS(accept4),     SCMP_SYS(bind),
+      SCMP_SYS(dup),       SCMP_SYS(dup3),        SCMP_SYS(eventfd2),
+      SCMP_SYS(getpeername), SCMP_SYS(getsockname), SCMP_SYS(ioctl),
+      SCMP_SYS(listen),    SCMP_SYS(poll),        SCMP_SYS(ppoll),
+      SCMP_SYS(readv),     SCMP_SYS(recvfrom),    SCMP_SYS(recvmmsg),
+      SCMP_SYS(sendmmsg),  SCMP_SYS(shutdown),    SCMP_SYS(signalfd4),
+      SCMP_SYS(socketpair), SCMP_SYS(timerfd_create), SCMP_SYS(timerfd_settime),
+      SCMP_SYS(getuid),    SCMP_SYS(geteuid),     SCMP_SYS(getgid),
+      SCMP_SYS(getegid),   SCMP_SYS(sysinfo),
+  };
+  return allow_list(calls, sizeof(calls) / sizeof(int), sanitizer_calls,
+                    N_SANITIZER);
+}
+
+/* Never needed by psockd-spawn, a worker or a resolver; refused (EPERM). */
+static const int denied_calls[] = {
+    SCMP_SYS(execve),        SCMP_SYS(execveat),      SCMP_SYS(mount),
+    SCMP_SYS(umount2),       SCMP_SYS(pivot_root),    SCMP_SYS(chroot),
+    SCMP_SYS(swapon),        SCMP_SYS(swapoff),       SCMP_SYS(reboot),
+    SCMP_SYS(kexec_load),    SCMP_SYS(kexec_file_load), SCMP_SYS(init_module),
+    SCMP_SYS(finit_module),  SCMP_SYS(delete_module), SCMP_SYS(bpf),
+    SCMP_SYS(perf_event_open), SCMP_SYS(userfaultfd), SCMP_SYS(keyctl),
+    SCMP_SYS(add_key),       SCMP_SYS(request_key),   SCMP_SYS(unshare),
+    SCMP_SYS(setns),         SCMP_SYS(open_by_handle_at),
+    SCMP_SYS(name_to_handle_at), SCMP_SYS(io_uring_setup),
+    SCMP_SYS(io_uring_enter), SCMP_SYS(io_uring_register), SCMP_SYS(acct),
+    SCMP_SYS(quotactl),      SCMP_SYS(syslog),        SCMP_SYS(mknod),
+    SCMP_SYS(mknodat),       SCMP_SYS(fanotify_init), SCMP_SYS(vhangup),
+    SCMP_SYS(settimeofday),  SCMP_SYS(clock_settime), SCMP_SYS(adjtimex),
+    SCMP_SYS(clock_adjtime), SCMP_SYS(sethostname),   SCMP_SYS(setdomainname),
+#if !defined(__SANITIZE_ADDRESS__)
+    /* LeakSanitizer stops the world with ptrace (test builds). */
+    SCMP_SYS(ptrace),        SCMP_SYS(process_vm_readv),
+    SCMP_SYS(process_vm_writev),
+#endif
+};
+
+/* Calls that change files, for the resolver. */
+static const int write_calls[] = {
+    SCMP_SYS(unlink),  SCMP_SYS(unlinkat),  SCMP_SYS(rename),
+    SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(mkdir),
+    SCMP_SYS(mkdirat), SCMP_SYS(rmdir),     SCMP_SYS(chmod),
+    SCMP_SYS(fchmod),  SCMP_SYS(fchmodat),  SCMP_SYS(chown),
+    SCMP_SYS(fchown),  SCMP_SYS(lchown),    SCMP_SYS(fchownat),
+    SCMP_SYS(link),    SCMP_SYS(linkat),    SCMP_SYS(symlink),
+    SCMP_SYS(symlinkat), SCMP_SYS(truncate), SCMP_SYS(creat),
+    SCMP_SYS(utimensat), SCMP_SYS(setxattr), SCMP_SYS(lsetxattr),
+    SCMP_SYS(fsetxattr), SCMP_SYS(openat2),
+};
+
+static int deny(scmp_filter_ctx ctx, const int *calls, size_t n) {
+  int r = 0;
+  for (size_t i = 0; i < n && r == 0; i++)
+    r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), calls[i], 0);
   return r;
 }
 
-int sandbox_enter_worker(uid_t uid, gid_t gid, bool seccomp) {
-  bool root = getuid() == 0;
+/* open()/openat() for writing or creating: EPERM. */
+static int deny_open_for_writing(scmp_filter_ctx ctx) {
+  static const unsigned long flags[] = {O_WRONLY, O_RDWR, O_CREAT, O_TRUNC,
+                                        O_APPEND};
+  int r = 0;
+
+  for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]) && r == 0; i++) {
+    r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(openat), 1,
+                         SCMP_A2(SCMP_CMP_MASKED_EQ, flags[i], flags[i]));
+    if (r == 0)
+      r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(open), 1,
+                           SCMP_A1(SCMP_CMP_MASKED_EQ, flags[i], flags[i]));
+  }
+  return r;
+}
+
+static int deny_list(bool no_writes) {
+  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
   int r;
 
-  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-  capng_clear(CAPNG_SELECT_ALL);
-  if (root && capng_apply(CAPNG_SELECT_BOUNDS) < 0)
-    return -EPERM;
-  if (root && uid != 0 && change_id(uid, gid) < 0)
-    return -EPERM;
-  if ((root || !caps_are(0)) && capng_apply(CAPNG_SELECT_BOTH) < 0)
-    return -EPERM;
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-    return -errno;
-  if (!seccomp)
-    return 0;
-  r = load_worker_filter();
-  return r < 0 ? r : 0;
+  if (!ctx)
+    return -ENOMEM;
+  r = deny(ctx, denied_calls, sizeof(denied_calls) / sizeof(int));
+  if (r == 0 && no_writes)
+    r = deny(ctx, write_calls, sizeof(write_calls) / sizeof(int));
+  if (r == 0 && no_writes)
+    r = deny_open_for_writing(ctx);
+  return load(ctx, r);
+}
+
+int sandbox_enter_spawn(uid_t uid, gid_t gid, bool seccomp) {
+  static const int caps[] = {CAP_SETUID, CAP_SETGID, CAP_KILL};
+  int r = enter_role(uid, gid, caps, 3);
+
+  if (r == 0 && seccomp)
+    r = deny_list(false);
+  return r;
+}
+
+int sandbox_enter_resolver(void) {
+  return deny_list(true);
 }

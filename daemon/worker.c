@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * worker: psockd's event loop (epoll, level-triggered).
+ * worker: psockd's event loop for the clients of one identity (uid, gid,
+ * groups, unit). It runs as that uid with no capabilities, is not dumpable,
+ * and has a seccomp allow-list; the sockets it makes belong to that user,
+ * the kernel charges that user for its fds and memory, and nothing here is
+ * shared with another user's requests.
  *
- * Sources: the listening socket, a signalfd (SIGTERM/SIGINT stop, SIGHUP
- * is logged), the lookup pool's eventfd, and one entry per client
- * connection. A connection is read only while it has no reply queued: a
- * client that does not read its replies stops being read, so it can make
- * psockd hold at most one queued reply per request it has in flight, and
- * it never blocks anyone else.
+ * Sources (epoll, level-triggered): the control socket from the master
+ * (connections, policies, pings), each client connection (conn.c), the
+ * resolver's channel (resolveask.c), create_connection attempts
+ * (rpc_connection.c), and a timer while a connection waits for its client
+ * to read fds. After each batch: hand the closer its fds, recycle calls,
+ * free connections.
  *
  * Trust boundary: bytes and fds from clients enter through
- * wire_recv_packet() in conn_read() and go to dispatch_packet() only.
+ * wire_recv_packet_creds() in conn_read() and go to dispatch_packet() only.
+ * What the master sends is fixed-size and trusted.
  */
 #include "worker.h"
 
@@ -21,356 +26,175 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "authz.h"
+#include "call.h"
+#include "closer.h"
+#include "conn.h"
 #include "control.h"
 #include "dispatch.h"
 #include "log.h"
-#include "privops.h"
+#include "privask.h"
 #include "quota.h"
+#include "resolveask.h"
+#include "resolver.h"
+#include "sandbox.h"
 #include "wire.h"
 
-/*
- * Packets read from one connection per wakeup. One: a client waiting for
- * its answer has sent nothing more, so a second recvmsg() would only
- * return EAGAIN, a system call per request for nothing. A client that
- * pipelines stays readable and the (level-triggered) loop comes back to
- * it, after every other ready connection: fair by construction.
- */
-#define READ_BUDGET 1
-/* Connections accepted per wakeup. */
-#define ACCEPT_BUDGET 4
-
-struct outpkt {
-  struct outpkt *next;
-  size_t len;
-  size_t nfds;
-  int fds[PSOCK_MAX_FDS];
-  uint8_t data[];
-};
+/* How often a connection waiting for its client to read fds is checked. */
+#define FD_RETRY_MS 20
 
 struct worker {
-  int epfd;
-  int listen_fd;
-  int sig_fd;
-  struct lookup_pool *lookup;
-  struct conn *conns;
-  /* Freed connections wait here until the epoll batch is done, since a
-   * later event of the same batch may still name them. */
-  struct conn *graveyard;
-  uint64_t next_serial;
-  uint64_t requests;
-  uint64_t n_conns;
-  int ctl_fd;
+  const struct worker_config *cfg;
+  struct loop loop;
+  struct conn_set conns;
+  struct closer *closer;
+  struct watch ctl_watch, sig_watch, retry_watch;
+  int sig_fd, retry_fd;
+  bool retry_armed;
   bool draining;
+  uint64_t conns_received;
+  pid_t resolver_pid;
   uint8_t recv_buf[PSOCK_MAX_PACKET];
-  uint8_t pack_buf[PSOCK_MAX_PACKET];
 };
 
-/* epoll data for the non-connection sources. */
-enum { SRC_LISTEN = 1, SRC_SIGNAL, SRC_LOOKUP, SRC_CONTROL };
+static struct worker *W;
 
-uint8_t *worker_pack_buffer(struct worker *w) {
-  return w->pack_buf;
-}
+/* ----------------------------------------------------------- clients */
 
-struct lookup_pool *conn_lookup_pool(struct conn *c) {
-  return c->w->lookup;
-}
-
-/* ------------------------------------------------------- connection life */
-
-void conn_ref(struct conn *c) {
-  c->refs++;
-}
-
-static void outq_free(struct conn *c) {
-  while (c->out_head) {
-    struct outpkt *p = c->out_head;
-    c->out_head = p->next;
-    wire_close_fds(p->fds, p->nfds);
-    free(p);
-  }
-  c->out_tail = NULL;
-}
-
-void conn_unref(struct conn *c) {
-  if (--c->refs > 0)
-    return;
-  outq_free(c);
-  c->next = c->w->graveyard;
-  c->w->graveyard = c;
-}
-
-static void worker_bury(struct worker *w) {
-  while (w->graveyard) {
-    struct conn *next = w->graveyard->next;
-    free(w->graveyard);
-    w->graveyard = next;
-  }
-}
-
-void conn_close(struct conn *c, const char *why) {
-  struct worker *w = c->w;
-
-  if (c->dead)
-    return;
-  c->dead = true;
-  log_debug("conn %" PRIu64 " (uid %u pid %d): closed: %s", c->serial,
-            c->peer.uid, c->peer.pid, why);
-  epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-  close(c->fd);
-  c->fd = -1;
-  limits_give(LIMITS_CONNS, c->peer.uid);
-  identity_close(&c->peer);
-  w->n_conns--;
-  outq_free(c);
-  if (c->prev)
-    c->prev->next = c->next;
-  else
-    w->conns = c->next;
-  if (c->next)
-    c->next->prev = c->prev;
-  conn_unref(c); /* the worker's own reference */
-}
-
-static void conn_set_events(struct conn *c, uint32_t events) {
-  struct epoll_event ev = {.events = events, .data.ptr = c};
-
-  if (c->dead || c->events == events)
-    return;
-  if (epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
-    log_err("epoll_ctl: %m");
-    conn_close(c, "epoll_ctl failed");
-    return;
-  }
-  c->events = events;
-}
-
-static void conn_add(struct worker *w, int fd) {
-  struct epoll_event ev = {.events = EPOLLIN};
-  struct conn *c = calloc(1, sizeof(*c));
-  int r;
-
-  if (!c) {
-    log_err("out of memory accepting a client");
-    close(fd);
-    return;
-  }
-  /* Who connected is fixed now, by the kernel, not by anything sent. */
-  r = identity_from_socket(fd, &c->peer);
-  if (r < 0) {
-    log_limited(LOG_WARNING, "cannot identify a client: %s", strerror(-r));
-    close(fd);
-    free(c);
-    return;
-  }
-  /* The pidfd pinned the process while its unit was read; nothing needs it
-   * later, and holding it would double the fds (and the kernel memory) of
-   * every idle connection. */
-  identity_close(&c->peer);
-  if (!limits_take(LIMITS_CONNS, c->peer.uid, limits.conns_per_uid)) {
-    log_limited(LOG_NOTICE, "uid %u pid %d: already %u connections: refused",
-                c->peer.uid, c->peer.pid, limits.conns_per_uid);
-    identity_close(&c->peer);
-    close(fd);
-    free(c);
-    return;
-  }
-  c->w = w;
-  c->fd = fd;
-  c->refs = 1;
-  c->serial = ++w->next_serial;
-  c->events = EPOLLIN;
-  ev.data.ptr = c;
-  if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-    log_err("epoll_ctl: %m");
-    identity_close(&c->peer);
-    close(fd);
-    free(c);
-    return;
-  }
-  c->next = w->conns;
-  if (w->conns)
-    w->conns->prev = c;
-  w->conns = c;
-  w->n_conns++;
-  log_debug("conn %" PRIu64 ": uid %u gid %u pid %d unit %s connected",
-            c->serial, c->peer.uid, c->peer.gid, c->peer.pid,
-            c->peer.unit[0] ? c->peer.unit : "-");
-}
-
-static void worker_accept(struct worker *w) {
-  /* Take a few at a time so that other workers get their share. */
-  for (int i = 0; i < ACCEPT_BUDGET; i++) {
-    int fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) {
-      if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-        log_limited(LOG_WARNING, "accept: %m");
-      return;
-    }
-    conn_add(w, fd);
-  }
-}
-
-/* ----------------------------------------------------------- replies */
-
-static int outq_push(struct conn *c, const void *buf, size_t len, int *fds,
-                     size_t nfds) {
-  struct outpkt *p = malloc(sizeof(*p) + len);
-
-  if (!p)
-    return -ENOMEM;
-  p->next = NULL;
-  p->len = len;
-  p->nfds = nfds;
-  memcpy(p->fds, fds, nfds * sizeof(int));
-  memcpy(p->data, buf, len);
-  if (c->out_tail)
-    c->out_tail->next = p;
-  else
-    c->out_head = p;
-  c->out_tail = p;
-  return 0;
-}
-
-int conn_send(struct conn *c, const void *buf, size_t len, int *fds,
-              size_t nfds) {
-  int r;
-
-  if (c->dead) {
-    wire_close_fds(fds, nfds);
-    return -EPIPE;
-  }
-  if (!c->out_head) {
-    r = wire_send_packet(c->fd, buf, len, fds, nfds, MSG_DONTWAIT);
-    if (r == 0) {
-      /* The client holds its own copies now; ours go. */
-      wire_close_fds(fds, nfds);
-      c->w->requests++;
-      if (c->close_when_sent)
-        conn_close(c, "protocol error answered");
-      return 0;
-    }
-    if (r != -EAGAIN) {
-      wire_close_fds(fds, nfds);
-      conn_close(c, strerror(-r));
-      return r;
-    }
-  }
-  r = outq_push(c, buf, len, fds, nfds);
-  if (r < 0) {
-    wire_close_fds(fds, nfds);
-    conn_close(c, "out of memory queueing a reply");
-    return r;
-  }
-  conn_set_events(c, EPOLLOUT);
-  return 0;
-}
-
-static void conn_flush(struct conn *c) {
-  while (c->out_head && !c->dead) {
-    struct outpkt *p = c->out_head;
-    int r =
-        wire_send_packet(c->fd, p->data, p->len, p->fds, p->nfds, MSG_DONTWAIT);
-    if (r == -EAGAIN)
-      return;
-    if (r < 0) {
-      conn_close(c, strerror(-r));
-      return;
-    }
-    c->out_head = p->next;
-    if (!c->out_head)
-      c->out_tail = NULL;
-    wire_close_fds(p->fds, p->nfds);
-    free(p);
-    c->w->requests++;
-  }
-  if (c->dead)
-    return;
-  if (c->close_when_sent)
-    conn_close(c, "protocol error answered");
-  else
-    conn_set_events(c, EPOLLIN);
-}
-
-/* ----------------------------------------------------------- requests */
-
+/* One packet per wakeup: a client waiting for its answer has sent nothing
+ * more, and one that pipelines stays readable, so the level-triggered loop
+ * comes back to it after every other ready connection. */
 static void conn_read(struct conn *c) {
-  struct worker *w = c->w;
+  int fds[PSOCK_MAX_FDS];
+  struct ucred sender;
+  size_t nfds = 0;
+  ssize_t n;
 
-  for (int i = 0; i < READ_BUDGET && !c->dead && !c->out_head; i++) {
-    int fds[PSOCK_MAX_FDS];
-    size_t nfds = 0;
-    ssize_t n;
-    int r;
-
-    n = wire_recv_packet(c->fd, w->recv_buf, sizeof(w->recv_buf), fds,
-                         PSOCK_MAX_FDS, &nfds, MSG_DONTWAIT);
-    if (n == -EAGAIN || n == -EINTR)
-      return;
-    if (n == 0) {
-      conn_close(c, "client closed the connection");
-      return;
-    }
-    if (n < 0) {
-      log_limited(LOG_WARNING,
-                  "conn %" PRIu64 " (uid %u pid %d): framing error: %s",
-                  c->serial, c->peer.uid, c->peer.pid, strerror((int)-n));
-      conn_close(c, "framing error");
-      return;
-    }
-    r = dispatch_packet(c, w->recv_buf, (size_t)n, fds, nfds);
-    if (r < 0) {
-      conn_close(c, strerror(-r));
-      return;
-    }
+  n = wire_recv_packet_creds(c->fd, W->recv_buf, sizeof(W->recv_buf), fds,
+                             PSOCK_MAX_FDS, &nfds, MSG_DONTWAIT, &sender);
+  if (n == -EAGAIN || n == -EINTR)
+    return;
+  if (n == 0) {
+    conn_close(c, "client closed the connection");
+    return;
   }
-}
-
-static void conn_event(struct conn *c, uint32_t events) {
-  if (c->dead)
+  if (n < 0) {
+    log_limited(LOG_WARNING, "conn %" PRIu64 " (pid %d): framing error: %s",
+                c->serial, c->peer.pid, strerror((int)-n));
+    conn_close(c, "framing error");
     return;
-  conn_ref(c);
-  if (events & EPOLLOUT)
-    conn_flush(c);
-  if (!c->dead && (events & EPOLLIN))
-    conn_read(c);
-  if (!c->dead && (events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN))
-    conn_close(c, "hang-up");
-  conn_unref(c);
+  }
+  if (dispatch_packet(c, W->recv_buf, (size_t)n, fds, nfds, &sender) < 0)
+    conn_close(c, "protocol error");
 }
 
-/* ------------------------------------------------------------- loop */
+/* A connection the master accepted for us. */
+static void take_conn(const struct ctl_msg *m, int fd) {
+  struct identity who = m->identity;
+  struct conn *c;
+  int r;
 
-/* Stop taking new clients; the loop ends once nothing is in flight. */
-static void worker_drain(struct worker *w) {
-  if (w->draining)
+  identity_sanitize(&who);
+  W->conns_received++;
+  /* The master routes by identity; a connection of someone else would be
+   * judged as us: never serve it. */
+  if (!identity_same_subject(&who, &W->cfg->who)) {
+    log_err("the master sent a connection of uid %u, not ours: closed",
+            who.uid);
+    close(fd);
     return;
-  w->draining = true;
-  epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listen_fd, NULL);
-  log_info("draining: %" PRIu64 " client(s) connected", w->n_conns);
+  }
+  r = conn_add(&W->conns, fd, &who, &c);
+  if (r < 0) {
+    log_err("cannot serve a connection: %s", strerror(-r));
+    return;
+  }
+  log_debug("conn %" PRIu64 ": pid %d connected", c->serial, who.pid);
 }
 
-/* Nothing in flight and no reply waiting to be sent. */
-static bool worker_idle(const struct worker *w) {
-  for (const struct conn *c = w->conns; c; c = c->next)
-    if (c->inflight || c->out_head)
-      return false;
-  return true;
+/* ----------------------------------------------------------- control */
+
+static void drain(const char *why) {
+  if (W->draining)
+    return;
+  W->draining = true;
+  log_info("draining (%s): %" PRIu64 " client(s) connected", why,
+           W->conns.n_live);
 }
 
-static void worker_signal(struct worker *w) {
+static void pong(const struct ctl_msg *ping) {
+  struct ctl_msg m = {.type = CTL_PONG,
+                      .seq = ping->seq,
+                      .clients = W->conns.n_live,
+                      .requests = W->conns.replies,
+                      .conns_received = W->conns_received};
+
+  wire_send_packet(W->cfg->ctl_fd, &m, sizeof(m), NULL, 0, MSG_DONTWAIT);
+}
+
+static void on_control(struct watch *w, uint32_t events) {
+  struct ctl_msg m;
+  int fds[1] = {-1};
+  size_t nfds = 0;
+  ssize_t n;
+  int r;
+
+  n = wire_recv_packet(W->cfg->ctl_fd, &m, sizeof(m), fds, 1, &nfds,
+                       MSG_DONTWAIT);
+  if (n == -EAGAIN)
+    return;
+  if (n != sizeof(m)) {
+    /* The master is gone (or confused): finish up and exit. */
+    wire_close_fds(fds, nfds);
+    loop_del(&W->loop, W->cfg->ctl_fd, &W->ctl_watch);
+    drain("the master is gone");
+    return;
+  }
+  m.name[sizeof(m.name) - 1] = '\0';
+  if (m.type == CTL_CONN && nfds == 1) {
+    take_conn(&m, fds[0]);
+    return;
+  }
+  if (m.type == CTL_POLICY) {
+    r = authz_install_fd(nfds ? fds[0] : -1, m.name);
+    if (r < 0)
+      log_err("policy from the master rejected: %s", strerror(-r));
+    else
+      log_info("policy in force: %s", m.name);
+  } else if (m.type == CTL_PING) {
+    pong(&m);
+  } else if (m.type == CTL_DRAIN) {
+    drain("asked by the master");
+  }
+  wire_close_fds(fds, nfds);
+}
+
+/* The master sends the policy first; no client is served without one. */
+static int first_policy(void) {
+  struct pollfd p = {.fd = W->cfg->ctl_fd, .events = POLLIN};
+
+  while (!authz_installed() && !W->draining) {
+    if (poll(&p, 1, 10000) != 1)
+      return -ETIMEDOUT;
+    on_control(&W->ctl_watch, POLLIN);
+  }
+  return authz_installed() ? 0 : -EPROTO;
+}
+
+/* ------------------------------------------------------------ others */
+
+static void on_signal(struct watch *w, uint32_t events) {
   struct signalfd_siginfo si;
 
-  while (read(w->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+  while (read(W->sig_fd, &si, sizeof(si)) == sizeof(si)) {
     if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-      worker_drain(w);
+      drain("signal");
 #ifdef PSOCK_TEST_HOOKS
     /* Test builds only: make a system call outside the seccomp list, to
      * show the filter kills the worker and the master replaces it. */
@@ -380,141 +204,114 @@ static void worker_signal(struct worker *w) {
   }
 }
 
-static void worker_control(struct worker *w) {
-  struct ctl_msg msg;
-  int fds[1] = {-1};
-  size_t nfds = 0;
-  ssize_t n;
-  int r;
+static void on_retry(struct watch *w, uint32_t events) {
+  uint64_t n;
 
-  n = wire_recv_packet(w->ctl_fd, &msg, sizeof(msg), fds, 1, &nfds,
-                       MSG_DONTWAIT);
-  if (n == -EAGAIN)
+  if (read(W->retry_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+    log_warn("timerfd: %m");
+  conn_retry_blocked(&W->conns);
+}
+
+/* Arm the retry timer while a connection waits for its client to read. */
+static void update_retry(void) {
+  bool want = W->conns.fd_blocked > 0;
+  struct itimerspec its = {0};
+
+  if (want == W->retry_armed)
     return;
-  if (n != sizeof(msg)) {
-    /* The master is gone (or confused): finish up and exit. */
-    wire_close_fds(fds, nfds);
-    epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->ctl_fd, NULL);
-    worker_drain(w);
-    return;
-  }
-  msg.name[sizeof(msg.name) - 1] = '\0';
-  if (msg.type == CTL_POLICY) {
-    r = authz_install_from_fd(nfds ? fds[0] : -1, msg.name);
-    if (r < 0)
-      log_err("policy from the master rejected: %s", strerror(-r));
-    else
-      log_info("policy in force: %s", msg.name);
-  } else if (msg.type == CTL_STATS) {
-    msg.clients = w->n_conns;
-    msg.requests = w->requests;
-    wire_send_packet(w->ctl_fd, &msg, sizeof(msg), NULL, 0, MSG_DONTWAIT);
-  }
-  wire_close_fds(fds, nfds);
+  if (want)
+    its.it_interval = its.it_value =
+        (struct timespec){0, FD_RETRY_MS * 1000000L};
+  timerfd_settime(W->retry_fd, 0, &its, NULL);
+  W->retry_armed = want;
 }
 
-/* The master sends the policy first; no client is served without one. */
-static int worker_first_policy(struct worker *w) {
-  int flags = fcntl(w->ctl_fd, F_GETFL);
-  int r = 0;
+/* ------------------------------------------------------------- setup */
 
-  if (flags < 0 || fcntl(w->ctl_fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
-    return -errno;
-  {
-    struct pollfd p = {.fd = w->ctl_fd, .events = POLLIN};
-    if (poll(&p, 1, 10000) != 1)
-      r = -ETIMEDOUT;
-  }
-  if (r == 0)
-    worker_control(w);
-  if (r == 0 && !authz_policy_installed())
-    r = -EPROTO;
-  fcntl(w->ctl_fd, F_SETFL, flags);
-  return r;
+static int add_fd_watch(int fd, struct watch *w,
+                        void (*fn)(struct watch *, uint32_t)) {
+  w->on_event = fn;
+  return loop_add(&W->loop, fd, EPOLLIN, w);
 }
 
-static int epoll_add(int epfd, int fd, uint64_t data, uint32_t extra) {
-  struct epoll_event ev = {.events = EPOLLIN | extra, .data.u64 = data};
-  return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
-}
-
-static int worker_setup(struct worker *w, const struct worker_config *cfg) {
+static int setup_signals(void) {
   sigset_t mask;
-  int r;
 
-  w->listen_fd = cfg->listen_fd;
-  w->ctl_fd = cfg->ctl_fd;
-  w->epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (w->epfd < 0)
+  /* A worker runs as its client's uid: the client may signal it. Only
+   * SIGTERM/SIGINT (drain) are heard; the rest are blocked and ignored. */
+  sigfillset(&mask);
+  if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
     return -errno;
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGHUP);
+#ifdef PSOCK_TEST_HOOKS
   sigaddset(&mask, SIGUSR2);
-  if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-    return -errno;
-  w->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (w->sig_fd < 0)
-    return -errno;
-  r = lookup_pool_new(cfg->lookup_threads, &w->lookup);
-  if (r < 0)
-    return r;
-  if (w->ctl_fd >= 0 && (r = worker_first_policy(w)) < 0)
-    return r;
-  /* Every worker waits on the same listening socket: wake one of them
-   * per new client, not all (no thundering herd; idle workers get it). */
-  r = epoll_add(w->epfd, w->listen_fd, SRC_LISTEN, EPOLLEXCLUSIVE);
-  if (r == 0)
-    r = epoll_add(w->epfd, w->sig_fd, SRC_SIGNAL, 0);
-  if (r == 0)
-    r = epoll_add(w->epfd, lookup_pool_fd(w->lookup), SRC_LOOKUP, 0);
-  if (r == 0 && w->ctl_fd >= 0)
-    r = epoll_add(w->epfd, w->ctl_fd, SRC_CONTROL, 0);
-  return r;
+#endif
+  W->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  return W->sig_fd < 0 ? -errno : add_fd_watch(W->sig_fd, &W->sig_watch,
+                                               on_signal);
 }
 
-static void worker_teardown(struct worker *w) {
-  while (w->conns)
-    conn_close(w->conns, "psockd stopping");
-  /* Runs the done() of every pending lookup: they see dead connections. */
-  lookup_pool_free(w->lookup);
-  worker_bury(w);
-  dispatch_cleanup();
+static int worker_setup(void) {
+  const struct worker_config *cfg = W->cfg;
+  struct resolver_options ro = {.threads = cfg->o->lookup_threads,
+                                .seccomp = cfg->o->seccomp};
+  int r, ch;
+
+  W->loop.epfd = epoll_create1(EPOLL_CLOEXEC);
+  W->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+  if (W->loop.epfd < 0 || W->retry_fd < 0)
+    return -errno;
+  if ((r = setup_signals()) < 0 || (r = closer_new(&W->closer)) < 0)
+    return r;
+  /* The resolver is forked before this process filters its own calls. */
+  ch = resolver_start(&ro, &W->resolver_pid);
+  if (ch < 0)
+    return ch;
+  W->conns = (struct conn_set){
+      .loop = &W->loop, .closer = W->closer, .on_readable = conn_read};
+  if ((r = resolveask_init(&W->loop, ch, limits.lookups_per_uid)) < 0 ||
+      (r = add_fd_watch(cfg->ctl_fd, &W->ctl_watch, on_control)) < 0 ||
+      (r = add_fd_watch(W->retry_fd, &W->retry_watch, on_retry)) < 0)
+    return r;
+  privask_set_channel(cfg->priv_fd);
+  authz_set_audit_allow(cfg->o->audit_allow);
+  if (cfg->o->seccomp && (r = sandbox_enter_worker()) < 0)
+    return r;
+  return first_policy();
+}
+
+static void worker_teardown(void) {
+  conn_close_all(&W->conns, "psockd stopping");
+  resolveask_shutdown();
+  call_reap();
+  conn_bury(&W->conns);
+  closer_free(W->closer);
+  call_cleanup();
   authz_shutdown();
-  limits_cleanup();
-  if (w->sig_fd >= 0)
-    close(w->sig_fd);
-  if (w->epfd >= 0)
-    close(w->epfd);
+  if (W->sig_fd >= 0)
+    close(W->sig_fd);
+  if (W->retry_fd >= 0)
+    close(W->retry_fd);
+  if (W->loop.epfd >= 0)
+    close(W->loop.epfd);
 }
 
-static void worker_event(struct worker *w, struct epoll_event *ev) {
-  switch (ev->data.u64) {
-  case SRC_LISTEN:
-    worker_accept(w);
-    break;
-  case SRC_SIGNAL:
-    worker_signal(w);
-    break;
-  case SRC_LOOKUP:
-    lookup_pool_dispatch(w->lookup);
-    break;
-  case SRC_CONTROL:
-    worker_control(w);
-    break;
-  default:
-    conn_event(ev->data.ptr, ev->events);
-    break;
-  }
+/* Nothing in flight and no reply waiting to be sent. */
+static bool idle(void) {
+  for (const struct conn *c = W->conns.live; c; c = c->next)
+    if (c->inflight || c->out_head)
+      return false;
+  return true;
 }
 
-static int worker_loop(struct worker *w) {
+static int worker_loop(void) {
   struct epoll_event evs[64];
 
-  while (!(w->draining && worker_idle(w))) {
+  while (!(W->draining && idle())) {
     /* While draining, wake up now and then to notice idleness. */
-    int n = epoll_wait(w->epfd, evs, 64, w->draining ? 50 : -1);
+    int n = epoll_wait(W->loop.epfd, evs, 64, W->draining ? 50 : -1);
     if (n < 0) {
       if (errno == EINTR)
         continue;
@@ -522,10 +319,13 @@ static int worker_loop(struct worker *w) {
       return -errno;
     }
     for (int i = 0; i < n; i++)
-      worker_event(w, &evs[i]);
-    worker_bury(w);
-    if (privops_channel_lost())
-      return -EPIPE;
+      loop_dispatch(&evs[i]);
+    closer_flush(W->closer);
+    call_reap();
+    conn_bury(&W->conns);
+    update_retry();
+    if (privask_channel_lost() || resolveask_lost())
+      drain("psockd-priv or the resolver is gone");
   }
   return 0;
 }
@@ -536,21 +336,17 @@ int worker_run(const struct worker_config *cfg) {
 
   if (!w)
     return -ENOMEM;
-  w->epfd = w->sig_fd = -1;
-  r = worker_setup(w, cfg);
-  if (r < 0) {
+  W = w;
+  w->cfg = cfg;
+  w->sig_fd = w->retry_fd = w->loop.epfd = -1;
+  r = worker_setup();
+  if (r < 0)
     log_err("worker setup: %s", strerror(-r));
-    goto out;
-  }
-  if (cfg->sandbox && (r = cfg->sandbox(cfg->sandbox_arg)) != 0) {
-    log_err("cannot drop privileges: %s", strerror(r < 0 ? -r : r));
-    r = r < 0 ? r : -EPERM;
-    goto out;
-  }
-  r = worker_loop(w);
-  log_info("served %" PRIu64 " requests", w->requests);
-out:
-  worker_teardown(w);
+  else
+    r = worker_loop();
+  log_info("served %" PRIu64 " requests", w->conns.replies);
+  worker_teardown();
   free(w);
+  W = NULL;
   return r;
 }

@@ -380,6 +380,13 @@ static void fail_start(struct psockd_proc *p, const char *why) {
   fail_msg("psockd did not start: %s", text);
 }
 
+static bool harness_has_arg(const char *const *args, const char *prefix) {
+  for (size_t i = 0; args && args[i]; i++)
+    if (strncmp(args[i], prefix, strlen(prefix)) == 0)
+      return true;
+  return false;
+}
+
 struct psockd_proc *harness_start_psockd(const char *const *extra_args) {
   const char *bin = getenv("PSOCKD");
   const char *argv[64 + PSOCKD_WRAPPER_MAX_WORDS];
@@ -409,6 +416,10 @@ struct psockd_proc *harness_start_psockd(const char *const *extra_args) {
   argv[argc++] = "--socket";
   argv[argc++] = p->socket;
   argv[argc++] = "--verbose";
+  /* Clients run as nobody; psockd's own default (0600, or 0660 for the
+   * group psock) would keep them out. test_attacks checks the default. */
+  if (!harness_has_arg(extra_args, "--socket-mode"))
+    argv[argc++] = "--socket-mode=0666";
   /* valgrind cannot run a process that installs a seccomp filter. */
   if (psockd_wrapper())
     argv[argc++] = "--no-seccomp";

@@ -2,10 +2,14 @@
 /*
  * psockd-priv's request checks and its channel handling, driven over real
  * socketpairs: every request outside the fixed lists, and every malformed
- * packet, ends that worker's channel while other channels keep working.
- * Runs priv_main() in a forked child of this (root) test process.
+ * packet, ends that worker's channel while other channels keep working; a
+ * request the policy refuses for the channel's identity is answered with
+ * the refusal and the channel stays; a socket it makes belongs to the
+ * channel's user. Runs privserve_main() in a forked child of this (root)
+ * test process, with the built-in default policy.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -14,13 +18,16 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "privproto.h"
+#include "privserve.h"
 #include "wire.h"
 
 struct priv_proc {
@@ -38,10 +45,17 @@ static struct priv_proc start_priv(void) {
   assert_true(p.pid >= 0);
   if (p.pid == 0) {
     close(sv[0]);
-    _exit(priv_main(sv[1]) < 0 ? 1 : 0);
+    _exit(privserve_main(sv[1], false) < 0 ? 1 : 0);
   }
   close(sv[1]);
   p.control = sv[0];
+  /* The built-in default policy, as the master sends it. */
+  {
+    struct priv_ctl m = {.type = PRIV_CTL_POLICY};
+    snprintf(m.name, sizeof(m.name), "default policy");
+    assert_int_equal(wire_send_packet(p.control, &m, sizeof(m), NULL, 0, 0),
+                     0);
+  }
   return p;
 }
 
@@ -54,16 +68,25 @@ static void stop_priv(struct priv_proc *p) {
   assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-/* A new worker channel, handed to psockd-priv as the master does. */
-static int new_channel(struct priv_proc *p, uint32_t id) {
+/* A new worker channel serving uid/gid, handed over as the master does. */
+static int new_channel_as(struct priv_proc *p, uint32_t id, uint32_t uid,
+                          uint32_t gid) {
+  struct priv_ctl m = {.type = PRIV_CTL_CHANNEL,
+                       .worker_id = id,
+                       .identity = {.uid = uid, .gid = gid, .pid = 1}};
   int sv[2];
 
   assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv),
                    0);
-  assert_int_equal(wire_send_packet(p->control, &id, sizeof(id), &sv[1], 1, 0),
+  assert_int_equal(wire_send_packet(p->control, &m, sizeof(m), &sv[1], 1, 0),
                    0);
   close(sv[1]);
   return sv[0];
+}
+
+/* A channel of a root worker: the default policy allows root anything. */
+static int new_channel(struct priv_proc *p, uint32_t id) {
+  return new_channel_as(p, id, 0, 0);
 }
 
 /* Send raw bytes with optional fd; return the reply result or, if the
@@ -113,7 +136,7 @@ static void test_raw_icmp_socket_is_created(void **state) {
 static void expect_channel_ended(const void *buf, size_t len, int fd_in) {
   struct priv_proc p = start_priv();
   int ch = new_channel(&p, 1), ok = new_channel(&p, 2), fd = -1;
-  struct priv_request good = socket_req(AF_INET, SOCK_DGRAM, 0);
+  struct priv_request good = socket_req(AF_INET, SOCK_RAW, IPPROTO_ICMP);
 
   assert_int_equal(exchange(ch, buf, len, fd_in, NULL), -ECONNRESET);
   /* The other worker's channel is unaffected. */
@@ -215,18 +238,97 @@ static void test_privileged_option_is_set(void **state) {
   stop_priv(&p);
 }
 
+/* Only what needs privilege: an unprivileged socket type, an option
+ * anyone may set or a free value of one is not psockd-priv's to do. */
+static void test_unprivileged_requests_refused(void **state) {
+  struct priv_request r = socket_req(AF_INET, SOCK_DGRAM, 0);
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), prio = 3;
+
+  expect_channel_ended(&r, sizeof(r), -1);
+  r = (struct priv_request){.op = PRIV_OP_SETSOCKOPT,
+                            .level = SOL_SOCKET,
+                            .optname = SO_PRIORITY,
+                            .len = sizeof(int)};
+  memcpy(r.data, &prio, sizeof(prio));
+  expect_channel_ended(&r, sizeof(r), fd);
+  close(fd);
+}
+
+/* Install a policy given as text, in a sealed memfd as the master does. */
+static void send_policy(struct priv_proc *p, const char *text) {
+  struct priv_ctl m = {.type = PRIV_CTL_POLICY};
+  int fd = memfd_create("policy", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  snprintf(m.name, sizeof(m.name), "test policy");
+  assert_int_equal(wire_send_packet(p->control, &m, sizeof(m), &fd, 1, 0), 0);
+  close(fd);
+}
+
+/* A socket made for a worker belongs to the worker's user (the kernel's
+ * owner matching, uid routing and SO_REUSEPORT groups see that user), not
+ * to psockd-priv's. */
+static void test_socket_belongs_to_the_user(void **state) {
+  struct priv_proc p = start_priv();
+  int ch, fd = -1;
+  struct priv_request r = socket_req(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+  struct stat st;
+
+  send_policy(&p, "allow uid=4242 socket family=inet type=raw proto=icmp\n");
+  ch = new_channel_as(&p, 1, 4242, 4343);
+  assert_int_equal(exchange(ch, &r, sizeof(r), -1, &fd), 0);
+  assert_int_equal(fstat(fd, &st), 0);
+  assert_int_equal(st.st_uid, 4242);
+  assert_int_equal(st.st_gid, 4343);
+  close(fd);
+  close(ch);
+  stop_priv(&p);
+}
+
+/* The policy is checked again here, for the channel's identity: nobody's
+ * worker asking for a privileged option is refused, and the channel stays
+ * (a refusal is an answer, not a violation). */
+static void test_policy_refusal_keeps_channel(void **state) {
+  struct priv_proc p = start_priv();
+  int ch = new_channel_as(&p, 1, 65534, 65534), mark = 42, fd2 = -1;
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct priv_request r = {.op = PRIV_OP_SETSOCKOPT,
+                           .level = SOL_SOCKET,
+                           .optname = SO_MARK,
+                           .len = sizeof(int)};
+  struct priv_request raw = socket_req(AF_INET, SOCK_RAW, IPPROTO_TCP);
+
+  memcpy(r.data, &mark, sizeof(mark));
+  assert_true(exchange(ch, &r, sizeof(r), fd, NULL) < 0);
+  assert_true(exchange(ch, &raw, sizeof(raw), -1, &fd2) < 0);
+  assert_int_equal(fd2, -1);
+  /* Still served: root's twin request on another channel succeeds. */
+  {
+    int root = new_channel(&p, 2);
+    assert_int_equal(exchange(root, &r, sizeof(r), fd, NULL), 0);
+    close(root);
+  }
+  close(fd);
+  close(ch);
+  stop_priv(&p);
+}
+
 static void test_validate_lists(void **state) {
   struct priv_request r = socket_req(AF_PACKET, SOCK_RAW, 0x0800);
 
-  assert_int_equal(priv_validate(&r, -1), 0);
+  assert_int_equal(privproto_validate(&r, -1), 0);
   r = socket_req(AF_INET, SOCK_RAW | SOCK_NONBLOCK, IPPROTO_ICMP);
-  assert_int_equal(priv_validate(&r, -1), 0);
+  assert_int_equal(privproto_validate(&r, -1), 0);
   r = socket_req(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
-  assert_int_equal(priv_validate(&r, -1), -EPROTO);
+  assert_int_equal(privproto_validate(&r, -1), -EPROTO);
   r = socket_req(AF_INET, SOCK_RAW, 256);
-  assert_int_equal(priv_validate(&r, -1), -EPROTO);
+  assert_int_equal(privproto_validate(&r, -1), -EPROTO);
+  r = socket_req(AF_INET, SOCK_STREAM, 0);
+  assert_int_equal(privproto_validate(&r, -1), -EPROTO);
+  r = socket_req(AF_INET, SOCK_RAW, IPPROTO_ICMP);
   r.len = PRIV_DATA_MAX + 1;
-  assert_int_equal(priv_validate(&r, -1), -EPROTO);
+  assert_int_equal(privproto_validate(&r, -1), -EPROTO);
 }
 
 int main(void) {
@@ -243,6 +345,9 @@ int main(void) {
       cmocka_unit_test(test_oversized_request_refused),
       cmocka_unit_test(test_wrong_fd_count_refused),
       cmocka_unit_test(test_validate_lists),
+      cmocka_unit_test(test_unprivileged_requests_refused),
+      cmocka_unit_test(test_socket_belongs_to_the_user),
+      cmocka_unit_test(test_policy_refusal_keeps_channel),
   };
   signal(SIGPIPE, SIG_IGN);
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rpc_names: the name-service calls, answered from psockd's view of the
- * system (its resolver configuration, /etc/hosts, /etc/services,
- * /etc/protocols). Every call that may consult NSS runs on the lookup pool
- * through rpc_offload(): the work function fills the reply or the error and
- * leaves a handler-style result in call->async_rc.
+ * names: the name-service calls, run by the resolver role (resolver.c) on
+ * its lookup threads and answered from psockd's view of the system (its
+ * resolver configuration, /etc/hosts, /etc/services, /etc/protocols). Each
+ * handler blocks as long as NSS takes, fills the reply or the error, and
+ * returns the outcome.
  *
  * Errors follow the seed: getaddrinfo/getnameinfo/gethostbyname fail with
  * gaierror (EAI_*), gethostbyname_ex/gethostbyaddr with herror (h_errno).
+ *
+ * Trust boundary: the request was decoded by the worker from a client's
+ * packet, re-encoded, and decoded again here; its strings are the
+ * client's. NSS modules run here and nowhere else in psockd.
  */
+#include "names.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -18,7 +24,6 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "rpc.h"
 
 /* Results kept from one getaddrinfo(), so a reply always fits a packet. */
 #define MAX_ADDRINFO 64
@@ -27,17 +32,21 @@
 /* glibc's *_r buffers: large enough for /etc/hosts entries with aliases. */
 #define NSS_BUF 8192
 
-static int fail_gai(struct rpc_call *call, int code) {
+static enum rpc_outcome fail_gai(struct rpc_call *call, int code) {
   if (code == EAI_SYSTEM)
-    return rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, errno, "%s",
-                    strerror(errno));
+    return rpc_errno(call, -errno);
   return rpc_fail(call, PSOCK__V1__ERROR__KIND__GAI_ERROR, code, "%s",
                   gai_strerror(code));
 }
 
-static int fail_herror(struct rpc_call *call, int h_err) {
+static enum rpc_outcome fail_herror(struct rpc_call *call, int h_err) {
   return rpc_fail(call, PSOCK__V1__ERROR__KIND__HOST_ERROR, h_err, "%s",
                   hstrerror(h_err));
+}
+
+static enum rpc_outcome fail_not_found(struct rpc_call *call,
+                                       const char *what) {
+  return rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, ENOENT, "%s", what);
 }
 
 static Psock__V1__NameReply *name_reply(struct rpc_call *call,
@@ -47,6 +56,10 @@ static Psock__V1__NameReply *name_reply(struct rpc_call *call,
   if (r && !(r->name = rpc_strdup(call, name)))
     return NULL;
   return r;
+}
+
+static enum rpc_outcome replied(struct rpc_call *call, const void *member) {
+  return member ? RPC_REPLIED : rpc_errno(call, -ENOMEM);
 }
 
 /* ---------------------------------------------------------- getaddrinfo */
@@ -67,7 +80,7 @@ static Psock__V1__AddrInfo *addrinfo_entry(struct rpc_call *call,
   return e->canonname ? e : NULL;
 }
 
-static void getaddrinfo_work(struct rpc_call *call) {
+static enum rpc_outcome getaddrinfo_call(struct rpc_call *call) {
   const Psock__V1__GetaddrinfoRequest *q = call->req->getaddrinfo;
   struct addrinfo hints = {
       .ai_family = q->has_family ? q->family : AF_UNSPEC,
@@ -80,11 +93,11 @@ static void getaddrinfo_work(struct rpc_call *call) {
   size_t n = 0;
   int e;
 
+  if (!q->host && !q->service)
+    return fail_gai(call, EAI_NONAME);
   e = getaddrinfo(q->host, q->service, &hints, &res);
-  if (e != 0) {
-    call->async_rc = fail_gai(call, e);
-    return;
-  }
+  if (e != 0)
+    return fail_gai(call, e);
   r = RPC_NEW(call, Psock__V1__GetaddrinfoReply,
               PSOCK__V1__GETADDRINFO_REPLY__INIT);
   if (r)
@@ -98,85 +111,60 @@ static void getaddrinfo_work(struct rpc_call *call) {
       r->results[n++] = entry;
   }
   freeaddrinfo(res);
-  if (!r || !r->results) {
-    call->async_rc = -ENOMEM;
-    return;
-  }
+  if (!r || !r->results)
+    return rpc_errno(call, -ENOMEM);
   r->n_results = n;
   call->resp.getaddrinfo = r;
-  call->async_rc = 0;
-}
-
-int rpc_getaddrinfo(struct rpc_call *call) {
-  const Psock__V1__GetaddrinfoRequest *q = call->req->getaddrinfo;
-
-  if (!q->host && !q->service)
-    return fail_gai(call, EAI_NONAME);
-  return rpc_offload(call, getaddrinfo_work);
+  return RPC_REPLIED;
 }
 
 /* ---------------------------------------------------------- getnameinfo */
 
-static void getnameinfo_work(struct rpc_call *call) {
+static enum rpc_outcome getnameinfo_call(struct rpc_call *call) {
   const Psock__V1__GetnameinfoRequest *q = call->req->getnameinfo;
   Psock__V1__GetnameinfoReply *r;
   char host[NI_MAXHOST], serv[NI_MAXSERV];
-  int e;
-
-  e = getnameinfo((struct sockaddr *)&call->sa, call->salen, host, sizeof(host),
-                  serv, sizeof(serv), q->flags);
-  if (e != 0) {
-    call->async_rc = fail_gai(call, e);
-    return;
-  }
-  r = RPC_NEW(call, Psock__V1__GetnameinfoReply,
-              PSOCK__V1__GETNAMEINFO_REPLY__INIT);
-  if (!r || !(r->host = rpc_strdup(call, host)) ||
-      !(r->service = rpc_strdup(call, serv))) {
-    call->async_rc = -ENOMEM;
-    return;
-  }
-  call->resp.getnameinfo = r;
-  call->async_rc = 0;
-}
-
-int rpc_getnameinfo(struct rpc_call *call) {
-  const Psock__V1__GetnameinfoRequest *q = call->req->getnameinfo;
+  struct sockaddr_storage ss;
+  socklen_t len;
   int e;
 
   /* As CPython: the address must be numeric, names are not resolved. */
-  e = addr_to_sockaddr(q->address, &call->sa, &call->salen);
+  e = addr_to_sockaddr(q->address, &ss, &len);
   if (e == -ENOENT)
     return fail_gai(call, EAI_NONAME);
   if (e == -EAFNOSUPPORT)
     return fail_gai(call, EAI_FAMILY);
   if (e < 0)
-    return e;
-  return rpc_offload(call, getnameinfo_work);
+    return rpc_errno(call, e);
+  e = getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), serv,
+                  sizeof(serv), q->flags);
+  if (e != 0)
+    return fail_gai(call, e);
+  r = RPC_NEW(call, Psock__V1__GetnameinfoReply,
+              PSOCK__V1__GETNAMEINFO_REPLY__INIT);
+  if (!r || !(r->host = rpc_strdup(call, host)) ||
+      !(r->service = rpc_strdup(call, serv)))
+    return rpc_errno(call, -ENOMEM);
+  call->resp.getnameinfo = r;
+  return RPC_REPLIED;
 }
 
 /* -------------------------------------------------------- gethostbyname */
 
-static void gethostbyname_work(struct rpc_call *call) {
+static enum rpc_outcome gethostbyname_call(struct rpc_call *call) {
   struct addrinfo hints = {.ai_family = AF_INET};
   struct addrinfo *res = NULL;
   char text[INET_ADDRSTRLEN];
   int e;
 
   e = getaddrinfo(call->req->gethostbyname->name, NULL, &hints, &res);
-  if (e != 0) {
-    call->async_rc = fail_gai(call, e);
-    return;
-  }
+  if (e != 0)
+    return fail_gai(call, e);
   inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, text,
             sizeof(text));
   freeaddrinfo(res);
   call->resp.gethostbyname = name_reply(call, text);
-  call->async_rc = call->resp.gethostbyname ? 0 : -ENOMEM;
-}
-
-int rpc_gethostbyname(struct rpc_call *call) {
-  return rpc_offload(call, gethostbyname_work);
+  return replied(call, call->resp.gethostbyname);
 }
 
 /* Copy a NULL-terminated list of at most MAX_HOSTENT_LIST strings. */
@@ -202,8 +190,9 @@ static char **copy_list(struct rpc_call *call, char *const *list, int family,
   return out;
 }
 
-static int hostent_reply(struct rpc_call *call, const struct hostent *h,
-                         Psock__V1__HostEntry **slot) {
+static enum rpc_outcome hostent_reply(struct rpc_call *call,
+                                      const struct hostent *h,
+                                      Psock__V1__HostEntry **slot) {
   Psock__V1__HostEntry *r =
       RPC_NEW(call, Psock__V1__HostEntry, PSOCK__V1__HOST_ENTRY__INIT);
 
@@ -211,35 +200,25 @@ static int hostent_reply(struct rpc_call *call, const struct hostent *h,
       !(r->aliases = copy_list(call, h->h_aliases, AF_UNSPEC, &r->n_aliases)) ||
       !(r->addresses =
             copy_list(call, h->h_addr_list, h->h_addrtype, &r->n_addresses)))
-    return -ENOMEM;
+    return rpc_errno(call, -ENOMEM);
   *slot = r;
-  return 0;
+  return RPC_REPLIED;
 }
 
-static void gethostbyname_ex_work(struct rpc_call *call) {
+static enum rpc_outcome gethostbyname_ex_call(struct rpc_call *call) {
   struct hostent hbuf, *h = NULL;
   char *buf = rpc_alloc(call, NSS_BUF);
-  int err = 0, h_err = 0;
+  int err, h_err = 0;
 
-  if (!buf) {
-    call->async_rc = -ENOMEM;
-    return;
-  }
+  if (!buf)
+    return rpc_errno(call, -ENOMEM);
   err = gethostbyname_r(call->req->gethostbyname_ex->name, &hbuf, buf, NSS_BUF,
                         &h, &h_err);
-  if (err == ERANGE) {
-    call->async_rc = -ERANGE;
-    return;
-  }
-  if (!h) {
-    call->async_rc = fail_herror(call, h_err ? h_err : HOST_NOT_FOUND);
-    return;
-  }
-  call->async_rc = hostent_reply(call, h, &call->resp.gethostbyname_ex);
-}
-
-int rpc_gethostbyname_ex(struct rpc_call *call) {
-  return rpc_offload(call, gethostbyname_ex_work);
+  if (err == ERANGE)
+    return rpc_errno(call, -ERANGE);
+  if (!h)
+    return fail_herror(call, h_err ? h_err : HOST_NOT_FOUND);
+  return hostent_reply(call, h, &call->resp.gethostbyname_ex);
 }
 
 /*
@@ -283,38 +262,31 @@ static int reverse_lookup(struct rpc_call *call, const char *ip,
   return 0;
 }
 
-static void gethostbyaddr_work(struct rpc_call *call) {
+static enum rpc_outcome gethostbyaddr_call(struct rpc_call *call) {
   struct hostent hbuf, *h = NULL;
   char *buf = rpc_alloc(call, NSS_BUF);
   int r;
 
-  if (!buf) {
-    call->async_rc = -ENOMEM;
-    return;
-  }
+  if (!buf)
+    return rpc_errno(call, -ENOMEM);
   r = reverse_lookup(call, call->req->gethostbyaddr->name, &hbuf, buf, &h);
-  /* 1: the error reply is set already. */
-  if (r != 0) {
-    call->async_rc = r > 0 ? 0 : r;
-    return;
-  }
-  call->async_rc = hostent_reply(call, h, &call->resp.gethostbyaddr);
-}
-
-int rpc_gethostbyaddr(struct rpc_call *call) {
-  return rpc_offload(call, gethostbyaddr_work);
+  if (r > 0)
+    return RPC_FAILED; /* the herror reply is set */
+  if (r < 0)
+    return rpc_errno(call, r);
+  return hostent_reply(call, h, &call->resp.gethostbyaddr);
 }
 
 /* ----------------------------------------------------- hostname, fqdn */
 
-int rpc_gethostname(struct rpc_call *call) {
+static enum rpc_outcome gethostname_call(struct rpc_call *call) {
   char name[256];
 
   if (gethostname(name, sizeof(name)) < 0)
-    return -errno;
+    return rpc_errno(call, -errno);
   name[sizeof(name) - 1] = '\0';
   call->resp.gethostname = name_reply(call, name);
-  return call->resp.gethostname ? 0 : -ENOMEM;
+  return replied(call, call->resp.gethostname);
 }
 
 static const char *first_dotted(const struct hostent *h) {
@@ -327,22 +299,18 @@ static const char *first_dotted(const struct hostent *h) {
 }
 
 /* The seed's getfqdn: gethostbyaddr(name), the first name with a dot. */
-static void getfqdn_work(struct rpc_call *call) {
+static enum rpc_outcome getfqdn_call(struct rpc_call *call) {
   const Psock__V1__GetfqdnRequest *q = call->req->getfqdn;
   struct hostent hbuf, *h = NULL;
   char *buf = rpc_alloc(call, NSS_BUF);
   char local[256];
   const char *name = q->name;
 
-  if (!buf) {
-    call->async_rc = -ENOMEM;
-    return;
-  }
+  if (!buf)
+    return rpc_errno(call, -ENOMEM);
   if (!name || !*name || strcmp(name, "0.0.0.0") == 0) {
-    if (gethostname(local, sizeof(local)) < 0) {
-      call->async_rc = -errno;
-      return;
-    }
+    if (gethostname(local, sizeof(local)) < 0)
+      return rpc_errno(call, -errno);
     local[sizeof(local) - 1] = '\0';
     name = local;
   }
@@ -351,16 +319,12 @@ static void getfqdn_work(struct rpc_call *call) {
   /* A failed lookup answers with the name itself, not an error. */
   call->resp.result_case = PSOCK__V1__RESPONSE__RESULT_GETFQDN;
   call->resp.getfqdn = name_reply(call, name);
-  call->async_rc = call->resp.getfqdn ? 0 : -ENOMEM;
-}
-
-int rpc_getfqdn(struct rpc_call *call) {
-  return rpc_offload(call, getfqdn_work);
+  return replied(call, call->resp.getfqdn);
 }
 
 /* ---------------------------------------------- protocols and services */
 
-static void getprotobyname_work(struct rpc_call *call) {
+static enum rpc_outcome getprotobyname_call(struct rpc_call *call) {
   struct protoent pbuf, *p = NULL;
   char *buf = rpc_alloc(call, NSS_BUF);
   Psock__V1__NumberReply *r;
@@ -368,83 +332,95 @@ static void getprotobyname_work(struct rpc_call *call) {
   if (!buf ||
       getprotobyname_r(call->req->getprotobyname->name, &pbuf, buf, NSS_BUF,
                        &p) != 0 ||
-      !p) {
-    call->async_rc = rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, ENOENT,
-                              "protocol not found");
-    return;
-  }
+      !p)
+    return fail_not_found(call, "protocol not found");
   r = RPC_NEW(call, Psock__V1__NumberReply, PSOCK__V1__NUMBER_REPLY__INIT);
   if (r)
     r->value = p->p_proto;
   call->resp.getprotobyname = r;
-  call->async_rc = r ? 0 : -ENOMEM;
+  return replied(call, r);
 }
 
-int rpc_getprotobyname(struct rpc_call *call) {
-  return rpc_offload(call, getprotobyname_work);
-}
-
-static void getservbyname_work(struct rpc_call *call) {
+static enum rpc_outcome getservbyname_call(struct rpc_call *call) {
   const Psock__V1__GetservbynameRequest *q = call->req->getservbyname;
   struct servent sbuf, *s = NULL;
   char *buf = rpc_alloc(call, NSS_BUF);
   Psock__V1__NumberReply *r;
 
   if (!buf ||
-      getservbyname_r(q->name, q->proto, &sbuf, buf, NSS_BUF, &s) != 0 || !s) {
-    call->async_rc = rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, ENOENT,
-                              "service/proto not found");
-    return;
-  }
+      getservbyname_r(q->name, q->proto, &sbuf, buf, NSS_BUF, &s) != 0 || !s)
+    return fail_not_found(call, "service/proto not found");
   r = RPC_NEW(call, Psock__V1__NumberReply, PSOCK__V1__NUMBER_REPLY__INIT);
   if (r)
     r->value = ntohs((uint16_t)s->s_port);
   call->resp.getservbyname = r;
-  call->async_rc = r ? 0 : -ENOMEM;
+  return replied(call, r);
 }
 
-int rpc_getservbyname(struct rpc_call *call) {
-  return rpc_offload(call, getservbyname_work);
-}
-
-static void getservbyport_work(struct rpc_call *call) {
+static enum rpc_outcome getservbyport_call(struct rpc_call *call) {
   const Psock__V1__GetservbyportRequest *q = call->req->getservbyport;
   struct servent sbuf, *s = NULL;
   char *buf = rpc_alloc(call, NSS_BUF);
 
+  if (q->port > 65535)
+    return rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, EINVAL,
+                    "getservbyport: port must be 0-65535");
   if (!buf ||
       getservbyport_r(htons((uint16_t)q->port), q->proto, &sbuf, buf, NSS_BUF,
                       &s) != 0 ||
-      !s) {
-    call->async_rc = rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, ENOENT,
-                              "port/proto not found");
-    return;
-  }
+      !s)
+    return fail_not_found(call, "port/proto not found");
   call->resp.getservbyport = name_reply(call, s->s_name);
-  call->async_rc = call->resp.getservbyport ? 0 : -ENOMEM;
-}
-
-int rpc_getservbyport(struct rpc_call *call) {
-  if (call->req->getservbyport->port > 65535)
-    return rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, EINVAL,
-                    "getservbyport: port must be 0-65535");
-  return rpc_offload(call, getservbyport_work);
+  return replied(call, call->resp.getservbyport);
 }
 
 /* ----------------------------------------------------------- has_ipv6 */
 
-int rpc_has_ipv6(struct rpc_call *call) {
+static enum rpc_outcome has_ipv6_call(struct rpc_call *call) {
   Psock__V1__BoolReply *r =
       RPC_NEW(call, Psock__V1__BoolReply, PSOCK__V1__BOOL_REPLY__INIT);
   int fd;
 
   if (!r)
-    return -ENOMEM;
+    return rpc_errno(call, -ENOMEM);
   /* What matters is whether psockd itself can hand out IPv6 sockets. */
   fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   r->value = fd >= 0;
   if (fd >= 0)
     close(fd);
   call->resp.has_ipv6 = r;
-  return 0;
+  return RPC_REPLIED;
+}
+
+/* ------------------------------------------------------------- table */
+
+#define C(x) PSOCK__V1__REQUEST__CALL_##x
+
+names_handler_fn names_handler(int call_case) {
+  switch (call_case) {
+  case C(GETADDRINFO):
+    return getaddrinfo_call;
+  case C(GETNAMEINFO):
+    return getnameinfo_call;
+  case C(GETHOSTBYNAME):
+    return gethostbyname_call;
+  case C(GETHOSTBYNAME_EX):
+    return gethostbyname_ex_call;
+  case C(GETHOSTBYADDR):
+    return gethostbyaddr_call;
+  case C(GETHOSTNAME):
+    return gethostname_call;
+  case C(GETFQDN):
+    return getfqdn_call;
+  case C(GETPROTOBYNAME):
+    return getprotobyname_call;
+  case C(GETSERVBYNAME):
+    return getservbyname_call;
+  case C(GETSERVBYPORT):
+    return getservbyport_call;
+  case C(HAS_IPV6):
+    return has_ipv6_call;
+  default:
+    return NULL;
+  }
 }

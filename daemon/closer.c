@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * closer: the closing thread (see closer.h). Two growable arrays: the
+ * loop's batch (no lock: loop thread only) and the shared queue (under the
+ * mutex). closer_flush() moves the batch to the queue with one lock and
+ * signals the thread only if it is waiting.
+ *
+ * Trust boundary: none; the fds are numbers the loop owns.
+ */
+#include "closer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "log.h"
+
+struct fdvec {
+  int *fds;
+  size_t n, cap;
+};
+
+struct closer {
+  struct fdvec batch; /* loop thread only */
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  struct fdvec queue; /* under lock */
+  bool waiting, stopping, started;
+  pthread_t thread;
+};
+
+static int fdvec_push(struct fdvec *v, int fd) {
+  if (v->n == v->cap) {
+    size_t cap = v->cap ? v->cap * 2 : 64;
+    int *p = realloc(v->fds, cap * sizeof(int));
+    if (!p)
+      return -ENOMEM;
+    v->fds = p;
+    v->cap = cap;
+  }
+  v->fds[v->n++] = fd;
+  return 0;
+}
+
+static void *closer_thread(void *arg) {
+  struct closer *c = arg;
+  struct fdvec mine = {0};
+
+  pthread_mutex_lock(&c->lock);
+  c->started = true;
+  pthread_cond_broadcast(&c->wake);
+  for (;;) {
+    while (c->queue.n == 0 && !c->stopping) {
+      c->waiting = true;
+      pthread_cond_wait(&c->wake, &c->lock);
+      c->waiting = false;
+    }
+    if (c->queue.n == 0 && c->stopping)
+      break;
+    /* Swap buffers: close without holding the lock. */
+    struct fdvec t = c->queue;
+    c->queue = mine;
+    mine = t;
+    pthread_mutex_unlock(&c->lock);
+    for (size_t i = 0; i < mine.n; i++)
+      close(mine.fds[i]);
+    mine.n = 0;
+    pthread_mutex_lock(&c->lock);
+  }
+  pthread_mutex_unlock(&c->lock);
+  free(mine.fds);
+  return NULL;
+}
+
+int closer_new(struct closer **ret) {
+  _cleanup_free_ struct closer *c = calloc(1, sizeof(*c));
+  sigset_t all, old;
+  int r;
+
+  if (!c)
+    return -ENOMEM;
+  pthread_mutex_init(&c->lock, NULL);
+  pthread_cond_init(&c->wake, NULL);
+  /* Signals belong to the loop thread. */
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  r = -pthread_create(&c->thread, NULL, closer_thread, c);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (r < 0) {
+    pthread_cond_destroy(&c->wake);
+    pthread_mutex_destroy(&c->lock);
+    return r;
+  }
+  /* Wait until the thread runs: a seccomp filter installed next would
+   * kill a thread still starting up (rseq, set_robust_list, ...). */
+  pthread_mutex_lock(&c->lock);
+  while (!c->started)
+    pthread_cond_wait(&c->wake, &c->lock);
+  pthread_mutex_unlock(&c->lock);
+  *ret = TAKE_PTR(c);
+  return 0;
+}
+
+void closer_add(struct closer *c, int fd) {
+  if (fd < 0)
+    return;
+  /* Out of memory: closing here is still better than leaking the fd. */
+  if (!c || fdvec_push(&c->batch, fd) < 0)
+    close(fd);
+}
+
+void closer_add_fds(struct closer *c, int *fds, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    closer_add(c, fds[i]);
+    fds[i] = -1;
+  }
+}
+
+void closer_flush(struct closer *c) {
+  bool wake;
+
+  if (!c || c->batch.n == 0)
+    return;
+  pthread_mutex_lock(&c->lock);
+  for (size_t i = 0; i < c->batch.n; i++)
+    if (fdvec_push(&c->queue, c->batch.fds[i]) < 0) {
+      log_err("closer: out of memory; closing on the loop");
+      close(c->batch.fds[i]);
+    }
+  wake = c->waiting;
+  pthread_mutex_unlock(&c->lock);
+  c->batch.n = 0;
+  if (wake)
+    pthread_cond_signal(&c->wake);
+}
+
+void closer_free(struct closer *c) {
+  if (!c)
+    return;
+  closer_flush(c);
+  pthread_mutex_lock(&c->lock);
+  c->stopping = true;
+  pthread_cond_signal(&c->wake);
+  pthread_mutex_unlock(&c->lock);
+  pthread_join(c->thread, NULL);
+  free(c->batch.fds);
+  free(c->queue.fds);
+  pthread_cond_destroy(&c->wake);
+  pthread_mutex_destroy(&c->lock);
+  free(c);
+}

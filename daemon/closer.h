@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * closer: close client-visible sockets off the event loop.
+ *
+ * close() of a socket's last reference runs the protocol's release in the
+ * closing thread; with SO_LINGER set and unsent data (or a FIN the peer
+ * never acknowledges) it waits up to the linger time. A client can arrange
+ * for psockd's copy to be the last one (close its own right after sending
+ * it), so an event loop that closed such fds itself could be frozen by any
+ * client. Every fd that a client has held, holds, or may already hold
+ * (fds received in requests, fds sent in replies) is closed here instead,
+ * on a thread of its own; the loop only queues numbers.
+ *
+ * The loop queues with closer_add() and hands each batch over with
+ * closer_flush() once per iteration, so a busy loop pays one lock and at
+ * most one wake-up per batch, not per fd.
+ */
+#pragma once
+
+#include <stddef.h>
+
+struct closer;
+
+/* Start the closing thread. Returns 0 or -errno. */
+int closer_new(struct closer **ret);
+
+/* Queue fd (>= 0) for closing; -1 entries are ignored. Loop thread only. */
+void closer_add(struct closer *c, int fd);
+
+/* Queue fds[0..n) and set each slot to -1. */
+void closer_add_fds(struct closer *c, int *fds, size_t n);
+
+/* Hand what was queued since the last flush to the thread. */
+void closer_flush(struct closer *c);
+
+/*
+ * Flush, let the thread close everything queued (it may wait out a
+ * linger), stop it and free c. NULL is ignored.
+ */
+void closer_free(struct closer *c);

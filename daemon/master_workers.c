@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * master_workers: the master's table of workers. A worker serves exactly
+ * one identity (uid, gid, groups, unit); the master hands it the
+ * connections of that identity, starts one through psockd-spawn when none
+ * runs (up to --workers per identity, spreading connections over them),
+ * pings each once a second and has one that stops answering killed, and
+ * lets one that has been idle for --worker-idle go.
+ *
+ * Trust boundary: a worker runs as a client's uid, so a client may have
+ * taken it over: what the master reads from it is one fixed-size struct
+ * (control.h), and anything else gets it killed. Its statistics are used
+ * for spreading and limits only; nothing it says widens what it gets.
+ */
+#include "master_workers.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "control.h"
+#include "log.h"
+#include "privproto.h"
+#include "spawnask.h"
+#include "wire.h"
+
+/* A worker that has not answered a ping for this long is killed. */
+#define LIVENESS_MS 3000
+
+struct wslot {
+  struct watch watch; /* first */
+  struct wtable *t;
+  bool used;
+  uint32_t id;
+  pid_t pid; /* 0 until psockd-spawn reports it */
+  int ctl;   /* -1 once closed */
+  struct identity who;
+  uint64_t handed, acked, clients, requests, seq;
+  long long last_pong_ms, idle_since_ms;
+  bool draining; /* no new connections; it exits when idle */
+  bool killed;
+};
+
+struct wtable {
+  struct wtable_env env;
+  struct wslot *slots;
+  unsigned n_slots;
+  uint32_t next_id;
+  long long now_ms;
+};
+
+static void on_ctl(struct watch *w, uint32_t events);
+
+/* ------------------------------------------------------------- slots */
+
+static unsigned load(const struct wslot *s) {
+  return (unsigned)(s->clients + (s->handed - s->acked));
+}
+
+static struct wslot *slot_by_id(struct wtable *t, uint32_t id) {
+  for (unsigned i = 0; i < t->n_slots; i++)
+    if (t->slots[i].used && t->slots[i].id == id)
+      return &t->slots[i];
+  return NULL;
+}
+
+static void close_ctl(struct wtable *t, struct wslot *s) {
+  if (s->ctl < 0)
+    return;
+  loop_del(t->env.loop, s->ctl, &s->watch);
+  close(s->ctl);
+  s->ctl = -1;
+}
+
+static void slot_free(struct wtable *t, struct wslot *s) {
+  close_ctl(t, s);
+  s->used = false;
+}
+
+static void kill_worker(struct wtable *t, struct wslot *s, int signo) {
+  s->draining = true;
+  if (*t->env.spawn_fd >= 0 && spawnask_kill(*t->env.spawn_fd, s->id, signo))
+    log_warn("cannot ask psockd-spawn to signal worker %u: %m", s->id);
+  s->killed = true;
+}
+
+static int send_ctl(struct wslot *s, const struct ctl_msg *m, int fd) {
+  return wire_send_packet(s->ctl, m, sizeof(*m), &fd, fd >= 0 ? 1 : 0,
+                          MSG_DONTWAIT);
+}
+
+static int send_policy(struct wtable *t, struct wslot *s) {
+  struct ctl_msg m = {.type = CTL_POLICY};
+
+  snprintf(m.name, sizeof(m.name), "%s", t->env.policy_name);
+  return send_ctl(s, &m, *t->env.policy_fd);
+}
+
+/* ---------------------------------------------------------- starting */
+
+static struct wslot *free_slot(struct wtable *t) {
+  for (unsigned i = 0; i < t->n_slots; i++)
+    if (!t->slots[i].used)
+      return &t->slots[i];
+  return NULL;
+}
+
+/* Tell psockd-priv whom the new worker's channel serves, then have
+ * psockd-spawn start it with the other ends. */
+static int start_fds(struct wtable *t, struct wslot *s, int ctl_theirs,
+                     int priv_ours, int priv_theirs) {
+  struct priv_ctl pc = {
+      .type = PRIV_CTL_CHANNEL, .worker_id = s->id, .identity = s->who};
+  int r;
+
+  r = wire_send_packet(*t->env.priv_fd, &pc, sizeof(pc), &priv_ours, 1,
+                       MSG_DONTWAIT);
+  if (r == 0)
+    r = spawnask_start(*t->env.spawn_fd, s->id, &s->who, ctl_theirs,
+                       priv_theirs);
+  return r;
+}
+
+static struct wslot *start_worker(struct wtable *t,
+                                  const struct identity *who) {
+  struct wslot *s = free_slot(t);
+  int ctl[2] = {-1, -1}, priv[2] = {-1, -1}, r = -EAGAIN;
+
+  if (!s || *t->env.spawn_fd < 0 || *t->env.priv_fd < 0)
+    return NULL;
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0 ||
+      socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, priv) < 0) {
+    r = -errno;
+    goto out;
+  }
+  *s = (struct wslot){.watch.on_event = on_ctl,
+                      .t = t,
+                      .used = true,
+                      .id = t->next_id++,
+                      .ctl = ctl[0],
+                      .who = *who,
+                      .last_pong_ms = t->now_ms};
+  r = start_fds(t, s, ctl[1], priv[0], priv[1]);
+  if (r == 0)
+    r = loop_add(t->env.loop, s->ctl, EPOLLIN, &s->watch);
+  if (r == 0)
+    r = send_policy(t, s);
+  if (r == 0) {
+    ctl[0] = -1; /* the slot's now */
+    log_info("starting worker %u for uid %u gid %u", s->id, who->uid,
+             who->gid);
+  } else {
+    s->ctl = -1;
+    s->used = false;
+    s = NULL;
+  }
+out:
+  if (r < 0)
+    log_err("cannot start a worker for uid %u: %s", who->uid, strerror(-r));
+  wire_close_fds(ctl, 2);
+  wire_close_fds(priv, 2);
+  return s;
+}
+
+/* ----------------------------------------------------------- routing */
+
+struct candidates {
+  struct wslot *best; /* least loaded worker of the identity */
+  unsigned n_identity, n_uid, n_total;
+  uint64_t conns_uid;
+};
+
+static void survey(struct wtable *t, const struct identity *who,
+                   struct candidates *c) {
+  *c = (struct candidates){0};
+  for (unsigned i = 0; i < t->n_slots; i++) {
+    struct wslot *s = &t->slots[i];
+
+    if (!s->used)
+      continue;
+    c->n_total++;
+    if (s->who.uid != who->uid)
+      continue;
+    c->n_uid++;
+    c->conns_uid += load(s);
+    if (s->draining || s->ctl < 0 || !identity_same_subject(&s->who, who))
+      continue;
+    c->n_identity++;
+    if (!c->best || load(s) < load(c->best))
+      c->best = s;
+  }
+}
+
+static struct wslot *choose(struct wtable *t, const struct identity *who) {
+  const struct worker_limits *l = &t->env.limits;
+  struct candidates c;
+  bool more;
+
+  survey(t, who, &c);
+  if (c.conns_uid >= l->conns_per_uid) {
+    log_limited(LOG_NOTICE, "uid %u pid %d: already %u connections: refused",
+                who->uid, who->pid, l->conns_per_uid);
+    return NULL;
+  }
+  more = !c.best ||
+         (c.n_identity < l->per_identity && load(c.best) >= l->spread);
+  if (more && c.n_total < l->max_total && c.n_uid < l->max_per_uid) {
+    struct wslot *s = start_worker(t, who);
+    if (s)
+      return s;
+  }
+  if (!c.best)
+    log_limited(LOG_WARNING,
+                "uid %u pid %d: no worker can serve it (%u workers, %u of "
+                "its uid): refused",
+                who->uid, who->pid, c.n_total, c.n_uid);
+  return c.best;
+}
+
+int wtable_route(struct wtable *t, int fd, const struct identity *who) {
+  _cleanup_close_ int cfd = fd;
+  struct ctl_msg m = {.type = CTL_CONN, .identity = *who};
+  struct wslot *s = choose(t, who);
+  int r;
+
+  if (!s)
+    return -EAGAIN;
+  r = send_ctl(s, &m, cfd);
+  if (r < 0) {
+    /* Its control socket is full: it has stopped reading. */
+    log_limited(LOG_WARNING, "worker %u takes no connections (%s)", s->id,
+                strerror(-r));
+    return r;
+  }
+  s->handed++;
+  return 0;
+}
+
+/* ----------------------------------------------------- worker messages */
+
+static void on_pong(struct wslot *s, const struct ctl_msg *m) {
+  if (m->conns_received > s->handed)
+    return; /* it claims more than it got: ignore */
+  s->acked = m->conns_received;
+  s->clients = m->clients;
+  s->requests = m->requests;
+  s->last_pong_ms = s->t->now_ms;
+}
+
+static void on_ctl(struct watch *w, uint32_t events) {
+  struct wslot *s = (struct wslot *)w;
+  struct wtable *t = s->t;
+  struct ctl_msg m;
+  int fds[1];
+  size_t nfds = 0;
+  ssize_t n;
+
+  n = wire_recv_packet(s->ctl, &m, sizeof(m), fds, 1, &nfds, MSG_DONTWAIT);
+  if (n == -EAGAIN)
+    return;
+  wire_close_fds(fds, nfds);
+  if (n == sizeof(m) && nfds == 0 && m.type == CTL_PONG) {
+    on_pong(s, &m);
+    return;
+  }
+  /* 0: the worker is gone (its exit is reported by psockd-spawn). */
+  if (n != 0 && n != -ECONNRESET) {
+    log_err("worker %u (uid %u) sent a malformed control message: killing "
+            "it",
+            s->id, s->who.uid);
+    kill_worker(t, s, SIGKILL);
+  }
+  close_ctl(t, s);
+}
+
+static void describe_exit(int status, char *buf, size_t len) {
+  if (WIFSIGNALED(status))
+    snprintf(buf, len, "killed by signal %d%s", WTERMSIG(status),
+             WTERMSIG(status) == SIGSYS ? " (forbidden system call)" : "");
+  else
+    snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+}
+
+void wtable_report(struct wtable *t, const struct spawn_report *r) {
+  struct wslot *s = slot_by_id(t, r->worker_id);
+  char how[64];
+
+  if (!s)
+    return;
+  if (r->type == SPAWN_STARTED && r->pid > 0) {
+    s->pid = r->pid;
+    log_info("worker %u (uid %u) is pid %d", s->id, s->who.uid, s->pid);
+  } else if (r->type == SPAWN_STARTED) {
+    log_err("psockd-spawn could not start worker %u: %s", s->id,
+            strerror(-r->pid));
+    slot_free(t, s);
+  } else {
+    describe_exit(r->status, how, sizeof(how));
+    if (s->killed || (WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0))
+      log_info("worker %u (uid %u, pid %d) %s", s->id, s->who.uid, r->pid,
+               how);
+    else
+      log_warn("worker %u (uid %u, pid %d) %s", s->id, s->who.uid, r->pid,
+               how);
+    slot_free(t, s);
+  }
+}
+
+/* ------------------------------------------------------ once a second */
+
+static void tick_one(struct wtable *t, struct wslot *s) {
+  const struct worker_limits *l = &t->env.limits;
+  struct ctl_msg ping = {.type = CTL_PING, .seq = ++s->seq};
+
+  if (s->ctl < 0 || s->killed)
+    return;
+  if (t->now_ms - s->last_pong_ms > LIVENESS_MS) {
+    log_err("worker %u (uid %u, pid %d) has not answered for %d ms: "
+            "killing it",
+            s->id, s->who.uid, s->pid, LIVENESS_MS);
+    kill_worker(t, s, SIGKILL);
+    return;
+  }
+  send_ctl(s, &ping, -1);
+  if (s->draining)
+    return;
+  if (s->clients || s->handed != s->acked) {
+    s->idle_since_ms = 0;
+  } else if (!s->idle_since_ms) {
+    s->idle_since_ms = t->now_ms;
+  } else if (t->now_ms - s->idle_since_ms >= l->idle_ms) {
+    struct ctl_msg drain = {.type = CTL_DRAIN};
+    log_debug("worker %u (uid %u) idle: retiring it", s->id, s->who.uid);
+    s->draining = true;
+    send_ctl(s, &drain, -1);
+  }
+}
+
+void wtable_tick(struct wtable *t, long long now_ms) {
+  t->now_ms = now_ms;
+  for (unsigned i = 0; i < t->n_slots; i++)
+    if (t->slots[i].used && t->slots[i].pid > 0)
+      tick_one(t, &t->slots[i]);
+}
+
+/* ----------------------------------------------------------- the rest */
+
+void wtable_forget_all(struct wtable *t) {
+  for (unsigned i = 0; i < t->n_slots; i++)
+    if (t->slots[i].used)
+      slot_free(t, &t->slots[i]);
+}
+
+void wtable_kill_all(struct wtable *t, int signo) {
+  for (unsigned i = 0; i < t->n_slots; i++)
+    if (t->slots[i].used)
+      kill_worker(t, &t->slots[i], signo);
+}
+
+void wtable_drain_all(struct wtable *t) {
+  struct ctl_msg drain = {.type = CTL_DRAIN};
+
+  for (unsigned i = 0; i < t->n_slots; i++) {
+    struct wslot *s = &t->slots[i];
+    if (s->used && s->ctl >= 0) {
+      s->draining = true;
+      send_ctl(s, &drain, -1);
+    }
+  }
+}
+
+unsigned wtable_send_policy(struct wtable *t) {
+  unsigned sent = 0;
+
+  for (unsigned i = 0; i < t->n_slots; i++)
+    if (t->slots[i].used && t->slots[i].ctl >= 0 &&
+        send_policy(t, &t->slots[i]) == 0)
+      sent++;
+  return sent;
+}
+
+bool wtable_empty(const struct wtable *t) {
+  for (unsigned i = 0; i < t->n_slots; i++)
+    if (t->slots[i].used)
+      return false;
+  return true;
+}
+
+void wtable_stats(const struct wtable *t, unsigned *ret_workers,
+                  unsigned *ret_users, uint64_t *ret_clients,
+                  uint64_t *ret_requests) {
+  *ret_workers = *ret_users = 0;
+  *ret_clients = *ret_requests = 0;
+  for (unsigned i = 0; i < t->n_slots; i++) {
+    const struct wslot *s = &t->slots[i];
+    bool seen = false;
+
+    if (!s->used)
+      continue;
+    for (unsigned j = 0; j < i && !seen; j++)
+      seen = t->slots[j].used && t->slots[j].who.uid == s->who.uid;
+    *ret_users += !seen;
+    (*ret_workers)++;
+    *ret_clients += s->clients;
+    *ret_requests += s->requests;
+  }
+}
+
+int wtable_new(const struct wtable_env *env, struct wtable **ret) {
+  _cleanup_free_ struct wtable *t = calloc(1, sizeof(*t));
+
+  if (!t)
+    return -ENOMEM;
+  t->env = *env;
+  t->n_slots = env->limits.max_total;
+  t->slots = calloc(t->n_slots, sizeof(*t->slots));
+  if (!t->slots)
+    return -ENOMEM;
+  t->next_id = 1;
+  *ret = TAKE_PTR(t);
+  return 0;
+}
+
+void wtable_free(struct wtable *t) {
+  if (!t)
+    return;
+  wtable_forget_all(t);
+  free(t->slots);
+  free(t);
+}
