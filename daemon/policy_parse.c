@@ -6,8 +6,9 @@
  * goes on with the next token or rule, so one run of `psockctl check` shows
  * them all; a policy with any error is never returned. Names are resolved
  * here, once: users and groups through NSS, everything else through the
- * fixed tables in policy.c (never getprotobyname, whose answer depends on
- * /etc/protocols).
+ * fixed tables of policy_names.c and the socket option table. The parser
+ * owns the in-memory form it builds (pol_rule_clear, policy_free); it
+ * never calls the decision (policy.c), which reads that form only.
  *
  * Trust boundary: the text comes from the administrator, but it is parsed
  * by a root process and fuzzed, so nothing in it is trusted to be
@@ -53,7 +54,8 @@ struct rule_ctx {
   bool action_ok;
   const struct tok *key_tok[PK_N];
   const struct tok *errno_tok;
-  size_t ip_off, nl_off; /* first IP / netlink proto name in proto= */
+  size_t ip_off, nl_off;    /* first IP / netlink proto name in proto= */
+  size_t cidr_off, abs_off; /* first IP network / @name in addr= */
 };
 
 __attribute__((format(printf, 4, 5))) static void
@@ -345,7 +347,7 @@ static int parse_proto_elem(struct rule_ctx *c, const struct tok *t, size_t off,
   enum pol_ns ns;
   uint32_t v;
   int r = pol_parse_proto(t->s + off, len, &v, &ns);
-  char ip[96], nl[32];
+  char ip[128], nl[128];
 
   if (r == 0) {
     *ret = (struct pol_val){v, v, (uint8_t)ns};
@@ -365,17 +367,37 @@ static int parse_proto_elem(struct rule_ctx *c, const struct tok *t, size_t off,
   return -1;
 }
 
+/* "A, B, " of the options that may need privilege: the ones psockd asks
+ * the policy about. */
+static const char *option_names(char *buf, size_t size) {
+  size_t used = 0;
+
+  buf[0] = '\0';
+  for (uint32_t i = 0; pol_option_at(i); i++) {
+    const struct sockopt *o = pol_option_at(i);
+    int n;
+
+    if (o->rule == SOCKOPT_FREE)
+      continue;
+    n = snprintf(buf + used, size - used, "%s, ", o->name);
+    if (n < 0 || (size_t)n >= size - used)
+      break;
+    used += (size_t)n;
+  }
+  return buf;
+}
+
 static int parse_option_elem(struct rule_ctx *c, const struct tok *t,
                              size_t off, size_t len, struct pol_val *ret) {
   int i = pol_option_find(t->s + off, len);
-  char names[256];
+  char names[512];
 
   if (i >= 0) {
     *ret = (struct pol_val){(uint32_t)i, (uint32_t)i, PNS_NUM};
     return 0;
   }
   terr(c, t, off, "unknown option '%.*s' (expected %sor any)", quote_len(len),
-       t->s + off, NAMES(pol_options, names));
+       t->s + off, option_names(names, sizeof(names)));
   return -1;
 }
 
@@ -456,6 +478,80 @@ static int parse_cidr(struct rule_ctx *c, const struct tok *t, size_t off,
   return 0;
 }
 
+static int parse_abstract(struct rule_ctx *c, const struct tok *t, size_t off,
+                          size_t len, struct pol_abstract *ret) {
+  uint16_t el[POL_PATTERN_MAX];
+  size_t bad = 0, bytes = 0;
+  int n = pol_decode_abstract(t->s + off + 1, len - 1, true, el,
+                              POL_PATTERN_MAX, &bad);
+
+  if (n == -EINVAL) {
+    terr(c, t, off + 1 + bad,
+         "bad escape in abstract name '%.*s' (expected \\\\, \\*, \\? or "
+         "\\xHH)",
+         quote_len(len), t->s + off);
+    return -1;
+  }
+  for (int i = 0; i < n; i++)
+    bytes += el[i] != POL_GLOB_STAR;
+  if (n < 0 || bytes > POLICY_ABSTRACT_MAX) {
+    terr(c, t, off,
+         "abstract name '%.*s' is too long (a name has at most %d bytes)",
+         quote_len(len), t->s + off, POLICY_ABSTRACT_MAX);
+    return -1;
+  }
+  ret->pat = malloc(((size_t)n ? (size_t)n : 1) * sizeof(*ret->pat));
+  if (!ret->pat) {
+    c->ps->oom = true;
+    return -1;
+  }
+  memcpy(ret->pat, el, (size_t)n * sizeof(*ret->pat));
+  ret->len = (size_t)n;
+  if (!c->abs_off)
+    c->abs_off = off;
+  return 0;
+}
+
+/*
+ * addr=: IP networks, "any" (every IP address) and @ patterns (abstract
+ * unix names). "any" combines with @ patterns only: an abstract name is
+ * matched by an @ pattern and never by "any".
+ */
+static void parse_addr_set(struct rule_ctx *c, const struct tok *t,
+                           size_t off) {
+  struct pol_set *s = &c->r.key[PK_ADDR];
+  size_t n = count_elems(t->s + off, t->len - off);
+  bool has_ip = false;
+
+  for (size_t i = off; i <= t->len; i += elem_len(t, i) + 1)
+    has_ip |= elem_len(t, i) > 0 && t->s[i] != '@' &&
+              !mem_is(t->s + i, elem_len(t, i), "any");
+  s->cidr = calloc(n, sizeof(*s->cidr));
+  s->abstract = calloc(n, sizeof(*s->abstract));
+  if (!s->cidr || !s->abstract) {
+    c->ps->oom = true;
+    return;
+  }
+  for (size_t i = off; i <= t->len; i += elem_len(t, i) + 1) {
+    size_t len = elem_len(t, i);
+
+    if (len == 0) {
+      terr(c, t, i, "empty value in list");
+    } else if (mem_is(t->s + i, len, "any")) {
+      if (has_ip || s->any)
+        terr(c, t, i, "'any' cannot be combined with other IP addresses");
+      s->any = true;
+    } else if (t->s[i] == '@') {
+      if (parse_abstract(c, t, i, len, &s->abstract[s->n_abstract]) == 0)
+        s->n_abstract++;
+    } else if (parse_cidr(c, t, i, len, &s->cidr[s->n]) == 0) {
+      if (!c->cidr_off)
+        c->cidr_off = i;
+      s->n++;
+    }
+  }
+}
+
 static int parse_what_elem(struct rule_ctx *c, int k, const struct tok *t,
                            size_t off, size_t len, size_t idx) {
   struct pol_set *s = &c->r.key[k];
@@ -466,8 +562,6 @@ static int parse_what_elem(struct rule_ctx *c, int k, const struct tok *t,
     return parse_simple(c, k, t, off, len, &s->v[idx]);
   case PK_PROTO:
     return parse_proto_elem(c, t, off, len, &s->v[idx]);
-  case PK_ADDR:
-    return parse_cidr(c, t, off, len, &s->cidr[idx]);
   case PK_PORT:
     return parse_port(c, t, off, len, &s->v[idx]);
   default:
@@ -485,11 +579,12 @@ static void parse_set(struct rule_ctx *c, int k, const struct tok *t,
     s->any = true;
     return;
   }
-  if (k == PK_ADDR)
-    s->cidr = calloc(n, sizeof(*s->cidr));
-  else
-    s->v = calloc(n, sizeof(*s->v));
-  if (!s->cidr && !s->v) {
+  if (k == PK_ADDR) {
+    parse_addr_set(c, t, off);
+    return;
+  }
+  s->v = calloc(n, sizeof(*s->v));
+  if (!s->v) {
     c->ps->oom = true;
     return;
   }
@@ -509,7 +604,6 @@ static int key_index(const struct tok *t, const char *const *names, int n) {
 }
 
 static void parse_action(struct rule_ctx *c, const struct tok *t) {
-  c->r.error = EACCES;
   c->action_ok = true;
   if (mem_is(t->s, t->len, "allow"))
     c->r.allow = true;
@@ -613,11 +707,12 @@ static void parse_errno(struct rule_ctx *c, const struct tok *t) {
     return;
   }
   c->errno_tok = t;
-  if (mem_is(v, len, "EPERM"))
-    c->r.error = EPERM;
-  else if (!mem_is(v, len, "EACCES"))
+  c->r.error = pol_name_find(pol_errno_names, v, len);
+  if (c->r.error < 0) {
+    c->r.error = 0;
     terr(c, t, 6, "unknown errno '%.*s' (expected EACCES or EPERM)",
          quote_len(len), v);
+  }
 }
 
 static void parse_key(struct rule_ctx *c, const struct tok *t) {
@@ -652,11 +747,37 @@ static bool family_lists(const struct pol_set *f, uint32_t a, uint32_t b) {
   return false;
 }
 
+/* Protocol names and addresses mean something in some families only (6
+ * is TCP to inet but NETLINK_XFRM to netlink), so say so rather than
+ * never match. */
+static void check_families(struct rule_ctx *c) {
+  const struct pol_set *f = &c->r.key[PK_FAMILY];
+  const struct tok *pt = c->key_tok[PK_PROTO], *at = c->key_tok[PK_ADDR];
+
+  if (!f->present || f->any)
+    return;
+  if (pt && c->ip_off && !family_lists(f, AF_INET, AF_INET6))
+    terr(c, pt, c->ip_off,
+         "'%.*s' is an IP protocol, but family= lists neither inet nor "
+         "inet6",
+         quote_len(elem_len(pt, c->ip_off)), pt->s + c->ip_off);
+  if (pt && c->nl_off && !family_lists(f, AF_NETLINK, AF_NETLINK))
+    terr(c, pt, c->nl_off,
+         "'%.*s' is a netlink protocol, but family= does not list netlink",
+         quote_len(elem_len(pt, c->nl_off)), pt->s + c->nl_off);
+  if (at && c->cidr_off && !family_lists(f, AF_INET, AF_INET6))
+    terr(c, at, c->cidr_off,
+         "'%.*s' is an IP address, but family= lists neither inet nor inet6",
+         quote_len(elem_len(at, c->cidr_off)), at->s + c->cidr_off);
+  if (at && c->abs_off && !family_lists(f, AF_UNIX, AF_UNIX))
+    terr(c, at, c->abs_off,
+         "'%.*s' is an abstract unix name, but family= does not list unix",
+         quote_len(elem_len(at, c->abs_off)), at->s + c->abs_off);
+}
+
 /* Checks that need the whole rule. */
 static void check_rule(struct rule_ctx *c) {
   const struct policy_rule *r = &c->r;
-  const struct pol_set *f = &r->key[PK_FAMILY];
-  const struct tok *pt = c->key_tok[PK_PROTO];
 
   for (int k = 0; r->calls && k < PK_N; k++)
     if (c->key_tok[k] && !(pol_key_calls[k] & r->calls))
@@ -664,19 +785,22 @@ static void check_rule(struct rule_ctx *c) {
            pol_key_names[k]);
   if (c->action_ok && r->allow && c->errno_tok)
     terr(c, c->errno_tok, 0, "errno= applies only to deny rules");
-  if (!f->present || f->any || !pt)
+  check_families(c);
+}
+
+/* Write "SOURCE:LINE" into out, cutting SOURCE from the left if needed. */
+static void format_origin(char *out, size_t outlen, const char *source,
+                          unsigned line) {
+  char num[16];
+  int nlen = snprintf(num, sizeof(num), ":%u", line);
+  size_t slen = strlen(source), room = outlen - 1 - (size_t)nlen;
+
+  /* The end of a path names the file; keep it and the line. */
+  if (slen > room) {
+    snprintf(out, outlen, "...%s%s", source + slen - (room - 3), num);
     return;
-  /* Protocol names mean something in one family only (6 is TCP to inet
-   * but NETLINK_XFRM to netlink), so say so rather than never match. */
-  if (c->ip_off && !family_lists(f, AF_INET, AF_INET6))
-    terr(c, pt, c->ip_off,
-         "'%.*s' is an IP protocol, but family= lists neither inet nor "
-         "inet6",
-         quote_len(elem_len(pt, c->ip_off)), pt->s + c->ip_off);
-  if (c->nl_off && !family_lists(f, AF_NETLINK, AF_NETLINK))
-    terr(c, pt, c->nl_off,
-         "'%.*s' is a netlink protocol, but family= does not list netlink",
-         quote_len(elem_len(pt, c->nl_off)), pt->s + c->nl_off);
+  }
+  snprintf(out, outlen, "%s%s", source, num);
 }
 
 static void add_rule(struct parser *ps, struct policy_rule *r, unsigned line) {
@@ -700,7 +824,7 @@ static void add_rule(struct parser *ps, struct policy_rule *r, unsigned line) {
     ps->cap = cap;
   }
   r->line = line;
-  pol_format_origin(r->origin, sizeof(r->origin), p->source, line);
+  format_origin(r->origin, sizeof(r->origin), p->source, line);
   p->rules[p->n_rules++] = *r; /* the policy owns r's arrays now */
 }
 
@@ -758,32 +882,35 @@ int policy_load_string(const char *name, const char *text, size_t len,
   return 0;
 }
 
-int policy_load_file(const char *path, FILE *errs, unsigned *ret_nerrors,
-                     struct policy **ret) {
-  FILE *f;
-  char *buf;
-  size_t len;
-  int r = 0;
+/* --- the struct's lifetime --------------------------------------------- */
 
-  if (ret_nerrors)
-    *ret_nerrors = 0;
-  f = fopen(path, "re");
-  if (!f)
-    return -errno;
-  /* One byte more than allowed tells a full file from a too large one. */
-  buf = malloc(POL_MAX_FILE + 1);
-  if (!buf) {
-    fclose(f);
-    return -ENOMEM;
+void pol_rule_clear(struct policy_rule *r) {
+  for (int w = 0; w < PW_N; w++) {
+    struct pol_who_set *ws = &r->who[w];
+
+    for (size_t i = 0; ws->names && i < ws->n; i++)
+      free(ws->names[i]);
+    free(ws->names);
+    free(ws->ids);
   }
-  len = fread(buf, 1, POL_MAX_FILE + 1, f);
-  if (ferror(f))
-    r = errno ? -errno : -EIO;
-  else if (len > POL_MAX_FILE)
-    r = -EFBIG;
-  fclose(f);
-  if (r == 0)
-    r = policy_load_string(path, buf, len, errs, ret_nerrors, ret);
-  free(buf);
-  return r;
+  for (int k = 0; k < PK_N; k++) {
+    struct pol_set *s = &r->key[k];
+
+    for (size_t i = 0; s->abstract && i < s->n_abstract; i++)
+      free(s->abstract[i].pat);
+    free(s->abstract);
+    free(s->v);
+    free(s->cidr);
+  }
+  memset(r, 0, sizeof(*r));
+}
+
+void policy_free(struct policy *p) {
+  if (!p)
+    return;
+  for (size_t i = 0; i < p->n_rules; i++)
+    pol_rule_clear(&p->rules[i]);
+  free(p->rules);
+  free(p->source);
+  free(p);
 }

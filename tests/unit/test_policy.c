@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -137,6 +138,8 @@ static void decide_at(const char *file, int line, const struct policy *p,
 #define DENY(p, s, q, err, rule)                                               \
   decide_at(__FILE__, __LINE__, p, s, q, false, err, rule)
 #define NOMATCH(p, s, q) DENY(p, s, q, EACCES, "no rule matched")
+/* No rule matched a request that mirrors a missing capability. */
+#define NOMATCH_EPERM(p, s, q) DENY(p, s, q, EPERM, "no rule matched")
 
 /* --- who ---------------------------------------------------------------- */
 
@@ -156,7 +159,7 @@ static void test_who_anyone_uid_user(void **state) {
   NOMATCH(p, subj(&s, 1002, 5), qfam(&b, POLICY_REVERSE, 0));
   ALLOW(p, subj(&s, pw->pw_uid, 7), qsock(&b, AF_INET, SOCK_RAW, 1),
         "t.conf:3");
-  NOMATCH(p, subj(&s, 1000, 0), qsock(&b, AF_INET, SOCK_RAW, 1));
+  NOMATCH_EPERM(p, subj(&s, 1000, 0), qsock(&b, AF_INET, SOCK_RAW, 1));
   policy_free(p);
 }
 
@@ -277,6 +280,8 @@ static void test_each_call(void **state) {
 
       if (q == c)
         ALLOW(p, &s, pq, "t.conf:1");
+      else if (q == POLICY_SETSOCKOPT)
+        NOMATCH_EPERM(p, &s, pq);
       else
         NOMATCH(p, &s, pq);
     }
@@ -315,7 +320,7 @@ static void test_family_type_proto(void **state) {
   p = load("allow anyone socket family=any type=any proto=tcp\n");
   ALLOW(p, &s, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_TCP), "t.conf:1");
   NOMATCH(p, &s, qsock(&b, AF_NETLINK, SOCK_RAW, IPPROTO_TCP));
-  NOMATCH(p, &s, qsock(&b, AF_PACKET, SOCK_RAW, IPPROTO_TCP));
+  NOMATCH_EPERM(p, &s, qsock(&b, AF_PACKET, SOCK_RAW, IPPROTO_TCP));
   policy_free(p);
 }
 
@@ -408,13 +413,15 @@ static void test_option(void **state) {
   subj(&s, 1000, 1000);
   ALLOW(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_MARK), "t.conf:1");
   ALLOW(p, &s, qopt(&b, AF_INET, IPPROTO_IP, IP_TRANSPARENT), "t.conf:1");
-  NOMATCH(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_PRIORITY));
-  NOMATCH(p, &s, qopt(&b, AF_INET6, IPPROTO_IPV6, IPV6_TRANSPARENT));
-  NOMATCH(p, &s, qopt(&b, AF_INET6, SOL_SOCKET, SO_MARK));
+  /* A refused privileged option answers the kernel's EPERM... */
+  NOMATCH_EPERM(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_PRIORITY));
+  NOMATCH_EPERM(p, &s, qopt(&b, AF_INET6, IPPROTO_IPV6, IPV6_TRANSPARENT));
+  NOMATCH_EPERM(p, &s, qopt(&b, AF_INET6, SOL_SOCKET, SO_MARK));
+  /* ...or the option's own answer: SO_DEBUG's is EACCES. */
+  NOMATCH(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_DEBUG));
   /* An option not in the table matches option=any only. */
-  NOMATCH(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_REUSEADDR));
-  ALLOW(p, subj(&s, 0, 0), qopt(&b, AF_INET, SOL_SOCKET, SO_REUSEADDR),
-        "t.conf:2");
+  NOMATCH_EPERM(p, &s, qopt(&b, AF_INET, SOL_SOCKET, 9999));
+  ALLOW(p, subj(&s, 0, 0), qopt(&b, AF_INET, SOL_SOCKET, 9999), "t.conf:2");
   policy_free(p);
 }
 
@@ -463,9 +470,10 @@ static void test_missing_key_deny(void **state) {
                           "allow anyone lookup\n");
 
   subj(&s, 1000, 1000);
-  /* A deny rule without type=/proto= matches every type and proto. */
-  DENY(p, &s, qsock(&b, AF_PACKET, SOCK_RAW, 768), EACCES, "t.conf:1");
-  DENY(p, &s, qsock(&b, AF_PACKET, SOCK_DGRAM, 0), EACCES, "t.conf:1");
+  /* A deny rule without type=/proto= matches every type and proto; without
+   * errno= it answers as the kernel would (EPERM: CAP_NET_RAW). */
+  DENY(p, &s, qsock(&b, AF_PACKET, SOCK_RAW, 768), EPERM, "t.conf:1");
+  DENY(p, &s, qsock(&b, AF_PACKET, SOCK_DGRAM, 0), EPERM, "t.conf:1");
   ALLOW(p, &s, qsock(&b, AF_INET, SOCK_RAW, 1), "t.conf:4");
   DENY(p, &s, qsock(&b, AF_TIPC, SOCK_RDM, 0), EPERM, "t.conf:2");
   DENY(p, &s, qfam(&b, POLICY_CONNECT, AF_TIPC), EPERM, "t.conf:2");
@@ -516,6 +524,29 @@ static void test_empty_policy_denies(void **state) {
 
 /* --- the default policy ------------------------------------------------- */
 
+/* An abstract unix name as a query: in the query's own fields, or in a
+ * sockaddr_un (addrlen says how long the name is). */
+static const struct policy_query *qabs(struct qb *b, enum policy_call call,
+                                       const char *name, size_t len) {
+  qfam(b, call, AF_UNIX);
+  b->q.abstract = name;
+  b->q.abstract_len = len;
+  return &b->q;
+}
+
+static const struct policy_query *qabs_sun(struct qb *b, enum policy_call call,
+                                           const char *name, size_t len) {
+  struct sockaddr_un *sun = (struct sockaddr_un *)&b->ss;
+
+  qfam(b, call, AF_UNIX);
+  sun->sun_family = AF_UNIX;
+  assert_true(len < sizeof(sun->sun_path));
+  memcpy(sun->sun_path + 1, name, len);
+  b->q.addr = (struct sockaddr *)sun;
+  b->q.addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len);
+  return &b->q;
+}
+
 static void test_default_policy(void **state) {
   struct policy_subject s, root;
   struct policy *p = NULL;
@@ -526,53 +557,87 @@ static void test_default_policy(void **state) {
 #define R(n) (snprintf(rule, sizeof(rule), "%s%d", rl, n), rule)
   assert_int_equal(policy_load_default(&p), 0);
   assert_string_equal(policy_source(p), "default policy");
+  assert_int_equal(policy_n_rules(p), 11);
   subj(&s, 65534, 65534);
   subj(&root, 0, 0);
 
+  /* 1: root may do anything, abstract unix names included. */
   ALLOW(p, &root, qsock(&b, AF_PACKET, SOCK_RAW, htons(3)), R(1));
+  ALLOW(p, &root, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_RAW), R(1));
+  ALLOW(p, &root, qsock(&b, AF_UNIX, SOCK_STREAM, 0), R(1));
   ALLOW(p, &root, qopt(&b, AF_INET, SOL_SOCKET, SO_MARK), R(1));
   ALLOW(p, &root, qaddr(&b, POLICY_BIND, AF_INET, "0.0.0.0", 80), R(1));
+  ALLOW(p, &root, qabs(&b, POLICY_CONNECT, "/tmp/.X11-unix/X0", 17), R(1));
+  ALLOW(p, &root, qfam(&b, POLICY_CONNECT, AF_UNIX), R(1));
 
+  /* 2-4: every inet stream, datagram and seqpacket protocol. */
   ALLOW(p, &s, qsock(&b, AF_INET, SOCK_STREAM, 0), R(2));
   ALLOW(p, &s, qsock(&b, AF_INET6, SOCK_STREAM, IPPROTO_TCP), R(2));
+  ALLOW(p, &s, qsock(&b, AF_INET, SOCK_STREAM, IPPROTO_SCTP), R(2));
+  ALLOW(p, &s, qsock(&b, AF_INET6, SOCK_STREAM, 262 /* MPTCP */), R(2));
   ALLOW(p, &s, qsock(&b, AF_INET6, SOCK_DGRAM, IPPROTO_UDP), R(3));
-  NOMATCH(p, &s, qsock(&b, AF_INET, SOCK_STREAM, IPPROTO_SCTP));
-  NOMATCH(p, &s, qsock(&b, AF_PACKET, SOCK_RAW, htons(3)));
-  NOMATCH(p, &s, qsock(&b, AF_PACKET, SOCK_DGRAM, 0));
-  ALLOW(p, &s, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_ICMP), R(4));
-  ALLOW(p, &s, qsock(&b, AF_INET, SOCK_DGRAM, IPPROTO_ICMP), R(4));
-  ALLOW(p, &s, qsock(&b, AF_INET6, SOCK_RAW, IPPROTO_ICMPV6), R(5));
-  NOMATCH(p, &s, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_TCP));
-  NOMATCH(p, &s, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_RAW));
-  NOMATCH(p, &s, qsock(&b, AF_INET6, SOCK_RAW, IPPROTO_ICMP));
-  ALLOW(p, &s, qsock(&b, AF_NETLINK, SOCK_RAW, 0), R(6));
-  ALLOW(p, &s, qsock(&b, AF_NETLINK, SOCK_DGRAM, 0), R(6));
+  ALLOW(p, &s, qsock(&b, AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE), R(3));
+  ALLOW(p, &s, qsock(&b, AF_INET, SOCK_SEQPACKET, 0), R(4));
+  ALLOW(p, &s, qsock(&b, AF_INET6, SOCK_SEQPACKET, IPPROTO_SCTP), R(4));
+  NOMATCH(p, &s, qsock(&b, AF_INET, SOCK_STREAM, IPPROTO_UDP));
+  NOMATCH(p, &s, qsock(&b, AF_INET, SOCK_SEQPACKET, IPPROTO_TCP));
+  /* 5-6: ICMP echo through datagram ("ping") sockets only... */
+  ALLOW(p, &s, qsock(&b, AF_INET, SOCK_DGRAM, IPPROTO_ICMP), R(5));
+  ALLOW(p, &s, qsock(&b, AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6), R(6));
+  NOMATCH(p, &s, qsock(&b, AF_INET6, SOCK_DGRAM, IPPROTO_ICMP));
+  NOMATCH(p, &s, qsock(&b, AF_INET, SOCK_DGRAM, IPPROTO_ICMPV6));
+  /* ...never raw sockets, nor packet sockets: EPERM, as the kernel says. */
+  NOMATCH_EPERM(p, &s, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_ICMP));
+  NOMATCH_EPERM(p, &s, qsock(&b, AF_INET6, SOCK_RAW, IPPROTO_ICMPV6));
+  NOMATCH_EPERM(p, &s, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_TCP));
+  NOMATCH_EPERM(p, &s, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_RAW));
+  NOMATCH_EPERM(p, &s, qsock(&b, AF_PACKET, SOCK_RAW, htons(3)));
+  NOMATCH_EPERM(p, &s, qsock(&b, AF_PACKET, SOCK_DGRAM, 0));
+  /* 7: NETLINK_ROUTE and NETLINK_SOCK_DIAG, no other netlink. */
+  ALLOW(p, &s, qsock(&b, AF_NETLINK, SOCK_RAW, 0), R(7));
+  ALLOW(p, &s, qsock(&b, AF_NETLINK, SOCK_DGRAM, 0), R(7));
+  ALLOW(p, &s, qsock(&b, AF_NETLINK, SOCK_RAW, 4 /* sock_diag */), R(7));
   NOMATCH(p, &s, qsock(&b, AF_NETLINK, SOCK_RAW, 9 /* audit */));
-  ALLOW(p, &s, qsock(&b, AF_UNIX, SOCK_SEQPACKET, 0), R(7));
+  NOMATCH(p, &s, qsock(&b, AF_NETLINK, SOCK_RAW, 16 /* generic */));
+  /* No unix sockets: clients make their own. */
+  NOMATCH(p, &s, qsock(&b, AF_UNIX, SOCK_SEQPACKET, 0));
+  NOMATCH(p, &s, qsock(&b, AF_UNIX, SOCK_STREAM, 0));
   NOMATCH(p, &s, qsock(&b, AF_TIPC, SOCK_RDM, 0));
 
+  /* 8: connect and send anywhere over inet, inet6 and netlink... */
   ALLOW(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET, "192.0.2.1", 22), R(8));
   ALLOW(p, &s, qaddr(&b, POLICY_SENDTO, AF_INET6, "2001:db8::1", 53), R(8));
-  ALLOW(p, &s, qfam(&b, POLICY_CONNECT, AF_UNIX), R(8));
+  ALLOW(p, &s, qfam(&b, POLICY_CONNECT, AF_NETLINK), R(8));
   NOMATCH(p, &s, qfam(&b, POLICY_CONNECT, AF_TIPC));
+  /* ...never to an abstract unix name (nor a unix path). */
+  NOMATCH(p, &s, qabs(&b, POLICY_CONNECT, "/tmp/.X11-unix/X0", 17));
+  NOMATCH(p, &s, qabs_sun(&b, POLICY_SENDTO, "/tmp/.X11-unix/X0", 17));
+  NOMATCH(p, &s, qabs(&b, POLICY_BIND, "", 0));
+  NOMATCH(p, &s, qfam(&b, POLICY_CONNECT, AF_UNIX));
 
+  /* 9: bind port 0 and unprivileged ports; 1-1023 answer EACCES. */
   NOMATCH(p, &s, qaddr(&b, POLICY_BIND, AF_INET, "0.0.0.0", 80));
   NOMATCH(p, &s, qaddr(&b, POLICY_BIND, AF_INET6, "::", 1023));
+  NOMATCH(p, &s, qaddr(&b, POLICY_BIND, AF_INET6, "::", 1));
   ALLOW(p, &s, qaddr(&b, POLICY_BIND, AF_INET, "0.0.0.0", 8080), R(9));
   ALLOW(p, &s, qaddr(&b, POLICY_BIND, AF_INET6, "::1", 0), R(9));
-  ALLOW(p, &s, qfam(&b, POLICY_BIND, AF_UNIX), R(9));
+  ALLOW(p, &s, qaddr(&b, POLICY_BIND, AF_INET6, "::1", 1024), R(9));
   ALLOW(p, &s, qfam(&b, POLICY_BIND, AF_NETLINK), R(9));
+  NOMATCH(p, &s, qfam(&b, POLICY_BIND, AF_UNIX));
   NOMATCH(p, &s, qfam(&b, POLICY_BIND, AF_PACKET));
 
+  /* 10: listen on inet sockets; 11: lookups. */
   ALLOW(p, &s, qfam(&b, POLICY_LISTEN, AF_INET6), R(10));
-  ALLOW(p, &s, qfam(&b, POLICY_LISTEN, AF_UNIX), R(10));
+  NOMATCH(p, &s, qfam(&b, POLICY_LISTEN, AF_UNIX));
   NOMATCH(p, &s, qfam(&b, POLICY_LISTEN, AF_NETLINK));
   ALLOW(p, &s, qfam(&b, POLICY_LOOKUP, 0), R(11));
   ALLOW(p, &s, qfam(&b, POLICY_REVERSE, 0), R(11));
 
-  NOMATCH(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_MARK));
-  NOMATCH(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_BINDTODEVICE));
-  NOMATCH(p, &s, qopt(&b, AF_INET6, IPPROTO_IPV6, IPV6_TRANSPARENT));
+  /* No privileged option: EPERM, or SO_DEBUG's own EACCES. */
+  NOMATCH_EPERM(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_MARK));
+  NOMATCH_EPERM(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_BINDTODEVICE));
+  NOMATCH_EPERM(p, &s, qopt(&b, AF_INET6, IPPROTO_IPV6, IPV6_TRANSPARENT));
+  NOMATCH(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_DEBUG));
 #undef R
   policy_free(p);
 }
@@ -600,11 +665,8 @@ static void test_each_error(void **state) {
        "seqpacket, a number, or any)"},
       {"allow anyone socket family=inet type=any proto=tcpp",
        "1:48: unknown proto 'tcpp' (expected 0, tcp, udp, icmp, icmpv6, "
-       "sctp, udplite, raw, route, a number, or any)"},
-      {"allow anyone setsockopt family=any option=SO_REUSEADDR",
-       "1:43: unknown option 'SO_REUSEADDR' (expected SO_MARK, "
-       "SO_BINDTODEVICE, SO_PRIORITY, SO_RCVBUFFORCE, SO_SNDBUFFORCE, "
-       "SO_DEBUG, IP_TRANSPARENT, IPV6_TRANSPARENT, or any)"},
+       "sctp, udplite, mptcp, raw, route, sock_diag, xfrm, audit, netfilter, "
+       "kobject_uevent, generic, a number, or any)"},
       {"allow anyone connect family=inet addr=10.0.0.0/33 port=any",
        "1:48: bad prefix length '33' (expected 0-32)"},
       {"allow anyone connect family=inet6 addr=::/129 port=any",
@@ -693,6 +755,22 @@ static void test_each_error(void **state) {
       {"allow anyone socket \\\n  family=inet \\\n  type=bad proto=any\n",
        "3:8: unknown type 'bad' (expected stream, dgram, raw, rdm, "
        "seqpacket, a number, or any)"},
+      /* abstract unix names */
+      {"allow anyone connect family=unix addr=@foo\\q",
+       "1:43: bad escape in abstract name '@foo\\q' (expected \\\\, \\*, "
+       "\\? or \\xHH)"},
+      {"allow anyone connect family=unix addr=@a\\x4",
+       "1:41: bad escape in abstract name '@a\\x4' (expected \\\\, \\*, "
+       "\\? or \\xHH)"},
+      {"allow anyone connect family=inet addr=@x port=any",
+       "1:39: '@x' is an abstract unix name, but family= does not list unix"},
+      {"allow anyone bind family=unix addr=10.0.0.0/8",
+       "1:36: '10.0.0.0/8' is an IP address, but family= lists neither inet "
+       "nor inet6"},
+      {"allow anyone connect family=inet addr=any,10.0.0.0/8 port=any",
+       "1:39: 'any' cannot be combined with other IP addresses"},
+      {"allow anyone connect family=unix addr=@a,,@b",
+       "1:42: empty value in list"},
   };
 
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -886,7 +964,8 @@ static void test_round_trip_rich(void **state) {
   char *text = dump(p);
 
   /* Canonical: fixed key order, names where there are names, "all" for
-   * every call, default errno and full-length prefixes left out. */
+   * every call, full-length prefixes left out; an errno= given is kept
+   * (without it, the kernel's errno is answered). */
   assert_string_equal(
       text,
       "allow uid=0,1000 user=root gid=5 group=root unit=a.service,b@*.service "
@@ -902,7 +981,7 @@ static void test_round_trip_rich(void **state) {
       "IP_TRANSPARENT,IPV6_TRANSPARENT\n"
       "allow anyone bind,connect,sendto family=unix,inet6 addr=2001:db8::/32,"
       "0.0.0.0/0,192.0.2.1 port=any\n"
-      "deny unit=x.service listen,lookup,reverse\n"
+      "deny unit=x.service listen,lookup,reverse errno=EACCES\n"
       "allow anyone all family=unix type=any proto=any addr=any port=any "
       "option=any\n");
   free(text);
