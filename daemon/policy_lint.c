@@ -272,16 +272,17 @@ static void warn_holder(const struct policy_rule *r,
   write_calls(calls, out);
   fputs(" for ", out);
   write_families(fams, out);
-  fprintf(out,
-          " sockets, but rule %s may give the same clients unconnected "
-          "sockets of that family, and on a socket it holds a client makes "
-          "these calls itself: the kernel does not ask psockd\n",
+  fprintf(out, " sockets, but rule %s may give the same clients unconnected ",
           s->origin);
+  write_families(fams, out);
+  fputs(" sockets: on a socket it holds, a client makes these calls itself "
+        "and the kernel does not ask psockd\n",
+        out);
   fprintf(out,
-          "%s: note: to enforce it, grant these clients connect without "
-          "socket (psockd's create_connection hands back connected sockets "
-          "only), or run them under psock-run --mode=seccomp, which stops "
-          "their own system calls\n",
+          "%s: note: the rule binds only clients that must ask psockd: grant "
+          "them connect without socket (psockd's create_connection hands "
+          "back connected sockets), or run them under psock-run "
+          "--mode=seccomp\n",
           r->origin);
 }
 
