@@ -12,11 +12,11 @@
  * seccomp mode stops the client's own system calls. The heuristic here:
  *
  *   a rule R restricts bind, connect, sendto or listen when it is a deny
- *   rule (for bind: unless it covers privileged ports only, which the
+ *   rule (for bind: unless it names privileged ports only, which the
  *   kernel refuses to the holder too), or an allow rule whose addr= or
- *   port= is narrower than everything (for bind: than every unprivileged
- *   port) and no other rule for anyone allows the same call and families
- *   without such a limit;
+ *   port= is narrower than everything (for bind: names some unprivileged
+ *   port but not all, or some address only) and no other rule for anyone
+ *   allows the same call and families without such a limit;
  *
  *   it is not enforceable when some allow rule S grants socket to clients
  *   R may also match (anyone on either side, or uid/user sets that share
@@ -129,6 +129,10 @@ static bool allow_narrowed(const struct policy_rule *r, int call) {
   const struct pol_set *a = &r->key[PK_ADDR], *p = &r->key[PK_PORT];
 
   if (call == POLICY_LISTEN)
+    return false;
+  /* A grant of privileged ports only restricts nothing the holder of a
+   * socket could do. */
+  if (call == POLICY_BIND && !ports_touch_unprivileged(p))
     return false;
   if (a->present && !a->any)
     return true;

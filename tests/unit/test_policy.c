@@ -1281,6 +1281,8 @@ static void test_lint_unenforceable(void **state) {
                      "port=0,1024-65535\n");
   lint_one(SOCK_TCP "allow anyone bind family=inet addr=127.0.0.1 port=any\n",
            "t.conf:2", "restricts bind");
+  /* A grant of privileged ports restricts nothing the holder could do. */
+  lint_none(SOCK_TCP "allow anyone bind family=inet addr=any port=80,443\n");
   /* listen: only where a connection type is granted. */
   lint_one(SOCK_TCP "deny anyone listen family=inet\n", "t.conf:2",
            "restricts listen");
