@@ -118,13 +118,15 @@ static int view_unix_addr(const struct policy_query *q, struct qview *v) {
   if (q->abstract) {
     v->abs = q->abstract;
     v->abs_len = q->abstract_len;
-  } else if (q->addr && q->addrlen > (socklen_t)path_off &&
-             q->addrlen <= (socklen_t)sizeof(struct sockaddr_un)) {
+  } else if (q->addr && q->addrlen > (socklen_t)path_off) {
     const uint8_t *sa = (const uint8_t *)q->addr;
 
     memcpy(&af, &q->addr->sa_family, sizeof(af));
     if (af != AF_UNIX || sa[path_off] != '\0')
       return 0;
+    /* Longer than a sockaddr_un: no name the kernel would take. */
+    if (q->addrlen > (socklen_t)sizeof(struct sockaddr_un))
+      return -EINVAL;
     v->abs = sa + path_off + 1;
     v->abs_len = (size_t)q->addrlen - path_off - 1;
   } else {

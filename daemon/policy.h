@@ -13,11 +13,15 @@
  * otherwise), unless a deny rule's errno= says another.
  *
  * The code comes in three parts that call only downwards:
- *   policy_names.c   value names and their tables (shared with psockctl)
- *   policy_parse.c   text -> struct policy; policy_load.c: file, fd, default
- *   policy.c         the decision and the dump; policy_lint.c: warnings
- * The parser and the decision meet only in the in-memory form
- * (policy_internal.h).
+ *   names     policy_names.c: value names, their tables and parsers
+ *             (shared with psockctl); option names are proto/sockopts.h's
+ *   parser    policy_load.c (file, fd, default text) -> policy_parse.c
+ *             (rules) -> policy_parse_keys.c (KEY=VALUE values); it owns
+ *             the in-memory form (policy_free)
+ *   decision  policy.c: policy_check, policy_dump, policy_equal; beside
+ *             it policy_lint.c (warnings for psockctl)
+ * The parser and the decision never call each other: they meet only in
+ * the in-memory form (policy_internal.h).
  *
  * Trust boundary: the file is written by the administrator; the query is
  * built by the daemon from a decoded client request (addresses already

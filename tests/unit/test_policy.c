@@ -955,12 +955,12 @@ static void test_option_names_are_the_table(void **state) {
 static void test_abstract_names(void **state) {
   struct policy_subject s;
   struct qb b;
-  struct policy *p = load(
-      "allow anyone connect family=unix addr=@/tmp/.X11-unix/X?\n"
-      "allow anyone bind family=unix addr=@app-*-sock,@exact\n"
-      "deny anyone connect,sendto family=unix addr=@dbus-*\n"
-      "allow anyone sendto family=unix addr=@*\\x00nul\n"
-      "allow anyone connect family=inet,inet6,unix addr=any port=any\n");
+  struct policy *p =
+      load("allow anyone connect family=unix addr=@/tmp/.X11-unix/X?\n"
+           "allow anyone bind family=unix addr=@app-*-sock,@exact\n"
+           "deny anyone connect,sendto family=unix addr=@dbus-*\n"
+           "allow anyone sendto family=unix addr=@*\\x00nul\n"
+           "allow anyone connect family=inet,inet6,unix addr=any port=any\n");
 
   subj(&s, 1000, 1000);
   /* '?' one byte, in the query's fields or in a sockaddr_un. */
@@ -985,8 +985,7 @@ static void test_abstract_names(void **state) {
   NOMATCH(p, &s, qabs(&b, POLICY_SENDTO, "xnul", 4));
   /* ...and addr=any is every IP address, never an abstract name. */
   NOMATCH(p, &s, qabs(&b, POLICY_CONNECT, "other", 5));
-  ALLOW(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET, "192.0.2.1", 1),
-        "t.conf:5");
+  ALLOW(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET, "192.0.2.1", 1), "t.conf:5");
   /* A unix path carries no addr= (psockd does paths for root only, and
    * judges them in the handler): the first unix connect rule takes it. */
   ALLOW(p, &s, qfam(&b, POLICY_CONNECT, AF_UNIX), "t.conf:1");
@@ -1011,6 +1010,9 @@ static void test_abstract_edges(void **state) {
   /* A longer name is no name a socket can have. */
   DENY(p, &s, qabs(&b, POLICY_BIND, big, sizeof(big)), EACCES,
        "invalid request");
+  qabs_sun(&b, POLICY_BIND, big, POLICY_ABSTRACT_MAX);
+  b.q.addrlen++;
+  DENY(p, &s, &b.q, EACCES, "invalid request");
   /* A deny rule without family= catches abstract connects; a unix path
    * (no addr=) goes on to the allow rule without addr=, which in turn
    * never admits an abstract name. */
@@ -1137,10 +1139,10 @@ static int memfd_with(const char *text, bool seal) {
   assert_true(fd >= 0);
   assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
   if (seal)
-    assert_int_equal(fcntl(fd, F_ADD_SEALS,
-                           F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
-                               F_SEAL_SEAL),
-                     0);
+    assert_int_equal(
+        fcntl(fd, F_ADD_SEALS,
+              F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL),
+        0);
   return fd;
 }
 
@@ -1160,9 +1162,8 @@ static void test_load_fd(void **state) {
    * named as told, the fd's offset untouched. */
   for (int seal = 0; seal < 2; seal++) {
     fd = memfd_with(good, seal);
-    assert_int_equal(policy_load_fd(fd, "/etc/psockd/policy.conf", NULL, &nerr,
-                                    &p),
-                     0);
+    assert_int_equal(
+        policy_load_fd(fd, "/etc/psockd/policy.conf", NULL, &nerr, &p), 0);
     assert_int_equal(nerr, 0);
     assert_int_equal(lseek(fd, 0, SEEK_CUR), (off_t)strlen(good));
     assert_string_equal(policy_source(p), "/etc/psockd/policy.conf");
@@ -1274,8 +1275,8 @@ static void test_lint_unenforceable(void **state) {
   lint_none(SOCK_UDP "allow uid=1001 sendto family=inet addr=192.0.2.0/24 "
                      "port=53\n");
   /* bind: unprivileged ports only; privileged ones the kernel refuses. */
-  lint_one(SOCK_TCP "deny anyone bind family=inet port=8000-8999\n",
-           "t.conf:2", "restricts bind");
+  lint_one(SOCK_TCP "deny anyone bind family=inet port=8000-8999\n", "t.conf:2",
+           "restricts bind");
   lint_none(SOCK_TCP "deny anyone bind family=inet port=1-1023\n"
                      "allow anyone bind family=inet addr=any "
                      "port=0,1024-65535\n");
@@ -1306,8 +1307,9 @@ static void test_lint_options(void **state) {
     const struct sockopt *o = sockopt_at(i);
     char text[128];
 
-    snprintf(text, sizeof(text), "allow anyone setsockopt family=any "
-                                 "option=%s\n",
+    snprintf(text, sizeof(text),
+             "allow anyone setsockopt family=any "
+             "option=%s\n",
              o->name);
     assert_int_equal(lint(text, &out), o->rule == SOCKOPT_FREE);
     free(out);
@@ -1389,11 +1391,11 @@ static void test_round_trip_rich(void **state) {
 
 /* Abstract names with every kind of byte come back as they went in. */
 static void test_round_trip_abstract(void **state) {
-  struct policy *p = load(
-      "allow uid=0 bind,connect family=unix,inet addr=any,@a\\*b\\?c*?,"
-      "@\\x00\\x01\\x5C\\\\\\x2c\\x23\\x20\\xfF,@,@/tmp/.X11-unix/X0 "
-      "port=any\n"
-      "deny anyone connect addr=@*\\x5c\n");
+  struct policy *p =
+      load("allow uid=0 bind,connect family=unix,inet addr=any,@a\\*b\\?c*?,"
+           "@\\x00\\x01\\x5C\\\\\\x2c\\x23\\x20\\xfF,@,@/tmp/.X11-unix/X0 "
+           "port=any\n"
+           "deny anyone connect addr=@*\\x5c\n");
   char *text = dump(p);
 
   /* Odd bytes escaped as \xHH (a backslash too: "\\" at the end of a
