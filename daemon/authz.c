@@ -101,7 +101,8 @@ bool authz_decide(const struct authz *a, const struct identity *who,
 
   identity_to_subject(who, &subject);
   if (!a) {
-    *ret = (struct policy_decision){.allow = false, .error = EACCES};
+    *ret = (struct policy_decision){.allow = false,
+                                    .error = policy_default_errno(q)};
     snprintf(ret->rule, sizeof(ret->rule), "no policy loaded");
   } else {
     policy_check(a->policy, &subject, q, ret);

@@ -1,258 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * policy: deciding a request, writing a policy back out, the value name
- * tables with their parsers (shared by the file parser and psockctl, so a
- * name means the same everywhere) and the built-in default policy. The
- * file syntax is parsed in policy_parse.c.
+ * policy: deciding a request, and writing a policy back out. The file
+ * syntax is parsed in policy_parse.c, which this file never calls: the two
+ * meet only in the in-memory form (policy_internal.h). Names come from
+ * policy_names.c.
  *
  * Trust boundary: policy_check() runs for every client request. The query
- * comes from the daemon (decoded and resolved, but its numbers are still
- * the client's choice), so every field is range-checked here and anything
- * policy cannot describe is denied. It allocates nothing and never fails.
+ * comes from the daemon (decoded and resolved, but its numbers and bytes
+ * are still the client's choice), so every field is range-checked here and
+ * anything policy cannot describe is denied. It allocates nothing and
+ * never fails.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "policy_internal.h"
-
-#define BIT(x) (1u << (x))
-
-const struct pol_name pol_call_names[] = {
-    {"socket", POLICY_SOCKET},
-    {"bind", POLICY_BIND},
-    {"connect", POLICY_CONNECT},
-    {"sendto", POLICY_SENDTO},
-    {"listen", POLICY_LISTEN},
-    {"lookup", POLICY_LOOKUP},
-    {"reverse", POLICY_REVERSE},
-    {"setsockopt", POLICY_SETSOCKOPT},
-    {NULL, 0},
-};
-
-const struct pol_name pol_family_names[] = {
-    {"unix", AF_UNIX},
-    {"inet", AF_INET},
-    {"inet6", AF_INET6},
-    {"netlink", AF_NETLINK},
-    {"packet", AF_PACKET},
-    {"tipc", AF_TIPC},
-    {NULL, 0},
-};
-
-const struct pol_name pol_type_names[] = {
-    {"stream", SOCK_STREAM}, {"dgram", SOCK_DGRAM},         {"raw", SOCK_RAW},
-    {"rdm", SOCK_RDM},       {"seqpacket", SOCK_SEQPACKET}, {NULL, 0},
-};
-
-const struct pol_name pol_ip_proto_names[] = {
-    {"tcp", IPPROTO_TCP},   {"udp", IPPROTO_UDP},
-    {"icmp", IPPROTO_ICMP}, {"icmpv6", IPPROTO_ICMPV6},
-    {"sctp", IPPROTO_SCTP}, {"udplite", IPPROTO_UDPLITE},
-    {"raw", IPPROTO_RAW},   {NULL, 0},
-};
-
-const struct pol_name pol_netlink_proto_names[] = {
-    {"route", 0 /* NETLINK_ROUTE */},
-    {NULL, 0},
-};
-
-/* The socket options that need privilege and so come to the daemon. */
-const struct pol_option pol_options[] = {
-    {"SO_MARK", SOL_SOCKET, SO_MARK},
-    {"SO_BINDTODEVICE", SOL_SOCKET, SO_BINDTODEVICE},
-    {"SO_PRIORITY", SOL_SOCKET, SO_PRIORITY},
-    {"SO_RCVBUFFORCE", SOL_SOCKET, SO_RCVBUFFORCE},
-    {"SO_SNDBUFFORCE", SOL_SOCKET, SO_SNDBUFFORCE},
-    {"SO_DEBUG", SOL_SOCKET, SO_DEBUG},
-    {"IP_TRANSPARENT", IPPROTO_IP, IP_TRANSPARENT},
-    {"IPV6_TRANSPARENT", IPPROTO_IPV6, IPV6_TRANSPARENT},
-    {NULL, 0, 0},
-};
-
-const char *const pol_key_names[PK_N] = {
-    [PK_FAMILY] = "family", [PK_TYPE] = "type", [PK_PROTO] = "proto",
-    [PK_ADDR] = "addr",     [PK_PORT] = "port", [PK_OPTION] = "option",
-};
-
-const char *const pol_who_names[PW_N] = {
-    [PW_UID] = "uid",     [PW_USER] = "user", [PW_GID] = "gid",
-    [PW_GROUP] = "group", [PW_UNIT] = "unit",
-};
-
-const uint32_t pol_key_calls[PK_N] = {
-    [PK_FAMILY] = POL_ALL_CALLS & ~(BIT(POLICY_LOOKUP) | BIT(POLICY_REVERSE)),
-    [PK_TYPE] = BIT(POLICY_SOCKET),
-    [PK_PROTO] = BIT(POLICY_SOCKET),
-    [PK_ADDR] = BIT(POLICY_BIND) | BIT(POLICY_CONNECT) | BIT(POLICY_SENDTO),
-    [PK_PORT] = BIT(POLICY_BIND) | BIT(POLICY_CONNECT) | BIT(POLICY_SENDTO),
-    [PK_OPTION] = BIT(POLICY_SETSOCKOPT),
-};
-
-/*
- * The built-in default policy, one rule per line and nothing else, so that
- * "default policy:N" is both line N and rule N (psockd.policy(5) explains
- * each rule). Rules: root; TCP and UDP; ICMP echo; NETLINK_ROUTE; AF_UNIX;
- * connect/sendto anywhere; bind to unprivileged ports; listen; lookups.
- */
-const char pol_default_text[] =
-    "allow uid=0 all family=any type=any proto=any addr=any port=any "
-    "option=any\n"
-    "allow anyone socket family=inet,inet6 type=stream proto=0,tcp\n"
-    "allow anyone socket family=inet,inet6 type=dgram proto=0,udp\n"
-    "allow anyone socket family=inet type=dgram,raw proto=icmp\n"
-    "allow anyone socket family=inet6 type=dgram,raw proto=icmpv6\n"
-    "allow anyone socket family=netlink type=raw,dgram proto=route\n"
-    "allow anyone socket family=unix type=any proto=any\n"
-    "allow anyone connect,sendto family=inet,inet6,unix,netlink addr=any "
-    "port=any\n"
-    "allow anyone bind family=inet,inet6,unix,netlink addr=any "
-    "port=0,1024-65535\n"
-    "allow anyone listen family=inet,inet6,unix\n"
-    "allow anyone lookup,reverse\n";
-
-int pol_name_find(const struct pol_name *tab, const char *name, size_t len) {
-  for (; tab->name; tab++)
-    if (strlen(tab->name) == len && memcmp(tab->name, name, len) == 0)
-      return tab->value;
-  return -1;
-}
-
-const char *pol_name_of(const struct pol_name *tab, int value) {
-  for (; tab->name; tab++)
-    if (tab->value == value)
-      return tab->name;
-  return NULL;
-}
-
-int pol_option_find(const char *name, size_t len) {
-  for (int i = 0; pol_options[i].name; i++)
-    if (strlen(pol_options[i].name) == len &&
-        memcmp(pol_options[i].name, name, len) == 0)
-      return i;
-  return -1;
-}
-
-/* --- value names, shared by the parser and psockctl --------------------- */
-
-int pol_parse_u32(const char *s, size_t len, uint32_t max, uint32_t *ret) {
-  uint64_t v = 0;
-
-  if (len == 0)
-    return -EINVAL;
-  for (size_t i = 0; i < len; i++) {
-    if (s[i] < '0' || s[i] > '9')
-      return -EINVAL;
-    v = v * 10 + (uint64_t)(s[i] - '0');
-    if (v > max)
-      return -ERANGE;
-  }
-  *ret = (uint32_t)v;
-  return 0;
-}
-
-int pol_parse_named(const struct pol_name *tab, const char *s, size_t len,
-                    uint32_t max, uint32_t *ret) {
-  int v = pol_name_find(tab, s, len);
-
-  if (v >= 0) {
-    *ret = (uint32_t)v;
-    return 0;
-  }
-  return pol_parse_u32(s, len, max, ret);
-}
-
-int pol_parse_proto(const char *s, size_t len, uint32_t *ret_value,
-                    enum pol_ns *ret_ns) {
-  int v = pol_name_find(pol_ip_proto_names, s, len);
-  enum pol_ns ns = PNS_IP;
-  uint32_t n;
-  int r;
-
-  if (v < 0) {
-    v = pol_name_find(pol_netlink_proto_names, s, len);
-    ns = PNS_NETLINK;
-  }
-  if (v >= 0) {
-    *ret_value = (uint32_t)v;
-    *ret_ns = ns;
-    return 0;
-  }
-  r = pol_parse_u32(s, len, POL_PROTO_MAX, &n);
-  if (r < 0)
-    return r;
-  *ret_value = n;
-  *ret_ns = PNS_NUM;
-  return 0;
-}
-
-int policy_call_from_name(const char *name) {
-  int v = pol_name_find(pol_call_names, name, strlen(name));
-
-  return v < 0 ? -EINVAL : v;
-}
-
-int policy_family_from_name(const char *name) {
-  uint32_t v;
-
-  if (pol_parse_named(pol_family_names, name, strlen(name), POL_FAMILY_MAX,
-                      &v) < 0)
-    return -EINVAL;
-  return (int)v;
-}
-
-int policy_type_from_name(const char *name) {
-  uint32_t v;
-
-  if (pol_parse_named(pol_type_names, name, strlen(name), POL_TYPE_MAX, &v) < 0)
-    return -EINVAL;
-  return (int)v;
-}
-
-int policy_proto_from_name(const char *name, int family) {
-  enum pol_ns ns;
-  uint32_t v;
-
-  if (pol_parse_proto(name, strlen(name), &v, &ns) < 0)
-    return -EINVAL;
-  if ((ns == PNS_IP && family != AF_INET && family != AF_INET6) ||
-      (ns == PNS_NETLINK && family != AF_NETLINK))
-    return -EINVAL;
-  return (int)v;
-}
-
-int policy_option_from_name(const char *name, int *ret_level,
-                            int *ret_optname) {
-  int i = pol_option_find(name, strlen(name));
-
-  if (i < 0)
-    return -EINVAL;
-  *ret_level = pol_options[i].level;
-  *ret_optname = pol_options[i].optname;
-  return 0;
-}
-
-void pol_format_origin(char *out, size_t outlen, const char *source,
-                       unsigned line) {
-  char num[16];
-  int nlen = snprintf(num, sizeof(num), ":%u", line);
-  size_t slen = strlen(source), room = outlen - 1 - (size_t)nlen;
-
-  /* The end of a path names the file; keep it and the line. */
-  if (slen > room) {
-    snprintf(out, outlen, "...%s%s", source + slen - (room - 3), num);
-    return;
-  }
-  snprintf(out, outlen, "%s%s", source, num);
-}
-
-const char *policy_call_name(enum policy_call call) {
-  const char *name = pol_name_of(pol_call_names, (int)call);
-
-  return name ? name : "unknown";
-}
 
 const char *policy_source(const struct policy *p) {
   return p->source;
@@ -262,9 +28,32 @@ size_t policy_n_rules(const struct policy *p) {
   return p->n_rules;
 }
 
-int policy_load_default(struct policy **ret) {
-  return policy_load_string("default policy", pol_default_text,
-                            sizeof(pol_default_text) - 1, NULL, NULL, ret);
+/* --- the errno of a refusal --------------------------------------------- */
+
+static bool inet_family(int family) {
+  return family == AF_INET || family == AF_INET6;
+}
+
+int policy_default_errno(const struct policy_query *q) {
+  const struct sockopt *o;
+
+  switch (q->call) {
+  case POLICY_SOCKET:
+    /* CAP_NET_RAW: the kernel answers EPERM. */
+    if (q->family == AF_PACKET ||
+        (inet_family(q->family) &&
+         (q->type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_RAW))
+      return EPERM;
+    return EACCES;
+  case POLICY_SETSOCKOPT:
+    /* The option's own answer (SO_DEBUG's is EACCES), else EPERM. */
+    o = sockopt_lookup(q->level, q->optname);
+    return o && o->deny_errno ? o->deny_errno : EPERM;
+  default:
+    /* A bind of a port below 1024 lacks CAP_NET_BIND_SERVICE, and the
+     * kernel answers EACCES: the answer for everything else too. */
+    return EACCES;
+  }
 }
 
 /* --- deciding ----------------------------------------------------------- */
@@ -276,9 +65,12 @@ struct qview {
   uint32_t v[PK_N]; /* family, type, proto, -, port, option index */
   bool has4, has6;  /* a v4-mapped IPv6 address has both */
   uint8_t a4[4], a6[16];
+  const uint8_t *abs; /* an abstract unix name (has_abs) */
+  size_t abs_len;
+  bool has_abs;
 };
 
-static int view_addr(const struct policy_query *q, struct qview *v) {
+static int view_inet_addr(const struct policy_query *q, struct qview *v) {
   sa_family_t af;
 
   if (!q->addr || q->addrlen < (socklen_t)sizeof(af))
@@ -313,6 +105,51 @@ static int view_addr(const struct policy_query *q, struct qview *v) {
   return 0;
 }
 
+/*
+ * A unix address carries addr= only when it is an abstract name: paths
+ * are the handler's business (psockd does them for root only). The name
+ * is q->abstract, else read from a sockaddr_un whose sun_path starts with
+ * NUL, so that no caller can have an abstract name judged as a path.
+ */
+static int view_unix_addr(const struct policy_query *q, struct qview *v) {
+  const size_t path_off = offsetof(struct sockaddr_un, sun_path);
+  sa_family_t af;
+
+  if (q->abstract) {
+    v->abs = q->abstract;
+    v->abs_len = q->abstract_len;
+  } else if (q->addr && q->addrlen > (socklen_t)path_off) {
+    const uint8_t *sa = (const uint8_t *)q->addr;
+
+    memcpy(&af, &q->addr->sa_family, sizeof(af));
+    if (af != AF_UNIX || sa[path_off] != '\0')
+      return 0;
+    /* Longer than a sockaddr_un: no name the kernel would take. */
+    if (q->addrlen > (socklen_t)sizeof(struct sockaddr_un))
+      return -EINVAL;
+    v->abs = sa + path_off + 1;
+    v->abs_len = (size_t)q->addrlen - path_off - 1;
+  } else {
+    return 0;
+  }
+  if (v->abs_len > POLICY_ABSTRACT_MAX)
+    return -EINVAL;
+  v->has_abs = true;
+  v->carried |= BIT(PK_ADDR);
+  return 0;
+}
+
+static int view_addr(const struct policy_query *q, struct qview *v) {
+  v->carried &= ~(BIT(PK_ADDR) | BIT(PK_PORT));
+  if (q->family == AF_UNIX)
+    return view_unix_addr(q, v);
+  /* Only inet and abstract unix addresses are described by addr=. */
+  if (!inet_family(q->family))
+    return 0;
+  v->carried |= BIT(PK_ADDR) | BIT(PK_PORT);
+  return view_inet_addr(q, v);
+}
+
 static int query_view(const struct policy_query *q, struct qview *v) {
   memset(v, 0, sizeof(*v));
   if ((unsigned)q->call >= POLICY_N_CALLS)
@@ -334,19 +171,13 @@ static int query_view(const struct policy_query *q, struct qview *v) {
     v->v[PK_TYPE] = (uint32_t)type;
     v->v[PK_PROTO] = (uint32_t)q->proto;
   }
-  if (v->carried & BIT(PK_ADDR)) {
-    /* Only inet addresses are described by addr= and port=. */
-    if (q->family != AF_INET && q->family != AF_INET6)
-      v->carried &= ~(BIT(PK_ADDR) | BIT(PK_PORT));
-    else if (view_addr(q, v) < 0)
-      return -EINVAL;
-  }
+  if ((v->carried & BIT(PK_ADDR)) && view_addr(q, v) < 0)
+    return -EINVAL;
   if (v->carried & BIT(PK_OPTION)) {
-    v->v[PK_OPTION] = UINT32_MAX; /* not in the table: only "any" */
-    for (uint32_t i = 0; pol_options[i].name; i++)
-      if (pol_options[i].level == q->level &&
-          pol_options[i].optname == q->optname)
-        v->v[PK_OPTION] = i;
+    int i = pol_option_index(q->level, q->optname);
+
+    /* Not in the table: only "any" matches. */
+    v->v[PK_OPTION] = i < 0 ? UINT32_MAX : (uint32_t)i;
   }
   return 0;
 }
@@ -363,7 +194,41 @@ static bool cidr_match(const struct pol_cidr *c, const uint8_t *a) {
   return (c->a[full] & mask) == (a[full] & mask);
 }
 
+/* '*' any run of bytes, '?' one byte; everything else itself. */
+static bool abstract_match(const struct pol_abstract *p, const uint8_t *s,
+                           size_t len) {
+  size_t pi = 0, si = 0, star = SIZE_MAX, resume = 0;
+
+  while (si < len) {
+    if (pi < p->len && p->pat[pi] == POL_GLOB_STAR) {
+      star = pi++;
+      resume = si;
+    } else if (pi < p->len &&
+               (p->pat[pi] == POL_GLOB_ONE || p->pat[pi] == s[si])) {
+      pi++;
+      si++;
+    } else if (star != SIZE_MAX) {
+      pi = star + 1;
+      si = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (pi < p->len && p->pat[pi] == POL_GLOB_STAR)
+    pi++;
+  return pi == p->len;
+}
+
 static bool addr_match(const struct pol_set *s, const struct qview *v) {
+  if (v->has_abs) {
+    /* Only a pattern names an abstract address; "any" is any IP. */
+    for (size_t i = 0; i < s->n_abstract; i++)
+      if (abstract_match(&s->abstract[i], v->abs, v->abs_len))
+        return true;
+    return false;
+  }
+  if (s->any)
+    return true;
   for (size_t i = 0; i < s->n; i++) {
     const struct pol_cidr *c = &s->cidr[i];
 
@@ -386,10 +251,10 @@ static bool proto_ns_ok(uint8_t ns, uint32_t family) {
 }
 
 static bool set_match(const struct pol_set *s, int k, const struct qview *v) {
-  if (s->any)
-    return true;
   if (k == PK_ADDR)
     return addr_match(s, v);
+  if (s->any)
+    return true;
   for (size_t i = 0; i < s->n; i++) {
     const struct pol_val *val = &s->v[i];
 
@@ -465,11 +330,17 @@ static bool glob_match(const char *pat, const char *s) {
   return *pat == '\0';
 }
 
-static bool unit_in(const struct pol_who_set *w, const char *unit) {
-  if (!unit || !*unit)
+/* An unknown unit is in every deny rule's units and no allow rule's. */
+static bool unit_in(const struct policy_rule *r,
+                    const struct policy_subject *s) {
+  const struct pol_who_set *w = &r->who[PW_UNIT];
+
+  if (s->unit_unknown)
+    return !r->allow;
+  if (!s->unit || !*s->unit)
     return false;
   for (size_t i = 0; i < w->n; i++)
-    if (glob_match(w->names[i], unit))
+    if (glob_match(w->names[i], s->unit))
       return true;
   return false;
 }
@@ -484,7 +355,7 @@ static bool who_match(const struct policy_rule *r,
       (w[PW_USER].present && !id_in(&w[PW_USER], s->uid)) ||
       (w[PW_GID].present && !group_in(&w[PW_GID], s)) ||
       (w[PW_GROUP].present && !group_in(&w[PW_GROUP], s)) ||
-      (w[PW_UNIT].present && !unit_in(&w[PW_UNIT], s->unit)))
+      (w[PW_UNIT].present && !unit_in(r, s)))
     return false;
   return true;
 }
@@ -511,16 +382,18 @@ void policy_check(const struct policy *p, const struct policy_subject *who,
     const struct policy_rule *r = &p->rules[i];
 
     if ((r->calls & v.bit) && who_match(r, who) && what_match(r, &v)) {
-      decide(ret, r->allow, r->error, r->origin);
+      decide(ret, r->allow, r->error ? r->error : policy_default_errno(q),
+             r->origin);
       return;
     }
   }
-  decide(ret, false, EACCES, "no rule matched");
+  decide(ret, false, policy_default_errno(q), "no rule matched");
 }
 
 /* --- writing ------------------------------------------------------------ */
 
 static void dump_val(const struct pol_val *val, int k, FILE *out) {
+  const struct sockopt *o;
   const char *name = NULL;
 
   switch (k) {
@@ -537,7 +410,8 @@ static void dump_val(const struct pol_val *val, int k, FILE *out) {
       name = pol_name_of(pol_netlink_proto_names, (int)val->lo);
     break;
   case PK_OPTION:
-    name = pol_options[val->lo].name;
+    o = pol_option_at(val->lo);
+    name = o ? o->name : NULL;
     break;
   }
   if (name)
@@ -555,6 +429,23 @@ static void dump_cidr(const struct pol_cidr *c, FILE *out) {
   fputs(buf, out);
   if (c->plen != (c->v6 ? 128 : 32))
     fprintf(out, "/%u", c->plen);
+}
+
+static void dump_addr(const struct pol_set *s, FILE *out) {
+  const char *sep = "";
+
+  if (s->any) {
+    fputs("any", out);
+    sep = ",";
+  }
+  for (size_t i = 0; i < s->n; i++, sep = ",") {
+    fputs(sep, out);
+    dump_cidr(&s->cidr[i], out);
+  }
+  for (size_t i = 0; i < s->n_abstract; i++, sep = ",") {
+    fprintf(out, "%s@", sep);
+    pol_write_abstract(&s->abstract[i], out);
+  }
 }
 
 /* With resolved, user= and group= are written as the uid= and gid= they
@@ -601,6 +492,8 @@ static void dump_calls(uint32_t calls, FILE *out) {
 }
 
 static void dump_rule(const struct policy_rule *r, bool resolved, FILE *out) {
+  const char *err = pol_name_of(pol_errno_names, r->error);
+
   fputs(r->allow ? "allow" : "deny", out);
   dump_who(r, resolved, out);
   dump_calls(r->calls, out);
@@ -610,19 +503,18 @@ static void dump_rule(const struct policy_rule *r, bool resolved, FILE *out) {
     if (!s->present)
       continue;
     fprintf(out, " %s=", pol_key_names[k]);
-    if (s->any)
+    if (k == PK_ADDR)
+      dump_addr(s, out);
+    else if (s->any)
       fputs("any", out);
-    for (size_t i = 0; !s->any && i < s->n; i++) {
+    for (size_t i = 0; k != PK_ADDR && !s->any && i < s->n; i++) {
       if (i)
         fputc(',', out);
-      if (k == PK_ADDR)
-        dump_cidr(&s->cidr[i], out);
-      else
-        dump_val(&s->v[i], k, out);
+      dump_val(&s->v[i], k, out);
     }
   }
-  if (!r->allow && r->error == EPERM)
-    fputs(" errno=EPERM", out);
+  if (!r->allow && r->error && err)
+    fprintf(out, " errno=%s", err);
   fputc('\n', out);
 }
 
@@ -643,7 +535,7 @@ void policy_dump_resolved(const struct policy *p, FILE *out) {
   }
 }
 
-/* --- comparing and freeing ---------------------------------------------- */
+/* --- comparing ---------------------------------------------------------- */
 
 static bool who_equal(const struct pol_who_set *a,
                       const struct pol_who_set *b) {
@@ -659,17 +551,26 @@ static bool who_equal(const struct pol_who_set *a,
   return true;
 }
 
-static bool set_equal(const struct pol_set *a, const struct pol_set *b) {
+static bool abstract_equal(const struct pol_abstract *a,
+                           const struct pol_abstract *b) {
+  return a->len == b->len &&
+         (a->len == 0 || memcmp(a->pat, b->pat, a->len * sizeof(*a->pat)) == 0);
+}
+
+static bool set_equal(const struct pol_set *a, const struct pol_set *b, int k) {
   if (a->present != b->present || a->any != b->any || a->n != b->n ||
-      !a->v != !b->v || !a->cidr != !b->cidr)
+      a->n_abstract != b->n_abstract)
     return false;
   for (size_t i = 0; i < a->n; i++) {
-    if (a->v && (a->v[i].lo != b->v[i].lo || a->v[i].hi != b->v[i].hi ||
-                 a->v[i].ns != b->v[i].ns))
+    if (k != PK_ADDR && (a->v[i].lo != b->v[i].lo || a->v[i].hi != b->v[i].hi ||
+                         a->v[i].ns != b->v[i].ns))
       return false;
-    if (a->cidr && memcmp(&a->cidr[i], &b->cidr[i], sizeof(a->cidr[i])))
+    if (k == PK_ADDR && memcmp(&a->cidr[i], &b->cidr[i], sizeof(a->cidr[i])))
       return false;
   }
+  for (size_t i = 0; i < a->n_abstract; i++)
+    if (!abstract_equal(&a->abstract[i], &b->abstract[i]))
+      return false;
   return true;
 }
 
@@ -682,7 +583,7 @@ static bool rule_equal(const struct policy_rule *a,
     if (!who_equal(&a->who[w], &b->who[w]))
       return false;
   for (int k = 0; k < PK_N; k++)
-    if (!set_equal(&a->key[k], &b->key[k]))
+    if (!set_equal(&a->key[k], &b->key[k], k))
       return false;
   return true;
 }
@@ -694,30 +595,4 @@ bool policy_equal(const struct policy *a, const struct policy *b) {
     if (!rule_equal(&a->rules[i], &b->rules[i]))
       return false;
   return true;
-}
-
-void pol_rule_clear(struct policy_rule *r) {
-  for (int w = 0; w < PW_N; w++) {
-    struct pol_who_set *ws = &r->who[w];
-
-    for (size_t i = 0; ws->names && i < ws->n; i++)
-      free(ws->names[i]);
-    free(ws->names);
-    free(ws->ids);
-  }
-  for (int k = 0; k < PK_N; k++) {
-    free(r->key[k].v);
-    free(r->key[k].cidr);
-  }
-  memset(r, 0, sizeof(*r));
-}
-
-void policy_free(struct policy *p) {
-  if (!p)
-    return;
-  for (size_t i = 0; i < p->n_rules; i++)
-    pol_rule_clear(&p->rules[i]);
-  free(p->rules);
-  free(p->source);
-  free(p);
 }

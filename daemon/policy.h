@@ -2,12 +2,26 @@
 /*
  * policy: who may do what. Default deny, first match wins.
  *
- * A policy is an ordered list of rules read from a file (or the built-in
- * default). Each request is described as a policy_query; policy_check()
- * walks the rules and returns the first whose subject ("who") and object
- * ("what") both match, or a denial by "no rule matched". The decision names
- * the deciding rule ("FILE:LINE" or "default policy:N") for the reply, the
- * log and `psockctl explain`.
+ * A policy is an ordered list of rules read from a file, a sealed memfd or
+ * the built-in default. Each request is described as a policy_query;
+ * policy_check() walks the rules and returns the first whose subject
+ * ("who") and object ("what") both match, or a denial by "no rule
+ * matched". The decision names the deciding rule ("FILE:LINE" or "default
+ * policy:N") for the reply, the log and `psockctl explain`, and carries the
+ * errno the client gets: the kernel's own answer for what the refusal
+ * mirrors (EPERM for a raw or packet socket or a privileged option, EACCES
+ * otherwise), unless a deny rule's errno= says another.
+ *
+ * The code comes in three parts that call only downwards:
+ *   names     policy_names.c: value names, their tables and parsers
+ *             (shared with psockctl); option names are proto/sockopts.h's
+ *   parser    policy_load.c (file, fd, default text) -> policy_parse.c
+ *             (rules) -> policy_parse_keys.c (KEY=VALUE values); it owns
+ *             the in-memory form (policy_free)
+ *   decision  policy.c: policy_check, policy_dump, policy_equal; beside
+ *             it policy_lint.c (warnings for psockctl)
+ * The parser and the decision never call each other: they meet only in
+ * the in-memory form (policy_internal.h).
  *
  * Trust boundary: the file is written by the administrator; the query is
  * built by the daemon from a decoded client request (addresses already
@@ -40,28 +54,46 @@ struct policy_subject {
   gid_t gid;
   const gid_t *groups; /* supplementary groups */
   size_t n_groups;
-  const char *unit; /* systemd unit from the cgroup, or NULL */
-  /* The unit could not be learnt: unit= deny rules match, allow rules on
-   * a unit do not. */
+  const char *unit; /* systemd unit from the cgroup, or NULL for none */
+  /*
+   * The unit could not be known: the client's pid is not visible in
+   * psockd's pid namespace (SO_PEERCRED pid 0), or there is no pidfd to
+   * prove the cgroup text was the client's. A missing unit never widens:
+   * every deny rule with unit= then matches (as far as its other WHO keys
+   * do) and no allow rule with unit= does. unit is ignored when set.
+   */
   bool unit_unknown;
 };
+
+/* Longest abstract AF_UNIX name: sun_path without its leading NUL. */
+#define POLICY_ABSTRACT_MAX 107
 
 struct policy_query {
   enum policy_call call;
   int family; /* POLICY_SOCKET, and the socket's family elsewhere */
   int type;   /* POLICY_SOCKET: base type (no SOCK_NONBLOCK/CLOEXEC) */
   int proto;  /* POLICY_SOCKET */
-  /* POLICY_BIND / CONNECT / SENDTO: numeric address (NULL otherwise). */
+  /* POLICY_BIND / CONNECT / SENDTO: numeric address (NULL otherwise).
+   * For inet and inet6 a sockaddr_in or sockaddr_in6 (either on either
+   * family's socket); for unix a sockaddr_un or NULL. */
   const struct sockaddr *addr;
   socklen_t addrlen;
+  /*
+   * POLICY_BIND / CONNECT / SENDTO on a unix socket to an abstract name:
+   * the name's bytes without the leading NUL (may hold NULs), at most
+   * POLICY_ABSTRACT_MAX. NULL for a path or no name. When NULL and addr is
+   * a sockaddr_un whose sun_path starts with NUL, the name is read from
+   * addr (addrlen tells its length), so an abstract name is never judged
+   * as a path.
+   */
+  const void *abstract;
+  size_t abstract_len;
   int level, optname; /* POLICY_SETSOCKOPT */
 };
 
-struct policy_rule;
-
 struct policy_decision {
   bool allow;
-  int error; /* EACCES or EPERM when denied, 0 when allowed */
+  int error; /* the errno to answer when denied (EACCES, EPERM), else 0 */
   /* "FILE:LINE", "default policy:N", "no rule matched", or "invalid
    * request" for a query policy cannot describe (e.g. an inet connect
    * without an inet address). A long FILE is cut from the left. */
@@ -73,11 +105,25 @@ struct policy;
 /*
  * Parse the policy file at path. On success returns 0 and *ret. On failure
  * returns -EINVAL (syntax or meaning: every error has been written to errs
- * as "FILE:LINE:COL: message" lines, and the count is in *ret_nerrors) or
- * -errno if the file cannot be read. errs may be NULL.
+ * as "FILE:LINE:COL: message" lines, and the count is in *ret_nerrors),
+ * -EFBIG for a file over 1 MiB, or -errno if the file cannot be read.
+ * errs and ret_nerrors may be NULL; *ret is untouched on failure.
  */
 int policy_load_file(const char *path, FILE *errs, unsigned *ret_nerrors,
                      struct policy **ret);
+
+/*
+ * Parse the policy text held in fd, named name in error locations and
+ * decisions. fd < 0 means the built-in default policy (name is ignored).
+ * Otherwise fd is normally a memfd (or regular file) holding the whole
+ * text from offset 0: one sealed against writing and shrinking
+ * (F_SEAL_WRITE | F_SEAL_SHRINK) is read through mmap, an unsealed one is
+ * copied first with pread (its offset is neither used nor changed). A pipe
+ * or character device is read from where it is to its end. fd stays open.
+ * Returns as policy_load_file() (-EISDIR for a directory).
+ */
+int policy_load_fd(int fd, const char *name, FILE *errs, unsigned *ret_nerrors,
+                   struct policy **ret);
 
 /* Parse policy text held in memory; name is used in error locations. */
 int policy_load_string(const char *name, const char *text, size_t len,
@@ -95,6 +141,14 @@ int policy_load_fd(int fd, const char *name, FILE *errs, unsigned *ret_nerrors,
 void policy_check(const struct policy *p, const struct policy_subject *who,
                   const struct policy_query *q, struct policy_decision *ret);
 
+/*
+ * The errno a refusal of q answers when no rule says otherwise: what the
+ * kernel answers an unprivileged caller (EPERM for a raw inet/inet6 or any
+ * packet socket, the option's own answer for a privileged socket option,
+ * EACCES for a privileged port and everything else).
+ */
+int policy_default_errno(const struct policy_query *q);
+
 /* Write p in the file syntax, so that the output parses back to p. */
 void policy_dump(const struct policy *p, FILE *out);
 
@@ -105,6 +159,13 @@ void policy_dump(const struct policy *p, FILE *out);
  * system call filters do not allow).
  */
 void policy_dump_resolved(const struct policy *p, FILE *out);
+
+/*
+ * Write a warning to out for each rule of p that cannot be enforced for
+ * clients that also get unconnected sockets (see psockctl(8)), and for
+ * keys that have no effect. Returns the number of warnings.
+ */
+unsigned policy_lint(const struct policy *p, FILE *out);
 
 /* Where p came from: a path or "default policy". */
 const char *policy_source(const struct policy *p);
@@ -123,11 +184,21 @@ size_t policy_n_rules(const struct policy *p);
  * returns the value (>= 0) or -EINVAL; "any" is not a value here.
  *
  * policy_proto_from_name resolves names in the namespace of family: IP
- * protocol names (tcp, udp, icmp, ...) for AF_INET/AF_INET6, "route" for
- * AF_NETLINK; a number is accepted for any family.
+ * protocol names (tcp, udp, icmp, mptcp, ...) for AF_INET/AF_INET6,
+ * netlink protocol names (route, sock_diag, ...) for AF_NETLINK; a number
+ * is accepted for any family. policy_option_from_name takes an option
+ * name of the shared socket option table (proto/sockopts.h).
  */
 int policy_call_from_name(const char *name);
 int policy_family_from_name(const char *name);
 int policy_type_from_name(const char *name);
 int policy_proto_from_name(const char *name, int family);
 int policy_option_from_name(const char *name, int *ret_level, int *ret_optname);
+
+/*
+ * Decode an abstract AF_UNIX name written as in a policy file after '@'
+ * (without the '@'): bytes as written, with \\, \*, \? and \xHH escapes.
+ * Returns the name's length (0..POLICY_ABSTRACT_MAX) with the bytes in out,
+ * or -EINVAL (a bad escape) or -ENAMETOOLONG.
+ */
+int policy_abstract_from_text(const char *text, char out[POLICY_ABSTRACT_MAX]);

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * policy_internal: the in-memory form of a policy, shared by the parser
- * (policy_parse.c) and the matcher/dumper (policy.c), and by the unit tests
- * and the fuzz target. Everything a decision needs is resolved at load time
- * (names to numbers, CIDRs to bytes, the origin text of each rule), so that
- * policy_check() only compares and never allocates.
+ * policy_internal: the in-memory form of a policy and the name tables.
+ *
+ * The parser (policy_parse.c) builds it, the decision and the dump
+ * (policy.c) and the lint (policy_lint.c) read it; the name tables and
+ * value parsers (policy_names.c) sit below all of them. This header is the
+ * only thing the parser and the decision share: neither calls the other.
+ * Everything a decision needs is resolved at load time (names to numbers,
+ * CIDRs to bytes, escapes in abstract names to bytes, the origin text of
+ * each rule), so that policy_check() only compares and never allocates.
  *
  * Trust boundary: none of its own; see policy.h.
  */
@@ -15,6 +19,9 @@
 #include <stdint.h>
 
 #include "policy.h"
+#include "sockopts.h"
+
+#define BIT(x) (1u << (x))
 
 /* The "what" keys, in dump order. */
 enum pol_key {
@@ -38,16 +45,17 @@ enum pol_who { PW_UID, PW_USER, PW_GID, PW_GROUP, PW_UNIT, PW_N };
 enum pol_ns {
   PNS_NUM,     /* written as a number */
   PNS_IP,      /* tcp, udp, ...: inet and inet6 only */
-  PNS_NETLINK, /* route: netlink only */
+  PNS_NETLINK, /* route, sock_diag, ...: netlink only */
 };
 
 #define POL_ALL_CALLS ((1u << POLICY_N_CALLS) - 1)
 #define POL_MAX_RULES 65536
-#define POL_MAX_FILE (1u << 20) /* policy_load_file refuses larger files */
+#define POL_MAX_FILE (1u << 20) /* larger policy texts are refused */
 #define POL_FAMILY_MAX 255      /* numbers accepted for family= */
 #define POL_TYPE_MAX 15         /* SOCK_TYPE_MASK */
 #define POL_PROTO_MAX 65535     /* covers packet sockets' ethertypes */
 #define POL_PORT_MAX 65535
+#define POL_PRIV_PORT_END 1023 /* ports 1..1023 need CAP_NET_BIND_SERVICE */
 
 /* One value or range: family, type, proto, port, option (table index). */
 struct pol_val {
@@ -61,12 +69,30 @@ struct pol_cidr {
   uint8_t a[16]; /* 4 bytes used for IPv4 */
 };
 
+/*
+ * An abstract AF_UNIX name pattern (addr=@PATTERN): elements 0..255 are
+ * bytes, POL_GLOB_STAR matches any run of bytes (NULs and '/' included),
+ * POL_GLOB_ONE any one byte.
+ */
+#define POL_GLOB_STAR 0x100
+#define POL_GLOB_ONE 0x101
+#define POL_PATTERN_MAX 255 /* elements of one pattern */
+
+struct pol_abstract {
+  size_t len;
+  uint16_t *pat;
+};
+
 /* One KEY=VALUE of a rule. */
 struct pol_set {
+  /* any: every value; for addr= every IP address, never an abstract
+   * name (those match only an @ pattern). */
   bool present, any;
   size_t n;
   struct pol_val *v;     /* all keys but addr */
-  struct pol_cidr *cidr; /* addr */
+  struct pol_cidr *cidr; /* addr: IP networks */
+  size_t n_abstract;
+  struct pol_abstract *abstract; /* addr: @ patterns */
 };
 
 /* One WHO key of a rule. */
@@ -79,7 +105,7 @@ struct pol_who_set {
 
 struct policy_rule {
   bool allow;
-  int error; /* EACCES or EPERM for deny rules */
+  int error; /* deny rules: errno= as written, or 0 for the kernel's */
   bool anyone;
   struct pol_who_set who[PW_N];
   uint32_t calls; /* 1 << enum policy_call */
@@ -94,15 +120,12 @@ struct policy {
   size_t n_rules;
 };
 
-/* Name tables (policy.c); each ends with a NULL name. */
+/* --- names (policy_names.c) --------------------------------------------- */
+
+/* Name tables; each ends with a NULL name. */
 struct pol_name {
   const char *name;
   int value;
-};
-
-struct pol_option {
-  const char *name;
-  int level, optname;
 };
 
 extern const struct pol_name pol_call_names[];
@@ -110,7 +133,7 @@ extern const struct pol_name pol_family_names[];
 extern const struct pol_name pol_type_names[];
 extern const struct pol_name pol_ip_proto_names[];
 extern const struct pol_name pol_netlink_proto_names[];
-extern const struct pol_option pol_options[];
+extern const struct pol_name pol_errno_names[];
 extern const char *const pol_key_names[PK_N];
 extern const char *const pol_who_names[PW_N];
 /* Calls whose queries carry each key (which keys make sense on a rule). */
@@ -120,8 +143,15 @@ extern const uint32_t pol_key_calls[PK_N];
 int pol_name_find(const struct pol_name *tab, const char *name, size_t len);
 /* Name of value in tab, or NULL. */
 const char *pol_name_of(const struct pol_name *tab, int value);
-/* Index in pol_options of name[0..len), or -1. */
+
+/*
+ * Options are the entries of the shared table (proto/sockopts.h); a rule
+ * holds an entry's index. Index of the option named name[0..len), or of
+ * (level, optname), or -1; the entry of an index, or NULL.
+ */
 int pol_option_find(const char *name, size_t len);
+int pol_option_index(int level, int optname);
+const struct sockopt *pol_option_at(uint32_t index);
 
 /*
  * Parse a decimal number in s[0..len) no larger than max: digits only, no
@@ -140,12 +170,25 @@ int pol_parse_named(const struct pol_name *tab, const char *s, size_t len,
 int pol_parse_proto(const char *s, size_t len, uint32_t *ret_value,
                     enum pol_ns *ret_ns);
 
-/* Write "SOURCE:LINE" into out, cutting SOURCE from the left if needed. */
-void pol_format_origin(char *out, size_t outlen, const char *source,
-                       unsigned line);
+/*
+ * Decode the text of an abstract name or pattern s[0..len) (after '@'):
+ * \\ \* \? and \xHH are bytes; unescaped '*' and '?' are POL_GLOB_STAR
+ * and POL_GLOB_ONE when glob, else bytes too. Writes at most max elements
+ * to out. Returns the number of elements, or -EINVAL with *ret_bad set to
+ * the offset of a bad escape, or -ENAMETOOLONG.
+ */
+int pol_decode_abstract(const char *s, size_t len, bool glob, uint16_t *out,
+                        size_t max, size_t *ret_bad);
+
+/* Write a pattern so that pol_decode_abstract(glob) reads it back. */
+void pol_write_abstract(const struct pol_abstract *a, FILE *out);
+
+/* --- the struct's lifetime (policy_parse.c) ----------------------------- */
 
 /* Release what a rule owns (not the rule itself). */
 void pol_rule_clear(struct policy_rule *r);
+
+/* --- comparing (policy.c) ----------------------------------------------- */
 
 /*
  * True when a and b make the same decisions for every query because they

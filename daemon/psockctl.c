@@ -2,7 +2,9 @@
 /*
  * psockctl: the administrator's view of psockd's policy. `explain` shows
  * which rule decides a request, `check` lists every error of a policy
- * file, `dump` prints a policy in canonical form.
+ * file, `dump` prints a policy in canonical form. `check` and `explain`
+ * also warn about rules that a client holding an unconnected socket can
+ * undo by itself (psockctl(8), WARNINGS).
  *
  * Trust boundary: run by the administrator (or anyone: it reads the policy
  * like any file and never talks to psockd or the network). Values are
@@ -31,12 +33,14 @@
 
 struct subject_opts {
   const char *uid, *user, *gid, *group, *unit;
+  bool unit_unknown;
   char *groups;
 };
 
 struct query_buf {
   struct policy_query q;
   struct sockaddr_storage ss;
+  char abstract[POLICY_ABSTRACT_MAX];
   const char *arg[PK_N]; /* KEY=VALUE values as given */
 };
 
@@ -44,16 +48,18 @@ static void usage(FILE *out) {
   fputs("Usage:\n"
         "  psockctl explain [--policy PATH] (--uid N | --user NAME)\n"
         "                   [--gid N | --group NAME] [--groups G1,G2,...]\n"
-        "                   [--unit NAME] CALL [family=F] [type=T] "
-        "[proto=P]\n"
-        "                   [addr=IP] [port=N] [option=NAME]\n"
-        "  psockctl check [--policy PATH]\n"
+        "                   [--unit NAME | --unit-unknown] CALL [family=F] "
+        "[type=T]\n"
+        "                   [proto=P] [addr=IP|@NAME] [port=N] "
+        "[option=NAME]\n"
+        "  psockctl check [--strict] [--policy PATH]\n"
         "  psockctl dump [--policy PATH]\n"
         "  psockctl --help | --version\n"
         "\n"
         "explain prints the decision psockd would make and the rule that "
         "makes it;\n"
         "exit status 0 allow, 1 deny, 2 usage or policy errors.\n"
+        "check exits 1 for errors, and with --strict for warnings too.\n"
         "Without --policy: " PSOCK_DEFAULT_POLICY_PATH
         " if it exists, else the\n"
         "built-in default policy. See psockd.policy(5).\n",
@@ -176,10 +182,28 @@ static int build_subject(struct subject_opts *o, struct policy_subject *s,
   return 0;
 }
 
+/* An abstract unix name, "@NAME" with the policy file's escapes. */
+static int set_abstract(struct query_buf *b, const char *s) {
+  int n = policy_abstract_from_text(s + 1, b->abstract);
+
+  if (n == -ENAMETOOLONG)
+    return usage_error("abstract name '%s' is too long (at most %d bytes)", s,
+                       POLICY_ABSTRACT_MAX);
+  if (n < 0)
+    return usage_error("bad escape in abstract name '%s' (expected \\\\, "
+                       "\\*, \\? or \\xHH)",
+                       s);
+  b->q.abstract = b->abstract;
+  b->q.abstract_len = (size_t)n;
+  return 0;
+}
+
 static int set_addr(struct query_buf *b, const char *s) {
   struct sockaddr_in *sin = (struct sockaddr_in *)&b->ss;
   struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&b->ss;
 
+  if (s[0] == '@')
+    return set_abstract(b, s);
   if (inet_pton(AF_INET, s, &sin->sin_addr) == 1) {
     sin->sin_family = AF_INET;
     b->q.addrlen = sizeof(*sin);
@@ -187,7 +211,7 @@ static int set_addr(struct query_buf *b, const char *s) {
     sin6->sin6_family = AF_INET6;
     b->q.addrlen = sizeof(*sin6);
   } else {
-    return usage_error("bad address '%s'", s);
+    return usage_error("bad address '%s' (expected an IP address or @NAME)", s);
   }
   b->q.addr = (struct sockaddr *)&b->ss;
   return 0;
@@ -244,6 +268,8 @@ static int resolve_family(struct query_buf *b) {
       return usage_error("unknown family '%s'", a[PK_FAMILY]);
   } else if (b->q.addr) {
     b->q.family = b->q.addr->sa_family;
+  } else if (b->q.abstract) {
+    b->q.family = AF_UNIX;
   } else if (pol_key_calls[PK_FAMILY] & (1u << b->q.call)) {
     return need(b, PK_FAMILY);
   }
@@ -258,8 +284,12 @@ static int build_query(struct query_buf *b, char **argv, int argc) {
     return EXIT_USAGE;
   inet = b->q.family == AF_INET || b->q.family == AF_INET6;
   if (pol_key_calls[PK_ADDR] & (1u << b->q.call)) {
-    if ((a[PK_ADDR] || a[PK_PORT]) && !inet)
-      return usage_error("addr= and port= apply to inet and inet6");
+    if (b->q.abstract && b->q.family != AF_UNIX)
+      return usage_error("addr=@NAME applies to family=unix");
+    if (b->q.abstract && a[PK_PORT])
+      return usage_error("port= does not apply to unix addresses");
+    if (!b->q.abstract && (a[PK_ADDR] || a[PK_PORT]) && !inet)
+      return usage_error("addr=IP and port= apply to inet and inet6");
     if (inet && (need(b, PK_ADDR) || need(b, PK_PORT)))
       return EXIT_USAGE;
     if (a[PK_PORT] && set_port(b, a[PK_PORT]))
@@ -289,13 +319,86 @@ static void print_subject(const struct policy_subject *s) {
   printf("who: uid=%u gid=%u groups=", s->uid, s->gid);
   for (size_t i = 0; i < s->n_groups; i++)
     printf("%s%u", i ? "," : "", s->groups[i]);
-  printf("%s unit=%s\n", s->n_groups ? "" : "-", s->unit ? s->unit : "-");
+  printf("%s unit=%s\n", s->n_groups ? "" : "-",
+         s->unit_unknown ? "(unknown)"
+         : s->unit       ? s->unit
+                         : "-");
+}
+
+/*
+ * The first rule that gives this client an unconnected socket of family
+ * (of a connection type for listen), found by asking policy_check() about
+ * the usual types and protocols; NULL if none does.
+ */
+static bool socket_granted(const struct policy *p,
+                           const struct policy_subject *s, int family,
+                           bool listen, struct policy_decision *ret) {
+  static const int types[] = {SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM,
+                              SOCK_RAW};
+  static const int protos[] = {
+      0,   IPPROTO_TCP,  IPPROTO_UDP,    IPPROTO_SCTP,
+      262, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_UDPLITE};
+
+  for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+    if (listen && types[t] != SOCK_STREAM && types[t] != SOCK_SEQPACKET)
+      continue;
+    for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++) {
+      struct policy_query q = {.call = POLICY_SOCKET,
+                               .family = family,
+                               .type = types[t],
+                               .proto = protos[i]};
+
+      policy_check(p, s, &q, ret);
+      if (ret->allow)
+        return true;
+    }
+  }
+  return false;
+}
+
+/* After a refusal of bind/connect/sendto/listen: can the client do it
+ * itself on a socket psockd gives it? (psockctl(8), WARNINGS) */
+static unsigned warn_unenforced(const struct policy *p,
+                                const struct policy_subject *s,
+                                const struct query_buf *b,
+                                const struct policy_decision *d) {
+  const char *what = policy_call_name(b->q.call);
+  const char *fam = pol_name_of(pol_family_names, b->q.family);
+  struct policy_decision sd;
+  uint32_t port;
+
+  if (d->allow || strcmp(d->rule, "invalid request") == 0 ||
+      (b->q.call != POLICY_CONNECT && b->q.call != POLICY_SENDTO &&
+       b->q.call != POLICY_BIND && b->q.call != POLICY_LISTEN))
+    return 0;
+  /* The kernel refuses privileged ports to the holder too. */
+  if (b->q.call == POLICY_BIND && b->arg[PK_PORT] &&
+      pol_parse_u32(b->arg[PK_PORT], strlen(b->arg[PK_PORT]), POL_PORT_MAX,
+                    &port) == 0 &&
+      port >= 1 && port <= POL_PRIV_PORT_END)
+    return 0;
+  if (!socket_granted(p, s, b->q.family, b->q.call == POLICY_LISTEN, &sd))
+    return 0;
+  if (strchr(d->rule, ':'))
+    fprintf(stderr, "warning: rule %s refuses this %s", d->rule, what);
+  else
+    fprintf(stderr, "warning: no rule allows this %s", what);
+  fprintf(stderr,
+          ", but rule %s gives this client unconnected %s sockets: on a "
+          "socket it holds, it makes this call itself and the kernel does "
+          "not ask psockd\n"
+          "note: the refusal binds only clients that must ask psockd: grant "
+          "connect without socket (psockd's create_connection hands back "
+          "connected sockets), or run the client under psock-run "
+          "--mode=seccomp\n",
+          sd.rule, fam ? fam : "such");
+  return 1;
 }
 
 static int explain(const char *path, struct subject_opts *o, char **argv,
                    int argc) {
   static gid_t groups[MAX_GROUPS];
-  struct policy_subject s = {.unit = o->unit};
+  struct policy_subject s = {.unit = o->unit, .unit_unknown = o->unit_unknown};
   struct query_buf b = {0};
   struct policy_decision d;
   struct policy *p = NULL;
@@ -313,29 +416,43 @@ static int explain(const char *path, struct subject_opts *o, char **argv,
     return EXIT_USAGE;
   print_subject(&s);
   policy_check(p, &s, &b.q, &d);
-  policy_free(p);
   if (d.allow) {
     printf("allow (rule %s)\n", d.rule);
-    return 0;
+  } else {
+    const char *err = pol_name_of(pol_errno_names, d.error);
+
+    printf("deny %s (%s%s)\n", err ? err : strerror(d.error),
+           strchr(d.rule, ':') ? "rule " : "", d.rule);
   }
-  printf("deny %s (%s%s)\n", d.error == EPERM ? "EPERM" : "EACCES",
-         strchr(d.rule, ':') ? "rule " : "", d.rule);
-  return EXIT_DENY;
+  fflush(stdout);
+  warn_unenforced(p, &s, &b, &d);
+  policy_free(p);
+  return d.allow ? 0 : EXIT_DENY;
 }
 
-static int check_or_dump(const char *path, bool dump) {
+static int check_or_dump(const char *path, bool dump, bool strict) {
   struct policy *p = NULL;
+  unsigned warnings = 0;
+  size_t n;
 
   /* A dump must parse back: the source line is a comment there. */
   if (load_policy(path, dump ? "# " : "", &p) < 0)
     return EXIT_FAILURE;
-  if (dump)
+  n = policy_n_rules(p);
+  if (dump) {
     policy_dump(p, stdout);
-  else
-    printf("OK: %zu rule%s\n", policy_n_rules(p),
-           policy_n_rules(p) == 1 ? "" : "s");
+  } else {
+    fflush(stdout);
+    warnings = policy_lint(p, stderr);
+    printf("OK: %zu rule%s", n, n == 1 ? "" : "s");
+    if (warnings)
+      printf(", %u warning%s", warnings, warnings == 1 ? "" : "s");
+    putchar('\n');
+  }
   policy_free(p);
-  return fflush(stdout) == 0 ? 0 : EXIT_FAILURE;
+  if (fflush(stdout) != 0)
+    return EXIT_FAILURE;
+  return strict && warnings ? EXIT_FAILURE : 0;
 }
 
 int main(int argc, char **argv) {
@@ -347,13 +464,15 @@ int main(int argc, char **argv) {
       {"group", required_argument, NULL, 'G'},
       {"groups", required_argument, NULL, 'S'},
       {"unit", required_argument, NULL, 'n'},
+      {"unit-unknown", no_argument, NULL, 'k'},
+      {"strict", no_argument, NULL, 's'},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0},
   };
   struct subject_opts o = {0};
   const char *path = NULL, *cmd;
-  bool is_explain;
+  bool is_explain, strict = false;
   int c;
 
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -379,6 +498,12 @@ int main(int argc, char **argv) {
     case 'n':
       o.unit = optarg;
       break;
+    case 'k':
+      o.unit_unknown = true;
+      break;
+    case 's':
+      strict = true;
+      break;
     case 'h':
       usage(stdout);
       return 0;
@@ -397,9 +522,14 @@ int main(int argc, char **argv) {
   if (!is_explain && strcmp(cmd, "check") != 0 && strcmp(cmd, "dump") != 0)
     return usage_error("unknown command '%s'", cmd);
   if (!is_explain && (o.uid || o.user || o.gid || o.group || o.groups ||
-                      o.unit || optind < argc))
-    return usage_error("%s: only --policy applies", cmd);
+                      o.unit || o.unit_unknown || optind < argc))
+    return usage_error("%s: only --policy%s applies", cmd,
+                       strcmp(cmd, "check") == 0 ? " and --strict" : "");
+  if (strict && strcmp(cmd, "check") != 0)
+    return usage_error("--strict applies to check only");
+  if (o.unit && o.unit_unknown)
+    return usage_error("--unit and --unit-unknown exclude each other");
   if (is_explain)
     return explain(path, &o, argv + optind, argc - optind);
-  return check_or_dump(path, strcmp(cmd, "dump") == 0);
+  return check_or_dump(path, strcmp(cmd, "dump") == 0, strict);
 }

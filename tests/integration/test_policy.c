@@ -10,7 +10,11 @@
  * call, its arguments, the rule). psockd runs with --audit-allow, so each
  * allowed case is found in the log with its deciding rule too.
  *
- * The second group runs psockd with the built-in default policy.
+ * The second group runs psockd with the built-in default policy: what an
+ * unprivileged user of the host may open (TCP, UDP, UDP-Lite, SCTP, MPTCP,
+ * ICMP datagram sockets, NETLINK_ROUTE and NETLINK_SOCK_DIAG) is allowed;
+ * raw and packet sockets are refused with the kernel's EPERM, unix sockets
+ * and abstract unix names with EACCES; root may do all of it.
  *
  * Client functions (client_*) run in a forked child: CHECK(), never
  * cmocka's assert_*.
@@ -262,7 +266,8 @@ static int client_socket_kinds(void *arg) {
   } cases[] = {
       /* family: inet allowed, packet refused */
       {AF_INET, SOCK_STREAM, 0, 0, R_SOCK_TCP},
-      {AF_PACKET, SOCK_RAW, 0x0300 /* htons(ETH_P_ALL) */, EACCES,
+      /* (a deny rule without errno= answers the kernel's EPERM) */
+      {AF_PACKET, SOCK_RAW, 0x0300 /* htons(ETH_P_ALL) */, EPERM,
        R_SOCK_PACKET_DENY},
       /* type: dgram allowed, seqpacket refused (errno=EPERM) */
       {AF_INET, SOCK_DGRAM, 0, 0, R_SOCK_UDP},
@@ -274,7 +279,7 @@ static int client_socket_kinds(void *arg) {
       {AF_INET, SOCK_STREAM, IPPROTO_TCP, 0, R_SOCK_TCP},
       /* the flags are not part of the type */
       {AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, 0, R_SOCK_TCP},
-      {AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0x0300, EACCES, R_SOCK_PACKET_DENY},
+      {AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0x0300, EPERM, R_SOCK_PACKET_DENY},
       /* no rule allows inet6 datagrams: the last rule refuses them */
       {AF_INET6, SOCK_DGRAM, 0, EACCES, R_CATCH_ALL},
   };
@@ -680,9 +685,10 @@ static int client_options(void *arg) {
   CHECK(expect(psock_setsockopt(s, SOL_SOCKET, SO_MARK, 42), 0, R_OPTION_MARK,
                "setsockopt", args) == 0);
   CHECK(psock_getsockopt(s, SOL_SOCKET, SO_MARK, &v) == 0 && v == 42);
-  /* SO_PRIORITY above 6 needs CAP_NET_ADMIN: no rule allows it. */
+  /* SO_PRIORITY above 6 needs CAP_NET_ADMIN: no rule allows it, and the
+   * catch-all deny rule answers what the kernel would, EPERM. */
   snprintf(args, sizeof(args), "level=%d optname=%d", SOL_SOCKET, SO_PRIORITY);
-  CHECK(expect(psock_setsockopt(s, SOL_SOCKET, SO_PRIORITY, 7), EACCES,
+  CHECK(expect(psock_setsockopt(s, SOL_SOCKET, SO_PRIORITY, 7), EPERM,
                R_CATCH_ALL, "setsockopt", args) == 0);
   /* Up to 6 it needs nothing, and no decision either. */
   CHECK(psock_setsockopt(s, SOL_SOCKET, SO_PRIORITY, 3) == 0);
@@ -869,15 +875,67 @@ static int teardown_rules(void **state) {
 
 /* ---------------------------------------------------- default policy */
 
+/*
+ * The policy allowed the last call: it succeeded, or the kernel refused it
+ * (an OS error such as EPROTONOSUPPORT for a protocol this kernel lacks,
+ * or EACCES for an ICMP datagram socket outside net.ipv4.ping_group_range,
+ * which is "1 0", nobody, on many hosts), never psockd's policy.
+ */
+static int policy_allowed(int r, const char *what) {
+  if (r == 0 || psock_last_error_kind() != PSOCK_ERR_POLICY)
+    return 0;
+  fprintf(stderr, "%s: refused by policy: %s\n", what,
+          psock_last_error_message());
+  return -1;
+}
+
+/* A unix socket of our own, bound to (or connected to) an abstract name
+ * through psockd: 0 or -1. */
+static int abstract_call(bool bind_it, const char *name) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  psock_address a;
+  psock_sock *s;
+  int r, saved;
+
+  if (fd < 0)
+    return -2;
+  s = psock_fromfd(fd, AF_UNIX, SOCK_STREAM, 0);
+  close(fd);
+  if (!s || psock_addr_unix_abstract(&a, name, strlen(name)) < 0)
+    return -2;
+  r = bind_it ? psock_bind(s, &a) : psock_connect(s, &a);
+  saved = errno;
+  psock_close(s);
+  errno = saved;
+  return r;
+}
+
+static char abstract_name[64];
+
 static int client_default_nobody_allowed(void *arg) {
   psock_address any;
   psock_sock *s;
 
   CHECK(try_socket(AF_INET, SOCK_STREAM, 0) == 0);
+  CHECK(try_socket(AF_INET6, SOCK_STREAM, IPPROTO_TCP) == 0 || !fx.has_ipv6);
   CHECK(try_socket(AF_INET, SOCK_DGRAM, 0) == 0);
-  CHECK(try_socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) == 0);
   CHECK(try_socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) == 0);
-  CHECK(try_socket(AF_UNIX, SOCK_STREAM, 0) == 0);
+  CHECK(try_socket(AF_NETLINK, SOCK_DGRAM, NETLINK_SOCK_DIAG) == 0);
+  /* What the kernel lets an unprivileged user open, where it has it. */
+  CHECK(policy_allowed(try_socket(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE),
+                       "UDP-Lite") == 0);
+  CHECK(policy_allowed(try_socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP),
+                       "SCTP stream") == 0);
+  CHECK(policy_allowed(try_socket(AF_INET, SOCK_SEQPACKET, IPPROTO_SCTP),
+                       "SCTP seqpacket") == 0);
+  CHECK(policy_allowed(try_socket(AF_INET, SOCK_STREAM, 262 /* MPTCP */),
+                       "MPTCP") == 0);
+  /* ICMP echo through ping sockets (the kernel may still say EACCES). */
+  CHECK(policy_allowed(try_socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP),
+                       "ICMP datagram") == 0);
+  CHECK(!fx.has_ipv6 ||
+        policy_allowed(try_socket(AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6),
+                       "ICMPv6 datagram") == 0);
   /* bind to port 0 (the kernel's choice), listen, connect */
   s = psock_socket(AF_INET, SOCK_STREAM, 0);
   CHECK(s != NULL);
@@ -894,18 +952,39 @@ static int client_default_nobody_refused(void *arg) {
   char args[64];
   psock_sock *s;
 
+  /* Raw and packet sockets: EPERM, as the kernel says to nobody. */
   CHECK(expect_default(
-            try_socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL)), EACCES, "socket",
+            try_socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL)), EPERM, "socket",
             socket_args(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL))) == 0);
-  CHECK(expect_default(try_socket(AF_INET, SOCK_RAW, IPPROTO_TCP), EACCES,
+  CHECK(expect_default(try_socket(AF_INET, SOCK_RAW, IPPROTO_TCP), EPERM,
                        "socket",
                        socket_args(AF_INET, SOCK_RAW, IPPROTO_TCP)) == 0);
+  /* No raw ICMP (forged packets): ping sockets only. */
+  CHECK(expect_default(try_socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), EPERM,
+                       "socket",
+                       socket_args(AF_INET, SOCK_RAW, IPPROTO_ICMP)) == 0);
+  if (fx.has_ipv6)
+    CHECK(expect_default(try_socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6), EPERM,
+                         "socket",
+                         socket_args(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6)) == 0);
+  /* No netlink but route and sock_diag. */
+  CHECK(expect_default(try_socket(AF_NETLINK, SOCK_RAW, NETLINK_AUDIT), EACCES,
+                       "socket",
+                       socket_args(AF_NETLINK, SOCK_RAW, NETLINK_AUDIT)) == 0);
+  /* No unix sockets from psockd: clients make their own. */
+  CHECK(expect_default(try_socket(AF_UNIX, SOCK_STREAM, 0), EACCES, "socket",
+                       socket_args(AF_UNIX, SOCK_STREAM, 0)) == 0);
+  /* No abstract unix name in psockd's network namespace. */
+  CHECK(expect_default(abstract_call(true, abstract_name), EACCES, "bind",
+                       "") == 0);
+  CHECK(expect_default(abstract_call(false, abstract_name), EACCES, "connect",
+                       "") == 0);
   CHECK(expect_default(tcp_bind("127.0.0.1", fx.priv_port), EACCES, "bind",
                        inet_args("127.0.0.1", fx.priv_port)) == 0);
   s = psock_socket(AF_INET, SOCK_DGRAM, 0);
   CHECK(s != NULL);
   snprintf(args, sizeof(args), "level=%d optname=%d", SOL_SOCKET, SO_MARK);
-  CHECK(expect_default(psock_setsockopt(s, SOL_SOCKET, SO_MARK, 1), EACCES,
+  CHECK(expect_default(psock_setsockopt(s, SOL_SOCKET, SO_MARK, 1), EPERM,
                        "setsockopt", args) == 0);
   psock_close(s);
   return 0;
@@ -913,7 +992,10 @@ static int client_default_nobody_refused(void *arg) {
 
 static int client_default_root(void *arg) {
   CHECK(try_socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL)) == 0);
+  CHECK(try_socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) == 0);
   CHECK(tcp_bind("127.0.0.1", fx.priv_port) == 0);
+  /* The abstract name nobody was refused: root's rule names @*. */
+  CHECK(abstract_call(true, abstract_name) == 0);
   return 0;
 }
 
@@ -945,6 +1027,8 @@ static int setup_default(void **state) {
     return 0;
   }
   pol_audit_init();
+  snprintf(abstract_name, sizeof(abstract_name), "psock-test-policy-%d",
+           (int)getpid());
   fx.echo = harness_start_echo(&fx.echo_port);
   fx.psockd = harness_start_psockd(NULL);
   if (pol_wait_log_count(fx.psockd, "policy: default policy", 1, 5000) < 1) {

@@ -10,7 +10,11 @@
  *   is also the one psockd.policy(5) lists.
  * - explain prints the decision and the deciding rule (exit status 0 allow,
  *   1 deny, 2 usage), and agrees with what a real psockd decides for a
- *   client running as nobody.
+ *   client running as nobody; it takes abstract unix names (addr=@NAME)
+ *   and clients whose unit is unknown.
+ * - check and explain warn about rules that a client holding an
+ *   unconnected socket can undo by itself (a policy that warns next to its
+ *   twin that does not); check exits 1 for warnings only with --strict.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -35,6 +39,7 @@
 static struct {
   char dir[POL_PATH_MAX];
   char bad[POL_FILE_MAX], good[POL_FILE_MAX], rich[POL_FILE_MAX];
+  char twin[POL_FILE_MAX], units[POL_FILE_MAX];
   const char *psockd, *psockctl;
   unsigned good_mark, good_deny, good_connect;
   gid_t supp_gid;
@@ -91,13 +96,21 @@ static void write_rich(void) {
       "allow anyone bind,listen family=unix,inet addr=127.0.0.0/8 "
       "port=1024-65535\n"
       "deny anyone reverse errno=EACCES\n"
-      "allow unit=user@*.service/x.service lookup,reverse\n",
+      "allow unit=user@*.service/x.service lookup,reverse\n"
+      "allow uid=0 bind,connect family=unix addr=@/tmp/.X11-unix/X?,"
+      "@odd\\x00\\x20\\*\\\\x*\n",
       (unsigned)fx.supp_gid, fx.supp_name, pol_nobody_user());
   pol_write_file(fx.rich, text);
 }
 
+/*
+ * good.conf warns twice: nobody is refused connects to 10.0.0.0/8 and
+ * allowed only ports 1-1023 elsewhere, yet gets unconnected inet sockets
+ * from line 2 and can connect them anywhere itself. Its twin grants no
+ * socket (connected sockets only, through create_connection): no warning.
+ */
 static void write_good(void) {
-  struct pol_text t = {0};
+  struct pol_text t = {0}, twin = {0};
 
   pol_add(&t, "# a small policy for explain");
   pol_add(&t, "allow anyone socket family=inet type=stream,dgram proto=0");
@@ -112,6 +125,21 @@ static void write_good(void) {
                          "option=SO_MARK",
                          (unsigned)fx.supp_gid);
   pol_write_file(fx.good, t.buf);
+  pol_add(&twin, "# good.conf without sockets: connected sockets only");
+  pol_add(&twin, "deny user=%s connect family=inet addr=10.0.0.0/8 errno=EPERM",
+          pol_nobody_user());
+  pol_add(&twin, "allow anyone connect family=inet addr=any port=1-1023");
+  pol_write_file(fx.twin, twin.buf);
+}
+
+/* unit= rules, for clients whose unit psockd cannot know. */
+static void write_units(void) {
+  struct pol_text t = {0};
+
+  pol_add(&t, "deny unit=sshd.service lookup");
+  pol_add(&t, "allow unit=*.service reverse");
+  pol_add(&t, "allow anyone lookup");
+  pol_write_file(fx.units, t.buf);
 }
 
 /* ------------------------------------------------------------- helpers */
@@ -272,8 +300,10 @@ static void test_dump_policy_round_trip(void **state) {
                         "errno=EPERM\n");
   assert_contains(dump, " addr=10.0.0.0/8,::ffff:0.0.0.0/96,::1,fe80::/10 "
                         "port=0,1-1023,8080\n");
-  /* The default errno is not written out. */
-  assert_contains(dump, "\ndeny anyone reverse\n");
+  /* An errno= given is written out (without one the kernel's is used). */
+  assert_contains(dump, "\ndeny anyone reverse errno=EACCES\n");
+  /* Abstract names: odd bytes as \xHH, glob characters escaped. */
+  assert_contains(dump, " addr=@/tmp/.X11-unix/X?,@odd\\x00\\x20\\*\\x5cx*\n");
   free(dump);
 }
 
@@ -338,7 +368,7 @@ static void test_psockctl_check(void **state) {
   char *out, *err, want[POL_FILE_MAX + 160];
 
   run_expect(good, 0, &out, NULL);
-  assert_contains(out, "\nOK: 4 rules\n");
+  assert_contains(out, "\nOK: 4 rules, 2 warnings\n");
   free(out);
 
   run_expect(bad, 1, &out, &err);
@@ -350,6 +380,40 @@ static void test_psockctl_check(void **state) {
   snprintf(want, sizeof(want), "psockctl: %s: %zu errors\n", fx.bad,
            N_BAD_ERRORS);
   assert_contains(err, want);
+  free(out);
+  free(err);
+}
+
+/* Warnings: exit status 0 unless --strict; each names both rules and what
+ * would enforce the restriction. The twin is clean. */
+static void test_psockctl_check_warnings(void **state) {
+  const char *good[] = {fx.psockctl, "check", "--policy", fx.good, NULL};
+  const char *strict[] = {fx.psockctl, "check", "--strict",
+                          "--policy",  fx.good, NULL};
+  const char *twin[] = {fx.psockctl, "check", "--strict",
+                        "--policy",  fx.twin, NULL};
+  char *out, *err, want[POL_RULE_MAX * 2 + 128];
+
+  run_expect(good, 0, &out, &err);
+  snprintf(want, sizeof(want),
+           "%s: warning: this rule restricts connect for inet sockets, but "
+           "rule %s may give the same clients unconnected inet sockets",
+           pol_rule(fx.good, fx.good_deny), pol_rule(fx.good, 2));
+  assert_contains(err, want);
+  snprintf(want, sizeof(want), "%s: warning: this rule restricts connect",
+           pol_rule(fx.good, fx.good_connect));
+  assert_contains(err, want);
+  assert_contains(err, "connect without socket");
+  assert_contains(err, "psock-run --mode=seccomp");
+  free(out);
+  free(err);
+  run_expect(strict, 1, &out, &err);
+  assert_contains(out, "\nOK: 4 rules, 2 warnings\n");
+  free(out);
+  free(err);
+  run_expect(twin, 0, &out, &err);
+  assert_contains(out, "\nOK: 2 rules\n");
+  assert_string_equal(err, "");
   free(out);
   free(err);
 }
@@ -407,8 +471,9 @@ static void test_psockctl_explain(void **state) {
         "option=SO_MARK"},
        NULL,
        fx.good_mark},
+      /* a privileged option refused: the kernel's EPERM */
       {{"--user", nobody, "setsockopt", "family=inet", "option=SO_MARK"},
-       "EACCES",
+       "EPERM",
        0},
   };
 
@@ -436,23 +501,166 @@ static void test_psockctl_explain_usage_errors(void **state) {
     run_expect(cases[i], 2, NULL, NULL);
 }
 
+/* psockctl explain ARGS... on the default policy: the decision line. */
+static void explain_default(const char *const *args, int status,
+                            const char *want) {
+  const char *argv[16] = {fx.psockctl, "explain"};
+  size_t n = 2;
+  char *out, line[128];
+
+  for (size_t i = 0; args[i]; i++)
+    argv[n++] = args[i];
+  argv[n] = NULL;
+  run_expect(argv, status, &out, NULL);
+  assert_contains(out, "policy: default policy (");
+  snprintf(line, sizeof(line), "\n%s\n", want);
+  assert_contains(out, line);
+  free(out);
+}
+
 static void test_psockctl_explain_default_policy(void **state) {
-  const char *packet[] = {fx.psockctl,       "explain", "--user",
-                          pol_nobody_user(), "socket",  "family=packet",
-                          "type=raw",        NULL};
-  const char *root[] = {fx.psockctl, "explain",       "--uid",    "0",
-                        "socket",    "family=packet", "type=raw", NULL};
-  char *out;
+  const char *nobody = pol_nobody_user();
+  const struct {
+    const char *args[8];
+    int status;
+    const char *want;
+  } cases[] = {
+      /* packet and raw sockets: root only, refused with the kernel's EPERM */
+      {{"--user", nobody, "socket", "family=packet", "type=raw"},
+       1,
+       "deny EPERM (no rule matched)"},
+      {{"--uid", "0", "socket", "family=packet", "type=raw"},
+       0,
+       "allow (rule default policy:1)"},
+      /* ICMP echo: ping sockets yes, raw ICMP no */
+      {{"--user", nobody, "socket", "family=inet", "type=dgram", "proto=icmp"},
+       0,
+       "allow (rule default policy:5)"},
+      {{"--user", nobody, "socket", "family=inet6", "type=dgram",
+        "proto=icmpv6"},
+       0,
+       "allow (rule default policy:6)"},
+      {{"--user", nobody, "socket", "family=inet", "type=raw", "proto=icmp"},
+       1,
+       "deny EPERM (no rule matched)"},
+      /* what an unprivileged user may open */
+      {{"--user", nobody, "socket", "family=inet6", "type=stream",
+        "proto=mptcp"},
+       0,
+       "allow (rule default policy:2)"},
+      {{"--user", nobody, "socket", "family=inet", "type=seqpacket",
+        "proto=sctp"},
+       0,
+       "allow (rule default policy:4)"},
+      {{"--user", nobody, "socket", "family=inet", "type=dgram",
+        "proto=udplite"},
+       0,
+       "allow (rule default policy:3)"},
+      {{"--user", nobody, "socket", "family=netlink", "type=raw",
+        "proto=sock_diag"},
+       0,
+       "allow (rule default policy:7)"},
+      {{"--user", nobody, "socket", "family=netlink", "type=raw",
+        "proto=audit"},
+       1,
+       "deny EACCES (no rule matched)"},
+      /* no unix sockets, no abstract names but root's */
+      {{"--user", nobody, "socket", "family=unix", "type=stream"},
+       1,
+       "deny EACCES (no rule matched)"},
+      {{"--user", nobody, "connect", "addr=@/tmp/.X11-unix/X0"},
+       1,
+       "deny EACCES (no rule matched)"},
+      {{"--uid", "0", "connect", "addr=@/tmp/.X11-unix/X0"},
+       0,
+       "allow (rule default policy:1)"},
+      /* privileged ports and options */
+      {{"--user", nobody, "bind", "addr=0.0.0.0", "port=80"},
+       1,
+       "deny EACCES (no rule matched)"},
+      {{"--user", nobody, "bind", "addr=0.0.0.0", "port=8080"},
+       0,
+       "allow (rule default policy:9)"},
+      {{"--user", nobody, "setsockopt", "family=inet", "option=SO_MARK"},
+       1,
+       "deny EPERM (no rule matched)"},
+  };
+  const char *check[] = {fx.psockctl, "check", "--strict", NULL};
+  char *out, *err;
 
   if (!fx.have_default)
     skip();
-  run_expect(packet, 1, &out, NULL);
-  assert_contains(out, "policy: default policy (");
-  assert_contains(out, "\ndeny EACCES (no rule matched)\n");
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    explain_default(cases[i].args, cases[i].status, cases[i].want);
+  /* The default policy restricts nothing a socket's holder could undo. */
+  run_expect(check, 0, &out, &err);
+  assert_contains(out, "\nOK: 11 rules\n");
+  assert_string_equal(err, "");
   free(out);
-  run_expect(root, 0, &out, NULL);
-  assert_contains(out, "\nallow (rule default policy:1)\n");
+  free(err);
+}
+
+/* explain warns when it refuses what the client could do by itself. */
+static void test_psockctl_explain_warns(void **state) {
+  const char *nobody = pol_nobody_user();
+  const char *warns[] = {fx.psockctl, "explain", "--policy", fx.good,
+                         "--user",    nobody,    "connect",  "addr=10.1.2.3",
+                         "port=80",   NULL};
+  const char *quiet[] = {fx.psockctl, "explain", "--policy", fx.twin,
+                         "--user",    nobody,    "connect",  "addr=10.1.2.3",
+                         "port=80",   NULL};
+  char *out, *err, want[POL_RULE_MAX * 2 + 64];
+
+  run_expect(warns, 1, &out, &err);
+  snprintf(want, sizeof(want),
+           "warning: rule %s refuses this connect, but rule %s gives this "
+           "client unconnected inet sockets",
+           pol_rule(fx.good, fx.good_deny), pol_rule(fx.good, 2));
+  assert_contains(err, want);
+  assert_contains(err, "psock-run --mode=seccomp");
   free(out);
+  free(err);
+  /* The twin hands out connected sockets only: the refusal holds. */
+  run_expect(quiet, 1, &out, &err);
+  assert_contains(out, "\ndeny EPERM (rule ");
+  assert_string_equal(err, "");
+  free(out);
+  free(err);
+}
+
+/* A client whose unit is unknown: unit= deny rules hold, allows do not. */
+static void test_psockctl_explain_unit_unknown(void **state) {
+  const char *nobody = pol_nobody_user();
+  const struct {
+    const char *args[10];
+    int status;
+    unsigned line;
+  } cases[] = {
+      {{"--user", nobody, "--unit", "web.service", "lookup"}, 0, 3},
+      {{"--user", nobody, "--unit", "sshd.service", "lookup"}, 1, 1},
+      {{"--user", nobody, "--unit-unknown", "lookup"}, 1, 1},
+      {{"--user", nobody, "--unit", "web.service", "reverse"}, 0, 2},
+      {{"--user", nobody, "--unit-unknown", "reverse"}, 1, 0},
+  };
+
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    const char *argv[16] = {fx.psockctl, "explain", "--policy", fx.units};
+    char *out, want[POL_RULE_MAX + 32];
+    size_t n = 4;
+
+    for (size_t j = 0; cases[i].args[j]; j++)
+      argv[n++] = cases[i].args[j];
+    argv[n] = NULL;
+    run_expect(argv, cases[i].status, &out, NULL);
+    if (cases[i].line)
+      snprintf(want, sizeof(want), "%s (rule %s)\n",
+               cases[i].status ? "deny EACCES" : "allow",
+               pol_rule(fx.units, cases[i].line));
+    else
+      snprintf(want, sizeof(want), "deny EACCES (no rule matched)\n");
+    assert_contains(out, want);
+    free(out);
+  }
 }
 
 /* ---------------------------------- explain agrees with a real psockd */
@@ -474,7 +682,7 @@ static int client_agree(void *arg) {
   CHECK(psock_setsockopt(s, SOL_SOCKET, SO_MARK, 7) == 0);
   psock_close(s);
   CHECK(psock_socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) == NULL);
-  CHECK(pol_denied(EACCES, "no rule matched", "socket",
+  CHECK(pol_denied(EPERM, "no rule matched", "socket",
                    "family=2 type=3 proto=1") == 0);
   return 0;
 }
@@ -498,7 +706,7 @@ static void test_explain_agrees_with_psockd(void **state) {
        fx.good_mark},
       {{"--user", nobody, "--groups", gid, "socket", "family=inet", "type=raw",
         "proto=icmp"},
-       "EACCES",
+       "EPERM",
        0},
   };
   int r;
@@ -531,9 +739,12 @@ static int setup(void **state) {
   snprintf(fx.bad, sizeof(fx.bad), "%s/bad.conf", fx.dir);
   snprintf(fx.good, sizeof(fx.good), "%s/good.conf", fx.dir);
   snprintf(fx.rich, sizeof(fx.rich), "%s/rich.conf", fx.dir);
+  snprintf(fx.twin, sizeof(fx.twin), "%s/twin.conf", fx.dir);
+  snprintf(fx.units, sizeof(fx.units), "%s/units.conf", fx.dir);
   pol_write_file(fx.bad, bad_text);
   write_good();
   write_rich();
+  write_units();
   return 0;
 }
 
@@ -550,9 +761,12 @@ int main(void) {
       cmocka_unit_test(test_dump_policy_round_trip),
       cmocka_unit_test(test_dump_default_policy_round_trip),
       cmocka_unit_test(test_psockctl_check),
+      cmocka_unit_test(test_psockctl_check_warnings),
       cmocka_unit_test(test_psockctl_explain),
       cmocka_unit_test(test_psockctl_explain_usage_errors),
       cmocka_unit_test(test_psockctl_explain_default_policy),
+      cmocka_unit_test(test_psockctl_explain_warns),
+      cmocka_unit_test(test_psockctl_explain_unit_unknown),
       cmocka_unit_test(test_explain_agrees_with_psockd),
   };
 

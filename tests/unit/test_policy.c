@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -17,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -137,6 +140,8 @@ static void decide_at(const char *file, int line, const struct policy *p,
 #define DENY(p, s, q, err, rule)                                               \
   decide_at(__FILE__, __LINE__, p, s, q, false, err, rule)
 #define NOMATCH(p, s, q) DENY(p, s, q, EACCES, "no rule matched")
+/* No rule matched a request that mirrors a missing capability. */
+#define NOMATCH_EPERM(p, s, q) DENY(p, s, q, EPERM, "no rule matched")
 
 /* --- who ---------------------------------------------------------------- */
 
@@ -156,7 +161,7 @@ static void test_who_anyone_uid_user(void **state) {
   NOMATCH(p, subj(&s, 1002, 5), qfam(&b, POLICY_REVERSE, 0));
   ALLOW(p, subj(&s, pw->pw_uid, 7), qsock(&b, AF_INET, SOCK_RAW, 1),
         "t.conf:3");
-  NOMATCH(p, subj(&s, 1000, 0), qsock(&b, AF_INET, SOCK_RAW, 1));
+  NOMATCH_EPERM(p, subj(&s, 1000, 0), qsock(&b, AF_INET, SOCK_RAW, 1));
   policy_free(p);
 }
 
@@ -277,6 +282,8 @@ static void test_each_call(void **state) {
 
       if (q == c)
         ALLOW(p, &s, pq, "t.conf:1");
+      else if (q == POLICY_SETSOCKOPT)
+        NOMATCH_EPERM(p, &s, pq);
       else
         NOMATCH(p, &s, pq);
     }
@@ -315,7 +322,7 @@ static void test_family_type_proto(void **state) {
   p = load("allow anyone socket family=any type=any proto=tcp\n");
   ALLOW(p, &s, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_TCP), "t.conf:1");
   NOMATCH(p, &s, qsock(&b, AF_NETLINK, SOCK_RAW, IPPROTO_TCP));
-  NOMATCH(p, &s, qsock(&b, AF_PACKET, SOCK_RAW, IPPROTO_TCP));
+  NOMATCH_EPERM(p, &s, qsock(&b, AF_PACKET, SOCK_RAW, IPPROTO_TCP));
   policy_free(p);
 }
 
@@ -408,13 +415,15 @@ static void test_option(void **state) {
   subj(&s, 1000, 1000);
   ALLOW(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_MARK), "t.conf:1");
   ALLOW(p, &s, qopt(&b, AF_INET, IPPROTO_IP, IP_TRANSPARENT), "t.conf:1");
-  NOMATCH(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_PRIORITY));
-  NOMATCH(p, &s, qopt(&b, AF_INET6, IPPROTO_IPV6, IPV6_TRANSPARENT));
-  NOMATCH(p, &s, qopt(&b, AF_INET6, SOL_SOCKET, SO_MARK));
+  /* A refused privileged option answers the kernel's EPERM... */
+  NOMATCH_EPERM(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_PRIORITY));
+  NOMATCH_EPERM(p, &s, qopt(&b, AF_INET6, IPPROTO_IPV6, IPV6_TRANSPARENT));
+  NOMATCH_EPERM(p, &s, qopt(&b, AF_INET6, SOL_SOCKET, SO_MARK));
+  /* ...or the option's own answer: SO_DEBUG's is EACCES. */
+  NOMATCH(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_DEBUG));
   /* An option not in the table matches option=any only. */
-  NOMATCH(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_REUSEADDR));
-  ALLOW(p, subj(&s, 0, 0), qopt(&b, AF_INET, SOL_SOCKET, SO_REUSEADDR),
-        "t.conf:2");
+  NOMATCH_EPERM(p, &s, qopt(&b, AF_INET, SOL_SOCKET, 9999));
+  ALLOW(p, subj(&s, 0, 0), qopt(&b, AF_INET, SOL_SOCKET, 9999), "t.conf:2");
   policy_free(p);
 }
 
@@ -463,9 +472,10 @@ static void test_missing_key_deny(void **state) {
                           "allow anyone lookup\n");
 
   subj(&s, 1000, 1000);
-  /* A deny rule without type=/proto= matches every type and proto. */
-  DENY(p, &s, qsock(&b, AF_PACKET, SOCK_RAW, 768), EACCES, "t.conf:1");
-  DENY(p, &s, qsock(&b, AF_PACKET, SOCK_DGRAM, 0), EACCES, "t.conf:1");
+  /* A deny rule without type=/proto= matches every type and proto; without
+   * errno= it answers as the kernel would (EPERM: CAP_NET_RAW). */
+  DENY(p, &s, qsock(&b, AF_PACKET, SOCK_RAW, 768), EPERM, "t.conf:1");
+  DENY(p, &s, qsock(&b, AF_PACKET, SOCK_DGRAM, 0), EPERM, "t.conf:1");
   ALLOW(p, &s, qsock(&b, AF_INET, SOCK_RAW, 1), "t.conf:4");
   DENY(p, &s, qsock(&b, AF_TIPC, SOCK_RDM, 0), EPERM, "t.conf:2");
   DENY(p, &s, qfam(&b, POLICY_CONNECT, AF_TIPC), EPERM, "t.conf:2");
@@ -516,6 +526,29 @@ static void test_empty_policy_denies(void **state) {
 
 /* --- the default policy ------------------------------------------------- */
 
+/* An abstract unix name as a query: in the query's own fields, or in a
+ * sockaddr_un (addrlen says how long the name is). */
+static const struct policy_query *qabs(struct qb *b, enum policy_call call,
+                                       const char *name, size_t len) {
+  qfam(b, call, AF_UNIX);
+  b->q.abstract = name;
+  b->q.abstract_len = len;
+  return &b->q;
+}
+
+static const struct policy_query *qabs_sun(struct qb *b, enum policy_call call,
+                                           const char *name, size_t len) {
+  struct sockaddr_un *sun = (struct sockaddr_un *)&b->ss;
+
+  qfam(b, call, AF_UNIX);
+  sun->sun_family = AF_UNIX;
+  assert_true(len < sizeof(sun->sun_path));
+  memcpy(sun->sun_path + 1, name, len);
+  b->q.addr = (struct sockaddr *)sun;
+  b->q.addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len);
+  return &b->q;
+}
+
 static void test_default_policy(void **state) {
   struct policy_subject s, root;
   struct policy *p = NULL;
@@ -526,53 +559,87 @@ static void test_default_policy(void **state) {
 #define R(n) (snprintf(rule, sizeof(rule), "%s%d", rl, n), rule)
   assert_int_equal(policy_load_default(&p), 0);
   assert_string_equal(policy_source(p), "default policy");
+  assert_int_equal(policy_n_rules(p), 11);
   subj(&s, 65534, 65534);
   subj(&root, 0, 0);
 
+  /* 1: root may do anything, abstract unix names included. */
   ALLOW(p, &root, qsock(&b, AF_PACKET, SOCK_RAW, htons(3)), R(1));
+  ALLOW(p, &root, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_RAW), R(1));
+  ALLOW(p, &root, qsock(&b, AF_UNIX, SOCK_STREAM, 0), R(1));
   ALLOW(p, &root, qopt(&b, AF_INET, SOL_SOCKET, SO_MARK), R(1));
   ALLOW(p, &root, qaddr(&b, POLICY_BIND, AF_INET, "0.0.0.0", 80), R(1));
+  ALLOW(p, &root, qabs(&b, POLICY_CONNECT, "/tmp/.X11-unix/X0", 17), R(1));
+  ALLOW(p, &root, qfam(&b, POLICY_CONNECT, AF_UNIX), R(1));
 
+  /* 2-4: every inet stream, datagram and seqpacket protocol. */
   ALLOW(p, &s, qsock(&b, AF_INET, SOCK_STREAM, 0), R(2));
   ALLOW(p, &s, qsock(&b, AF_INET6, SOCK_STREAM, IPPROTO_TCP), R(2));
+  ALLOW(p, &s, qsock(&b, AF_INET, SOCK_STREAM, IPPROTO_SCTP), R(2));
+  ALLOW(p, &s, qsock(&b, AF_INET6, SOCK_STREAM, 262 /* MPTCP */), R(2));
   ALLOW(p, &s, qsock(&b, AF_INET6, SOCK_DGRAM, IPPROTO_UDP), R(3));
-  NOMATCH(p, &s, qsock(&b, AF_INET, SOCK_STREAM, IPPROTO_SCTP));
-  NOMATCH(p, &s, qsock(&b, AF_PACKET, SOCK_RAW, htons(3)));
-  NOMATCH(p, &s, qsock(&b, AF_PACKET, SOCK_DGRAM, 0));
-  ALLOW(p, &s, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_ICMP), R(4));
-  ALLOW(p, &s, qsock(&b, AF_INET, SOCK_DGRAM, IPPROTO_ICMP), R(4));
-  ALLOW(p, &s, qsock(&b, AF_INET6, SOCK_RAW, IPPROTO_ICMPV6), R(5));
-  NOMATCH(p, &s, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_TCP));
-  NOMATCH(p, &s, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_RAW));
-  NOMATCH(p, &s, qsock(&b, AF_INET6, SOCK_RAW, IPPROTO_ICMP));
-  ALLOW(p, &s, qsock(&b, AF_NETLINK, SOCK_RAW, 0), R(6));
-  ALLOW(p, &s, qsock(&b, AF_NETLINK, SOCK_DGRAM, 0), R(6));
+  ALLOW(p, &s, qsock(&b, AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE), R(3));
+  ALLOW(p, &s, qsock(&b, AF_INET, SOCK_SEQPACKET, 0), R(4));
+  ALLOW(p, &s, qsock(&b, AF_INET6, SOCK_SEQPACKET, IPPROTO_SCTP), R(4));
+  NOMATCH(p, &s, qsock(&b, AF_INET, SOCK_STREAM, IPPROTO_UDP));
+  NOMATCH(p, &s, qsock(&b, AF_INET, SOCK_SEQPACKET, IPPROTO_TCP));
+  /* 5-6: ICMP echo through datagram ("ping") sockets only... */
+  ALLOW(p, &s, qsock(&b, AF_INET, SOCK_DGRAM, IPPROTO_ICMP), R(5));
+  ALLOW(p, &s, qsock(&b, AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6), R(6));
+  NOMATCH(p, &s, qsock(&b, AF_INET6, SOCK_DGRAM, IPPROTO_ICMP));
+  NOMATCH(p, &s, qsock(&b, AF_INET, SOCK_DGRAM, IPPROTO_ICMPV6));
+  /* ...never raw sockets, nor packet sockets: EPERM, as the kernel says. */
+  NOMATCH_EPERM(p, &s, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_ICMP));
+  NOMATCH_EPERM(p, &s, qsock(&b, AF_INET6, SOCK_RAW, IPPROTO_ICMPV6));
+  NOMATCH_EPERM(p, &s, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_TCP));
+  NOMATCH_EPERM(p, &s, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_RAW));
+  NOMATCH_EPERM(p, &s, qsock(&b, AF_PACKET, SOCK_RAW, htons(3)));
+  NOMATCH_EPERM(p, &s, qsock(&b, AF_PACKET, SOCK_DGRAM, 0));
+  /* 7: NETLINK_ROUTE and NETLINK_SOCK_DIAG, no other netlink. */
+  ALLOW(p, &s, qsock(&b, AF_NETLINK, SOCK_RAW, 0), R(7));
+  ALLOW(p, &s, qsock(&b, AF_NETLINK, SOCK_DGRAM, 0), R(7));
+  ALLOW(p, &s, qsock(&b, AF_NETLINK, SOCK_RAW, 4 /* sock_diag */), R(7));
   NOMATCH(p, &s, qsock(&b, AF_NETLINK, SOCK_RAW, 9 /* audit */));
-  ALLOW(p, &s, qsock(&b, AF_UNIX, SOCK_SEQPACKET, 0), R(7));
+  NOMATCH(p, &s, qsock(&b, AF_NETLINK, SOCK_RAW, 16 /* generic */));
+  /* No unix sockets: clients make their own. */
+  NOMATCH(p, &s, qsock(&b, AF_UNIX, SOCK_SEQPACKET, 0));
+  NOMATCH(p, &s, qsock(&b, AF_UNIX, SOCK_STREAM, 0));
   NOMATCH(p, &s, qsock(&b, AF_TIPC, SOCK_RDM, 0));
 
+  /* 8: connect and send anywhere over inet, inet6 and netlink... */
   ALLOW(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET, "192.0.2.1", 22), R(8));
   ALLOW(p, &s, qaddr(&b, POLICY_SENDTO, AF_INET6, "2001:db8::1", 53), R(8));
-  ALLOW(p, &s, qfam(&b, POLICY_CONNECT, AF_UNIX), R(8));
+  ALLOW(p, &s, qfam(&b, POLICY_CONNECT, AF_NETLINK), R(8));
   NOMATCH(p, &s, qfam(&b, POLICY_CONNECT, AF_TIPC));
+  /* ...never to an abstract unix name (nor a unix path). */
+  NOMATCH(p, &s, qabs(&b, POLICY_CONNECT, "/tmp/.X11-unix/X0", 17));
+  NOMATCH(p, &s, qabs_sun(&b, POLICY_SENDTO, "/tmp/.X11-unix/X0", 17));
+  NOMATCH(p, &s, qabs(&b, POLICY_BIND, "", 0));
+  NOMATCH(p, &s, qfam(&b, POLICY_CONNECT, AF_UNIX));
 
+  /* 9: bind port 0 and unprivileged ports; 1-1023 answer EACCES. */
   NOMATCH(p, &s, qaddr(&b, POLICY_BIND, AF_INET, "0.0.0.0", 80));
   NOMATCH(p, &s, qaddr(&b, POLICY_BIND, AF_INET6, "::", 1023));
+  NOMATCH(p, &s, qaddr(&b, POLICY_BIND, AF_INET6, "::", 1));
   ALLOW(p, &s, qaddr(&b, POLICY_BIND, AF_INET, "0.0.0.0", 8080), R(9));
   ALLOW(p, &s, qaddr(&b, POLICY_BIND, AF_INET6, "::1", 0), R(9));
-  ALLOW(p, &s, qfam(&b, POLICY_BIND, AF_UNIX), R(9));
+  ALLOW(p, &s, qaddr(&b, POLICY_BIND, AF_INET6, "::1", 1024), R(9));
   ALLOW(p, &s, qfam(&b, POLICY_BIND, AF_NETLINK), R(9));
+  NOMATCH(p, &s, qfam(&b, POLICY_BIND, AF_UNIX));
   NOMATCH(p, &s, qfam(&b, POLICY_BIND, AF_PACKET));
 
+  /* 10: listen on inet sockets; 11: lookups. */
   ALLOW(p, &s, qfam(&b, POLICY_LISTEN, AF_INET6), R(10));
-  ALLOW(p, &s, qfam(&b, POLICY_LISTEN, AF_UNIX), R(10));
+  NOMATCH(p, &s, qfam(&b, POLICY_LISTEN, AF_UNIX));
   NOMATCH(p, &s, qfam(&b, POLICY_LISTEN, AF_NETLINK));
   ALLOW(p, &s, qfam(&b, POLICY_LOOKUP, 0), R(11));
   ALLOW(p, &s, qfam(&b, POLICY_REVERSE, 0), R(11));
 
-  NOMATCH(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_MARK));
-  NOMATCH(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_BINDTODEVICE));
-  NOMATCH(p, &s, qopt(&b, AF_INET6, IPPROTO_IPV6, IPV6_TRANSPARENT));
+  /* No privileged option: EPERM, or SO_DEBUG's own EACCES. */
+  NOMATCH_EPERM(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_MARK));
+  NOMATCH_EPERM(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_BINDTODEVICE));
+  NOMATCH_EPERM(p, &s, qopt(&b, AF_INET6, IPPROTO_IPV6, IPV6_TRANSPARENT));
+  NOMATCH(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_DEBUG));
 #undef R
   policy_free(p);
 }
@@ -600,11 +667,8 @@ static void test_each_error(void **state) {
        "seqpacket, a number, or any)"},
       {"allow anyone socket family=inet type=any proto=tcpp",
        "1:48: unknown proto 'tcpp' (expected 0, tcp, udp, icmp, icmpv6, "
-       "sctp, udplite, raw, route, a number, or any)"},
-      {"allow anyone setsockopt family=any option=SO_REUSEADDR",
-       "1:43: unknown option 'SO_REUSEADDR' (expected SO_MARK, "
-       "SO_BINDTODEVICE, SO_PRIORITY, SO_RCVBUFFORCE, SO_SNDBUFFORCE, "
-       "SO_DEBUG, IP_TRANSPARENT, IPV6_TRANSPARENT, or any)"},
+       "sctp, udplite, mptcp, raw, route, sock_diag, xfrm, audit, netfilter, "
+       "kobject_uevent, generic, a number, or any)"},
       {"allow anyone connect family=inet addr=10.0.0.0/33 port=any",
        "1:48: bad prefix length '33' (expected 0-32)"},
       {"allow anyone connect family=inet6 addr=::/129 port=any",
@@ -693,6 +757,22 @@ static void test_each_error(void **state) {
       {"allow anyone socket \\\n  family=inet \\\n  type=bad proto=any\n",
        "3:8: unknown type 'bad' (expected stream, dgram, raw, rdm, "
        "seqpacket, a number, or any)"},
+      /* abstract unix names */
+      {"allow anyone connect family=unix addr=@foo\\q",
+       "1:43: bad escape in abstract name '@foo\\q' (expected \\\\, \\*, "
+       "\\? or \\xHH)"},
+      {"allow anyone connect family=unix addr=@a\\x4",
+       "1:41: bad escape in abstract name '@a\\x4' (expected \\\\, \\*, "
+       "\\? or \\xHH)"},
+      {"allow anyone connect family=inet addr=@x port=any",
+       "1:39: '@x' is an abstract unix name, but family= does not list unix"},
+      {"allow anyone bind family=unix addr=10.0.0.0/8",
+       "1:36: '10.0.0.0/8' is an IP address, but family= lists neither inet "
+       "nor inet6"},
+      {"allow anyone connect family=inet addr=any,10.0.0.0/8 port=any",
+       "1:39: 'any' cannot be combined with other IP addresses"},
+      {"allow anyone connect family=unix addr=@a,,@b",
+       "1:42: empty value in list"},
   };
 
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -836,6 +916,404 @@ static void test_names(void **state) {
   assert_int_equal(optname, IPV6_TRANSPARENT);
   assert_int_equal(policy_option_from_name("so_mark", &level, &optname),
                    -EINVAL);
+  /* Protocols an unprivileged user may open, and read-only netlink. */
+  assert_int_equal(policy_proto_from_name("mptcp", AF_INET6), 262);
+  assert_int_equal(policy_proto_from_name("udplite", AF_INET), 136);
+  assert_int_equal(policy_proto_from_name("sock_diag", AF_NETLINK), 4);
+  assert_int_equal(policy_proto_from_name("sock_diag", AF_INET), -EINVAL);
+}
+
+/* Every option of the shared table is a name here, and back. */
+static void test_option_names_are_the_table(void **state) {
+  char text[128], *dump_text = NULL;
+  size_t len = 0;
+
+  assert_true(sockopt_count() > 0);
+  for (size_t i = 0; i < sockopt_count(); i++) {
+    const struct sockopt *o = sockopt_at(i);
+    struct policy *p;
+    int level = -1, optname = -1;
+    FILE *f;
+
+    assert_int_equal(policy_option_from_name(o->name, &level, &optname), 0);
+    assert_int_equal(level, o->level);
+    assert_int_equal(optname, o->optname);
+    snprintf(text, sizeof(text), "allow anyone setsockopt family=any option=%s",
+             o->name);
+    p = load(text);
+    f = open_memstream(&dump_text, &len);
+    policy_dump(p, f);
+    fclose(f);
+    assert_string_equal(dump_text, strcat(text, "\n"));
+    free(dump_text);
+    policy_free(p);
+  }
+}
+
+/* --- abstract unix names ------------------------------------------------ */
+
+static void test_abstract_names(void **state) {
+  struct policy_subject s;
+  struct qb b;
+  struct policy *p =
+      load("allow anyone connect family=unix addr=@/tmp/.X11-unix/X?\n"
+           "allow anyone bind family=unix addr=@app-*-sock,@exact\n"
+           "deny anyone connect,sendto family=unix addr=@dbus-*\n"
+           "allow anyone sendto family=unix addr=@*\\x00nul\n"
+           "allow anyone connect family=inet,inet6,unix addr=any port=any\n");
+
+  subj(&s, 1000, 1000);
+  /* '?' one byte, in the query's fields or in a sockaddr_un. */
+  ALLOW(p, &s, qabs(&b, POLICY_CONNECT, "/tmp/.X11-unix/X0", 17), "t.conf:1");
+  ALLOW(p, &s, qabs_sun(&b, POLICY_CONNECT, "/tmp/.X11-unix/X1", 17),
+        "t.conf:1");
+  NOMATCH(p, &s, qabs(&b, POLICY_CONNECT, "/tmp/.X11-unix/X10", 18));
+  NOMATCH(p, &s, qabs(&b, POLICY_CONNECT, "/tmp/.X11-unix/X", 16));
+  /* '*' any run of bytes, NULs and '/' included; literal names. */
+  ALLOW(p, &s, qabs(&b, POLICY_BIND, "app--sock", 9), "t.conf:2");
+  ALLOW(p, &s, qabs(&b, POLICY_BIND, "app-a/\0b-sock", 13), "t.conf:2");
+  ALLOW(p, &s, qabs(&b, POLICY_BIND, "exact", 5), "t.conf:2");
+  NOMATCH(p, &s, qabs(&b, POLICY_BIND, "exact\0", 6));
+  NOMATCH(p, &s, qabs(&b, POLICY_BIND, "exac", 4));
+  NOMATCH(p, &s, qabs(&b, POLICY_BIND, "app-x-sockx", 11));
+  /* A deny rule with a pattern refuses those names only... */
+  DENY(p, &s, qabs(&b, POLICY_CONNECT, "dbus-1234", 9), EACCES, "t.conf:3");
+  DENY(p, &s, qabs(&b, POLICY_SENDTO, "dbus-", 5), EACCES, "t.conf:3");
+  /* ...escapes name any byte, NUL too... */
+  ALLOW(p, &s, qabs(&b, POLICY_SENDTO, "x\0nul", 5), "t.conf:4");
+  ALLOW(p, &s, qabs(&b, POLICY_SENDTO, "\0nul", 4), "t.conf:4");
+  NOMATCH(p, &s, qabs(&b, POLICY_SENDTO, "xnul", 4));
+  /* ...and addr=any is every IP address, never an abstract name. */
+  NOMATCH(p, &s, qabs(&b, POLICY_CONNECT, "other", 5));
+  ALLOW(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET, "192.0.2.1", 1), "t.conf:5");
+  /* A unix path carries no addr= (psockd does paths for root only, and
+   * judges them in the handler): the first unix connect rule takes it. */
+  ALLOW(p, &s, qfam(&b, POLICY_CONNECT, AF_UNIX), "t.conf:1");
+  policy_free(p);
+}
+
+static void test_abstract_edges(void **state) {
+  char big[POLICY_ABSTRACT_MAX + 1];
+  struct policy_subject s;
+  struct qb b;
+  struct policy *p = load("allow anyone bind family=unix addr=@*\n"
+                          "deny anyone connect addr=@*\n"
+                          "allow anyone connect family=unix\n");
+
+  subj(&s, 1000, 1000);
+  memset(big, 'a', sizeof(big));
+  /* The empty name and the longest name match '*'. */
+  ALLOW(p, &s, qabs(&b, POLICY_BIND, "", 0), "t.conf:1");
+  ALLOW(p, &s, qabs(&b, POLICY_BIND, big, POLICY_ABSTRACT_MAX), "t.conf:1");
+  ALLOW(p, &s, qabs_sun(&b, POLICY_BIND, big, POLICY_ABSTRACT_MAX - 1),
+        "t.conf:1");
+  /* A longer name is no name a socket can have. */
+  DENY(p, &s, qabs(&b, POLICY_BIND, big, sizeof(big)), EACCES,
+       "invalid request");
+  qabs_sun(&b, POLICY_BIND, big, POLICY_ABSTRACT_MAX);
+  b.q.addrlen++;
+  DENY(p, &s, &b.q, EACCES, "invalid request");
+  /* A deny rule without family= catches abstract connects; a unix path
+   * (no addr=) goes on to the allow rule without addr=, which in turn
+   * never admits an abstract name. */
+  DENY(p, &s, qabs(&b, POLICY_CONNECT, "x", 1), EACCES, "t.conf:2");
+  ALLOW(p, &s, qfam(&b, POLICY_CONNECT, AF_UNIX), "t.conf:3");
+  policy_free(p);
+  p = load("allow anyone connect family=unix\n");
+  NOMATCH(p, &s, qabs(&b, POLICY_CONNECT, "x", 1));
+  ALLOW(p, &s, qfam(&b, POLICY_CONNECT, AF_UNIX), "t.conf:1");
+  policy_free(p);
+}
+
+static void test_abstract_too_long(void **state) {
+  char text[512], name[POLICY_ABSTRACT_MAX + 2], expected[512];
+
+  memset(name, 'n', sizeof(name) - 1);
+  name[sizeof(name) - 1] = '\0';
+  snprintf(text, sizeof(text), "allow anyone bind family=unix addr=@%s", name);
+  snprintf(expected, sizeof(expected),
+           "t.conf:1:36: abstract name '@%.63s' is too long (a name has at "
+           "most 107 bytes)\n",
+           name);
+  errors(text, 1, expected);
+  /* Stars are no bytes: 107 bytes and a star fit. */
+  name[sizeof(name) - 2] = '*';
+  snprintf(text, sizeof(text), "allow anyone bind family=unix addr=@%s", name);
+  policy_free(load(text));
+}
+
+static void test_abstract_from_text(void **state) {
+  char out[POLICY_ABSTRACT_MAX];
+
+  assert_int_equal(policy_abstract_from_text("/tmp/.X11-unix/X0", out), 17);
+  assert_memory_equal(out, "/tmp/.X11-unix/X0", 17);
+  /* '*' and '?' are bytes in a name; escapes are decoded. */
+  assert_int_equal(policy_abstract_from_text("a*?\\x00\\\\\\*", out), 6);
+  assert_memory_equal(out, "a*?\0\\*", 6);
+  assert_int_equal(policy_abstract_from_text("bad\\", out), -EINVAL);
+  assert_int_equal(policy_abstract_from_text("bad\\xg0", out), -EINVAL);
+  assert_int_equal(policy_abstract_from_text("", out), 0);
+}
+
+/* --- a missing unit never widens ---------------------------------------- */
+
+static void test_unit_unknown(void **state) {
+  struct policy_subject s;
+  struct qb b;
+  const struct policy_query *q = qfam(&b, POLICY_LOOKUP, 0);
+  struct policy *p = load("deny uid=1000 unit=sshd.service lookup\n"
+                          "allow unit=*.service lookup\n"
+                          "deny unit=x.service reverse\n"
+                          "allow anyone reverse\n");
+
+  subj(&s, 1000, 1000);
+  /* Known units: the allow twin and the deny twin. */
+  s.unit = "web.service";
+  ALLOW(p, &s, q, "t.conf:2");
+  s.unit = "sshd.service";
+  DENY(p, &s, q, EACCES, "t.conf:1");
+  /* Unknown: every deny rule with unit= matches, as far as its other WHO
+   * keys do, and no allow rule with unit= does (whatever unit says). */
+  s.unit_unknown = true;
+  s.unit = "web.service";
+  DENY(p, &s, q, EACCES, "t.conf:1");
+  DENY(p, &s, qfam(&b, POLICY_REVERSE, 0), EACCES, "t.conf:3");
+  s.uid = 1001;
+  NOMATCH(p, &s, qfam(&b, POLICY_LOOKUP, 0));
+  /* Known to be in no unit: unit= rules do not apply at all. */
+  s.unit_unknown = false;
+  s.unit = NULL;
+  NOMATCH(p, &s, qfam(&b, POLICY_LOOKUP, 0));
+  ALLOW(p, &s, qfam(&b, POLICY_REVERSE, 0), "t.conf:4");
+  policy_free(p);
+}
+
+/* --- errno -------------------------------------------------------------- */
+
+static void test_errno(void **state) {
+  struct policy_subject s;
+  struct qb b;
+  struct policy *p =
+      load("deny anyone socket family=inet type=raw proto=icmp errno=EACCES\n"
+           "deny anyone socket family=inet,inet6 type=raw\n"
+           "deny anyone bind family=inet addr=any port=1-1023\n"
+           "deny anyone bind family=inet addr=any port=1024-2047 "
+           "errno=EPERM\n"
+           "deny anyone setsockopt family=any option=SO_MARK,SO_DEBUG\n"
+           "deny anyone socket family=inet type=stream\n");
+  struct policy_query q = {.call = POLICY_SOCKET, .family = AF_PACKET};
+
+  subj(&s, 1000, 1000);
+  /* errno= overrides... */
+  DENY(p, &s, qsock(&b, AF_INET, SOCK_RAW, IPPROTO_ICMP), EACCES, "t.conf:1");
+  DENY(p, &s, qaddr(&b, POLICY_BIND, AF_INET, "0.0.0.0", 1500), EPERM,
+       "t.conf:4");
+  /* ...else a deny rule answers as the kernel would. */
+  DENY(p, &s, qsock(&b, AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_UDP), EPERM,
+       "t.conf:2");
+  DENY(p, &s, qaddr(&b, POLICY_BIND, AF_INET, "0.0.0.0", 80), EACCES,
+       "t.conf:3");
+  DENY(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_MARK), EPERM, "t.conf:5");
+  DENY(p, &s, qopt(&b, AF_INET, SOL_SOCKET, SO_DEBUG), EACCES, "t.conf:5");
+  DENY(p, &s, qsock(&b, AF_INET, SOCK_STREAM, 0), EACCES, "t.conf:6");
+  /* No rule: the same answers. */
+  NOMATCH_EPERM(p, &s, qsock(&b, AF_PACKET, SOCK_DGRAM, 0));
+  NOMATCH(p, &s, qsock(&b, AF_NETLINK, SOCK_RAW, 0));
+  NOMATCH(p, &s, qaddr(&b, POLICY_BIND, AF_INET6, "::", 22));
+  NOMATCH(p, &s, qaddr(&b, POLICY_CONNECT, AF_INET, "192.0.2.1", 22));
+  NOMATCH(p, &s, qfam(&b, POLICY_LOOKUP, 0));
+  assert_int_equal(policy_default_errno(&q), EPERM);
+  q.family = AF_INET;
+  q.type = SOCK_RAW;
+  assert_int_equal(policy_default_errno(&q), EPERM);
+  q.family = AF_NETLINK;
+  assert_int_equal(policy_default_errno(&q), EACCES);
+  policy_free(p);
+}
+
+/* --- policy_load_fd ----------------------------------------------------- */
+
+static int memfd_with(const char *text, bool seal) {
+  int fd = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  if (seal)
+    assert_int_equal(
+        fcntl(fd, F_ADD_SEALS,
+              F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL),
+        0);
+  return fd;
+}
+
+static void test_load_fd(void **state) {
+  const char good[] = "allow anyone lookup\ndeny anyone reverse\n";
+  struct policy_subject s;
+  struct policy *p = NULL, *d = NULL;
+  struct qb b;
+  unsigned nerr = 9;
+  char *errs = NULL;
+  size_t errlen = 0;
+  FILE *f;
+  int fd, pipefd[2];
+
+  subj(&s, 1000, 1000);
+  /* A sealed memfd (mapped) and an unsealed one (copied): same policy,
+   * named as told, the fd's offset untouched. */
+  for (int seal = 0; seal < 2; seal++) {
+    fd = memfd_with(good, seal);
+    assert_int_equal(
+        policy_load_fd(fd, "/etc/psockd/policy.conf", NULL, &nerr, &p), 0);
+    assert_int_equal(nerr, 0);
+    assert_int_equal(lseek(fd, 0, SEEK_CUR), (off_t)strlen(good));
+    assert_string_equal(policy_source(p), "/etc/psockd/policy.conf");
+    ALLOW(p, &s, qfam(&b, POLICY_LOOKUP, 0), "/etc/psockd/policy.conf:1");
+    DENY(p, &s, qfam(&b, POLICY_REVERSE, 0), EACCES,
+         "/etc/psockd/policy.conf:2");
+    policy_free(p);
+    close(fd);
+  }
+  /* An empty memfd is an empty policy, which denies everything. */
+  fd = memfd_with("", true);
+  assert_int_equal(policy_load_fd(fd, "empty", NULL, NULL, &p), 0);
+  assert_int_equal(policy_n_rules(p), 0);
+  policy_free(p);
+  close(fd);
+  /* Errors are counted and reported with the name. */
+  fd = memfd_with("allow anyone lookup\nallow anyone frob\n", true);
+  f = open_memstream(&errs, &errlen);
+  p = (struct policy *)&nerr;
+  assert_int_equal(policy_load_fd(fd, "m", f, &nerr, &p), -EINVAL);
+  fclose(f);
+  assert_int_equal(nerr, 1);
+  assert_true(p == (struct policy *)&nerr); /* untouched */
+  assert_non_null(strstr(errs, "m:2:14: unknown call 'frob'"));
+  free(errs);
+  close(fd);
+  /* fd < 0: the built-in default policy, whatever the name. */
+  assert_int_equal(policy_load_fd(-1, "ignored", NULL, &nerr, &p), 0);
+  assert_int_equal(policy_load_default(&d), 0);
+  assert_true(policy_equal(p, d));
+  assert_string_equal(policy_source(p), "default policy");
+  policy_free(p);
+  policy_free(d);
+  /* A pipe is read to its end. */
+  assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+  assert_int_equal(write(pipefd[1], good, strlen(good)), (ssize_t)strlen(good));
+  close(pipefd[1]);
+  assert_int_equal(policy_load_fd(pipefd[0], "pipe", NULL, &nerr, &p), 0);
+  assert_int_equal(policy_n_rules(p), 2);
+  policy_free(p);
+  close(pipefd[0]);
+  /* Too large, a directory, a closed fd. */
+  fd = memfd_with("", false);
+  assert_int_equal(ftruncate(fd, POL_MAX_FILE + 1), 0);
+  assert_int_equal(policy_load_fd(fd, "big", NULL, &nerr, &p), -EFBIG);
+  close(fd);
+  fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  assert_int_equal(policy_load_fd(fd, "/", NULL, &nerr, &p), -EISDIR);
+  close(fd);
+  assert_int_equal(policy_load_fd(fd, "closed", NULL, &nerr, &p), -EBADF);
+}
+
+/* --- warnings: rules the holder of a socket can undo -------------------- */
+
+static unsigned lint(const char *text, char **ret_out) {
+  struct policy *p = load(text);
+  size_t len = 0;
+  FILE *f = open_memstream(ret_out, &len);
+  unsigned n;
+
+  assert_non_null(f);
+  n = policy_lint(p, f);
+  fclose(f);
+  policy_free(p);
+  return n;
+}
+
+static void lint_none(const char *text) {
+  char *out = NULL;
+
+  if (lint(text, &out) != 0)
+    fail_msg("unexpected warnings for:\n%s---\n%s", text, out);
+  free(out);
+}
+
+static void lint_one(const char *text, const char *where, const char *needle) {
+  char *out = NULL, prefix[64];
+
+  if (lint(text, &out) != 1 || !strstr(out, needle))
+    fail_msg("expected one warning with \"%s\" for:\n%s---\n%s", needle, text,
+             out);
+  snprintf(prefix, sizeof(prefix), "%s: warning: ", where);
+  assert_memory_equal(out, prefix, strlen(prefix));
+  assert_non_null(strstr(out, "psock-run --mode=seccomp"));
+  assert_non_null(strstr(out, "connect without socket"));
+  free(out);
+}
+
+#define SOCK_TCP "allow anyone socket family=inet type=stream proto=0,tcp\n"
+#define SOCK_UDP "allow uid=1000 socket family=inet type=dgram proto=0,udp\n"
+
+static void test_lint_unenforceable(void **state) {
+  /* A deny on connect for clients that also get inet sockets... */
+  lint_one(SOCK_TCP "deny anyone connect addr=10.0.0.0/8\n"
+                    "allow anyone connect family=inet addr=any port=any\n",
+           "t.conf:2", "rule t.conf:1 may give the same clients unconnected");
+  /* ...its twin: connected sockets only (connect without socket). */
+  lint_none("deny anyone connect addr=10.0.0.0/8\n"
+            "allow anyone connect family=inet addr=any port=any\n");
+  /* An allow rule that limits destinations, with no broader one... */
+  lint_one(SOCK_UDP "allow anyone sendto family=inet addr=192.0.2.0/24 "
+                    "port=53\n",
+           "t.conf:2", "restricts sendto for inet sockets");
+  /* ...twins: a broader rule for everyone, or other clients' sockets. */
+  lint_none(SOCK_UDP "allow anyone sendto family=inet addr=192.0.2.0/24 "
+                     "port=53\n"
+                     "allow anyone sendto family=inet,inet6 addr=any "
+                     "port=any\n");
+  lint_none(SOCK_UDP "allow uid=1001 sendto family=inet addr=192.0.2.0/24 "
+                     "port=53\n");
+  /* bind: unprivileged ports only; privileged ones the kernel refuses. */
+  lint_one(SOCK_TCP "deny anyone bind family=inet port=8000-8999\n", "t.conf:2",
+           "restricts bind");
+  lint_none(SOCK_TCP "deny anyone bind family=inet port=1-1023\n"
+                     "allow anyone bind family=inet addr=any "
+                     "port=0,1024-65535\n");
+  lint_one(SOCK_TCP "allow anyone bind family=inet addr=127.0.0.1 port=any\n",
+           "t.conf:2", "restricts bind");
+  /* A grant of privileged ports restricts nothing the holder could do. */
+  lint_none(SOCK_TCP "allow anyone bind family=inet addr=any port=80,443\n");
+  /* listen: only where a connection type is granted. */
+  lint_one(SOCK_TCP "deny anyone listen family=inet\n", "t.conf:2",
+           "restricts listen");
+  lint_none("allow anyone socket family=inet type=dgram proto=0\n"
+            "deny anyone listen family=inet\n");
+  /* Families: an inet6 restriction is not undone by inet sockets, an
+   * abstract name is by unix sockets from psockd. */
+  lint_none(SOCK_TCP "deny anyone connect family=inet6\n");
+  lint_one("allow uid=0 socket family=unix type=any proto=any\n"
+           "deny uid=0 connect family=unix addr=@dbus-*\n",
+           "t.conf:2", "restricts connect for unix sockets");
+  /* The default policy restricts nothing it cannot hold. */
+  lint_none(pol_default_text);
+}
+
+static void test_lint_options(void **state) {
+  char *out = NULL;
+
+  /* Every option in today's table may need privilege: no warning. */
+  for (size_t i = 0; i < sockopt_count(); i++) {
+    const struct sockopt *o = sockopt_at(i);
+    char text[128];
+
+    snprintf(text, sizeof(text),
+             "allow anyone setsockopt family=any "
+             "option=%s\n",
+             o->name);
+    assert_int_equal(lint(text, &out), o->rule == SOCKOPT_FREE);
+    free(out);
+  }
 }
 
 /* --- dump -> parse round trip ------------------------------------------- */
@@ -886,7 +1364,8 @@ static void test_round_trip_rich(void **state) {
   char *text = dump(p);
 
   /* Canonical: fixed key order, names where there are names, "all" for
-   * every call, default errno and full-length prefixes left out. */
+   * every call, full-length prefixes left out; an errno= given is kept
+   * (without it, the kernel's errno is answered). */
   assert_string_equal(
       text,
       "allow uid=0,1000 user=root gid=5 group=root unit=a.service,b@*.service "
@@ -902,9 +1381,30 @@ static void test_round_trip_rich(void **state) {
       "IP_TRANSPARENT,IPV6_TRANSPARENT\n"
       "allow anyone bind,connect,sendto family=unix,inet6 addr=2001:db8::/32,"
       "0.0.0.0/0,192.0.2.1 port=any\n"
-      "deny unit=x.service listen,lookup,reverse\n"
+      "deny unit=x.service listen,lookup,reverse errno=EACCES\n"
       "allow anyone all family=unix type=any proto=any addr=any port=any "
       "option=any\n");
+  free(text);
+  round_trip(p);
+  policy_free(p);
+}
+
+/* Abstract names with every kind of byte come back as they went in. */
+static void test_round_trip_abstract(void **state) {
+  struct policy *p =
+      load("allow uid=0 bind,connect family=unix,inet addr=any,@a\\*b\\?c*?,"
+           "@\\x00\\x01\\x5C\\\\\\x2c\\x23\\x20\\xfF,@,@/tmp/.X11-unix/X0 "
+           "port=any\n"
+           "deny anyone connect addr=@*\\x5c\n");
+  char *text = dump(p);
+
+  /* Odd bytes escaped as \xHH (a backslash too: "\\" at the end of a
+   * line would continue it), the glob characters as \* and \?. */
+  assert_string_equal(text,
+                      "allow uid=0 bind,connect family=unix,inet "
+                      "addr=any,@a\\*b\\?c*?,@\\x00\\x01\\x5c\\x5c\\x2c\\x23"
+                      "\\x20\\xff,@,@/tmp/.X11-unix/X0 port=any\n"
+                      "deny anyone connect addr=@*\\x5c\n");
   free(text);
   round_trip(p);
   policy_free(p);
@@ -952,7 +1452,18 @@ int main(void) {
       cmocka_unit_test(test_origin_truncation),
       cmocka_unit_test(test_load_file),
       cmocka_unit_test(test_names),
+      cmocka_unit_test(test_option_names_are_the_table),
+      cmocka_unit_test(test_abstract_names),
+      cmocka_unit_test(test_abstract_edges),
+      cmocka_unit_test(test_abstract_too_long),
+      cmocka_unit_test(test_abstract_from_text),
+      cmocka_unit_test(test_unit_unknown),
+      cmocka_unit_test(test_errno),
+      cmocka_unit_test(test_load_fd),
+      cmocka_unit_test(test_lint_unenforceable),
+      cmocka_unit_test(test_lint_options),
       cmocka_unit_test(test_round_trip_rich),
+      cmocka_unit_test(test_round_trip_abstract),
       cmocka_unit_test(test_round_trip_default),
   };
 
