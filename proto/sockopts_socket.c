@@ -32,7 +32,7 @@
 const struct sockopt sockopts_socket[] = {
     /* Options whose setsockopt needs a capability. */
     {OPT(SOL_SOCKET, SO_DEBUG), V_INT, FREE_RANGE(0, 0, ADMIN, EACCES),
-     K(2, 6, 12), .why = "0 free; other values need CAP_NET_ADMIN (EACCES)"},
+     K(2, 6, 12), .why = "0 free; other values need CAP_NET_ADMIN"},
     {OPT(SOL_SOCKET, SO_MARK), V_INT, PRIV(RAW_OR_ADMIN, EPERM), K(2, 6, 25),
      .why = "CAP_NET_ADMIN or (since 5.17) CAP_NET_RAW, any value"},
     {OPT(SOL_SOCKET, SO_PRIORITY), V_INT, FREE_RANGE(0, 6, RAW_OR_ADMIN, EPERM),

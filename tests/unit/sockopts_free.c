@@ -86,8 +86,7 @@ static int mc_level(int family) {
   return family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
 }
 
-static int set_or_errno(int fd, int level, int opt, const void *v,
-                        size_t n) {
+static int set_or_errno(int fd, int level, int opt, const void *v, size_t n) {
   return setsockopt(fd, level, opt, v, (socklen_t)n) < 0 ? -errno : 0;
 }
 
@@ -111,7 +110,8 @@ static int mcast(int fd, int family, unsigned char *b, socklen_t *l,
     rc = set_or_errno(fd, mc_level(family), pre2, &gsr, sizeof(gsr));
   if (rc)
     return rc;
-  return with_source ? put(b, l, &gsr, sizeof(gsr)) : put(b, l, &gr, sizeof(gr));
+  return with_source ? put(b, l, &gsr, sizeof(gsr))
+                     : put(b, l, &gr, sizeof(gr));
 }
 
 #define MCAST_PREPARES(fam, sfx)                                               \
@@ -138,8 +138,8 @@ MCAST_PREPARES(AF_INET, v4)
 MCAST_PREPARES(AF_INET6, v6)
 
 /* The IPv4 and IPv6 specific forms, after the same steps. */
-static int ip_mreq_v(int fd, unsigned char *b, socklen_t *l, int pre1,
-                     int pre2, bool source) {
+static int ip_mreq_v(int fd, unsigned char *b, socklen_t *l, int pre1, int pre2,
+                     bool source) {
   struct ip_mreq_source ms = {0};
   struct ip_mreq m = {0};
   int rc = 0;
@@ -436,8 +436,8 @@ static void raw_child(const void *arg, int *res, size_t n) {
       continue;
     res[i] = try_set(fds[i], o, buf, o->min_len);
     fd = open_sock(raw_kind(o).family == AF_INET ? UDP4 : UDP6);
-    res[n / 2 + i] = fd < 0 ? SOCKET_FAILED - fd : try_set(fd, o, buf,
-                                                           o->min_len);
+    res[n / 2 + i] =
+        fd < 0 ? SOCKET_FAILED - fd : try_set(fd, o, buf, o->min_len);
     if (fd >= 0)
       close(fd);
   }
@@ -497,8 +497,8 @@ static void repair_child(const void *arg, int *res, size_t n) {
       memcpy(buf, &queue, sizeof(queue));
     res[i] = try_set(*fd, o, buf, o->min_len);
     fresh = open_sock(TCP4);
-    res[n / 2 + i] = fresh < 0 ? SOCKET_FAILED - fresh
-                               : try_set(fresh, o, buf, o->min_len);
+    res[n / 2 + i] =
+        fresh < 0 ? SOCKET_FAILED - fresh : try_set(fresh, o, buf, o->min_len);
     if (fresh >= 0)
       close(fresh);
   }

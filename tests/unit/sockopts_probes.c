@@ -35,8 +35,8 @@ struct probe {
   int (*root_setup)(int fd); /* before root's twin (default: setup) */
 };
 
-static const int zero = 0, one = 1, six = 6, seven = 7, fifty = 50,
-                 budget = 64, bufsize = 65536;
+static const int zero = 0, one = 1, six = 6, seven = 7, fifty = 50, budget = 64,
+                 bufsize = 65536;
 static const unsigned char byte_one = 1;
 static const struct sock_txtime txtime_mono = {CLOCK_MONOTONIC, 0},
                                 txtime_tai = {CLOCK_TAI, 0};
@@ -54,9 +54,8 @@ static int bind_to_lo(int fd) {
 }
 
 static int repair_on(int fd) {
-  return setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &one, sizeof(one)) < 0
-             ? errno
-             : 0;
+  return setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &one, sizeof(one)) < 0 ? errno
+                                                                        : 0;
 }
 
 #define INT(v) &(v), sizeof(int)
@@ -164,13 +163,11 @@ static void probe_child(const void *arg, int *res, size_t n) {
   }
 }
 
-static void check_free(const struct probe *p, const struct sockopt *o,
-                       int r) {
+static void check_free(const struct probe *p, const struct sockopt *o, int r) {
   if (!p->free_val || skipped_result(p->name, r))
     return;
   if (r != 0)
-    fail_msg("%s: the free value failed for nobody: %s", p->name,
-             strerror(r));
+    fail_msg("%s: the free value failed for nobody: %s", p->name, strerror(r));
   if (o->rule == SOCKOPT_BY_VALUE && o->value != SOCKOPT_STRING)
     assert_false(sockopt_may_need_privilege(o, p->free_val, p->free_len));
   note_checked();

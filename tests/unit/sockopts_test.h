@@ -30,8 +30,8 @@ struct sock_kind {
 #define UDP6 ((struct sock_kind){AF_INET6, SOCK_DGRAM, IPPROTO_UDP})
 #define TCP6 ((struct sock_kind){AF_INET6, SOCK_STREAM, IPPROTO_TCP})
 
-extern uint32_t kernel;  /* the running kernel, SOCKOPT_KERNEL() */
-extern int mc_ifindex;   /* an up, multicast, not loopback interface; or 0 */
+extern uint32_t kernel; /* the running kernel, SOCKOPT_KERNEL() */
+extern int mc_ifindex;  /* an up, multicast, not loopback interface; or 0 */
 extern int lo_ifindex;
 
 void note_skip(const char *name, const char *fmt, ...)

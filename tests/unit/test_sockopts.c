@@ -77,8 +77,7 @@ static void test_check_set_bounds(void **state) {
                    -ENOPROTOOPT);
   assert_int_equal(sockopt_check_set(named("SO_ATTACH_BPF"), &v, 4),
                    -ENOPROTOOPT);
-  assert_int_equal(sockopt_check_set(named("TCP_ULP"), "tls", 4),
-                   -ENOPROTOOPT);
+  assert_int_equal(sockopt_check_set(named("TCP_ULP"), "tls", 4), -ENOPROTOOPT);
   assert_int_equal(sockopt_check_set(NULL, &v, 4), -ENOPROTOOPT);
 }
 
@@ -96,8 +95,7 @@ static void test_check_get(void **state) {
   assert_int_equal(sockopt_check_get(named("MPTCP_FULL_INFO"), 64),
                    -ENOPROTOOPT);
   /* Write-only options are not read either. */
-  assert_int_equal(sockopt_check_get(named("SO_RCVBUFFORCE"), 4),
-                   -ENOPROTOOPT);
+  assert_int_equal(sockopt_check_get(named("SO_RCVBUFFORCE"), 4), -ENOPROTOOPT);
   assert_int_equal(sockopt_check_get(NULL, 4), -ENOPROTOOPT);
 }
 
@@ -124,13 +122,11 @@ static void test_may_need_privilege(void **state) {
   assert_true(may_need_int("SO_PREFER_BUSY_POLL", 1));
   /* IPv4's one-byte form is judged by that byte. */
   byte = 0;
-  assert_false(
-      sockopt_may_need_privilege(named("IP_TRANSPARENT"), &byte, 1));
+  assert_false(sockopt_may_need_privilege(named("IP_TRANSPARENT"), &byte, 1));
   byte = 1;
   assert_true(sockopt_may_need_privilege(named("IP_TRANSPARENT"), &byte, 1));
   /* A structure by its first int: SO_TXTIME's clockid. */
-  assert_false(sockopt_may_need_privilege(named("SO_TXTIME"), &tt,
-                                          sizeof(tt)));
+  assert_false(sockopt_may_need_privilege(named("SO_TXTIME"), &tt, sizeof(tt)));
   tt.clockid = CLOCK_TAI;
   assert_true(sockopt_may_need_privilege(named("SO_TXTIME"), &tt, sizeof(tt)));
   /* No value to judge: assume it may. */
@@ -155,14 +151,11 @@ static void test_refused_for_privilege(void **state) {
   assert_true(sockopt_refused_for_privilege(named("SO_MARK"), -EPERM));
   assert_false(sockopt_refused_for_privilege(named("SO_MARK"), EINVAL));
   assert_true(sockopt_refused_for_privilege(named("SO_BINDTODEVICE"), EPERM));
-  assert_false(
-      sockopt_refused_for_privilege(named("SO_BINDTODEVICE"), ENODEV));
+  assert_false(sockopt_refused_for_privilege(named("SO_BINDTODEVICE"), ENODEV));
   assert_true(sockopt_refused_for_privilege(named("TCP_CONGESTION"), EPERM));
-  assert_false(
-      sockopt_refused_for_privilege(named("TCP_CONGESTION"), ENOENT));
+  assert_false(sockopt_refused_for_privilege(named("TCP_CONGESTION"), ENOENT));
   /* EPERM that no capability cures: do not escalate. */
-  assert_false(
-      sockopt_refused_for_privilege(named("TCP_REPAIR_QUEUE"), EPERM));
+  assert_false(sockopt_refused_for_privilege(named("TCP_REPAIR_QUEUE"), EPERM));
   assert_false(sockopt_refused_for_privilege(named("SO_LOCK_FILTER"), EPERM));
   assert_false(sockopt_refused_for_privilege(named("SO_REUSEADDR"), EPERM));
   assert_false(sockopt_refused_for_privilege(named("TCP_ULP"), EPERM));
@@ -177,21 +170,20 @@ static void test_kernel_versions(void **state) {
   assert_int_equal(sockopt_kernel_version("5.7"), SOCKOPT_KERNEL(5, 7, 0));
   assert_int_equal(sockopt_kernel_version("4.19.325"),
                    SOCKOPT_KERNEL(4, 19, 255));
-  assert_int_equal(sockopt_kernel_version("6.1-rc3"),
-                   SOCKOPT_KERNEL(6, 1, 0));
+  assert_int_equal(sockopt_kernel_version("6.1-rc3"), SOCKOPT_KERNEL(6, 1, 0));
   assert_int_equal(sockopt_kernel_version("6"), 0);
   assert_int_equal(sockopt_kernel_version("linux"), 0);
   assert_int_equal(sockopt_kernel_version(""), 0);
   assert_int_equal(sockopt_kernel_version(NULL), 0);
 
-  assert_true(sockopt_rule_holds(named("SO_BUSY_POLL"),
-                                 SOCKOPT_KERNEL(6, 1, 0)));
-  assert_false(sockopt_rule_holds(named("SO_BUSY_POLL"),
-                                  SOCKOPT_KERNEL(6, 4, 0)));
-  assert_true(sockopt_rule_holds(named("SO_BINDTODEVICE"),
-                                 SOCKOPT_KERNEL(6, 18, 0)));
-  assert_false(sockopt_rule_holds(named("SO_BINDTODEVICE"),
-                                  SOCKOPT_KERNEL(5, 6, 0)));
+  assert_true(
+      sockopt_rule_holds(named("SO_BUSY_POLL"), SOCKOPT_KERNEL(6, 1, 0)));
+  assert_false(
+      sockopt_rule_holds(named("SO_BUSY_POLL"), SOCKOPT_KERNEL(6, 4, 0)));
+  assert_true(
+      sockopt_rule_holds(named("SO_BINDTODEVICE"), SOCKOPT_KERNEL(6, 18, 0)));
+  assert_false(
+      sockopt_rule_holds(named("SO_BINDTODEVICE"), SOCKOPT_KERNEL(5, 6, 0)));
   assert_false(sockopt_rule_holds(NULL, SOCKOPT_KERNEL(6, 1, 0)));
 }
 
@@ -209,8 +201,7 @@ static void test_table_sane(void **state) {
     if (!o->name[0] || strpbrk(o->name, " \t|"))
       fail_msg("bad name \"%s\"", o->name);
     if (o->min_len > o->max_len)
-      fail_msg("%s: min_len %u > max_len %u", o->name, o->min_len,
-               o->max_len);
+      fail_msg("%s: min_len %u > max_len %u", o->name, o->min_len, o->max_len);
     if (o->until && o->until <= o->since)
       fail_msg("%s: until before since", o->name);
     for (size_t j = i + 1; j < n; j++) {
@@ -246,8 +237,7 @@ static void test_table_rules_sane(void **state) {
       continue;
     }
     if (!o->caps || !o->deny_errno || !o->since || !o->why)
-      fail_msg("%s: a privilege rule needs caps, errno, since, why",
-               o->name);
+      fail_msg("%s: a privilege rule needs caps, errno, since, why", o->name);
     if (o->max_len == 0)
       fail_msg("%s: privileged but never settable", o->name);
     if (o->rule == SOCKOPT_BY_VALUE && o->value != SOCKOPT_STRING &&
@@ -360,9 +350,9 @@ static void print_row(FILE *f, const struct sockopt *o) {
   print_value(f, o);
   fprintf(f, " | ");
   print_who(f, o);
-  fprintf(f, " | %s", o->why ? o->why : "");
+  fprintf(f, " | %s", o->why ? o->why : "-");
   if (o->rule != SOCKOPT_FREE)
-    fprintf(f, " (%s)", strerrorname_np(o->deny_errno));
+    fprintf(f, "; refused: %s", strerrorname_np(o->deny_errno));
   fprintf(f, " | ");
   print_version(f, o->since);
   if (o->until) {
@@ -384,7 +374,7 @@ static const char *doc_path;
 static void test_doc_matches_table(void **state) {
   FILE *doc;
   char *text = NULL, *row = NULL;
-  size_t text_len = 0, row_len = 0, missing = 0;
+  size_t text_len = 0, row_len = 0, missing = 0, rows = 0;
 
   if (!doc_path) {
     printf("skipped: no path to docs/socket-options.md given\n");
@@ -410,7 +400,13 @@ static void test_doc_matches_table(void **state) {
     free(row);
     row = NULL;
   }
+  /* And no row for an option the table no longer has. */
+  for (const char *l = text; (l = strstr(l, "\n| `")); l++)
+    rows++;
   free(text);
+  if (rows != sockopt_count())
+    fail_msg("docs/socket-options.md has %zu rows, the table %zu entries", rows,
+             sockopt_count());
   if (missing)
     fail_msg("%zu rows differ: regenerate with test_sockopts --doc", missing);
 }

@@ -166,8 +166,7 @@ int run_unprivileged(child_fn fn, const void *arg, int *res, size_t n) {
  * True if it was such a result. */
 bool skipped_result(const char *name, int r) {
   if (r >= SOCKET_FAILED && r < SETUP_FAILED) {
-    note_skip(name, "no such socket here (%s)",
-              strerror(r - SOCKET_FAILED));
+    note_skip(name, "no such socket here (%s)", strerror(r - SOCKET_FAILED));
     return true;
   }
   if (r >= SETUP_FAILED) {
