@@ -291,7 +291,9 @@ static const char *level_name(int level) {
 }
 
 static void print_version(FILE *f, uint32_t v) {
-  if (v)
+  if (!v)
+    fprintf(f, "?");
+  else
     fprintf(f, "%u.%u", v >> 16, (v >> 8) & 0xff);
   if (v & 0xff)
     fprintf(f, ".%u", v & 0xff);
