@@ -3,7 +3,8 @@
  * sockopts_l4: the transport parts of the option table: IPPROTO_TCP
  * (do_tcp_setsockopt() in net/ipv4/tcp.c, tcp_cong.c, tcp_ulp.c),
  * IPPROTO_UDP and IPPROTO_UDPLITE (net/ipv4/udp.c), IPPROTO_SCTP
- * (net/sctp/socket.c), SOL_MPTCP (net/mptcp/sockopt.c) and SOL_PACKET.
+ * (net/sctp/socket.c), SOL_MPTCP (net/mptcp/sockopt.c), SOL_NETLINK
+ * (net/netlink/af_netlink.c) and SOL_PACKET.
  *
  * Trust boundary: none; constant data.
  */
@@ -17,6 +18,7 @@
 
 #include <linux/if_packet.h>
 #include <linux/mptcp.h>
+#include <linux/netlink.h>
 #include <linux/sctp.h>
 
 /* Numbers newer than the build's headers or outside uapi; these levels
@@ -49,6 +51,8 @@
 #define MPTCP_INFO_MAX 256
 
 #define REPAIR .flags = SOCKOPT_F_REPAIR
+#define BROADCAST SOCKOPT_CAP(CAP_NET_BROADCAST)
+#define NETLINK_GROUPS_MAX 128 /* bytes of NETLINK_LIST_MEMBERSHIPS read */
 
 const struct sockopt sockopts_l4[] = {
     /* TCP: needs a capability. */
@@ -195,6 +199,26 @@ const struct sockopt sockopts_l4[] = {
     {OPT(SOL_MPTCP, MPTCP_FULL_INFO), V_NEVER("struct mptcp_full_info"),
      .flags = SOCKOPT_F_NEVER, K(6, 5, 0),
      .why = "the buffer holds pointers the kernel writes through"},
+
+    /* Netlink. */
+    {OPT(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP), V_INT_WO, BY_STATE(ADMIN, EPERM),
+     K(2, 6, 14),
+     .why = "free on NETLINK_ROUTE, NETLINK_SOCK_DIAG, NETLINK_GENERIC, "
+            "NETLINK_KOBJECT_UEVENT; other protocols need CAP_NET_ADMIN"},
+    {OPT(SOL_NETLINK, NETLINK_DROP_MEMBERSHIP), V_INT_WO,
+     BY_STATE(ADMIN, EPERM), K(2, 6, 14), .why = "as NETLINK_ADD_MEMBERSHIP"},
+    {OPT(SOL_NETLINK, NETLINK_LISTEN_ALL_NSID), V_INT, PRIV(BROADCAST, EPERM),
+     K(4, 2, 0), .why = "CAP_NET_BROADCAST (which psockd-priv does not hold)"},
+    {OPT(SOL_NETLINK, NETLINK_PKTINFO), V_INT, K(2, 6, 14)},
+    {OPT(SOL_NETLINK, NETLINK_BROADCAST_ERROR), V_INT, K(2, 6, 26)},
+    {OPT(SOL_NETLINK, NETLINK_NO_ENOBUFS), V_INT, K(2, 6, 30)},
+    {OPT(SOL_NETLINK, NETLINK_CAP_ACK), V_INT, K(4, 2, 0)},
+    {OPT(SOL_NETLINK, NETLINK_EXT_ACK), V_INT, K(4, 12, 0)},
+    {OPT(SOL_NETLINK, NETLINK_GET_STRICT_CHK), V_INT, K(4, 20, 0)},
+    {OPT(SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS),
+     V_STRUCT_RO(uint32_t[], NETLINK_GROUPS_MAX), K(4, 2, 0),
+     .why = "the length answered is the groups' size, which may exceed "
+            "the buffer: psockd returns what it read"},
 
     /* Packet sockets (psockd hands them out only by explicit rule). */
     {OPT(SOL_PACKET, PACKET_FANOUT_DATA), V_NEVER("struct sock_fprog or fd"),

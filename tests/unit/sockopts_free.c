@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <setjmp.h>
@@ -47,6 +48,9 @@ static int v_seconds(int fd, unsigned char *b, socklen_t *l) {
 }
 static int v_count(int fd, unsigned char *b, socklen_t *l) {
   return put_int(b, l, 5);
+}
+static int v_group1(int fd, unsigned char *b, socklen_t *l) {
+  return put_int(b, l, 1);
 }
 static int v_in_reuseport_group(int fd, unsigned char *b, socklen_t *l) {
   int one = 1;
@@ -214,6 +218,8 @@ static const struct special specials[] = {
     {"TCP_KEEPCNT", v_count},
     {"TCP_SYNCNT", v_count},
     {"TCP_CONGESTION", v_reno},
+    {"NETLINK_ADD_MEMBERSHIP", v_group1},
+    {"NETLINK_DROP_MEMBERSHIP", v_group1},
     {"TCP_MD5SIG", v_md5sig},
     {"TCP_MD5SIG_EXT", v_md5sig},
     {"SO_PEEK_OFF", NULL, 0, UDP4},
@@ -270,6 +276,8 @@ static struct sock_kind kind_for(const struct sockopt *o) {
     return (struct sock_kind){AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE};
   case IPPROTO_SCTP:
     return (struct sock_kind){AF_INET, SOCK_SEQPACKET, IPPROTO_SCTP};
+  case SOL_NETLINK:
+    return (struct sock_kind){AF_NETLINK, SOCK_RAW, NETLINK_ROUTE};
   case SOL_MPTCP:
     return (struct sock_kind){AF_INET, SOCK_STREAM, IPPROTO_MPTCP};
   default:

@@ -285,6 +285,8 @@ static const char *level_name(int level) {
     return "SOL_PACKET";
   case 284:
     return "SOL_MPTCP";
+  case 270:
+    return "SOL_NETLINK";
   default:
     return "?";
   }
@@ -306,8 +308,12 @@ static void print_caps(FILE *f, uint64_t caps) {
     fprintf(f, "CAP_NET_RAW");
     sep = " or ";
   }
-  if (caps & SOCKOPT_CAP(CAP_NET_ADMIN))
+  if (caps & SOCKOPT_CAP(CAP_NET_ADMIN)) {
     fprintf(f, "%sCAP_NET_ADMIN", sep);
+    sep = " or ";
+  }
+  if (caps & SOCKOPT_CAP(CAP_NET_BROADCAST))
+    fprintf(f, "%sCAP_NET_BROADCAST", sep);
 }
 
 static void print_value(FILE *f, const struct sockopt *o) {
