@@ -3,7 +3,7 @@
  * sockopts: lookups and checks over the one table of socket options (see
  * sockopts.h). The data lives in sockopts_socket.c (SOL_SOCKET),
  * sockopts_ip.c (IPv4, IPv6) and sockopts_l4.c (TCP, UDP, SCTP, MPTCP,
- * packet). Each rule is the kernel's, read from net/core/sock.c,
+ * netlink, packet). Each rule is the kernel's, read from net/core/sock.c,
  * net/ipv4/ip_sockglue.c, net/ipv6/ipv6_sockglue.c, net/ipv4/tcp.c and
  * the other files each part names; tests/unit/test_sockopts.c checks the
  * table against the running kernel, docs/socket-options.md shows it.

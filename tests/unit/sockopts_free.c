@@ -148,10 +148,12 @@ static int ip_mreq_v(int fd, unsigned char *b, socklen_t *l, int pre1, int pre2,
   struct ip_mreq m = {0};
   int rc = 0;
 
-  if (!mc_ifindex)
-    return -ENODEV;
+  if (!mc_ifindex || !mc_addr4.s_addr)
+    return -EADDRNOTAVAIL;
   inet_pton(AF_INET, "224.0.0.251", &m.imr_multiaddr);
+  m.imr_interface = mc_addr4;
   ms.imr_multiaddr = m.imr_multiaddr;
+  ms.imr_interface = mc_addr4;
   inet_pton(AF_INET, "192.0.2.99", &ms.imr_sourceaddr);
   if (pre1)
     rc = pre1 == IP_ADD_MEMBERSHIP

@@ -32,6 +32,7 @@ struct sock_kind {
 
 extern uint32_t kernel; /* the running kernel, SOCKOPT_KERNEL() */
 extern int mc_ifindex;  /* an up, multicast, not loopback interface; or 0 */
+extern struct in_addr mc_addr4; /* its IPv4 address, or 0.0.0.0 */
 extern int lo_ifindex;
 
 void note_skip(const char *name, const char *fmt, ...)

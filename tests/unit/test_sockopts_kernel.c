@@ -42,6 +42,7 @@
 
 uint32_t kernel;
 int mc_ifindex, lo_ifindex;
+struct in_addr mc_addr4;
 static unsigned skipped, checked;
 
 void note_skip(const char *name, const char *fmt, ...) {
@@ -195,6 +196,14 @@ static int first_multicast_ifindex(void) {
             (IFF_UP | IFF_MULTICAST))
       found = (int)i->if_index;
   }
+  if (found) {
+    struct ifreq ifr = {0};
+
+    if_indextoname((unsigned)found, ifr.ifr_name);
+    ifr.ifr_addr.sa_family = AF_INET;
+    if (ioctl(fd, SIOCGIFADDR, &ifr) == 0)
+      mc_addr4 = ((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr;
+  }
   if (ifs)
     if_freenameindex(ifs);
   if (fd >= 0)
@@ -210,7 +219,8 @@ static int setup_host(void **state) {
   assert_true(kernel != 0);
   lo_ifindex = (int)if_nametoindex("lo");
   mc_ifindex = first_multicast_ifindex();
-  printf("kernel %s; multicast interface index %d\n", u.release, mc_ifindex);
+  printf("kernel %s; multicast interface index %d, %s\n", u.release, mc_ifindex,
+         inet_ntoa(mc_addr4));
   return 0;
 }
 
