@@ -162,7 +162,8 @@ const struct sockopt sockopts_socket[] = {
     {OPT(SOL_SOCKET, SO_ATTACH_FILTER), V_NEVER("struct sock_fprog"),
      .flags = SOCKOPT_F_NEVER, K(2, 6, 12),
      .why = "the value points to the filter; its getsockopt twin "
-            "SO_GET_FILTER counts len in instructions, not bytes"},
+            "SO_GET_FILTER counts len in instructions, not bytes; on TCP "
+            "it needs CAP_NET_ADMIN (6.18, Debian's 6.1 and 6.12)"},
     {OPT(SOL_SOCKET, SO_ATTACH_BPF), V_NEVER("int (a BPF program fd)"),
      .flags = SOCKOPT_F_NEVER, K(3, 19, 0),
      .why = "the value is an fd in the caller's table"},
