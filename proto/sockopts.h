@@ -23,6 +23,9 @@
 
 #define SOCKOPT_KERNEL(a, b, c) (((a) << 16) + ((b) << 8) + (c))
 
+/* A capability bit for struct sockopt.caps (CAP_NET_ADMIN, CAP_NET_RAW). */
+#define SOCKOPT_CAP(cap) (UINT64_C(1) << (cap))
+
 enum sockopt_value {
   SOCKOPT_INT,    /* an int (the kernel reads at least sizeof(int)) */
   SOCKOPT_STRING, /* bytes, such as an interface or algorithm name */
@@ -33,8 +36,33 @@ enum sockopt_value {
 enum sockopt_rule {
   SOCKOPT_FREE,       /* never */
   SOCKOPT_PRIVILEGED, /* always, whatever the value */
-  SOCKOPT_BY_VALUE,   /* an int value outside [free_min, free_max] */
-  SOCKOPT_BY_STATE,   /* depending on the socket's state (see .why) */
+  /*
+   * An int value outside [free_min, free_max]; for a SOCKOPT_STRUCT the
+   * structure's first int (SO_TXTIME: the clockid), for a value shorter
+   * than an int its first byte (the IPv4 level reads one). For a
+   * SOCKOPT_STRING the free set is a host setting named in .why
+   * (TCP_CONGESTION: net.ipv4.tcp_allowed_congestion_control).
+   */
+  SOCKOPT_BY_VALUE,
+  SOCKOPT_BY_STATE, /* depending on the socket's state (see .why) */
+};
+
+/* Where the option applies, and what psockd must keep in mind. */
+enum sockopt_flag {
+  /* psockd never sets nor reads it for a client (see .why: the value holds
+   * a pointer or an fd, the getsockopt reads input from the buffer or
+   * creates fds or mappings in the caller, or the call does what policy
+   * governs elsewhere). The client may still use it on its own fd. */
+  SOCKOPT_F_NEVER = 1 << 0,
+  SOCKOPT_F_RAW = 1 << 1,    /* only on SOCK_RAW sockets */
+  SOCKOPT_F_DGRAM = 1 << 2,  /* not on SOCK_STREAM sockets */
+  SOCKOPT_F_REPAIR = 1 << 3, /* only on a TCP socket in repair mode */
+  /* With the capability, the kernel loads a module named after the value
+   * when it does not know it: psockd-priv passes only names the kernel
+   * already lists (tcp_available_congestion_control). */
+  SOCKOPT_F_MODULE = 1 << 4,
+  /* getsockopt answers only on a connected socket (ENOTCONN otherwise) */
+  SOCKOPT_F_CONNECTED = 1 << 5,
 };
 
 struct sockopt {
@@ -50,6 +78,11 @@ struct sockopt {
   int deny_errno;             /* the kernel's answer without privilege */
   uint32_t since;             /* SOCKOPT_KERNEL() the rule holds from */
   const char *why;            /* the rule in words, for docs and tools */
+  /* Added with the full table: */
+  uint64_t caps;     /* SOCKOPT_CAP() bits; any one of them suffices */
+  uint32_t until;    /* SOCKOPT_KERNEL() the rule is gone from; 0: holds */
+  uint16_t flags;    /* enum sockopt_flag */
+  const char *ctype; /* the value's C type, for docs: "struct linger" */
 };
 
 /* The entry for (level, optname), or NULL if psock does not know it. */
@@ -79,5 +112,27 @@ int sockopt_check_set(const struct sockopt *o, const void *val, size_t len);
 bool sockopt_may_need_privilege(const struct sockopt *o, const void *val,
                                 size_t len);
 
-/* Is err the kernel's refusal for lack of privilege on o (escalate)? */
+/* Is err (an errno, either sign) the kernel's refusal for lack of
+ * privilege on o, so that asking psockd-priv could help? */
 bool sockopt_refused_for_privilege(const struct sockopt *o, int err);
+
+/*
+ * May psockd pass getsockopt() for a client with a buffer of len bytes?
+ * The number of bytes to pass (len, cut to the entry's get_len), or
+ * -ENOPROTOOPT for an option psockd never reads (o NULL, or get_len 0).
+ */
+int sockopt_check_get(const struct sockopt *o, size_t len);
+
+/* Is o a documented exclusion that psockd refuses whatever the size? */
+bool sockopt_never(const struct sockopt *o);
+
+/*
+ * Does o's privilege rule hold on a kernel of this SOCKOPT_KERNEL()
+ * version (since <= kernel < until)? Before .since the rule may be
+ * stricter (.why says how); from .until on the kernel no longer asks.
+ */
+bool sockopt_rule_holds(const struct sockopt *o, uint32_t kernel);
+
+/* SOCKOPT_KERNEL() of a release string such as uname's "6.1.0-27-amd64"
+ * (parts above 255 are cut to 255), or 0 if it does not start a.b. */
+uint32_t sockopt_kernel_version(const char *release);
