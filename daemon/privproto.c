@@ -51,8 +51,12 @@ static int validate_bind(const struct priv_request *r, int fd_family) {
 static int validate_setsockopt(const struct priv_request *r, int fd_family) {
   const struct sockopt *o = sockopt_lookup(r->level, r->optname);
 
+  /* An option whose privileged form can load a kernel module
+   * (TCP_CONGESTION with a name the host has not loaded) is not set here:
+   * psockd-priv cannot tell which names are loaded. */
   if (fd_family < 0 || sockopt_check_set(o, r->data, r->len) < 0 ||
-      !sockopt_may_need_privilege(o, r->data, r->len))
+      !sockopt_may_need_privilege(o, r->data, r->len) ||
+      (o->flags & SOCKOPT_F_MODULE))
     return -EPROTO;
   return 0;
 }

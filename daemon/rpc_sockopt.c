@@ -90,8 +90,10 @@ enum rpc_outcome rpc_getsockopt(struct rpc_call *call) {
   Psock__V1__GetsockoptReply *r;
   socklen_t len;
 
-  if (!o || o->get_len == 0)
-    return not_passed(call, "getsockopt", q->level, q->optname, -ENOPROTOOPT);
+  int n = sockopt_check_get(o, q->has_buflen ? q->buflen : sizeof(int));
+
+  if (n < 0)
+    return not_passed(call, "getsockopt", q->level, q->optname, n);
   r = RPC_NEW(call, Psock__V1__GetsockoptReply,
               PSOCK__V1__GETSOCKOPT_REPLY__INIT);
   if (!r)
@@ -107,7 +109,7 @@ enum rpc_outcome rpc_getsockopt(struct rpc_call *call) {
     if (q->buflen == 0 || q->buflen > GETSOCKOPT_MAX)
       return rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, EINVAL,
                       "getsockopt buflen out of range");
-    len = q->buflen < o->get_len ? q->buflen : o->get_len;
+    len = (socklen_t)n;
     /* Zeroed: the kernel reads some getsockopt buffers as input. */
     r->buf_value.data = rpc_alloc(call, len);
     if (!r->buf_value.data)
