@@ -227,20 +227,29 @@ static struct wslot *choose(struct wtable *t, const struct identity *who) {
 int wtable_route(struct wtable *t, int fd, const struct identity *who) {
   _cleanup_close_ int cfd = fd;
   struct ctl_msg m = {.type = CTL_CONN, .identity = *who};
-  struct wslot *s = choose(t, who);
-  int r;
+  int r = -EAGAIN;
 
-  if (!s)
-    return -EAGAIN;
-  r = send_ctl(s, &m, cfd);
-  if (r < 0) {
-    /* Its control socket is full: it has stopped reading. */
+  /* A worker that died a moment ago may not have been noticed yet: its
+   * control socket refuses the connection, and another one gets it. */
+  for (int tries = 0; tries < 3; tries++) {
+    struct wslot *s = choose(t, who);
+
+    if (!s)
+      return -EAGAIN;
+    r = send_ctl(s, &m, cfd);
+    if (r == 0) {
+      s->handed++;
+      return 0;
+    }
     log_limited(LOG_WARNING, "worker %u takes no connections (%s)", s->id,
                 strerror(-r));
-    return r;
+    /* Dead (EPIPE) or not reading (EAGAIN: it will be killed by the
+     * liveness check): no more connections for it. */
+    s->draining = true;
+    if (r != -EAGAIN)
+      close_ctl(t, s);
   }
-  s->handed++;
-  return 0;
+  return r;
 }
 
 /* ----------------------------------------------------- worker messages */

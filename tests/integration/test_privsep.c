@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Privilege separation, observed from outside: the roles psockd runs as
- * (read from /proc/PID/status), a worker killed by its seccomp filter and
- * replaced, and kill -9 of a worker while clients (as nobody) are busy.
+ * (read from /proc/PID/status: the master, psockd-priv, psockd-spawn, a
+ * worker and its resolver as the client's user), a worker killed by its
+ * seccomp filter or by kill -9 and its clients served again, kill -9 of a
+ * worker while clients (as nobody) are busy, psockd-priv and psockd-spawn
+ * killed and replaced.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -29,59 +32,7 @@
 #include "harness.h"
 #include <psock/psock.h>
 
-#define MAX_CHILDREN 16
-
-struct role_proc {
-  pid_t pid;
-  char role[16]; /* "priv", "worker" */
-};
-
-/* The processes whose parent is ppid, with their --role. */
-static size_t find_roles(pid_t ppid, struct role_proc *out, size_t max) {
-  DIR *d = opendir("/proc");
-  struct dirent *e;
-  size_t n = 0;
-
-  assert_non_null(d);
-  while ((e = readdir(d)) && n < max) {
-    char path[300], buf[512];
-    FILE *f;
-    int parent = 0;
-    size_t len;
-
-    if (!isdigit((unsigned char)e->d_name[0]))
-      continue;
-    snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-    f = fopen(path, "re");
-    if (!f)
-      continue;
-    /* pid (comm) state ppid: comm may hold spaces, so skip to ')'. */
-    len = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[len] = '\0';
-    char *rp = strrchr(buf, ')');
-    if (!rp || sscanf(rp + 2, "%*c %d", &parent) != 1 || parent != ppid)
-      continue;
-    snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
-    f = fopen(path, "re");
-    if (!f)
-      continue;
-    len = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[len] = '\0';
-    for (size_t i = 0; i < len; i++)
-      if (buf[i] == '\0')
-        buf[i] = ' ';
-    const char *role = strstr(buf, "--role=");
-    if (!role)
-      continue;
-    out[n].pid = atoi(e->d_name);
-    sscanf(role + 7, "%15s", out[n].role);
-    n++;
-  }
-  closedir(d);
-  return n;
-}
+#define MAX_PROCS 16
 
 /* The value of "Key:" in /proc/PID/status, as text, without the leading
  * blanks and the newline. */
@@ -113,80 +64,102 @@ static void assert_status(pid_t pid, const char *key, const char *want) {
     fail_msg("pid %d: %s is '%s', want '%s'", pid, key, got, want);
 }
 
-/*
- * A role sandboxes itself right after exec; the last step is no_new_privs
- * (priv) or the seccomp filter (worker). Wait up to 5 s for it: the
- * assertions that follow then check the state it settled in.
- */
-static void wait_sandboxed(const struct role_proc *r) {
-  bool worker = strcmp(r->role, "worker") == 0;
-  const char *key = worker ? "Seccomp" : "NoNewPrivs";
-  const char *want = worker ? "2" : "1";
+/* The one process of psockd titled title, waiting up to 15 s for it (and
+ * for its filter: the last step of a role's sandbox). 0 if none. */
+static pid_t wait_proc(struct psockd_proc *p, const char *title) {
+  pid_t pid = 0;
   char v[16] = "";
 
-  for (int t = 0; t < 1000 && strcmp(v, want) != 0; t++) {
-    status_field(r->pid, key, v, sizeof(v));
-    if (strcmp(v, want) != 0)
+  for (int t = 0; t < 1500 && !pid; t++) {
+    if (harness_psockd_procs(p, title, &pid, 1) != 1)
+      pid = 0;
+    if (!pid)
+      usleep(10000);
+  }
+  for (int t = 0; pid && t < 1000 && strcmp(v, "2") != 0; t++) {
+    status_field(pid, "Seccomp", v, sizeof(v));
+    if (strcmp(v, "2") != 0)
       usleep(5000);
   }
+  return pid;
 }
 
-static size_t wait_for_workers(pid_t master, size_t want, int timeout_ms,
-                               struct role_proc *roles) {
-  size_t n = 0, workers = 0;
+/* A uid no client has and that is not root's. */
+static void assert_service_user(pid_t pid) {
+  char uid[64];
 
-  for (int t = 0; t < timeout_ms; t += 10) {
-    n = find_roles(master, roles, MAX_CHILDREN);
-    workers = 0;
-    for (size_t i = 0; i < n; i++)
-      workers += strcmp(roles[i].role, "worker") == 0;
-    if (workers == want)
-      break;
-    usleep(10000);
-  }
-  return workers == want ? n : 0;
+  status_field(pid, "Uid", uid, sizeof(uid));
+  assert_true(strncmp(uid, "0\t", 2) != 0);
+  assert_true(strncmp(uid, "65534\t", 6) != 0);
 }
 
-static pid_t first_worker(const struct role_proc *roles, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(roles[i].role, "worker") == 0)
-      return roles[i].pid;
+static void assert_caps(pid_t pid, const char *eff, const char *bnd) {
+  assert_status(pid, "CapEff", eff);
+  assert_status(pid, "CapPrm", eff);
+  assert_status(pid, "CapInh", "0000000000000000");
+  assert_status(pid, "CapAmb", "0000000000000000");
+  if (bnd)
+    assert_status(pid, "CapBnd", bnd);
+  assert_status(pid, "NoNewPrivs", "1");
+  assert_status(pid, "Seccomp", "2");
+}
+
+static int client_socket_and_lookup(void *arg) {
+  psock_addrinfo *ai = NULL;
+  psock_sock *s = psock_socket(AF_INET, SOCK_STREAM, 0);
+
+  CHECK(s != NULL);
+  CHECK(psock_getaddrinfo("localhost", NULL, AF_INET, 0, 0, 0, &ai) == 0);
+  psock_freeaddrinfo(ai);
+  /* Hold the connection while the test looks at the worker. */
+  sleep(1);
+  psock_close(s);
   return 0;
+}
+
+struct bg_client {
+  pthread_t t;
+  int r;
+};
+
+static void *bg_client_thread(void *arg) {
+  struct bg_client *b = arg;
+  b->r = harness_run_as_nobody(0, client_socket_and_lookup, NULL);
+  return NULL;
 }
 
 /* ---------------------------------------------------------------- roles */
 
 static void test_roles_have_exactly_their_privileges(void **state) {
-  const char *args[] = {"--workers", "2", NULL};
-  struct psockd_proc *p = harness_start_psockd(args);
-  struct role_proc roles[MAX_CHILDREN];
-  pid_t master = harness_psockd_pid(p);
-  size_t n = wait_for_workers(master, 2, 15000, roles), privs = 0;
+  struct psockd_proc *p = harness_start_psockd(NULL);
+  pid_t master = harness_psockd_pid(p), priv, spawn, worker, resolver;
+  struct bg_client bg = {0};
 
-  assert_int_equal(n, 3);
   assert_status(master, "Uid", "0\t0\t0\t0");
-  for (size_t i = 0; i < n; i++) {
-    char uid[64];
-    wait_sandboxed(&roles[i]);
-    status_field(roles[i].pid, "Uid", uid, sizeof(uid));
-    assert_true(strncmp(uid, "0\t", 2) != 0); /* not root */
-    assert_status(roles[i].pid, "NoNewPrivs", "1");
-    if (strcmp(roles[i].role, "priv") == 0) {
-      /* CAP_NET_BIND_SERVICE (10), CAP_NET_ADMIN (12), CAP_NET_RAW (13). */
-      assert_status(roles[i].pid, "CapEff", "0000000000003400");
-      assert_status(roles[i].pid, "CapPrm", "0000000000003400");
-      assert_status(roles[i].pid, "CapBnd", "0000000000003400");
-      assert_status(roles[i].pid, "CapAmb", "0000000000000000");
-      privs++;
-    } else {
-      assert_string_equal(roles[i].role, "worker");
-      assert_status(roles[i].pid, "CapEff", "0000000000000000");
-      assert_status(roles[i].pid, "CapPrm", "0000000000000000");
-      assert_status(roles[i].pid, "CapBnd", "0000000000000000");
-      assert_status(roles[i].pid, "Seccomp", "2");
-    }
-  }
-  assert_int_equal(privs, 1);
+  priv = wait_proc(p, "psockd --role=priv");
+  spawn = wait_proc(p, "psockd --role=spawn");
+  assert_true(priv > 0 && spawn > 0);
+  /* psockd-priv: CAP_CHOWN (0), CAP_NET_BIND_SERVICE (10), CAP_NET_ADMIN
+   * (12), CAP_NET_RAW (13); psockd-spawn: CAP_KILL (5), CAP_SETGID (6),
+   * CAP_SETUID (7). Both as a uid no client has. */
+  assert_service_user(priv);
+  assert_caps(priv, "0000000000003401", "0000000000003401");
+  assert_service_user(spawn);
+  assert_caps(spawn, "00000000000000e0", "00000000000000e0");
+  /* A worker (and its resolver) exists while a client of its user does,
+   * and runs as that user, with nothing more. */
+  assert_int_equal(pthread_create(&bg.t, NULL, bg_client_thread, &bg), 0);
+  worker = wait_proc(p, "psockd-worker uid=65534");
+  resolver = wait_proc(p, "psockd-resolver uid=65534");
+  assert_true(worker > 0 && resolver > 0);
+  assert_status(worker, "Uid", "65534\t65534\t65534\t65534");
+  assert_status(worker, "Gid", "65534\t65534\t65534\t65534");
+  assert_status(worker, "Groups", "");
+  assert_caps(worker, "0000000000000000", NULL);
+  assert_status(resolver, "Uid", "65534\t65534\t65534\t65534");
+  assert_caps(resolver, "0000000000000000", NULL);
+  pthread_join(bg.t, NULL);
+  assert_int_equal(bg.r, 0);
   harness_stop_psockd(p);
 }
 
@@ -224,40 +197,36 @@ static int client_across_crash(void *arg) {
 
 struct killer {
   struct sync *s;
-  pid_t master;
+  struct psockd_proc *p;
   int sig;
-  pid_t victim, replacement;
+  pid_t victim;
   int died;
 };
 
+/* Once the client has its socket, signal its worker and wait for the
+ * worker to be gone (its clients are served by a new one on demand). */
 static void *kill_worker_thread(void *arg) {
   struct killer *k = arg;
-  struct role_proc roles[MAX_CHILDREN];
 
   if (!wait_flag(&k->s->client_ready))
     return NULL;
-  k->victim = first_worker(roles, find_roles(k->master, roles, MAX_CHILDREN));
+  k->victim = wait_proc(k->p, "psockd-worker uid=65534");
   kill(k->victim, k->sig);
-  /* The master starts a replacement within a second. */
-  for (int t = 0; t < 1000 && !k->replacement; t += 5) {
-    size_t n = find_roles(k->master, roles, MAX_CHILDREN);
-    pid_t w = first_worker(roles, n);
-    if (w && w != k->victim)
-      k->replacement = w;
-    else
-      usleep(5000);
+  for (int t = 0; t < 1000 && !k->died; t++) {
+    k->died = harness_psockd_procs(k->p, "psockd-worker uid=65534", NULL,
+                                   0) == 0;
+    usleep(5000);
   }
-  k->died = kill(k->victim, 0) < 0 && errno == ESRCH;
   k->s->worker_replaced = 1;
   return NULL;
 }
 
 static void crash_and_recover(int sig, const char *log_expect) {
-  const char *args[] = {"--workers", "1", NULL};
+  const char *args[] = {"--workers", "1", "--worker-idle=60", NULL};
   struct psockd_proc *p = harness_start_psockd(args);
   struct sync *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE,
                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  struct killer k = {.s = s, .master = harness_psockd_pid(p), .sig = sig};
+  struct killer k = {.s = s, .p = p, .sig = sig};
   pthread_t t;
   char *log;
 
@@ -267,7 +236,6 @@ static void crash_and_recover(int sig, const char *log_expect) {
   pthread_join(t, NULL);
   assert_true(k.victim > 0);
   assert_true(k.died);
-  assert_true(k.replacement > 0);
   log = harness_psockd_log(p);
   if (!strstr(log, log_expect))
     fail_msg("psockd log lacks '%s':\n%s", log_expect, log);
@@ -288,7 +256,7 @@ test_forbidden_syscall_kills_worker_and_client_recovers(void **state) {
 }
 
 static void test_killed_worker_replaced_and_client_recovers(void **state) {
-  crash_and_recover(SIGKILL, "killed by signal 9; restarting it");
+  crash_and_recover(SIGKILL, "killed by signal 9");
 }
 
 /* ------------------------------------------------------ kill -9 under load */
@@ -382,28 +350,30 @@ static int load_clients(void *arg) {
 }
 
 struct load_killer {
+  struct psockd_proc *p;
   struct load_slot *slots;
   volatile int *killed;
-  struct role_proc roles[3];
-  int idle[3];
   pid_t victim;
-  int victim_idle, victim_busy;
+  int victim_busy;
 };
 
 /* Once every client runs, kill -9 the worker serving the most of them. */
 static void *load_killer_thread(void *arg) {
   struct load_killer *k = arg;
+  pid_t workers[MAX_PROCS];
+  int n;
 
   for (int i = 0; i < LOAD_CLIENTS; i++)
     while (!k->slots[i].started)
       usleep(1000);
   usleep(500 * 1000);
-  for (int i = 0; i < 3; i++) {
-    int busy = count_sockets(k->roles[i].pid) - k->idle[i];
-    if (strcmp(k->roles[i].role, "worker") == 0 && busy > k->victim_busy) {
-      k->victim = k->roles[i].pid;
+  n = harness_psockd_procs(k->p, "psockd-worker uid=65534", workers,
+                           MAX_PROCS);
+  for (int i = 0; i < n && i < MAX_PROCS; i++) {
+    int busy = count_sockets(workers[i]);
+    if (busy > k->victim_busy) {
+      k->victim = workers[i];
       k->victim_busy = busy;
-      k->victim_idle = k->idle[i];
     }
   }
   if (k->victim > 0)
@@ -416,18 +386,13 @@ static void test_kill9_worker_under_load(void **state) {
   const char *args[] = {"--workers", "2", NULL};
   struct psockd_proc *p = harness_start_psockd(args);
   struct load loads[LOAD_CLIENTS];
-  struct load_killer k = {0};
+  struct load_killer k = {.p = p};
   pthread_t killer;
-  pid_t master = harness_psockd_pid(p);
-  int fds_before, fds_after = -1;
+  int fds_before, fds_after;
   long failed = 0;
 
-  assert_int_equal(wait_for_workers(master, 2, 15000, k.roles), 3);
-  for (int i = 0; i < 3; i++) {
-    wait_sandboxed(&k.roles[i]);
-    k.idle[i] = count_sockets(k.roles[i].pid);
-  }
-  fds_before = harness_psockd_fd_total(p);
+  assert_true(wait_proc(p, "psockd --role=spawn") > 0);
+  fds_before = harness_psockd_idle_fds(p);
   k.slots = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                  -1, 0);
   assert_true(k.slots != MAP_FAILED);
@@ -444,33 +409,20 @@ static void test_kill9_worker_under_load(void **state) {
     /* Everyone, also the killed worker's clients, kept going. */
     assert_true(k.slots[i].ok_after_kill > 0);
   }
-  print_message("killed worker %d: %d sockets idle, %d more under load\n",
-                k.victim, k.victim_idle, k.victim_busy);
+  print_message("killed worker %d: %d sockets under load\n", k.victim,
+                k.victim_busy);
   /* The killed worker was serving some of the clients. */
   assert_true(k.victim > 0);
   assert_true(k.victim_busy > 0);
   assert_int_equal(failed, 0);
   /* Once the clients are gone psockd holds what it held before. */
-  for (int t = 0; t < 300 && fds_after != fds_before; t++) {
-    usleep(10000);
-    fds_after = harness_psockd_fd_total(p);
-  }
+  fds_after = harness_psockd_idle_fds(p);
   assert_int_equal(fds_after, fds_before);
   munmap(k.slots, 4096);
   harness_stop_psockd(p);
 }
 
-/* ------------------------------------------------- psockd-priv dies */
-
-static pid_t role_pid(pid_t master, const char *role) {
-  struct role_proc roles[MAX_CHILDREN];
-  size_t n = find_roles(master, roles, MAX_CHILDREN);
-
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(roles[i].role, role) == 0)
-      return roles[i].pid;
-  return 0;
-}
+/* ---------------------------------------- psockd-priv, psockd-spawn die */
 
 static int raw_icmp_socket(void *arg) {
   psock_sock *s = psock_socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
@@ -480,34 +432,49 @@ static int raw_icmp_socket(void *arg) {
   return 0;
 }
 
-static void test_killed_priv_replaced_with_its_workers(void **state) {
-  const char *args[] = {"--workers", "1", NULL};
-  struct psockd_proc *p = harness_start_psockd(args);
-  struct role_proc roles[MAX_CHILDREN];
-  pid_t master = harness_psockd_pid(p), priv, worker, priv2 = 0, worker2 = 0;
+static int tcp_socket(void *arg) {
+  psock_sock *s = psock_socket(AF_INET, SOCK_STREAM, 0);
+
+  CHECK(s != NULL);
+  psock_close(s);
+  return 0;
+}
+
+/* Kill the role titled title; a new one must take its place, and the
+ * clients of both root and nobody be served again. */
+static void role_killed_and_replaced(const char *title, const char *log_says) {
+  struct psockd_proc *p = harness_start_psockd(NULL);
+  pid_t old = wait_proc(p, title), now = 0;
   char *log;
 
-  assert_int_equal(wait_for_workers(master, 1, 15000, roles), 2);
-  priv = role_pid(master, "priv");
-  worker = role_pid(master, "worker");
-  assert_true(priv > 0 && worker > 0);
-  assert_int_equal(harness_run_as_nobody(0, raw_icmp_socket, NULL), 0);
-  assert_int_equal(kill(priv, SIGKILL), 0);
-  /* A new psockd-priv, and a new worker with a channel to it. */
-  for (int t = 0; t < 300 && !(priv2 && worker2); t++) {
-    pid_t a = role_pid(master, "priv"), b = role_pid(master, "worker");
-    priv2 = a && a != priv ? a : 0;
-    worker2 = b && b != worker ? b : 0;
+  assert_true(old > 0);
+  assert_int_equal(harness_run_as_root(0, raw_icmp_socket, NULL), 0);
+  assert_int_equal(harness_run_as_nobody(0, tcp_socket, NULL), 0);
+  assert_int_equal(kill(old, SIGKILL), 0);
+  for (int t = 0; t < 500 && (!now || now == old); t++) {
+    if (harness_psockd_procs(p, title, &now, 1) != 1)
+      now = 0;
     usleep(10000);
   }
-  assert_true(priv2 > 0);
-  assert_true(worker2 > 0);
-  /* A raw socket needs psockd-priv: the new one serves the new worker. */
-  assert_int_equal(harness_run_as_nobody(0, raw_icmp_socket, NULL), 0);
+  assert_true(now > 0 && now != old);
+  /* A raw socket needs psockd-priv; a worker needs psockd-spawn. */
+  assert_int_equal(harness_run_as_root(0, raw_icmp_socket, NULL), 0);
+  assert_int_equal(harness_run_as_nobody(0, tcp_socket, NULL), 0);
   log = harness_psockd_log(p);
-  assert_non_null(strstr(log, "psockd-priv killed by signal 9"));
+  if (!strstr(log, log_says))
+    fail_msg("psockd log lacks '%s':\n%s", log_says, log);
   free(log);
   harness_stop_psockd(p);
+}
+
+static void test_killed_priv_replaced(void **state) {
+  role_killed_and_replaced("psockd --role=priv",
+                           "psockd-priv killed by signal 9");
+}
+
+static void test_killed_spawn_replaced(void **state) {
+  role_killed_and_replaced("psockd --role=spawn",
+                           "psockd-spawn killed by signal 9");
 }
 
 int main(void) {
@@ -516,7 +483,8 @@ int main(void) {
       cmocka_unit_test(test_forbidden_syscall_kills_worker_and_client_recovers),
       cmocka_unit_test(test_killed_worker_replaced_and_client_recovers),
       cmocka_unit_test(test_kill9_worker_under_load),
-      cmocka_unit_test(test_killed_priv_replaced_with_its_workers),
+      cmocka_unit_test(test_killed_priv_replaced),
+      cmocka_unit_test(test_killed_spawn_replaced),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
@@ -221,13 +224,41 @@ static bool socket_accepts(const char *path) {
 }
 
 /* In the forked child, before exec: async-signal-safe calls only. */
-static void exec_psockd(const char *log, char *const *argv) {
+/* A network namespace of psockd's own, as a host with systemd has it:
+ * lo up, and ICMP datagram sockets for every group. */
+static int enter_own_netns(void) {
+  struct ifreq ifr = {0};
+  int fd, r;
+
+  if (unshare(CLONE_NEWNET) < 0)
+    return -1;
+  fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+  r = fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ? -1 : 0;
+  ifr.ifr_flags |= IFF_UP;
+  if (r == 0 && ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+    r = -1;
+  if (fd >= 0)
+    close(fd);
+  fd = open("/proc/sys/net/ipv4/ping_group_range", O_WRONLY | O_CLOEXEC);
+  if (r == 0 && (fd < 0 || write(fd, "0 2147483647", 12) != 12))
+    r = -1;
+  if (fd >= 0)
+    close(fd);
+  return r;
+}
+
+static void exec_psockd(const char *log, char *const *argv, int flags) {
   int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
   if (fd < 0 || null < 0 || dup2(null, 0) < 0 || dup2(fd, 1) < 0 ||
       dup2(fd, 2) < 0)
     _exit(126);
+  if ((flags & HARNESS_PSOCKD_OWN_NETNS) && enter_own_netns() < 0) {
+    fprintf(stderr, "harness: psockd's network namespace: %m\n");
+    _exit(125);
+  }
   /* Do not outlive a test program that dies without stopping us. */
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   execv(argv[0], argv);
@@ -388,6 +419,11 @@ static bool harness_has_arg(const char *const *args, const char *prefix) {
 }
 
 struct psockd_proc *harness_start_psockd(const char *const *extra_args) {
+  return harness_start_psockd_flags(0, extra_args);
+}
+
+struct psockd_proc *harness_start_psockd_flags(int flags,
+                                               const char *const *extra_args) {
   const char *bin = getenv("PSOCKD");
   const char *argv[64 + PSOCKD_WRAPPER_MAX_WORDS];
   char wrapper[1024];
@@ -420,6 +456,9 @@ struct psockd_proc *harness_start_psockd(const char *const *extra_args) {
    * group psock) would keep them out. test_attacks checks the default. */
   if (!harness_has_arg(extra_args, "--socket-mode"))
     argv[argc++] = "--socket-mode=0666";
+  /* Idle workers go after a second: fd counts return to the start's. */
+  if (!harness_has_arg(extra_args, "--worker-idle"))
+    argv[argc++] = "--worker-idle=1";
   /* valgrind cannot run a process that installs a seccomp filter. */
   if (psockd_wrapper())
     argv[argc++] = "--no-seccomp";
@@ -434,7 +473,7 @@ struct psockd_proc *harness_start_psockd(const char *const *extra_args) {
   if (p->pid < 0)
     fail_start(p, strerror(errno));
   if (p->pid == 0)
-    exec_psockd(p->log, (char *const *)argv);
+    exec_psockd(p->log, (char *const *)argv, flags);
 
   deadline = now_ms() + PSOCKD_START_TIMEOUT_MS * slowdown();
   for (;;) {
@@ -529,11 +568,11 @@ static pid_t parent_of(pid_t pid) {
   return ppid;
 }
 
-int harness_psockd_fd_total(const struct psockd_proc *p) {
-  pid_t tree[256];
+/* psockd and every process descended from it, into tree (at most max).
+ * Returns the count, or -1. */
+static int psockd_tree(const struct psockd_proc *p, pid_t *tree, size_t max) {
   size_t ntree = 0;
   bool grew = true;
-  int total = 0;
 
   tree[ntree++] = p->pid;
   /* Add children of known members until nothing new turns up. */
@@ -544,7 +583,7 @@ int harness_psockd_fd_total(const struct psockd_proc *p) {
     if (!d)
       return -1;
     grew = false;
-    while ((e = readdir(d)) && ntree < sizeof(tree) / sizeof(tree[0])) {
+    while ((e = readdir(d)) && ntree < max) {
       pid_t pid = (pid_t)strtol(e->d_name, NULL, 10);
       pid_t ppid;
       bool known = false;
@@ -566,14 +605,72 @@ int harness_psockd_fd_total(const struct psockd_proc *p) {
     }
     closedir(d);
   }
-  for (size_t i = 0; i < ntree; i++) {
-    int n = harness_count_fds(tree[i]);
+  return (int)ntree;
+}
+
+int harness_psockd_fd_total(const struct psockd_proc *p) {
+  pid_t tree[512];
+  int n = psockd_tree(p, tree, 512), total = 0;
+
+  for (int i = 0; i < n; i++) {
+    int k = harness_count_fds(tree[i]);
 
     /* A process that ended in between holds nothing. */
-    if (n > 0)
-      total += n;
+    if (k > 0)
+      total += k;
   }
-  return total;
+  return n < 0 ? -1 : total;
+}
+
+bool harness_proc_title(pid_t pid, char *buf, size_t len) {
+  char path[64];
+  size_t n;
+  FILE *f;
+
+  snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+  f = fopen(path, "re");
+  if (!f)
+    return false;
+  n = fread(buf, 1, len - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  /* Arguments are NUL-separated: make it one line. */
+  for (size_t i = 0; n && i < n - 1; i++)
+    if (buf[i] == '\0')
+      buf[i] = ' ';
+  return n > 0;
+}
+
+int harness_psockd_procs(const struct psockd_proc *p, const char *title,
+                         pid_t *ret, size_t max) {
+  pid_t tree[512];
+  int n = psockd_tree(p, tree, 512);
+  size_t k = 0;
+
+  for (int i = 0; i < n; i++) {
+    char t[256];
+
+    if (harness_proc_title(tree[i], t, sizeof(t)) &&
+        strncmp(t, title, strlen(title)) == 0) {
+      if (ret && k < max)
+        ret[k] = tree[i];
+      k++;
+    }
+  }
+  return n < 0 ? -1 : (int)k;
+}
+
+int harness_psockd_idle_fds(const struct psockd_proc *p) {
+  int limit = 1500 * (psockd_wrapper() ? 10 : 1);
+
+  /* Workers retire after --worker-idle (1 s in tests): wait for that. */
+  for (int i = 0; i < limit; i++) {
+    if (harness_psockd_procs(p, "psockd-worker", NULL, 0) == 0 &&
+        harness_psockd_procs(p, "psockd-resolver", NULL, 0) == 0)
+      return harness_psockd_fd_total(p);
+    usleep(10000);
+  }
+  return -1;
 }
 
 /* --------------------------------------------------- clients as nobody */

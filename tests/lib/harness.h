@@ -15,6 +15,7 @@
 #define PSOCK_TEST_HARNESS_H
 
 #include <psock/psock.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -38,6 +39,16 @@ struct psockd_proc;
  * times longer.
  */
 struct psockd_proc *harness_start_psockd(const char *const *extra_args);
+
+/* Flags of harness_start_psockd_flags(). */
+/* psockd in a network namespace of its own with lo up and
+ * net.ipv4.ping_group_range "0 2147483647" (as Debian with systemd sets
+ * it), for ICMP datagram sockets without touching the host's setting.
+ * Servers of the host's namespace are not reachable from it. */
+#define HARNESS_PSOCKD_OWN_NETNS 0x1
+
+struct psockd_proc *harness_start_psockd_flags(int flags,
+                                               const char *const *extra_args);
 
 /*
  * SIGTERM psockd and wait (at most 10 s). Fails the test, after printing
@@ -64,10 +75,29 @@ void harness_print_psockd_log(const struct psockd_proc *p);
 int harness_count_fds(pid_t pid);
 
 /*
- * Open fds of psockd and of every process descended from it (its privileged
- * helper and workers), or -1 on error.
+ * Open fds of psockd and of every process descended from it (psockd-priv,
+ * psockd-spawn, workers and their resolvers), or -1 on error.
  */
 int harness_psockd_fd_total(const struct psockd_proc *p);
+
+/*
+ * psockd's processes whose command line starts with title ("psockd-worker",
+ * "psockd-resolver", "psockd --role=priv", ...): their count, and the first
+ * max pids in ret (ret may be NULL). -1 on error.
+ */
+int harness_psockd_procs(const struct psockd_proc *p, const char *title,
+                         pid_t *ret, size_t max);
+
+/* pid's command line, arguments joined by spaces. False if it is gone. */
+bool harness_proc_title(pid_t pid, char *buf, size_t len);
+
+/*
+ * Wait (up to 15 s) until every worker has retired (the harness starts
+ * psockd with --worker-idle=1 unless told otherwise) and return psockd's
+ * fd total then: with no client and no worker it must equal the total
+ * right after the start. -1 if workers are still there.
+ */
+int harness_psockd_idle_fds(const struct psockd_proc *p);
 
 /* --------------------------------------------------- clients as nobody */
 
