@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -57,6 +58,12 @@ struct wtable {
 };
 
 static void on_ctl(struct watch *w, uint32_t events);
+
+static long long clock_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
 
 /* ------------------------------------------------------------- slots */
 
@@ -146,7 +153,7 @@ static struct wslot *start_worker(struct wtable *t,
                       .id = t->next_id++,
                       .ctl = ctl[0],
                       .who = *who,
-                      .last_pong_ms = t->now_ms};
+                      .last_pong_ms = clock_ms()};
   r = start_fds(t, s, ctl[1], priv[0], priv[1]);
   if (r == 0)
     r = loop_add(t->env.loop, s->ctl, EPOLLIN, &s->watch);
@@ -260,7 +267,7 @@ static void on_pong(struct wslot *s, const struct ctl_msg *m) {
   s->acked = m->conns_received;
   s->clients = m->clients;
   s->requests = m->requests;
-  s->last_pong_ms = s->t->now_ms;
+  s->last_pong_ms = clock_ms();
 }
 
 static void on_ctl(struct watch *w, uint32_t events) {

@@ -223,6 +223,8 @@ static int on_control(struct privserve *ps) {
     r = authz_install_fd(nfds ? fds[0] : -1, m.name);
     if (r < 0)
       log_err("policy from the master rejected: %s", strerror(-r));
+    else
+      log_info("policy in force: %s", m.name);
     wire_close_fds(fds, nfds);
     return 0;
   }
