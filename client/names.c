@@ -14,7 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "address.h"
+#include "conn.h"
+#include "error.h"
+#include "names.h"
+#include "util.h"
 
 /* A reply whose expected member is missing. */
 static int bad_reply(void) {
@@ -348,7 +352,9 @@ PSOCK_EXPORT int psock_has_ipv6(void) {
 
 /* ------------------------------------------- resolving for local calls */
 
-int pc_resolve_host(int family, const char *host, char *out, size_t outlen) {
+/* Resolve a host name through psockd to a numeric host of family. */
+static int resolve_host(int family, const char *host, char *out,
+                        size_t outlen) {
   psock_addrinfo *list = NULL;
   int r;
 
@@ -362,4 +368,19 @@ int pc_resolve_host(int family, const char *host, char *out, size_t outlen) {
     r = pc_copy_str(list->address.u.in.host, out, outlen);
   psock_freeaddrinfo(list);
   return r;
+}
+
+int pc_resolve_sockaddr(const psock_address *a, struct sockaddr_storage *ss,
+                        socklen_t *ret_len) {
+  psock_address resolved;
+  int r;
+
+  if (!pc_address_needs_lookup(a))
+    return pc_address_to_sockaddr(a, ss, ret_len);
+  resolved = *a;
+  r = resolve_host(a->family, a->u.in.host, resolved.u.in.host,
+                   sizeof(resolved.u.in.host));
+  if (r < 0)
+    return r;
+  return pc_address_to_sockaddr(&resolved, ss, ret_len);
 }
