@@ -30,6 +30,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -60,7 +62,27 @@
 struct ident {
   uid_t euid;
   gid_t egid;
+  bool frozen; /* read from the frozen cache, no system call made */
 };
+
+/*
+ * A thread whose identity can no longer change reads it once: with no
+ * capability in its permitted set and one uid and one gid for real,
+ * effective and saved, setuid(), setgid() and setgroups() can only set what
+ * it already has (only an execve() could give it more, and that replaces
+ * this library). Sandboxed programs are such threads and pay no system call
+ * per request for their identity. A new user namespace renumbers the ids
+ * without changing them: the kernel then refuses the cached numbers in
+ * SCM_CREDENTIALS, and the thread reads them again. Per thread, because
+ * the kernel keeps credentials per thread.
+ */
+static _Thread_local struct {
+  bool checked, frozen;
+  uid_t euid;
+  gid_t egid;
+  int ngroups;
+  gid_t groups[GROUPS_ON_STACK];
+} frozen;
 
 struct conn {
   int fd;
@@ -171,10 +193,56 @@ static void conn_free(struct conn *c) {
 
 DEFINE_CLEANUP(struct conn *, conn_free)
 
+/* Is the calling thread's identity frozen (see above)? Caches it if so. */
+static void frozen_check(void) {
+  struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+  struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3];
+  uid_t ru, eu, su;
+  gid_t rg, eg, sg;
+  int n;
+
+  frozen.checked = true;
+  frozen.frozen = false;
+  if (syscall(SYS_capget, &h, caps) < 0 || caps[0].permitted ||
+      caps[1].permitted)
+    return;
+  if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 ||
+      ru != eu || eu != su || rg != eg || eg != sg)
+    return;
+  n = getgroups(GROUPS_ON_STACK, frozen.groups);
+  if (n < 0)
+    return;
+  frozen.ngroups = n;
+  frozen.euid = eu;
+  frozen.egid = eg;
+  frozen.frozen = true;
+}
+
+/* The calling thread's effective ids, from the frozen cache if it may. */
+static void ident_now(struct ident *id) {
+  if (!frozen.checked)
+    frozen_check();
+  id->frozen = frozen.frozen;
+  id->euid = frozen.frozen ? frozen.euid : geteuid();
+  id->egid = frozen.frozen ? frozen.egid : getegid();
+}
+
 /* The supplementary groups now, in *ret (malloc'd, NULL if none). */
-static int groups_now(gid_t **ret, int *ret_n) {
+static int groups_now(const struct ident *id, gid_t **ret, int *ret_n) {
   _cleanup_free_ gid_t *g = NULL;
   int n;
+
+  if (id->frozen) {
+    n = frozen.ngroups;
+    g = n ? malloc((size_t)n * sizeof(gid_t)) : NULL;
+    if (n && !g)
+      return -ENOMEM;
+    if (n)
+      memcpy(g, frozen.groups, (size_t)n * sizeof(gid_t));
+    *ret = TAKE_PTR(g);
+    *ret_n = n;
+    return 0;
+  }
 
   /* Count, then read: if a setgroups() in another thread changed the
    * count in between, the read fails or falls short; again. */
@@ -204,6 +272,10 @@ static bool conn_same_ident(const struct conn *c, const struct ident *id) {
 
   if (c->euid != id->euid || c->egid != id->egid)
     return false;
+  if (id->frozen)
+    return c->ngroups == frozen.ngroups &&
+           (c->ngroups == 0 || memcmp(c->groups, frozen.groups,
+                                      (size_t)c->ngroups * sizeof(gid_t)) == 0);
   if (c->ngroups > GROUPS_ON_STACK) {
     g = heap = malloc((size_t)c->ngroups * sizeof(gid_t));
     if (!heap)
@@ -331,8 +403,12 @@ static enum xchg xchg_send(struct conn *c, Psock__V1__Request *req,
   }
   r = wire_send_packet_creds(c->fd, c->buf, (size_t)n, fds, nfds, 0, &creds);
   /* EPERM: the kernel no longer accepts these ids from us (another thread
-   * changed them since they were read): again, under the new identity. */
-  if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN || r == -EPERM)
+   * changed them since they were read); EINVAL for cached ids: a new user
+   * namespace renumbered them. Again, with the ids read anew. */
+  if ((r == -EPERM || r == -EINVAL) && id->frozen)
+    frozen.checked = false;
+  if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN || r == -EPERM ||
+      (r == -EINVAL && id->frozen))
     return XCHG_LOST;
   if (r == -EBADF && nfds > 0) {
     /* Our fd was checked before use: the caller's socket fd is bad. */
@@ -513,7 +589,7 @@ static struct conn *conn_open(const struct ident *id) {
     return NULL;
   }
   c->buf = malloc(PSOCK_MAX_PACKET);
-  r = c->buf ? groups_now(&c->groups, &c->ngroups) : -ENOMEM;
+  r = c->buf ? groups_now(id, &c->groups, &c->ngroups) : -ENOMEM;
   if (r < 0) {
     pc_error_os(-r);
     return NULL;
@@ -588,9 +664,13 @@ static int call(Psock__V1__Request *req, const int *fds, size_t nfds,
    * and the request sent again: every call is safe to repeat, since it
    * acts on fds the client holds or creates new ones. */
   for (int attempt = 0; attempt < 2 && x == XCHG_LOST; attempt++) {
-    id.euid = geteuid();
-    id.egid = getegid();
+    ident_now(&id);
     c = pool_take(&id);
+    if (!c && !id.frozen) {
+      /* A new identity, maybe one that can no longer change. */
+      frozen_check();
+      ident_now(&id);
+    }
     if (!c)
       c = conn_open(&id);
     if (!c)

@@ -13,10 +13,12 @@
 #include <grp.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -345,6 +347,60 @@ static void test_requests_carry_the_effective_ids(void **state) {
   assert_int_equal(atomic_load(&fk.last_cred_pid), (int)getpid());
 }
 
+/* A thread with no capabilities and one uid and gid reads its identity
+ * once (conn.c, "frozen"); a new user namespace renumbers its ids, which
+ * the kernel then refuses in SCM_CREDENTIALS, and the library reads them
+ * again instead of failing. */
+static int write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC), ok;
+
+  if (fd < 0)
+    return -1;
+  ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+  close(fd);
+  return ok ? 0 : -1;
+}
+
+static int frozen_then_renumbered(void) {
+  CHILD_CHECK(1, setgroups(0, NULL) == 0 &&
+                     setresgid(65534, 65534, 65534) == 0 &&
+                     setresuid(65534, 65534, 65534) == 0);
+  /* Frozen now: the same connection for every call. */
+  CHILD_CHECK(2, one_call() && one_call() && one_call());
+  CHILD_CHECK(3, library_conns() == 1);
+  /* Renumbered: uid 65534 is 0 in here, the kernel identity unchanged.
+   * (Dumpable again: a uid change made /proc/self root's.) */
+  CHILD_CHECK(8, prctl(PR_SET_DUMPABLE, 1) == 0);
+  if (unshare(CLONE_NEWUSER) < 0)
+    return 77;
+  CHILD_CHECK(4, write_file("/proc/self/setgroups", "deny") == 0 &&
+                     write_file("/proc/self/uid_map", "0 65534 1") == 0 &&
+                     write_file("/proc/self/gid_map", "0 65534 1") == 0);
+  CHILD_CHECK(5, geteuid() == 0);
+  CHILD_CHECK(6, one_call() && one_call());
+  CHILD_CHECK(7, library_conns() == 1);
+  return 0;
+}
+
+static void test_frozen_identity_and_user_namespaces(void **state) {
+  int status;
+
+  if (geteuid() != 0)
+    skip();
+  status = in_child(frozen_then_renumbered);
+  if (status == 77)
+    skip();
+  assert_int_equal(status, 0);
+  /* Root's connection never opened (the drop came first): one as nobody,
+   * one after the renumbering, both seen by psockd as uid 65534. */
+  assert_int_equal(atomic_load(&fk.connections), 2);
+  assert_int_equal(atomic_load(&fk.accepted_uid[0]), 65534);
+  assert_int_equal(atomic_load(&fk.accepted_uid[1]), 65534);
+  assert_int_equal(atomic_load(&fk.last_cred_uid), 65534);
+  assert_int_equal(atomic_load(&fk.last_cred_gid), 65534);
+  assert_int_equal(atomic_load(&fk.socket_calls), 5);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_wrong_protocol_version, fake_start,
@@ -371,6 +427,8 @@ int main(void) {
           test_identity_change_never_reuses_a_connection, fake_start,
           fake_stop),
       cmocka_unit_test_setup_teardown(test_requests_carry_the_effective_ids,
+                                      fake_start, fake_stop),
+      cmocka_unit_test_setup_teardown(test_frozen_identity_and_user_namespaces,
                                       fake_start, fake_stop),
   };
 
