@@ -410,6 +410,11 @@ static enum xchg xchg_send(struct conn *c, Psock__V1__Request *req,
   if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN || r == -EPERM ||
       (r == -EINVAL && id->frozen))
     return XCHG_LOST;
+  /* EINVAL for ids just read: they have no number in our user namespace
+   * (one without a uid_map); only the kernel can name them, and it does,
+   * with the real ids, when we send none. */
+  if (r == -EINVAL)
+    r = wire_send_packet(c->fd, c->buf, (size_t)n, fds, nfds, 0);
   if (r == -EBADF && nfds > 0) {
     /* Our fd was checked before use: the caller's socket fd is bad. */
     pc_error_os(EBADF);

@@ -382,6 +382,33 @@ static int frozen_then_renumbered(void) {
   return 0;
 }
 
+/* A user namespace without maps: our ids have no number in it, so no
+ * SCM_CREDENTIALS can name them; the kernel's own credentials go. */
+static int unmapped_user_namespace(void) {
+  CHILD_CHECK(1, setgroups(0, NULL) == 0 &&
+                     setresgid(65534, 65534, 65534) == 0 &&
+                     setresuid(65534, 65534, 65534) == 0);
+  CHILD_CHECK(2, one_call());
+  if (unshare(CLONE_NEWUSER) < 0)
+    return 77;
+  CHILD_CHECK(3, one_call() && one_call());
+  return 0;
+}
+
+static void test_unmapped_user_namespace(void **state) {
+  int status;
+
+  if (geteuid() != 0)
+    skip();
+  status = in_child(unmapped_user_namespace);
+  if (status == 77)
+    skip();
+  assert_int_equal(status, 0);
+  assert_int_equal(atomic_load(&fk.socket_calls), 3);
+  assert_int_equal(atomic_load(&fk.last_cred_uid), 65534);
+  assert_int_equal(atomic_load(&fk.last_peer_uid), 65534);
+}
+
 static void test_frozen_identity_and_user_namespaces(void **state) {
   int status;
 
@@ -430,6 +457,8 @@ int main(void) {
                                       fake_start, fake_stop),
       cmocka_unit_test_setup_teardown(test_frozen_identity_and_user_namespaces,
                                       fake_start, fake_stop),
+      cmocka_unit_test_setup_teardown(test_unmapped_user_namespace, fake_start,
+                                      fake_stop),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);
