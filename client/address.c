@@ -7,7 +7,8 @@
  * allocation. Address -> psock_address reads what psockd sent: every length
  * and port is range-checked before it is copied into the fixed fields.
  * sockaddr -> psock_address serves the local calls (accept, recvfrom,
- * getsockname) without a protobuf detour.
+ * getsockname) without a protobuf detour. Pure: a host name is resolved by
+ * the caller (names.c), never here.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,7 +19,8 @@
 #include <string.h>
 #include <sys/un.h>
 
-#include "internal.h"
+#include "address.h"
+#include "error.h"
 
 /* An abstract name is sent without the NUL that starts sun_path. */
 #define ABSTRACT_MAX (PSOCK_PATH_MAX - 1)
@@ -421,9 +423,16 @@ int pc_sockaddr_to_address(const struct sockaddr *sa, socklen_t len,
   return 0;
 }
 
+bool pc_address_needs_lookup(const psock_address *a) {
+  struct addr_buf buf;
+  Psock__V1__Address *pa;
+
+  return (a->family == AF_INET || a->family == AF_INET6) &&
+         pc_address_to_proto(a, &buf, &pa) == 0 && addr_needs_lookup(pa);
+}
+
 int pc_address_to_sockaddr(const psock_address *a, struct sockaddr_storage *ss,
                            socklen_t *ret_len) {
-  psock_address resolved;
   struct addr_buf buf;
   Psock__V1__Address *pa;
   int r;
@@ -431,27 +440,5 @@ int pc_address_to_sockaddr(const psock_address *a, struct sockaddr_storage *ss,
   r = pc_address_to_proto(a, &buf, &pa);
   if (r < 0)
     return r;
-  if (addr_needs_lookup(pa)) {
-    /* A host name: psockd resolves it, as a daemon-routed call would. */
-    resolved = *a;
-    r = pc_resolve_host(a->family, a->u.in.host, resolved.u.in.host,
-                        sizeof(resolved.u.in.host));
-    if (r < 0)
-      return r;
-    r = pc_address_to_proto(&resolved, &buf, &pa);
-    if (r < 0)
-      return r;
-  }
   return addr_to_sockaddr(pa, ss, ret_len);
-}
-
-int pc_copy_str(const char *src, char *buf, size_t len) {
-  size_t n = strlen(src);
-
-  if (!buf)
-    return -EFAULT;
-  if (n >= len)
-    return -ERANGE;
-  memcpy(buf, src, n + 1);
-  return 0;
 }

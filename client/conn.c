@@ -14,12 +14,23 @@
  * longer ours and is forgotten, never closed). After fork() the child drops
  * the inherited connections without sending on them and opens its own.
  *
+ * Identity (issue 13, finding 9): psockd judges each request as the
+ * process that sends it at that moment, from the SCM_CREDENTIALS the
+ * kernel checks; every request carries {pid, euid, egid} explicitly (the
+ * kernel's default would be the real ids, which SO_PEERCRED does not
+ * report). A connection remembers the effective uid, gid and supplementary
+ * groups it was opened under and is never used under others: a pooled one
+ * opened before a setuid(), setgid() or setgroups() is closed and a new one
+ * opened, so the identity psockd took at connect time (SO_PEERCRED, the
+ * worker of that uid) is always the sender's.
+ *
  * Trust boundary: everything received here comes from psockd; the id,
  * result case and fd count of each response are checked before any caller
  * sees it, and a response that breaks framing ends that connection.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -27,23 +38,61 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/types.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "config.h"
-#include "internal.h"
+#include "conn.h"
+#include "deadline.h"
+#include "error.h"
+#include "wire.h"
 
 /* Idle connections kept for reuse; more busy threads open more. */
 #define POOL_IDLE_MAX 4
 /* Library fds live at or above this number, out of the program's way. */
 #define CONN_FD_MIN 100
 #define DAEMON_TIMEOUT_MS_DEFAULT 30000
+/* Supplementary groups compared without an allocation. */
+#define GROUPS_ON_STACK 64
+
+/* The sender's ids for this request: SCM_CREDENTIALS and pool matching. */
+struct ident {
+  uid_t euid;
+  gid_t egid;
+  bool frozen; /* read from the frozen cache, no system call made */
+};
+
+/*
+ * A thread whose identity can no longer change reads it once: with no
+ * capability in its permitted set and one uid and one gid for real,
+ * effective and saved, setuid(), setgid() and setgroups() can only set what
+ * it already has (only an execve() could give it more, and that replaces
+ * this library). Sandboxed programs are such threads and pay no system call
+ * per request for their identity. A new user namespace renumbers the ids
+ * without changing them: the kernel then refuses the cached numbers in
+ * SCM_CREDENTIALS, and the thread reads them again. Per thread, because
+ * the kernel keeps credentials per thread.
+ */
+static _Thread_local struct {
+  bool checked, frozen;
+  uid_t euid;
+  gid_t egid;
+  int ngroups;
+  gid_t groups[GROUPS_ON_STACK];
+} frozen;
 
 struct conn {
   int fd;
   dev_t dev;
   ino_t ino;
-  pid_t pid;       /* process that opened it */
+  pid_t pid;  /* process that opened it */
+  uid_t euid; /* identity it was opened under */
+  gid_t egid;
+  int ngroups;
+  gid_t *groups;   /* ngroups entries, NULL if none */
   int rcvtimeo_ms; /* SO_RCVTIMEO now set on fd (0: none) */
   uint64_t next_id;
   uint8_t *buf; /* PSOCK_MAX_PACKET bytes, for both directions */
@@ -103,12 +152,6 @@ static pid_t self_pid(void) {
   return pid;
 }
 
-bool pc_route_daemon(void) {
-  const char *r = getenv("PSOCK_ROUTE");
-
-  return r && strcmp(r, "daemon") == 0;
-}
-
 static int daemon_timeout_ms(void) {
   const char *e = getenv("PSOCK_DAEMON_TIMEOUT_MS");
   char *end;
@@ -143,8 +186,104 @@ static bool conn_is_ours(const struct conn *c) {
 }
 
 static void conn_free(struct conn *c) {
+  free(c->groups);
   free(c->buf);
   free(c);
+}
+
+DEFINE_CLEANUP(struct conn *, conn_free)
+
+/* Is the calling thread's identity frozen (see above)? Caches it if so. */
+static void frozen_check(void) {
+  struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+  struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3];
+  uid_t ru, eu, su;
+  gid_t rg, eg, sg;
+  int n;
+
+  frozen.checked = true;
+  frozen.frozen = false;
+  if (syscall(SYS_capget, &h, caps) < 0 || caps[0].permitted ||
+      caps[1].permitted)
+    return;
+  if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 ||
+      ru != eu || eu != su || rg != eg || eg != sg)
+    return;
+  n = getgroups(GROUPS_ON_STACK, frozen.groups);
+  if (n < 0)
+    return;
+  frozen.ngroups = n;
+  frozen.euid = eu;
+  frozen.egid = eg;
+  frozen.frozen = true;
+}
+
+/* The calling thread's effective ids, from the frozen cache if it may. */
+static void ident_now(struct ident *id) {
+  if (!frozen.checked)
+    frozen_check();
+  id->frozen = frozen.frozen;
+  id->euid = frozen.frozen ? frozen.euid : geteuid();
+  id->egid = frozen.frozen ? frozen.egid : getegid();
+}
+
+/* The supplementary groups now, in *ret (malloc'd, NULL if none). */
+static int groups_now(const struct ident *id, gid_t **ret, int *ret_n) {
+  _cleanup_free_ gid_t *g = NULL;
+  int n;
+
+  if (id->frozen) {
+    n = frozen.ngroups;
+    g = n ? malloc((size_t)n * sizeof(gid_t)) : NULL;
+    if (n && !g)
+      return -ENOMEM;
+    if (n)
+      memcpy(g, frozen.groups, (size_t)n * sizeof(gid_t));
+    *ret = TAKE_PTR(g);
+    *ret_n = n;
+    return 0;
+  }
+
+  /* Count, then read: if a setgroups() in another thread changed the
+   * count in between, the read fails or falls short; again. */
+  for (;;) {
+    n = getgroups(0, NULL);
+    if (n < 0)
+      return -errno;
+    free(g);
+    g = n ? malloc((size_t)n * sizeof(gid_t)) : NULL;
+    if (n && !g)
+      return -ENOMEM;
+    if (getgroups(n, g) == n)
+      break;
+  }
+  *ret = TAKE_PTR(g);
+  *ret_n = n;
+  return 0;
+}
+
+/* Was c opened under the caller's identity? One getgroups() call: with
+ * room for exactly the groups c knows, any other set fails or differs. */
+static bool conn_same_ident(const struct conn *c, const struct ident *id) {
+  gid_t stack[GROUPS_ON_STACK];
+  _cleanup_free_ gid_t *heap = NULL;
+  gid_t *g = stack;
+  int n;
+
+  if (c->euid != id->euid || c->egid != id->egid)
+    return false;
+  if (id->frozen)
+    return c->ngroups == frozen.ngroups &&
+           (c->ngroups == 0 || memcmp(c->groups, frozen.groups,
+                                      (size_t)c->ngroups * sizeof(gid_t)) == 0);
+  if (c->ngroups > GROUPS_ON_STACK) {
+    g = heap = malloc((size_t)c->ngroups * sizeof(gid_t));
+    if (!heap)
+      return false; /* a new connection is always safe */
+  }
+  n = getgroups(c->ngroups, g);
+  return n == c->ngroups &&
+         (n == 0 || memcmp(g, c->groups, (size_t)n * sizeof(gid_t)) == 0);
 }
 
 /* Close c if its number is still ours, then free it. */
@@ -170,27 +309,34 @@ static void pool_forget_parent(void) {
   pool_nidle = 0;
 }
 
-static struct conn *pool_take(void) {
+/* An idle connection this process opened under identity id, or NULL. */
+static struct conn *pool_take(const struct ident *id) {
   struct conn *c;
   pid_t pid = self_pid();
 
-  pthread_mutex_lock(&pool_lock);
-  if (pool_pid != pid) {
-    pool_forget_parent();
-    pool_pid = pid;
-  }
-  while ((c = pool_idle)) {
-    pool_idle = c->next_idle;
-    pool_nidle--;
+  for (;;) {
+    pthread_mutex_lock(&pool_lock);
+    if (pool_pid != pid) {
+      pool_forget_parent();
+      pool_pid = pid;
+    }
+    c = pool_idle;
+    if (c) {
+      pool_idle = c->next_idle;
+      pool_nidle--;
+    }
+    pthread_mutex_unlock(&pool_lock);
+    if (!c)
+      return NULL;
     /* Every idle connection was opened by pool_pid (the parent's were
-     * forgotten above): only the fd needs checking. */
-    if (conn_fd_matches(c))
-      break;
-    /* The program closed or reused our number: not ours to close. */
-    conn_free(c);
+     * forgotten above): the fd and the identity need checking. */
+    if (!conn_fd_matches(c))
+      conn_free(c); /* the program closed or reused our number */
+    else if (!conn_same_ident(c, id))
+      conn_drop(c); /* ours, but opened as someone else: never reused */
+    else
+      return c;
   }
-  pthread_mutex_unlock(&pool_lock);
-  return c;
 }
 
 static void pool_put(struct conn *c) {
@@ -240,7 +386,9 @@ enum xchg {
 };
 
 static enum xchg xchg_send(struct conn *c, Psock__V1__Request *req,
-                           const int *fds, size_t nfds) {
+                           const int *fds, size_t nfds,
+                           const struct ident *id) {
+  struct ucred creds = {.pid = self_pid(), .uid = id->euid, .gid = id->egid};
   ssize_t n;
   int r;
 
@@ -253,9 +401,20 @@ static enum xchg xchg_send(struct conn *c, Psock__V1__Request *req,
              PSOCK_MAX_PACKET);
     return XCHG_FAIL_KEEP;
   }
-  r = wire_send_packet(c->fd, c->buf, (size_t)n, fds, nfds, 0);
-  if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN)
+  r = wire_send_packet_creds(c->fd, c->buf, (size_t)n, fds, nfds, 0, &creds);
+  /* EPERM: the kernel no longer accepts these ids from us (another thread
+   * changed them since they were read); EINVAL for cached ids: a new user
+   * namespace renumbered them. Again, with the ids read anew. */
+  if ((r == -EPERM || r == -EINVAL) && id->frozen)
+    frozen.checked = false;
+  if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN || r == -EPERM ||
+      (r == -EINVAL && id->frozen))
     return XCHG_LOST;
+  /* EINVAL for ids just read: they have no number in our user namespace
+   * (one without a uid_map); only the kernel can name them, and it does,
+   * with the real ids, when we send none. */
+  if (r == -EINVAL)
+    r = wire_send_packet(c->fd, c->buf, (size_t)n, fds, nfds, 0);
   if (r == -EBADF && nfds > 0) {
     /* Our fd was checked before use: the caller's socket fd is bad. */
     pc_error_os(EBADF);
@@ -327,14 +486,15 @@ static enum xchg xchg_recv(struct conn *c, int *fds, size_t *nfds,
 
 /* One request/response on c. On XCHG_OK the response's id and fd count
  * are verified; ret_fds holds exactly resp->fd_count fds. */
-static enum xchg xchg(struct conn *c, Psock__V1__Request *req, const int *fds,
-                      size_t nfds, Psock__V1__Response **ret_resp, int *ret_fds,
+static enum xchg xchg(struct conn *c, const struct ident *id,
+                      Psock__V1__Request *req, const int *fds, size_t nfds,
+                      Psock__V1__Response **ret_resp, int *ret_fds,
                       size_t *ret_nfds, bool cloexec) {
   Psock__V1__Response *resp;
   enum xchg x;
   ssize_t n = 0;
 
-  x = xchg_send(c, req, fds, nfds);
+  x = xchg_send(c, req, fds, nfds, id);
   if (x != XCHG_OK)
     return x;
   x = xchg_recv(c, ret_fds, ret_nfds, &n, cloexec);
@@ -372,7 +532,7 @@ static int record_error_reply(const Psock__V1__Error *e) {
   return pc_error(kind, e->code, "%s", e->message ? e->message : "");
 }
 
-static int hello(struct conn *c) {
+static int hello(struct conn *c, const struct ident *id) {
   Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
   Psock__V1__Hello h = PSOCK__V1__HELLO__INIT;
   Psock__V1__Response *resp = NULL;
@@ -385,7 +545,7 @@ static int hello(struct conn *c) {
   h.client_version = (char *)PSOCK_VERSION;
   req.call_case = PSOCK__V1__REQUEST__CALL_HELLO;
   req.hello = &h;
-  x = xchg(c, &req, NULL, 0, &resp, fds, &nfds, true);
+  x = xchg(c, id, &req, NULL, 0, &resp, fds, &nfds, true);
   if (x == XCHG_LOST)
     return pc_error(PSOCK_ERR_PROTOCOL, ECONNRESET,
                     "psockd closed the connection during the handshake");
@@ -407,12 +567,14 @@ static int hello(struct conn *c) {
   return r;
 }
 
-/* Open, move high and handshake a new connection; records errors. */
-static struct conn *conn_open(void) {
+/* Open, move high and handshake a new connection under identity id;
+ * records errors. */
+static struct conn *conn_open(const struct ident *id) {
   const char *path = socket_path();
-  struct conn *c;
+  _cleanup_close_ int fd = -1;
+  _cleanup_(conn_freep) struct conn *c = NULL;
   struct stat st;
-  int fd, hi;
+  int hi, r;
 
   fd = wire_connect_path(path);
   if (fd < 0) {
@@ -427,31 +589,34 @@ static struct conn *conn_open(void) {
     fd = hi;
   }
   c = calloc(1, sizeof(*c));
-  if (c)
-    c->buf = malloc(PSOCK_MAX_PACKET);
-  if (!c || !c->buf || fstat(fd, &st) < 0) {
-    pc_error_os(c && c->buf ? errno : ENOMEM);
-    close(fd);
-    if (c)
-      conn_free(c);
+  if (!c || fstat(fd, &st) < 0) {
+    pc_error_os(c ? errno : ENOMEM);
     return NULL;
   }
-  c->fd = fd;
+  c->buf = malloc(PSOCK_MAX_PACKET);
+  r = c->buf ? groups_now(id, &c->groups, &c->ngroups) : -ENOMEM;
+  if (r < 0) {
+    pc_error_os(-r);
+    return NULL;
+  }
+  c->fd = TAKE_FD(fd);
   c->dev = st.st_dev;
   c->ino = st.st_ino;
   c->pid = self_pid();
-  if (hello(c) < 0) {
-    conn_drop(c);
+  c->euid = id->euid;
+  c->egid = id->egid;
+  if (hello(c, id) < 0) {
+    conn_drop(TAKE_PTR(c));
     return NULL;
   }
-  return c;
+  return TAKE_PTR(c);
 }
 
 /* Check a verified response against the call: error replies are recorded,
  * a wrong result or fd count is a protocol error. Frees on failure. */
 static int check_result(const Psock__V1__Request *req,
                         Psock__V1__Response *resp, int *fds, size_t nfds,
-                        size_t want_fds) {
+                        size_t min_fds, size_t max_fds) {
   int r = 0;
 
   if (resp->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR && resp->error &&
@@ -461,10 +626,10 @@ static int check_result(const Psock__V1__Request *req,
     r = pc_error(PSOCK_ERR_PROTOCOL, EPROTO,
                  "psockd answered call %d with result %d", (int)req->call_case,
                  (int)resp->result_case);
-  else if (nfds != want_fds)
+  else if (nfds < min_fds || nfds > max_fds)
     r = pc_error(PSOCK_ERR_PROTOCOL, EPROTO,
                  "psockd sent %zu fds for a call that returns %zu", nfds,
-                 want_fds);
+                 max_fds);
   if (r < 0) {
     wire_close_fds(fds, nfds);
     psock__v1__response__free_unpacked(resp, NULL);
@@ -488,18 +653,15 @@ void pc_conn_flush(void) {
   }
 }
 
-int pc_call(Psock__V1__Request *req, const int *fds, size_t nfds,
-            size_t want_fds, Psock__V1__Response **ret_resp, int *ret_fds) {
-  return pc_call_fds(req, fds, nfds, want_fds, ret_resp, ret_fds, true);
-}
-
-int pc_call_fds(Psock__V1__Request *req, const int *fds, size_t nfds,
-                size_t want_fds, Psock__V1__Response **ret_resp, int *ret_fds,
-                bool cloexec) {
+/* The exchange behind pc_call*(): between min_fds and max_fds fds back. */
+static int call(Psock__V1__Request *req, const int *fds, size_t nfds,
+                size_t min_fds, size_t max_fds, Psock__V1__Response **ret_resp,
+                int *ret_fds, size_t *ret_nfds, bool cloexec) {
   Psock__V1__Response *resp = NULL;
   int rfds[PSOCK_MAX_FDS];
   size_t nrfds = 0;
   enum xchg x = XCHG_LOST;
+  struct ident id;
   struct conn *c;
   int r;
 
@@ -507,12 +669,18 @@ int pc_call_fds(Psock__V1__Request *req, const int *fds, size_t nfds,
    * and the request sent again: every call is safe to repeat, since it
    * acts on fds the client holds or creates new ones. */
   for (int attempt = 0; attempt < 2 && x == XCHG_LOST; attempt++) {
-    c = pool_take();
+    ident_now(&id);
+    c = pool_take(&id);
+    if (!c && !id.frozen) {
+      /* A new identity, maybe one that can no longer change. */
+      frozen_check();
+      ident_now(&id);
+    }
     if (!c)
-      c = conn_open();
+      c = conn_open(&id);
     if (!c)
       return -PC_ERECORDED;
-    x = xchg(c, req, fds, nfds, &resp, rfds, &nrfds, cloexec);
+    x = xchg(c, &id, req, fds, nfds, &resp, rfds, &nrfds, cloexec);
     if (x == XCHG_OK || x == XCHG_FAIL_KEEP)
       pool_put(c);
     else
@@ -523,11 +691,32 @@ int pc_call_fds(Psock__V1__Request *req, const int *fds, size_t nfds,
                     "psockd closed the connection");
   if (x != XCHG_OK)
     return -PC_ERECORDED;
-  r = check_result(req, resp, rfds, nrfds, want_fds);
+  r = check_result(req, resp, rfds, nrfds, min_fds, max_fds);
   if (r < 0)
     return r;
   if (nrfds)
     memcpy(ret_fds, rfds, nrfds * sizeof(int));
+  if (ret_nfds)
+    *ret_nfds = nrfds;
   *ret_resp = resp;
   return 0;
+}
+
+int pc_call(Psock__V1__Request *req, const int *fds, size_t nfds,
+            size_t want_fds, Psock__V1__Response **ret_resp, int *ret_fds) {
+  return call(req, fds, nfds, want_fds, want_fds, ret_resp, ret_fds, NULL,
+              true);
+}
+
+int pc_call_fds(Psock__V1__Request *req, const int *fds, size_t nfds,
+                size_t want_fds, Psock__V1__Response **ret_resp, int *ret_fds,
+                bool cloexec) {
+  return call(req, fds, nfds, want_fds, want_fds, ret_resp, ret_fds, NULL,
+              cloexec);
+}
+
+int pc_call_upto(Psock__V1__Request *req, const int *fds, size_t nfds,
+                 size_t max_fds, Psock__V1__Response **ret_resp, int *ret_fds,
+                 size_t *ret_nfds) {
+  return call(req, fds, nfds, 0, max_fds, ret_resp, ret_fds, ret_nfds, true);
 }

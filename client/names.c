@@ -14,7 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "address.h"
+#include "cleanup.h"
+#include "conn.h"
+#include "error.h"
+#include "names.h"
+#include "util.h"
 
 /* A reply whose expected member is missing. */
 static int bad_reply(void) {
@@ -47,9 +52,12 @@ PSOCK_EXPORT void psock_freeaddrinfo(psock_addrinfo *ai) {
 }
 
 /* Build the caller's list from the reply, in psockd's order. */
+DEFINE_CLEANUP(psock_addrinfo *, psock_freeaddrinfo)
+
 static int addrinfo_list(const Psock__V1__GetaddrinfoReply *g,
                          psock_addrinfo **ret) {
-  psock_addrinfo *head = NULL, **tail = &head, *ai;
+  _cleanup_(psock_freeaddrinfop) psock_addrinfo *head = NULL;
+  psock_addrinfo **tail = &head, *ai;
   int r = 0;
 
   for (size_t i = 0; i < g->n_results && r == 0; i++) {
@@ -71,11 +79,9 @@ static int addrinfo_list(const Psock__V1__GetaddrinfoReply *g,
     else if (pc_address_from_proto(in->address, &ai->address) < 0)
       r = pc_error(PSOCK_ERR_PROTOCOL, EPROTO, "psockd sent a bad address");
   }
-  if (r < 0) {
-    psock_freeaddrinfo(head);
+  if (r < 0)
     return r;
-  }
-  *ret = head;
+  *ret = TAKE_PTR(head);
   return 0;
 }
 
@@ -164,8 +170,10 @@ static char **strv_dup(char *const *v, size_t n) {
   return out;
 }
 
+DEFINE_CLEANUP(psock_hostent *, psock_hostent_free)
+
 static int hostent_from(const Psock__V1__HostEntry *e, psock_hostent **ret) {
-  psock_hostent *h;
+  _cleanup_(psock_hostent_freep) psock_hostent *h = NULL;
 
   if (!e || !e->name)
     return bad_reply();
@@ -175,11 +183,9 @@ static int hostent_from(const Psock__V1__HostEntry *e, psock_hostent **ret) {
   h->name = strdup(e->name);
   h->aliases = strv_dup(e->aliases, e->n_aliases);
   h->addresses = strv_dup(e->addresses, e->n_addresses);
-  if (!h->name || !h->aliases || !h->addresses) {
-    psock_hostent_free(h);
+  if (!h->name || !h->aliases || !h->addresses)
     return -ENOMEM;
-  }
-  *ret = h;
+  *ret = TAKE_PTR(h);
   return 0;
 }
 
@@ -348,7 +354,9 @@ PSOCK_EXPORT int psock_has_ipv6(void) {
 
 /* ------------------------------------------- resolving for local calls */
 
-int pc_resolve_host(int family, const char *host, char *out, size_t outlen) {
+/* Resolve a host name through psockd to a numeric host of family. */
+static int resolve_host(int family, const char *host, char *out,
+                        size_t outlen) {
   psock_addrinfo *list = NULL;
   int r;
 
@@ -362,4 +370,19 @@ int pc_resolve_host(int family, const char *host, char *out, size_t outlen) {
     r = pc_copy_str(list->address.u.in.host, out, outlen);
   psock_freeaddrinfo(list);
   return r;
+}
+
+int pc_resolve_sockaddr(const psock_address *a, struct sockaddr_storage *ss,
+                        socklen_t *ret_len) {
+  psock_address resolved;
+  int r;
+
+  if (!pc_address_needs_lookup(a))
+    return pc_address_to_sockaddr(a, ss, ret_len);
+  resolved = *a;
+  r = resolve_host(a->family, a->u.in.host, resolved.u.in.host,
+                   sizeof(resolved.u.in.host));
+  if (r < 0)
+    return r;
+  return pc_address_to_sockaddr(&resolved, ss, ret_len);
 }

@@ -1,22 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * pure: the calls that need no daemon and no I/O: byte order, IP address
- * text <-> packed conversions, the module-wide default timeout and the
- * library version. Errors follow the seed: socket.error (PSOCK_ERR_OS) for
+ * text <-> packed conversions and the library version (the module-wide
+ * default timeout lives with the deadlines, deadline.c, which the sockets
+ * read it from). Errors follow the seed: socket.error (PSOCK_ERR_OS) for
  * strings the C library refuses, ValueError for wrong lengths.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <math.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include "config.h"
-#include "internal.h"
-
-/* Process-wide, read by every new socket: atomic instead of a lock that a
- * fork() in another thread could leave held. */
-static _Atomic double default_timeout = PSOCK_TIMEOUT_NONE;
+#include "error.h"
+#include "util.h"
 
 PSOCK_EXPORT uint32_t psock_ntohl(uint32_t x) {
   return ntohl(x);
@@ -104,21 +100,6 @@ PSOCK_EXPORT int psock_inet_ntop(int family, const void *packed, size_t len,
   if (!inet_ntop(family, packed, text, sizeof(text)))
     return pc_fail(-errno);
   return pc_copy_str(text, buf, buflen) < 0 ? pc_fail(-ERANGE) : 0;
-}
-
-bool pc_timeout_ok(double t) {
-  return t == PSOCK_TIMEOUT_NONE || (!isnan(t) && t >= 0.0);
-}
-
-PSOCK_EXPORT double psock_getdefaulttimeout(void) {
-  return atomic_load(&default_timeout);
-}
-
-PSOCK_EXPORT int psock_setdefaulttimeout(double timeout) {
-  if (!pc_timeout_ok(timeout))
-    return pc_fail(pc_error_value("Timeout value out of range"));
-  atomic_store(&default_timeout, timeout);
-  return 0;
 }
 
 PSOCK_EXPORT const char *psock_version(void) {

@@ -15,62 +15,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "address.h"
+#include "cleanup.h"
+#include "conn.h"
+#include "deadline.h"
+#include "error.h"
+#include "route.h"
+#include "sock.h"
 
 /* CPython's limit for getsockopt(level, optname, buflen). */
 #define GETSOCKOPT_BUFLEN_MAX 1024
-
-/* ------------------------------------------------------------ deadlines */
-
-void pc_deadline_init(struct pc_deadline *d, double timeout) {
-  time_t sec;
-
-  /* Beyond ~30 years a deadline is forever, and time_t arithmetic stays
-   * far from overflow. */
-  d->forever = timeout < 0.0 || !(timeout < 1e9);
-  if (d->forever)
-    return;
-  clock_gettime(CLOCK_MONOTONIC, &d->at);
-  sec = (time_t)timeout; /* truncation is floor() here: timeout >= 0 */
-  d->at.tv_sec += sec;
-  d->at.tv_nsec += (long)((timeout - (double)sec) * 1e9);
-  if (d->at.tv_nsec >= 1000000000L) {
-    d->at.tv_sec++;
-    d->at.tv_nsec -= 1000000000L;
-  }
-}
-
-int pc_deadline_ms(const struct pc_deadline *d) {
-  struct timespec now;
-  int64_t ns;
-
-  if (d->forever)
-    return -1;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  ns = (int64_t)(d->at.tv_sec - now.tv_sec) * 1000000000LL +
-       (d->at.tv_nsec - now.tv_nsec);
-  if (ns <= 0)
-    return 0;
-  /* Round up: poll() must not wake before the deadline and spin. */
-  ns = (ns + 999999) / 1000000;
-  return ns > INT_MAX ? INT_MAX : (int)ns;
-}
-
-int pc_wait_fd(int fd, short events, const struct pc_deadline *d) {
-  struct pollfd p = {.fd = fd, .events = events};
-  int ms, r;
-
-  for (;;) {
-    ms = pc_deadline_ms(d);
-    r = poll(&p, 1, ms);
-    if (r > 0)
-      return 0; /* ready, or an error the next call will report */
-    if (r == 0 && ms == 0)
-      return -PC_ETIMEOUT;
-    if (r < 0 && errno != EINTR)
-      return -errno;
-  }
-}
 
 ssize_t pc_sock_io(psock_sock *s, short events, pc_io_fn fn, void *ctx,
                    bool via_daemon) {
@@ -106,6 +60,20 @@ int pc_check_sock(const psock_sock *s) {
   return 0;
 }
 
+int pc_sock_call(psock_sock *s, Psock__V1__Request *req,
+                 Psock__V1__Response **ret_resp) {
+  Psock__V1__Response *resp;
+  int r = pc_call(req, &s->fd, 1, 0, &resp, NULL);
+
+  if (r < 0)
+    return r;
+  if (ret_resp)
+    *ret_resp = resp;
+  else
+    psock__v1__response__free_unpacked(resp, NULL);
+  return 0;
+}
+
 int pc_sock_set_timeout(psock_sock *s, double timeout) {
   int fl = fcntl(s->fd, F_GETFL);
   int want;
@@ -121,32 +89,31 @@ int pc_sock_set_timeout(psock_sock *s, double timeout) {
 }
 
 psock_sock *pc_sock_new(int fd, int family, int type, int proto) {
+  _cleanup_close_ int owned = fd;
+
   /* fds arrive close-on-exec (psockd's are received with
    * MSG_CMSG_CLOEXEC, local ones made with SOCK_CLOEXEC / F_DUPFD_CLOEXEC,
    * so there is no need to ask); the kernel's socket() sets it only when
    * asked with SOCK_CLOEXEC. FD_CLOEXEC is the only fd flag. */
-  if (!(type & SOCK_CLOEXEC) && fcntl(fd, F_SETFD, 0) < 0) {
-    int r = -errno;
-
-    close(fd);
-    pc_record(r);
+  if (!(type & SOCK_CLOEXEC) && fcntl(owned, F_SETFD, 0) < 0) {
+    pc_record(-errno);
     return NULL;
   }
-  return pc_sock_wrap(fd, family, type, proto);
+  return pc_sock_wrap(TAKE_FD(owned), family, type, proto);
 }
 
 psock_sock *pc_sock_wrap(int fd, int family, int type, int proto) {
   double timeout = (type & SOCK_NONBLOCK) ? 0.0 : psock_getdefaulttimeout();
-  psock_sock *s;
+  _cleanup_close_ int owned = fd;
+  _cleanup_free_ psock_sock *s = NULL;
   int r = 0;
 
   s = calloc(1, sizeof(*s));
   if (!s) {
-    close(fd);
     pc_error_os(ENOMEM);
     return NULL;
   }
-  *s = (psock_sock){.fd = fd,
+  *s = (psock_sock){.fd = owned,
                     .family = family,
                     .type = type & ~PC_SOCK_FLAGS,
                     .proto = proto,
@@ -154,12 +121,11 @@ psock_sock *pc_sock_wrap(int fd, int family, int type, int proto) {
   if (timeout != PSOCK_TIMEOUT_NONE)
     r = pc_sock_set_timeout(s, timeout);
   if (r < 0) {
-    close(fd);
-    free(s);
     pc_record(r);
     return NULL;
   }
-  return s;
+  (void)TAKE_FD(owned); /* s->fd now */
+  return TAKE_PTR(s);
 }
 
 PSOCK_EXPORT int psock_close(psock_sock *s) {
@@ -452,8 +418,9 @@ PSOCK_EXPORT int psock_shutdown(psock_sock *s, int how) {
 
 PSOCK_EXPORT FILE *psock_makefile(psock_sock *s, const char *mode,
                                   int bufsize) {
+  _cleanup_close_ int fd = -1;
   FILE *f;
-  int fd, fl, r;
+  int fl, r;
 
   r = pc_check_sock(s);
   if (r == 0 && s->timeout != PSOCK_TIMEOUT_NONE)
@@ -472,11 +439,10 @@ PSOCK_EXPORT FILE *psock_makefile(psock_sock *s, const char *mode,
   }
   f = fdopen(fd, mode ? mode : "r");
   if (!f) {
-    r = -errno;
-    close(fd);
-    pc_record(r);
+    pc_record(-errno);
     return NULL;
   }
+  (void)TAKE_FD(fd); /* the FILE's now */
   /* bufsize as Python's file(): 0 unbuffered, 1 line buffered, >1 size. */
   if (bufsize == 0)
     setvbuf(f, NULL, _IONBF, 0);

@@ -2,9 +2,16 @@
 /*
  * sockcalls: the socket calls that psockd performs: socket, socketpair,
  * fromfd (under PSOCK_ROUTE=daemon), create_connection, bind, connect,
- * connect_ex, listen, setsockopt of privileged options and sendto under
- * PSOCK_ROUTE=daemon. Each builds one request, carries the socket's fd
- * when the call acts on one, and turns the reply into the seed's result.
+ * connect_ex, listen, and setsockopt when the kernel refused it for lack of
+ * privilege. Each builds one request, carries the socket's fd when the
+ * call acts on one, and turns the reply into the seed's result.
+ *
+ * AF_UNIX is the program's own (route.h): its sockets and socketpairs are
+ * made here with the kernel's own calls, its paths and abstract names
+ * bound and connected on the fd, unless PSOCK_ROUTE=daemon says otherwise.
+ * psockd binds or connects an abstract name in its own namespace on a new
+ * socket and sends that back (BindReply / ConnectReply .replaced): it takes
+ * the place of the program's socket, same fd number, same flags.
  *
  * psockd never waits for a connection: connect comes back "in progress"
  * and the waiting, in the socket's own mode, happens here.
@@ -15,24 +22,20 @@
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
-#include "internal.h"
-
-/* A request that carries s->fd and returns no fd: 0 or -PC_ERECORDED. */
-static int call_on_sock(psock_sock *s, Psock__V1__Request *req,
-                        Psock__V1__Response **ret_resp) {
-  Psock__V1__Response *resp;
-  int r = pc_call(req, &s->fd, 1, 0, &resp, NULL);
-
-  if (r < 0)
-    return r;
-  if (ret_resp)
-    *ret_resp = resp;
-  else
-    psock__v1__response__free_unpacked(resp, NULL);
-  return 0;
-}
+#include "address.h"
+#include "cleanup.h"
+#include "conn.h"
+#include "deadline.h"
+#include "error.h"
+#include "names.h"
+#include "route.h"
+#include "sock.h"
+#include "sockcalls.h"
+#include "sockopts.h"
+#include "wire.h"
 
 /* Address argument for a call: NULL is a ValueError, a malformed one an OS
  * error as the kernel would give. */
@@ -43,19 +46,20 @@ static int address_arg(const psock_address *a, struct addr_buf *buf,
   return pc_address_to_proto(a, buf, ret);
 }
 
-/*
- * An AF_UNIX path names a file in the caller's mount namespace, to be made
- * with the caller's credentials: the client binds and connects it itself
- * (psockd refuses it for all but root, who may send it there under
- * PSOCK_ROUTE=daemon).
- */
-bool pc_unix_path_local(const psock_address *a) {
-  if (!a || a->family != AF_UNIX || a->u.un.abstract)
-    return false;
-  return !(pc_route_daemon() && geteuid() == 0);
-}
-
 /* ---------------------------------------------------- socket creation */
+
+/* An AF_UNIX socket of the program's own, made as socket(2) would make it
+ * (the raw system call: a preload shim's socket() is not ours to call). */
+static psock_sock *socket_local(int family, int type, int proto) {
+  int fd = wire_sys_socket(family, type, proto);
+
+  if (fd < 0) {
+    pc_record(fd);
+    return NULL;
+  }
+  /* Close-on-exec exactly as asked: pc_sock_wrap() needs no fcntl(). */
+  return pc_sock_wrap(fd, family, type, proto);
+}
 
 PSOCK_EXPORT psock_sock *psock_socket(int family, int type, int proto) {
   Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
@@ -63,6 +67,8 @@ PSOCK_EXPORT psock_sock *psock_socket(int family, int type, int proto) {
   Psock__V1__Response *resp;
   int fd;
 
+  if (family == AF_UNIX && pc_unix_socket_local())
+    return socket_local(family, type, proto);
   /* The flags go to psockd with the type: SOCK_NONBLOCK must hold on the
    * open file description it creates. */
   sr.family = family;
@@ -76,29 +82,46 @@ PSOCK_EXPORT psock_sock *psock_socket(int family, int type, int proto) {
   return pc_sock_wrap(fd, family, type, proto);
 }
 
-PSOCK_EXPORT int psock_socketpair(int family, int type, int proto,
-                                  psock_sock **ret_a, psock_sock **ret_b) {
+/* Two fds, each close-on-exec: socketpair(2) locally or through psockd. */
+static int socketpair_fds(int family, int type, int proto, int fds[2]) {
   Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
   Psock__V1__SocketpairRequest sp = PSOCK__V1__SOCKETPAIR_REQUEST__INIT;
   Psock__V1__Response *resp;
-  psock_sock *a, *b;
-  int fds[2];
 
-  if (!ret_a || !ret_b)
-    return pc_fail(pc_error_value("NULL result pointer"));
-  sp.family = family ? family : AF_UNIX;
+  if (family == AF_UNIX && pc_unix_socket_local()) {
+    if (syscall(SYS_socketpair, (long)family, (long)(type | SOCK_CLOEXEC),
+                (long)proto, fds) < 0)
+      return -errno;
+    return 0;
+  }
+  sp.family = family;
   sp.type = type;
   sp.proto = proto;
   PC_REQUEST(req, SOCKETPAIR, socketpair, &sp);
   if (pc_call(&req, NULL, 0, 2, &resp, fds) < 0)
-    return -1;
+    return -PC_ERECORDED;
   psock__v1__response__free_unpacked(resp, NULL);
-  a = pc_sock_new(fds[0], sp.family, type, proto);
-  if (!a) {
-    close(fds[1]);
+  return 0;
+}
+
+PSOCK_EXPORT int psock_socketpair(int family, int type, int proto,
+                                  psock_sock **ret_a, psock_sock **ret_b) {
+  _cleanup_close_ int fd1 = -1;
+  psock_sock *a, *b;
+  int fds[2], r;
+
+  if (!ret_a || !ret_b)
+    return pc_fail(pc_error_value("NULL result pointer"));
+  if (!family)
+    family = AF_UNIX;
+  r = socketpair_fds(family, type, proto, fds);
+  if (r < 0)
+    return pc_fail(r);
+  fd1 = fds[1];
+  a = pc_sock_new(fds[0], family, type, proto);
+  if (!a)
     return -1;
-  }
-  b = pc_sock_new(fds[1], sp.family, type, proto);
+  b = pc_sock_new(TAKE_FD(fd1), family, type, proto);
   if (!b) {
     psock_close(a);
     return -1;
@@ -147,35 +170,86 @@ PSOCK_EXPORT psock_sock *psock_fromfd(int fd, int family, int type, int proto) {
 
 /* ------------------------------------------------- calls on a socket */
 
+/*
+ * BindReply / ConnectReply .replaced: psockd made the call on a socket of
+ * its own network namespace and sent that socket back; it takes the place
+ * of s->fd (the same number, with the fd's FD_CLOEXEC and the file's
+ * O_NONBLOCK as they were), and the copy received is closed.
+ */
+static int take_replacement(psock_sock *s, int nfd) {
+  _cleanup_close_ int fd = nfd;
+  int fdfl, fl, nfl;
+
+  fdfl = fcntl(s->fd, F_GETFD);
+  fl = fcntl(s->fd, F_GETFL);
+  nfl = fcntl(fd, F_GETFL);
+  if (fdfl < 0 || fl < 0 || nfl < 0)
+    return -errno;
+  /* On the received file before dup3(): both numbers share it. */
+  if ((nfl & O_NONBLOCK) != (fl & O_NONBLOCK) &&
+      fcntl(fd, F_SETFL, (nfl & ~O_NONBLOCK) | (fl & O_NONBLOCK)) < 0)
+    return -errno;
+  if (dup3(fd, s->fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0)
+    return -errno;
+  return 0;
+}
+
+/* The fds of a bind/connect reply: one exactly when it says replaced. */
+static int replace_if(psock_sock *s, bool replaced, int *fds, size_t nfds) {
+  if (nfds != (replaced ? 1u : 0u)) {
+    wire_close_fds(fds, nfds);
+    return pc_error(PSOCK_ERR_PROTOCOL, EPROTO,
+                    "psockd sent %zu fds with a reply that says replaced=%s",
+                    nfds, replaced ? "true" : "false");
+  }
+  return replaced ? take_replacement(s, fds[0]) : 0;
+}
+
+/* The local calls' sockaddr: host names resolved through psockd. */
 static int bind_local(psock_sock *s, const psock_address *address) {
   struct sockaddr_storage ss;
   socklen_t len;
-  int r = pc_address_to_sockaddr(address, &ss, &len);
+  int r = pc_resolve_sockaddr(address, &ss, &len);
 
   if (r == 0 && bind(s->fd, (struct sockaddr *)&ss, len) < 0)
     r = -errno;
   return r;
 }
 
-PSOCK_EXPORT int psock_bind(psock_sock *s, const psock_address *address) {
+static int bind_daemon(psock_sock *s, Psock__V1__Address *pa) {
   Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
   Psock__V1__BindRequest b = PSOCK__V1__BIND_REQUEST__INIT;
+  _cleanup_(pc_response_freep) Psock__V1__Response *resp = NULL;
+  int fds[PSOCK_MAX_FDS];
+  size_t nfds = 0;
+  bool replaced;
+
+  b.address = pa;
+  PC_REQUEST(req, BIND, bind, &b);
+  if (pc_call_upto(&req, &s->fd, 1, 1, &resp, fds, &nfds) < 0)
+    return -PC_ERECORDED;
+  replaced = resp->bind && resp->bind->has_replaced && resp->bind->replaced;
+  return replace_if(s, replaced, fds, nfds);
+}
+
+int pc_bind_via(psock_sock *s, const psock_address *address, bool daemon) {
+  Psock__V1__Address *pa;
   struct addr_buf buf;
   int r;
 
   r = pc_check_sock(s);
   if (r == 0)
-    r = address_arg(address, &buf, &b.address);
-  if (r == 0 && pc_unix_path_local(address)) {
-    r = bind_local(s, address);
-  } else if (r == 0) {
-    PC_REQUEST(req, BIND, bind, &b);
-    r = call_on_sock(s, &req, NULL);
-  }
+    r = address_arg(address, &buf, &pa);
+  if (r == 0)
+    r = daemon ? bind_daemon(s, pa) : bind_local(s, address);
   return r < 0 ? pc_fail(r) : 0;
 }
 
-int pc_connect_finish(psock_sock *s) {
+PSOCK_EXPORT int psock_bind(psock_sock *s, const psock_address *address) {
+  return pc_bind_via(s, address, !pc_unix_address_local(address));
+}
+
+static int connect_finish(psock_sock *s) {
   struct pc_deadline d;
   socklen_t len = sizeof(int);
   int err = 0, r;
@@ -194,50 +268,65 @@ int pc_connect_finish(psock_sock *s) {
 static int connect_local(psock_sock *s, const psock_address *address) {
   struct sockaddr_storage ss;
   socklen_t len;
-  int r = pc_address_to_sockaddr(address, &ss, &len);
+  int r = pc_resolve_sockaddr(address, &ss, &len);
 
   if (r == 0 && connect(s->fd, (struct sockaddr *)&ss, len) < 0)
     r = -errno;
   if (r == -EINPROGRESS && s->timeout != 0.0)
-    r = pc_connect_finish(s);
+    r = connect_finish(s);
   return r;
 }
 
-/* connect() in the socket's mode: 0, -errno, -PC_ETIMEOUT, -PC_ERECORDED. */
-static int connect_sock(psock_sock *s, const psock_address *address) {
+/* psockd's connect: its status, the socket replaced if it says so. */
+static int connect_daemon(psock_sock *s, Psock__V1__Address *pa) {
   Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
   Psock__V1__ConnectRequest c = PSOCK__V1__CONNECT_REQUEST__INIT;
-  Psock__V1__Response *resp;
-  struct addr_buf buf;
-  int r, status;
+  _cleanup_(pc_response_freep) Psock__V1__Response *resp = NULL;
+  int fds[PSOCK_MAX_FDS], status, r;
+  size_t nfds = 0;
+  bool replaced;
 
-  r = pc_check_sock(s);
-  if (r == 0)
-    r = address_arg(address, &buf, &c.address);
-  if (r < 0)
-    return r;
-  if (pc_unix_path_local(address))
-    return connect_local(s, address);
+  c.address = pa;
   PC_REQUEST(req, CONNECT, connect, &c);
-  r = call_on_sock(s, &req, &resp);
-  if (r < 0)
-    return r;
+  if (pc_call_upto(&req, &s->fd, 1, 1, &resp, fds, &nfds) < 0)
+    return -PC_ERECORDED;
   status = resp->connect ? resp->connect->status : -1;
-  psock__v1__response__free_unpacked(resp, NULL);
-  if (status == 0)
-    return 0;
+  replaced =
+      resp->connect && resp->connect->has_replaced && resp->connect->replaced;
+  r = replace_if(s, replaced, fds, nfds);
+  if (r < 0 || status == 0)
+    return r;
   if (status != EINPROGRESS)
     return pc_error(PSOCK_ERR_PROTOCOL, EPROTO, "psockd sent connect status %d",
                     status);
   if (s->timeout == 0.0)
     return -EINPROGRESS;
-  return pc_connect_finish(s);
+  return connect_finish(s);
+}
+
+/* connect() in the socket's mode: 0, -errno, -PC_ETIMEOUT, -PC_ERECORDED. */
+static int connect_sock(psock_sock *s, const psock_address *address,
+                        bool daemon) {
+  Psock__V1__Address *pa;
+  struct addr_buf buf;
+  int r;
+
+  r = pc_check_sock(s);
+  if (r == 0)
+    r = address_arg(address, &buf, &pa);
+  if (r < 0)
+    return r;
+  return daemon ? connect_daemon(s, pa) : connect_local(s, address);
+}
+
+int pc_connect_via(psock_sock *s, const psock_address *address, bool daemon) {
+  int r = connect_sock(s, address, daemon);
+
+  return r < 0 ? pc_fail(r) : 0;
 }
 
 PSOCK_EXPORT int psock_connect(psock_sock *s, const psock_address *address) {
-  int r = connect_sock(s, address);
-
-  return r < 0 ? pc_fail(r) : 0;
+  return pc_connect_via(s, address, !pc_unix_address_local(address));
 }
 
 PSOCK_EXPORT int psock_connect_ex(psock_sock *s, const psock_address *address) {
@@ -245,7 +334,7 @@ PSOCK_EXPORT int psock_connect_ex(psock_sock *s, const psock_address *address) {
   int r, code;
 
   pc_error_save(&saved);
-  r = connect_sock(s, address);
+  r = connect_sock(s, address, !pc_unix_address_local(address));
   if (r == -PC_ERECORDED) {
     /* Only the connect's own OS errors become a return value. */
     if (psock_last_error_kind() != PSOCK_ERR_OS)
@@ -263,56 +352,24 @@ PSOCK_EXPORT int psock_listen(psock_sock *s, int backlog) {
   Psock__V1__ListenRequest l = PSOCK__V1__LISTEN_REQUEST__INIT;
   int r = pc_check_sock(s);
 
-  if (r == 0) {
-    /* Seed: "the minimum value is forced to 0". */
-    l.backlog = backlog < 0 ? 0 : backlog;
+  /* Seed: "the minimum value is forced to 0". */
+  l.backlog = backlog < 0 ? 0 : backlog;
+  if (r == 0 && s->family == AF_UNIX && pc_unix_listen_local()) {
+    /* The program's own socket, in its own namespace. */
+    if (listen(s->fd, l.backlog) < 0)
+      r = -errno;
+  } else if (r == 0) {
     PC_REQUEST(req, LISTEN, listen, &l);
-    r = call_on_sock(s, &req, NULL);
+    r = pc_sock_call(s, &req, NULL);
   }
   return r < 0 ? pc_fail(r) : 0;
 }
 
 /* ------------------------------------------------------- setsockopt */
 
-/*
- * Options the kernel reserves for CAP_NET_ADMIN / CAP_NET_RAW: psockd sets
- * them when policy allows. An entry with a range is unprivileged for int
- * values inside it (SO_PRIORITY 0..6 needs no capability).
- */
-static const struct priv_opt {
-  int level;
-  int optname;
-  bool ranged;
-  int lo, hi;
-} priv_opts[] = {
-    {SOL_SOCKET, SO_MARK, false, 0, 0},
-    {SOL_SOCKET, SO_BINDTODEVICE, false, 0, 0},
-    {SOL_SOCKET, SO_PRIORITY, true, 0, 6},
-    /* Turning SO_DEBUG on needs CAP_NET_ADMIN; off does not. */
-    {SOL_SOCKET, SO_DEBUG, true, 0, 0},
-    {SOL_SOCKET, SO_RCVBUFFORCE, false, 0, 0},
-    {SOL_SOCKET, SO_SNDBUFFORCE, false, 0, 0},
-    {SOL_IP, IP_TRANSPARENT, false, 0, 0},
-    {SOL_IPV6, IPV6_TRANSPARENT, false, 0, 0},
-};
-
-/* ival is the int value, or NULL when the buffer holds none. */
-bool pc_option_privileged(int level, int optname, const int *ival) {
-  for (size_t i = 0; i < sizeof(priv_opts) / sizeof(priv_opts[0]); i++) {
-    const struct priv_opt *o = &priv_opts[i];
-
-    if (o->level != level || o->optname != optname)
-      continue;
-    if (!o->ranged)
-      return true;
-    /* No int value: the kernel will refuse it, no privilege needed. */
-    return ival && (*ival < o->lo || *ival > o->hi);
-  }
-  return false;
-}
-
-int pc_daemon_setsockopt(psock_sock *s, int level, int optname, const int *ival,
-                         const void *buf, size_t len) {
+/* Ask psockd to set an option: an int (ival) or a buffer. */
+static int setsockopt_daemon(psock_sock *s, int level, int optname,
+                             const int *ival, const void *buf, size_t len) {
   Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
   Psock__V1__SetsockoptRequest so = PSOCK__V1__SETSOCKOPT_REQUEST__INIT;
 
@@ -327,91 +384,62 @@ int pc_daemon_setsockopt(psock_sock *s, int level, int optname, const int *ival,
     so.buf_value.len = len;
   }
   PC_REQUEST(req, SETSOCKOPT, setsockopt, &so);
-  return call_on_sock(s, &req, NULL);
+  return pc_sock_call(s, &req, NULL);
+}
+
+/*
+ * Try first, then escalate (issue 14): the kernel sets the option on the
+ * program's own socket, and psockd is asked only when the kernel refused
+ * it for lack of privilege as the shared option table (proto/sockopts.h)
+ * describes that refusal. The program then sees psockd's answer;
+ * otherwise the kernel's own. PSOCK_ROUTE=daemon sends every option to
+ * psockd.
+ */
+static int setsockopt_route(psock_sock *s, int level, int optname,
+                            const int *ival, const void *buf, size_t len) {
+  const void *val = ival ? (const void *)ival : buf;
+  socklen_t vlen = ival ? sizeof(*ival) : (socklen_t)len;
+  int err;
+
+  if (pc_route_daemon())
+    return setsockopt_daemon(s, level, optname, ival, buf, len);
+  if (setsockopt(s->fd, level, optname, val, vlen) == 0)
+    return 0;
+  err = errno;
+  if (!sockopt_refused_for_privilege(sockopt_lookup(level, optname), err))
+    return -err;
+  return setsockopt_daemon(s, level, optname, ival, buf, len);
+}
+
+int pc_setsockopt_daemon(psock_sock *s, int level, int optname, const void *buf,
+                         size_t len) {
+  int r = pc_check_sock(s);
+
+  if (r == 0)
+    r = setsockopt_daemon(s, level, optname, NULL, buf, len);
+  return r < 0 ? pc_fail(r) : 0;
 }
 
 PSOCK_EXPORT int psock_setsockopt(psock_sock *s, int level, int optname,
                                   int value) {
   int r = pc_check_sock(s);
 
-  if (r == 0 &&
-      (pc_route_daemon() || pc_option_privileged(level, optname, &value)))
-    r = pc_daemon_setsockopt(s, level, optname, &value, NULL, 0);
-  else if (r == 0 &&
-           setsockopt(s->fd, level, optname, &value, sizeof(value)) < 0)
-    r = -errno;
+  if (r == 0)
+    r = setsockopt_route(s, level, optname, &value, NULL, 0);
   return r < 0 ? pc_fail(r) : 0;
 }
 
 PSOCK_EXPORT int psock_setsockopt_buf(psock_sock *s, int level, int optname,
                                       const void *buf, size_t len) {
-  int ival, r = pc_check_sock(s);
-  bool has_int = len >= sizeof(int) && buf;
+  int r = pc_check_sock(s);
 
   if (r == 0 && !buf && len)
     r = -EFAULT; /* what setsockopt(2) says of a bad pointer */
   if (r == 0 && len > INT_MAX)
     r = -EINVAL;
-  if (has_int)
-    memcpy(&ival, buf, sizeof(ival));
-  if (r == 0 && (pc_route_daemon() ||
-                 pc_option_privileged(level, optname, has_int ? &ival : NULL)))
-    r = pc_daemon_setsockopt(s, level, optname, NULL, buf, len);
-  else if (r == 0 && setsockopt(s->fd, level, optname, buf, (socklen_t)len) < 0)
-    r = -errno;
+  if (r == 0)
+    r = setsockopt_route(s, level, optname, NULL, buf, len);
   return r < 0 ? pc_fail(r) : 0;
-}
-
-/* ----------------------------------------------------------- sendto */
-
-/* The most data one sendto request carries: the packet less ample room for
- * the rest of the request (an address is at most a few hundred bytes). */
-#define SENDTO_DATA_MAX (PSOCK_MAX_PACKET - 1024)
-
-struct sendto_ctx {
-  Psock__V1__Request req;
-  Psock__V1__SendtoRequest st;
-  struct addr_buf buf;
-};
-
-/* psockd's "not ready" is waited out here, as for a local sendto. */
-static ssize_t sendto_daemon(psock_sock *s, void *p) {
-  struct sendto_ctx *c = p;
-  Psock__V1__Response *resp;
-  struct pc_error_state saved;
-  ssize_t n;
-
-  pc_error_save(&saved);
-  if (call_on_sock(s, &c->req, &resp) < 0)
-    return pc_error_again(&saved);
-  if (!resp->sendto || resp->sendto->sent > c->st.data.len)
-    n = pc_error(PSOCK_ERR_PROTOCOL, EPROTO, "psockd sent a bad byte count");
-  else
-    n = (ssize_t)resp->sendto->sent;
-  psock__v1__response__free_unpacked(resp, NULL);
-  return n;
-}
-
-ssize_t pc_daemon_sendto(psock_sock *s, const void *buf, size_t len, int flags,
-                         const psock_address *address) {
-  struct sendto_ctx c = {.req = PSOCK__V1__REQUEST__INIT,
-                         .st = PSOCK__V1__SENDTO_REQUEST__INIT};
-  int r;
-
-  if (!buf && len)
-    return -EFAULT;
-  r = address_arg(address, &c.buf, &c.st.address);
-  if (r < 0)
-    return r;
-  /* A stream takes part of the data, as send(2) may; a datagram goes whole
-   * or fails (EMSGSIZE). */
-  if (s->type == SOCK_STREAM && len > SENDTO_DATA_MAX)
-    len = SENDTO_DATA_MAX;
-  c.st.data.data = (uint8_t *)buf;
-  c.st.data.len = len;
-  c.st.flags = flags;
-  PC_REQUEST(c.req, SENDTO, sendto, &c.st);
-  return pc_sock_io(s, POLLOUT, sendto_daemon, &c, true);
 }
 
 /* ------------------------------------------------- create_connection */

@@ -3,12 +3,20 @@
  * sockio: the data path. send, sendall, sendto, recv, recv_into, recvfrom
  * and recvfrom_into run on the program's own fd, in the socket's mode
  * (pc_sock_io); nothing here talks to psockd except a sendto under
- * PSOCK_ROUTE=daemon.
+ * PSOCK_ROUTE=daemon (to an address that is not the client's own AF_UNIX
+ * one) and the lookup of a host name in a sendto address.
  */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 
-#include "internal.h"
+#include "address.h"
+#include "conn.h"
+#include "error.h"
+#include "names.h"
+#include "route.h"
+#include "sock.h"
+#include "wire.h"
 
 struct io_ctx {
   void *buf;
@@ -36,6 +44,58 @@ static ssize_t do_send(psock_sock *s, void *p) {
 
   n = sendto(s->fd, c->buf, c->len, c->flags, c->to, c->tolen);
   return n < 0 ? -errno : n;
+}
+
+/* ----------------------------------------------------------- sendto */
+
+/* The most data one sendto request carries: the packet less ample room for
+ * the rest of the request (an address is at most a few hundred bytes). */
+#define SENDTO_DATA_MAX (PSOCK_MAX_PACKET - 1024)
+
+struct sendto_ctx {
+  Psock__V1__Request req;
+  Psock__V1__SendtoRequest st;
+  struct addr_buf buf;
+};
+
+/* psockd's "not ready" is waited out here, as for a local sendto. */
+static ssize_t sendto_step(psock_sock *s, void *p) {
+  struct sendto_ctx *c = p;
+  Psock__V1__Response *resp;
+  struct pc_error_state saved;
+  ssize_t n;
+
+  pc_error_save(&saved);
+  if (pc_sock_call(s, &c->req, &resp) < 0)
+    return pc_error_again(&saved);
+  if (!resp->sendto || resp->sendto->sent > c->st.data.len)
+    n = pc_error(PSOCK_ERR_PROTOCOL, EPROTO, "psockd sent a bad byte count");
+  else
+    n = (ssize_t)resp->sendto->sent;
+  psock__v1__response__free_unpacked(resp, NULL);
+  return n;
+}
+
+static ssize_t sendto_daemon(psock_sock *s, const void *buf, size_t len,
+                             int flags, const psock_address *address) {
+  struct sendto_ctx c = {.req = PSOCK__V1__REQUEST__INIT,
+                         .st = PSOCK__V1__SENDTO_REQUEST__INIT};
+  int r;
+
+  if (!buf && len)
+    return -EFAULT;
+  r = pc_address_to_proto(address, &c.buf, &c.st.address);
+  if (r < 0)
+    return r;
+  /* A stream takes part of the data, as send(2) may; a datagram goes whole
+   * or fails (EMSGSIZE). */
+  if (s->type == SOCK_STREAM && len > SENDTO_DATA_MAX)
+    len = SENDTO_DATA_MAX;
+  c.st.data.data = (uint8_t *)buf;
+  c.st.data.len = len;
+  c.st.flags = flags;
+  PC_REQUEST(c.req, SENDTO, sendto, &c.st);
+  return pc_sock_io(s, POLLOUT, sendto_step, &c, true);
 }
 
 /* recvfrom_into() and friends; ret_address may be NULL. */
@@ -152,10 +212,10 @@ PSOCK_EXPORT ssize_t psock_sendto_flags(psock_sock *s, const void *buf,
     r = pc_error_value("NULL address");
   if (r < 0)
     return pc_fail(r);
-  if (pc_route_daemon() && !pc_unix_path_local(address)) {
-    n = pc_daemon_sendto(s, buf, len, flags, address);
+  if (pc_route_daemon() && !pc_unix_address_local(address)) {
+    n = sendto_daemon(s, buf, len, flags, address);
   } else {
-    r = pc_address_to_sockaddr(address, &ss, &c.tolen);
+    r = pc_resolve_sockaddr(address, &ss, &c.tolen);
     c.to = (struct sockaddr *)&ss;
     n = r < 0 ? r : pc_sock_io(s, POLLOUT, do_send, &c, false);
   }

@@ -58,14 +58,16 @@ void wire_close_fds(int *fds, size_t n) {
   }
 }
 
-int wire_send_packet(int sock, const void *buf, size_t len, const int *fds,
-                     size_t nfds, int flags) {
+static int send_packet(int sock, const void *buf, size_t len, const int *fds,
+                       size_t nfds, int flags, const struct ucred *creds) {
   union {
-    char buf[CMSG_SPACE(sizeof(int) * PSOCK_MAX_FDS)];
+    char buf[CMSG_SPACE(sizeof(int) * PSOCK_MAX_FDS) +
+             CMSG_SPACE(sizeof(struct ucred))];
     struct cmsghdr align;
   } control;
   struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
   struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+  struct cmsghdr *cmsg;
   ssize_t n;
 
   if (len > PSOCK_MAX_PACKET || nfds > PSOCK_MAX_FDS)
@@ -74,18 +76,26 @@ int wire_send_packet(int sock, const void *buf, size_t len, const int *fds,
   if (len == 0 || !buf || (nfds > 0 && !fds))
     return -EINVAL;
 
+  memset(&control, 0, sizeof(control));
+  msg.msg_control = control.buf;
+  msg.msg_controllen = (nfds > 0 ? CMSG_SPACE(sizeof(int) * nfds) : 0) +
+                       (creds ? CMSG_SPACE(sizeof(*creds)) : 0);
+  cmsg = CMSG_FIRSTHDR(&msg);
   if (nfds > 0) {
-    struct cmsghdr *cmsg;
-
-    memset(&control, 0, sizeof(control));
-    msg.msg_control = control.buf;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-    cmsg = CMSG_FIRSTHDR(&msg);
     cmsg->cmsg_level = SOL_SOCKET;
     cmsg->cmsg_type = SCM_RIGHTS;
     cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
     memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
+    cmsg = CMSG_NXTHDR(&msg, cmsg);
   }
+  if (creds) {
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_CREDENTIALS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(*creds));
+    memcpy(CMSG_DATA(cmsg), creds, sizeof(*creds));
+  }
+  if (msg.msg_controllen == 0)
+    msg.msg_control = NULL;
 
   /* SEQPACKET sends are all-or-nothing, so EINTR means nothing went out. */
   do
@@ -96,6 +106,19 @@ int wire_send_packet(int sock, const void *buf, size_t len, const int *fds,
   if ((size_t)n != len)
     return -EIO;
   return 0;
+}
+
+int wire_send_packet(int sock, const void *buf, size_t len, const int *fds,
+                     size_t nfds, int flags) {
+  return send_packet(sock, buf, len, fds, nfds, flags, NULL);
+}
+
+int wire_send_packet_creds(int sock, const void *buf, size_t len,
+                           const int *fds, size_t nfds, int flags,
+                           const struct ucred *creds) {
+  if (!creds)
+    return -EINVAL;
+  return send_packet(sock, buf, len, fds, nfds, flags, creds);
 }
 
 /* Bytes of fd payload in an SCM_RIGHTS / SCM_PIDFD message, or 0. */

@@ -47,6 +47,20 @@ int wire_send_packet(int sock, const void *buf, size_t len, const int *fds,
                      size_t nfds, int flags);
 
 /*
+ * As wire_send_packet(), with an SCM_CREDENTIALS message carrying *creds
+ * next to the fds. The kernel accepts only the sender's own pid and one of
+ * its real, effective or saved uids and gids (unless it has CAP_SYS_ADMIN /
+ * CAP_SETUID / CAP_SETGID): -EPERM otherwise. Without this message a
+ * receiver with SO_PASSCRED is given the sender's real uid and gid, which
+ * in a setuid program are not the effective ids SO_PEERCRED reports:
+ * libpsock-client sends {getpid(), geteuid(), getegid()} with every
+ * request. -EINVAL if creds is NULL; otherwise as wire_send_packet().
+ */
+int wire_send_packet_creds(int sock, const void *buf, size_t len,
+                           const int *fds, size_t nfds, int flags,
+                           const struct ucred *creds);
+
+/*
  * Receive one packet into buf (cap bytes) and up to max_fds fds.
  * Received fds are O_CLOEXEC. On success returns the packet length (>= 1)
  * and stores the fd count in *ret_nfds; returns 0 on orderly shutdown of the

@@ -30,8 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-#include "preload.h"
+#include "address.h"
+#include "shim.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 

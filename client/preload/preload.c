@@ -5,12 +5,20 @@
  * Loaded with LD_PRELOAD (psock-run does it), this library stands in for
  * libc's socket, socketpair, bind, connect, listen and setsockopt (and, in
  * names.c, the name service). For the network families psockd serves
- * (inet, inet6, netlink, packet, tipc; unix only with
- * PSOCK_PRELOAD_UNIX=daemon) each call goes to psockd through
+ * (inet, inet6, netlink, packet, tipc) each call goes to psockd through
  * libpsock-client, which performs it in its own network namespace under its
  * policy and hands the socket back; every other family, and everything on
  * the data path (read, write, send*, recv*, poll, accept, getsockopt, ...),
- * is the kernel's own, untouched.
+ * is the kernel's own, untouched. setsockopt is tried on the program's own
+ * socket first and goes to psockd only when the kernel refused it for lack
+ * of privilege (proto/sockopts.h says which refusal that is).
+ *
+ * AF_UNIX is the program's own: its sockets, socketpairs, paths and
+ * abstract names are libc's, in the program's own namespaces. With
+ * PSOCK_PRELOAD_UNIX=daemon an abstract name is bound or connected by
+ * psockd in its namespace (where a policy rule names it), on a socket that
+ * then replaces the program's (same fd number); only root with
+ * PSOCK_ROUTE=daemon as well gets its AF_UNIX sockets from psockd.
  *
  * The contract is what the kernel would do: the same return value and
  * errno for the same arguments (the checks the kernel makes before it acts
@@ -27,204 +35,41 @@
  * bind/connect of AF_UNIX paths, its local setsockopt) goes straight to
  * libc (shim_busy()).
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/netlink.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "config.h"
-#include "internal.h"
-#include "preload.h"
+#include "route.h"
+#include "shim.h"
+#include "sock.h"
+#include "sockcalls.h"
+#include "sockopts.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
 /* The type bits socket(2) accepts besides the type itself. */
 #define SOCK_TYPE_BITS 0xf
-/* Room for any privileged option's value (ints, an interface name). */
+/* Room for any privileged option's value (ints, an interface name): the
+ * kernel reads no more of those. */
 #define OPTVAL_MAX 64
 /* The shortest sockaddr_in6 the kernel accepts (no sin6_scope_id). */
 #define SIN6_LEN_RFC2133 24
 
-/* ------------------------------------------------------------ plumbing */
-
-static struct shim_real real;
-static pthread_once_t real_once = PTHREAD_ONCE_INIT;
-static bool unix_via_daemon;
-static bool hint_enabled;
-
-#define RESOLVE(name) (*(void **)&real.name = dlsym(RTLD_NEXT, #name))
-
-static void resolve(void) {
-  const char *u = getenv("PSOCK_PRELOAD_UNIX");
-  const char *h = getenv("PSOCK_PRELOAD_HINT");
-
-  RESOLVE(socket);
-  RESOLVE(socketpair);
-  RESOLVE(bind);
-  RESOLVE(connect);
-  RESOLVE(listen);
-  RESOLVE(setsockopt);
-  RESOLVE(getaddrinfo);
-  RESOLVE(freeaddrinfo);
-  RESOLVE(gai_strerror);
-  RESOLVE(getnameinfo);
-  RESOLVE(gethostbyaddr_r);
-  unix_via_daemon = u && strcmp(u, "daemon") == 0;
-  hint_enabled = h && *h && strcmp(h, "0") != 0;
-}
-
-const struct shim_real *shim_real(void) {
-  pthread_once(&real_once, resolve);
-  return &real;
-}
-
-/* Resolve before main(), while the program is still single-threaded. */
-__attribute__((constructor)) static void shim_init(void) {
-  shim_real();
-}
-
-static __thread unsigned shim_depth __attribute__((tls_model("initial-exec")));
-
-bool shim_busy(void) {
-  return shim_depth > 0;
-}
-
-void shim_enter(void) {
-  shim_depth++;
-}
-
-void shim_leave(void) {
-  shim_depth--;
-}
-
-int shim_errno(void) {
-  int code = psock_last_error_code();
-
-  switch (psock_last_error_kind()) {
-  case PSOCK_ERR_OS:
-  case PSOCK_ERR_POLICY:
-    return code > 0 ? code : EACCES;
-  case PSOCK_ERR_TIMEOUT:
-    return ETIMEDOUT;
-  case PSOCK_ERR_VALUE:
-    return EINVAL;
-  default:
-    /* psockd unreachable or not understood: the program may not have
-     * its network, and the library has said why on stderr. */
-    return EACCES;
-  }
-}
-
-/*
- * Copy len bytes between the caller's memory and ours the way the kernel's
- * get_user()/put_user() would: a bad pointer is EFAULT, not a crash. The
- * kernel checks it for us through process_vm_readv/writev on ourselves.
- * to_user: dst is the caller's pointer; else src is.
- */
-static int copy_checked(void *dst, const void *src, size_t len, bool to_user) {
-  struct iovec local = {.iov_base = to_user ? (void *)src : dst,
-                        .iov_len = len};
-  struct iovec remote = {.iov_base = to_user ? dst : (void *)src,
-                         .iov_len = len};
-  ssize_t n;
-
-  if (!(to_user ? dst : src))
-    return -EFAULT;
-  n = to_user ? process_vm_writev(getpid(), &local, 1, &remote, 1, 0)
-              : process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-  if (n == (ssize_t)len)
-    return 0;
-  if (n >= 0 || errno == EFAULT)
-    return -EFAULT;
-  /* Not allowed here (a seccomp filter): trust the pointer, as libc's
-   * own wrappers would have to. */
-  memcpy(dst, src, len);
-  return 0;
-}
-
-int shim_copy_from_user(void *dst, const void *src, size_t len) {
-  return len == 0 ? 0 : copy_checked(dst, src, len, false);
-}
-
-/* Writing a result through the caller's pointer, as put_user() would. */
-static int copy_to_user(void *dst, const void *src, size_t len) {
-  return copy_checked(dst, src, len, true);
-}
-
-/* ----------------------------------------------------------- hints */
-
-#define HINT_MAX 256
-
-static pthread_mutex_t hint_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *hint_seen[HINT_MAX];
-static unsigned hint_count;
-
-/* Remember text; true if it is new (or the table is full). */
-static bool hint_first(const char *text) {
-  bool fresh = true;
-
-  pthread_mutex_lock(&hint_lock);
-  for (unsigned i = 0; i < hint_count && fresh; i++)
-    fresh = strcmp(hint_seen[i], text) != 0;
-  if (fresh && hint_count < HINT_MAX) {
-    hint_seen[hint_count] = strdup(text);
-    if (hint_seen[hint_count])
-      hint_count++;
-  }
-  pthread_mutex_unlock(&hint_lock);
-  return fresh;
-}
-
-void shim_hint(bool failed, const char *fmt, ...) {
-  char what[384], line[768];
-  bool refused = false;
-  int saved = errno, kind, n;
-  va_list ap;
-
-  if (!hint_enabled)
-    return;
-  if (failed) {
-    /* psockd did not decide (unreachable, not understood): no hint. A
-     * failure after psockd allowed the call (EADDRINUSE, EAI_NONAME) is
-     * an allowed call. */
-    kind = psock_last_error_kind();
-    if (kind == PSOCK_ERR_PROTOCOL || kind == PSOCK_ERR_VALUE)
-      return;
-    refused = kind == PSOCK_ERR_POLICY;
-  }
-  va_start(ap, fmt);
-  vsnprintf(what, sizeof(what), fmt, ap);
-  va_end(ap);
-  if (hint_first(what)) {
-    if (refused)
-      n = snprintf(line, sizeof(line),
-                   "psock-run: policy hint: allow uid=%u %s  # refused: %s\n",
-                   (unsigned)getuid(), what, psock_last_error_message());
-    else
-      n = snprintf(line, sizeof(line),
-                   "psock-run: policy hint: allow uid=%u %s\n",
-                   (unsigned)getuid(), what);
-    if (n > 0)
-      (void)!write(STDERR_FILENO, line,
-                   (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-  }
-  errno = saved;
-}
+/* ------------------------------------------------------------ hints */
 
 static const char *family_name(int family, char *buf, size_t len) {
   switch (family) {
@@ -300,7 +145,9 @@ static void address_words(int family, const psock_address *a, char *buf,
 
 /* ------------------------------------------------------------ routing */
 
-/* The families whose sockets come from psockd. */
+/* The families whose sockets come from psockd (and whose listen and
+ * privileged options psockd serves). AF_UNIX sockets are the program's own
+ * but for root under PSOCK_ROUTE=daemon and PSOCK_PRELOAD_UNIX=daemon. */
 static bool routed(int family) {
   switch (family) {
   case AF_INET:
@@ -310,7 +157,7 @@ static bool routed(int family) {
   case AF_TIPC:
     return true;
   case AF_UNIX:
-    return unix_via_daemon;
+    return shim_unix_via_daemon() && !pc_unix_socket_local();
   default:
     return false;
   }
@@ -318,8 +165,11 @@ static bool routed(int family) {
 
 /* The families whose addresses psockd binds and connects; a packet
  * socket's address (an interface of psockd's namespace) is bound by the
- * program itself, on the socket psockd made. */
+ * program itself, on the socket psockd made. Of AF_UNIX addresses only
+ * abstract names, and only with PSOCK_PRELOAD_UNIX=daemon. */
 static bool addressed(int family) {
+  if (family == AF_UNIX)
+    return shim_unix_via_daemon();
   return routed(family) && family != AF_PACKET;
 }
 
@@ -367,7 +217,7 @@ static int socket_errno(void) {
 
   if (psock_last_error_kind() != PSOCK_ERR_PROTOCOL)
     return err;
-  probe = real.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  probe = shim_real()->socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (probe < 0 && (errno == EMFILE || errno == ENFILE))
     return errno;
   if (probe >= 0)
@@ -421,7 +271,7 @@ SHIM_EXPORT int socketpair(int domain, int type, int protocol, int sv[2]) {
   fds[0] = psock_detach(a);
   fds[1] = psock_detach(b);
   /* As the kernel: created, then a bad sv is EFAULT and both are gone. */
-  if (copy_to_user(sv, fds, sizeof(fds)) < 0) {
+  if (shim_copy_to_user(sv, fds, sizeof(fds)) < 0) {
     close(fds[0]);
     close(fds[1]);
     return fail(EFAULT);
@@ -496,11 +346,14 @@ static int check_addr(enum addr_call call, int family, int type,
   }
 }
 
-/* An AF_UNIX path is the caller's own file: bound or connected locally. */
-static bool unix_path(const struct sockaddr_storage *ss, socklen_t len) {
+/* An AF_UNIX abstract name (a leading NUL): the one kind of AF_UNIX
+ * address psockd may be asked to bind or connect. A path is the caller's
+ * own file and an autobind (no name at all) the kernel's choice in the
+ * program's namespace: both stay local. */
+static bool unix_abstract(const struct sockaddr_storage *ss, socklen_t len) {
   return ss->ss_family == AF_UNIX &&
          len > offsetof(struct sockaddr_un, sun_path) &&
-         ((const struct sockaddr_un *)ss)->sun_path[0] != '\0';
+         ((const struct sockaddr_un *)ss)->sun_path[0] == '\0';
 }
 
 /* ------------------------------------------------------------ bind */
@@ -521,7 +374,7 @@ SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
   if (!addressed(family))
     return r->bind(fd, addr, len);
   rc = fetch_addr(addr, len, &ss);
-  if (rc == 0 && family == AF_UNIX && unix_path(&ss, len))
+  if (rc == 0 && family == AF_UNIX && !unix_abstract(&ss, len))
     return r->bind(fd, addr, len);
   if (rc == 0)
     rc = check_addr(ADDR_BIND, family, 0, &ss, &len);
@@ -531,7 +384,7 @@ SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
     return fail(-rc);
   stack_sock(&s, fd, family);
   shim_enter();
-  rc = psock_bind(&s, &a);
+  rc = pc_bind_via(&s, &a, true);
   if (rc < 0)
     err = shim_errno();
   address_words(family, &a, words, sizeof(words));
@@ -618,10 +471,10 @@ static int connect_wait(int fd, const struct sockaddr *sa, socklen_t salen) {
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
     return -1;
   if (err) {
-    real.connect(fd, sa, salen);
+    shim_real()->connect(fd, sa, salen);
     return fail(err);
   }
-  return real.connect(fd, sa, salen);
+  return shim_real()->connect(fd, sa, salen);
 }
 
 SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
@@ -646,7 +499,8 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     return fail(EINVAL);
   /* AF_UNSPEC dissolves an association: no destination, no policy. Unix
    * paths are the caller's files. */
-  if (ss.ss_family == AF_UNSPEC || (family == AF_UNIX && unix_path(&ss, len)))
+  if (ss.ss_family == AF_UNSPEC ||
+      (family == AF_UNIX && !unix_abstract(&ss, len)))
     return r->connect(fd, addr, len);
   type = sock_type(fd);
   if (type < 0)
@@ -661,7 +515,7 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     return -1;
   stack_sock(&s, fd, family);
   shim_enter();
-  rc = psock_connect(&s, &a);
+  rc = pc_connect_via(&s, &a, true);
   if (rc < 0)
     err = shim_errno();
   address_words(family, &a, words, sizeof(words));
@@ -704,68 +558,69 @@ SHIM_EXPORT int listen(int fd, int backlog) {
 
 /* ------------------------------------------------------------ setsockopt */
 
-static const char *option_name(int level, int optname) {
-  if (level == SOL_SOCKET) {
-    switch (optname) {
-    case SO_MARK:
-      return "SO_MARK";
-    case SO_BINDTODEVICE:
-      return "SO_BINDTODEVICE";
-    case SO_PRIORITY:
-      return "SO_PRIORITY";
-    case SO_RCVBUFFORCE:
-      return "SO_RCVBUFFORCE";
-    case SO_SNDBUFFORCE:
-      return "SO_SNDBUFFORCE";
-    case SO_DEBUG:
-      return "SO_DEBUG";
-    default:
-      break;
-    }
-  }
-  if (level == SOL_IP && optname == IP_TRANSPARENT)
-    return "IP_TRANSPARENT";
-  if (level == SOL_IPV6 && optname == IPV6_TRANSPARENT)
-    return "IPV6_TRANSPARENT";
-  return "any";
+/*
+ * Ask psockd to set an option on fd, a socket of a routed family: the
+ * program's value copied as the kernel would read it (a bad pointer is
+ * EFAULT). daemon_first: PSOCK_ROUTE=daemon, psockd sets the options that
+ * may need privilege without the kernel trying first. Returns 0, -1 with
+ * errno, or 1 if psockd is not to be asked after all.
+ */
+static int setsockopt_psockd(int fd, int family, int level, int optname,
+                             const void *optval, socklen_t optlen,
+                             bool daemon_first) {
+  const struct sockopt *o = sockopt_lookup(level, optname);
+  unsigned char val[OPTVAL_MAX];
+  size_t n = optlen < sizeof(val) ? optlen : sizeof(val);
+  int rc, err = 0;
+  char fb[16];
+  psock_sock s;
+
+  if (shim_copy_from_user(val, optval, n) < 0)
+    return fail(EFAULT);
+  if (daemon_first && !sockopt_may_need_privilege(o, n ? val : NULL, n))
+    return 1;
+  stack_sock(&s, fd, family);
+  shim_enter();
+  rc = pc_setsockopt_daemon(&s, level, optname, n ? val : NULL, n);
+  if (rc < 0)
+    err = shim_errno();
+  shim_hint(rc < 0, "setsockopt family=%s option=%s",
+            family_name(family, fb, sizeof(fb)), o ? o->name : "any");
+  shim_leave();
+  return rc < 0 ? fail(err) : 0;
 }
 
 SHIM_EXPORT int setsockopt(int fd, int level, int optname, const void *optval,
                            socklen_t optlen) {
   const struct shim_real *r = shim_real();
-  unsigned char val[OPTVAL_MAX];
-  int widest = INT_MIN, ival, family, rc, err = 0;
-  size_t n;
-  char fb[16];
-  psock_sock s;
+  bool daemon_first = pc_route_daemon();
+  int family, rc, err;
 
-  /* Only options that can need privilege go to psockd; the kernel checks
-   * the rest (and a negative length) on the program's own fd. */
-  if (shim_busy() || (int)optlen < 0 ||
-      !pc_option_privileged(level, optname, &widest))
+  if (shim_busy() || (int)optlen < 0)
     return r->setsockopt(fd, level, optname, optval, optlen);
+  /* Try first: the kernel decides on the program's own socket, and its
+   * answer is the program's unless it refused for lack of privilege. */
+  if (!daemon_first) {
+    rc = r->setsockopt(fd, level, optname, optval, optlen);
+    if (rc == 0 ||
+        !sockopt_refused_for_privilege(sockopt_lookup(level, optname), errno))
+      return rc;
+  }
+  err = errno;
   family = sock_family(fd);
+  if (family < 0 && !daemon_first)
+    return fail(err);
   if (family < 0)
     return fail(-family);
   if (!routed(family))
+    return daemon_first ? r->setsockopt(fd, level, optname, optval, optlen)
+                        : fail(err);
+  /* Then escalate: psockd sets it where its policy allows. */
+  rc = setsockopt_psockd(fd, family, level, optname, optval, optlen,
+                         daemon_first);
+  if (rc == 1)
     return r->setsockopt(fd, level, optname, optval, optlen);
-  /* The kernel reads an int, or at most an interface name, of these. */
-  n = optlen < sizeof(val) ? optlen : sizeof(val);
-  if (shim_copy_from_user(val, optval, n) < 0)
-    return fail(EFAULT);
-  if (n >= sizeof(int))
-    memcpy(&ival, val, sizeof(ival));
-  if (!pc_option_privileged(level, optname, n >= sizeof(int) ? &ival : NULL))
-    return r->setsockopt(fd, level, optname, optval, optlen);
-  stack_sock(&s, fd, family);
-  shim_enter();
-  rc = psock_setsockopt_buf(&s, level, optname, n ? val : NULL, n);
-  if (rc < 0)
-    err = shim_errno();
-  shim_hint(rc < 0, "setsockopt family=%s option=%s",
-            family_name(family, fb, sizeof(fb)), option_name(level, optname));
-  shim_leave();
-  return rc < 0 ? fail(err) : 0;
+  return rc;
 }
 
 /* For tools and benchmarks: is the shim loaded in this process? */

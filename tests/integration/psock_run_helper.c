@@ -11,6 +11,8 @@
  *                          dup2; an exchange with the echo server on PORT
  *   unreachable            psockd is not there: fail fast with EACCES
  *   abstract NAME          listen on the abstract AF_UNIX name NAME, print
+ *                          "replaced" if the bind put another socket at the
+ *                          fd's number (psockd's, in its namespace), then
  *                          "ready", wait (3 s) for one connection
  */
 #include <arpa/inet.h>
@@ -255,6 +257,7 @@ static int do_unreachable(void) {
 
 static int do_abstract(const char *name) {
   struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  struct stat before, after;
   struct pollfd p;
   size_t n = strlen(name);
   int fd, c;
@@ -263,11 +266,13 @@ static int do_abstract(const char *name) {
     FAIL("name too long");
   memcpy(sun.sun_path + 1, name, n);
   fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  if (fd < 0 ||
+  if (fd < 0 || fstat(fd, &before) < 0 ||
       bind(fd, (struct sockaddr *)&sun,
            (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0 ||
-      listen(fd, 1) < 0)
+      fstat(fd, &after) < 0 || listen(fd, 1) < 0)
     FAIL("abstract listener");
+  if (before.st_ino != after.st_ino)
+    printf("replaced\n");
   printf("ready\n");
   fflush(stdout);
   p.fd = fd;

@@ -46,7 +46,8 @@
 static struct {
   struct psockd_proc *psockd;
   bool has_tipc;
-  char abstract[64]; /* an abstract name unique to this run */
+  char abstract[64];      /* an abstract name unique to this run */
+  char abstract_host[80]; /* one the test binds in the host's namespace */
   char links[HOST_LINKS_MAX][IF_NAMESIZE]; /* the host's interfaces, as root */
   size_t nlinks;
 } fx;
@@ -121,36 +122,77 @@ static void test_unix_path_in_foreign_directory_refused(void **state) {
 
 /* ------------------------------------------------ AF_UNIX abstract names */
 
+/* This run sends every call that has a daemon message to psockd. */
+static bool api_route_daemon(void) {
+  const char *r = getenv("PSOCK_ROUTE");
+
+  return r && strcmp(r, "daemon") == 0;
+}
+
+/* connect() with our own socket (not psock's) to abstract name: 0/errno. */
+static int own_connect_abstract(int type, const char *name) {
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  size_t len = strlen(name);
+  int own, r;
+
+  own = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+  if (own < 0)
+    return errno;
+  memcpy(sun.sun_path + 1, name, len);
+  r = connect(own, (struct sockaddr *)&sun,
+              (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len));
+  r = r < 0 ? errno : 0;
+  close(own);
+  return r;
+}
+
+static ino_t ino_of(const psock_sock *s) {
+  struct stat st;
+
+  return fstat(psock_fileno(s), &st) == 0 ? st.st_ino : 0;
+}
+
+/*
+ * An abstract name lives in the network namespace of its socket, and a
+ * sandboxed program's AF_UNIX sockets are its own (issue 13, finding 1):
+ * by default the name it binds is its empty namespace's, where its own
+ * sockets reach it, and the host's names are out of its reach. Under
+ * PSOCK_ROUTE=daemon psockd does the bind: a psockd that answers with a
+ * replaced socket (BindReply.replaced) binds in its own namespace, the
+ * psockd of old binds the program's own socket, in the program's
+ * namespace; where the name lives follows which of the two it did.
+ */
 static int client_unix_abstract(void *arg) {
   size_t len = strlen(fx.abstract);
-  psock_address a, name;
+  bool route_daemon = api_route_daemon();
+  psock_address a, name, host;
   psock_sock *srv, *cli, *conn;
-  struct sockaddr_un sun = {.sun_family = AF_UNIX};
-  int own;
+  bool replaced;
+  ino_t before;
   char buf[8];
 
   CHECK(psock_addr_unix_abstract(&a, fx.abstract, len) == 0);
   srv = psock_socket(AF_UNIX, SOCK_SEQPACKET, 0);
   cli = psock_socket(AF_UNIX, SOCK_SEQPACKET, 0);
   CHECK(srv && cli);
+  before = ino_of(srv);
   CHECK(psock_bind(srv, &a) == 0);
+  replaced = ino_of(srv) != before;
+  CHECK(!replaced || route_daemon);
   CHECK(psock_getsockname(srv, &name) == 0);
   CHECK(name.family == AF_UNIX && name.u.un.abstract);
   CHECK(name.u.un.len == len && memcmp(name.u.un.path, fx.abstract, len) == 0);
   CHECK(psock_listen(srv, 1) == 0);
 
-  /* In this empty netns our own socket cannot see psockd's name ... */
-  own = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  CHECK(own >= 0);
-  memcpy(sun.sun_path + 1, fx.abstract, len);
-  errno = 0;
-  CHECK(connect(own, (struct sockaddr *)&sun,
-                (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-                            len)) == -1);
-  CHECK(errno == ECONNREFUSED);
-  close(own);
-
-  /* ... a socket from psockd lives in psockd's namespace and can. */
+  /* Our own socket sees the name exactly where it was bound ... */
+  errno = own_connect_abstract(SOCK_SEQPACKET, fx.abstract);
+  CHECK(errno == (replaced ? ECONNREFUSED : 0));
+  if (!replaced) {
+    conn = psock_accept(srv, NULL);
+    CHECK(conn != NULL);
+    psock_close(conn);
+  }
+  /* ... and so does the socket psock connects there. */
   CHECK(psock_connect(cli, &a) == 0);
   conn = psock_accept(srv, NULL);
   CHECK(conn != NULL);
@@ -159,6 +201,17 @@ static int client_unix_abstract(void *arg) {
   psock_close(conn);
   psock_close(cli);
   psock_close(srv);
+
+  /* The refused twin: the host's name (bound by the test, as root, in the
+   * host's namespace) is out of reach, whatever the route. */
+  CHECK(psock_addr_unix_abstract(&host, fx.abstract_host,
+                                 strlen(fx.abstract_host)) == 0);
+  cli = psock_socket(AF_UNIX, SOCK_SEQPACKET, 0);
+  CHECK(cli != NULL);
+  CHECK(psock_connect(cli, &host) == -1);
+  CHECK(api_is_os_error(ECONNREFUSED) ||
+        (route_daemon && psock_last_error_kind() == PSOCK_ERR_POLICY));
+  psock_close(cli);
   return 0;
 }
 
@@ -184,7 +237,23 @@ static int client_unix_abstract_refused(void *arg) {
 }
 
 static void test_unix_abstract_name_from_empty_netns(void **state) {
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  size_t len = strlen(fx.abstract_host);
+  int host = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+  /* A name of the host's namespace that the sandbox must not reach. */
+  assert_true(host >= 0);
+  memcpy(sun.sun_path + 1, fx.abstract_host, len);
+  assert_int_equal(
+      bind(host, (struct sockaddr *)&sun,
+           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)),
+      0);
+  assert_int_equal(listen(host, 4), 0);
   assert_as_nobody(HARNESS_EMPTY_NETNS, client_unix_abstract, NULL);
+  /* Nobody reached it. */
+  assert_int_equal(accept(host, NULL, NULL), -1);
+  assert_int_equal(errno, EAGAIN);
+  close(host);
 }
 
 static void test_unix_abstract_name_in_use_refused(void **state) {
@@ -652,6 +721,7 @@ static int setup(void **state) {
     close(fd);
   snprintf(fx.abstract, sizeof(fx.abstract), "psock-api-test-%d",
            (int)getpid());
+  snprintf(fx.abstract_host, sizeof(fx.abstract_host), "%s-host", fx.abstract);
   api_private_name_service(NULL);
   fx.psockd = harness_start_psockd(NULL);
   api_watch_psockd(fx.psockd);

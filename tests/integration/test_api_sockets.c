@@ -75,7 +75,7 @@ static int client_socket_attributes(void *arg) {
 }
 
 static int client_socket_refused(void *arg) {
-  /* The kernel's refusal, passed on by psockd ... */
+  /* The kernel's refusal (an AF_UNIX socket is the client's own) ... */
   CHECK(psock_socket(AF_UNIX, SOCK_STREAM, 5) == NULL);
   CHECK(api_is_os_error(EPROTONOSUPPORT));
   /* ... and psockd's own: raw TCP is not in the default policy. */

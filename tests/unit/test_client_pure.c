@@ -24,7 +24,9 @@
 
 #include <cmocka.h>
 
-#include "../../client/internal.h"
+#include "../../client/address.h"
+#include "../../client/conn.h"
+#include "../../client/sock.h"
 #include "config.h"
 
 static void assert_error(int kind, int code, const char *message) {

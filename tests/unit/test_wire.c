@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -312,6 +314,136 @@ static void test_credentials_cmsg_refused(void **state) {
       -EPROTO);
   close(pipefd[0]);
   close(pipefd[1]);
+}
+
+/* ----------------------------------------- wire_send_packet_creds() */
+
+/* The credentials a receiver with SO_PASSCRED got with one packet. */
+static struct ucred recv_creds(int rx, int *fds, size_t *nfds) {
+  struct ucred cr = {.pid = -1};
+  char buf[8];
+
+  assert_int_equal(wire_recv_packet_creds(rx, buf, sizeof(buf), fds,
+                                          PSOCK_MAX_FDS, nfds, 0, &cr),
+                   1);
+  return cr;
+}
+
+/* Our ids go with the packet and its fds, and arrive as sent. */
+static void test_send_creds_roundtrip(void **state) {
+  struct pair *p = *state;
+  struct ucred me = {.pid = getpid(), .uid = geteuid(), .gid = getegid()};
+  int one = 1, pipefd[2], fds[PSOCK_MAX_FDS] = {-1, -1};
+  struct ucred got;
+  size_t nfds = 99;
+
+  assert_int_equal(
+      setsockopt(p->rx, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)), 0);
+  assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+  assert_int_equal(wire_send_packet_creds(p->tx, "x", 1, pipefd, 2, 0, &me), 0);
+  got = recv_creds(p->rx, fds, &nfds);
+  assert_int_equal(nfds, 2);
+  assert_same_file(fds[0], pipefd[0]);
+  assert_same_file(fds[1], pipefd[1]);
+  assert_int_equal(got.pid, me.pid);
+  assert_int_equal(got.uid, me.uid);
+  assert_int_equal(got.gid, me.gid);
+  wire_close_fds(fds, nfds);
+  assert_int_equal(wire_send_packet_creds(p->tx, "y", 1, NULL, 0, 0, &me), 0);
+  got = recv_creds(p->rx, fds, &nfds);
+  assert_int_equal(nfds, 0);
+  assert_int_equal(got.uid, me.uid);
+  /* Credentials are not optional in this call. */
+  assert_int_equal(wire_send_packet_creds(p->tx, "z", 1, NULL, 0, 0, NULL),
+                   -EINVAL);
+  assert_nothing_queued(p->rx);
+  close(pipefd[0]);
+  close(pipefd[1]);
+}
+
+/* Run fn in a child as (ruid, euid, suid) with gid 65534; its status. */
+static int in_child_as(uid_t ruid, uid_t euid, uid_t suid,
+                       int (*fn)(struct pair *), struct pair *p) {
+  int status;
+  pid_t pid = fork();
+
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+        setresuid(ruid, euid, suid) < 0)
+      _exit(99);
+    _exit(fn(p));
+  }
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  return WEXITSTATUS(status);
+}
+
+/* Real uid 0, effective 65534 (a setuid program the other way round). */
+static int send_as_setuid(struct pair *p) {
+  struct ucred cr = {.pid = getpid(), .uid = geteuid(), .gid = getegid()};
+
+  if (wire_send_packet(p->tx, "k", 1, NULL, 0, 0) != 0)
+    return 1;
+  if (wire_send_packet_creds(p->tx, "e", 1, NULL, 0, 0, &cr) != 0)
+    return 2;
+  return 0;
+}
+
+/*
+ * Why the client attaches its credentials: without them the kernel gives
+ * the receiver the sender's real uid, with them the effective one that
+ * SO_PEERCRED reports and psockd judges.
+ */
+static void test_send_creds_effective_not_real(void **state) {
+  struct pair *p = *state;
+  int one = 1, fds[PSOCK_MAX_FDS];
+  struct ucred got;
+  size_t nfds;
+
+  if (geteuid() != 0)
+    skip();
+  assert_int_equal(
+      setsockopt(p->rx, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)), 0);
+  assert_int_equal(in_child_as(0, 65534, 0, send_as_setuid, p), 0);
+  got = recv_creds(p->rx, fds, &nfds);
+  assert_int_equal(got.uid, 0); /* the kernel's default: the real uid */
+  got = recv_creds(p->rx, fds, &nfds);
+  assert_int_equal(got.uid, 65534); /* what we attached */
+  assert_int_equal(got.gid, 65534);
+}
+
+/* An unprivileged sender claiming another uid, or another pid. */
+static int send_forged(struct pair *p) {
+  struct ucred root = {.pid = getpid(), .uid = 0, .gid = getegid()};
+  struct ucred other = {.pid = getppid(), .uid = geteuid(), .gid = getegid()};
+  struct ucred own = {.pid = getpid(), .uid = geteuid(), .gid = getegid()};
+
+  if (wire_send_packet_creds(p->tx, "r", 1, NULL, 0, 0, &root) != -EPERM)
+    return 1;
+  if (wire_send_packet_creds(p->tx, "p", 1, NULL, 0, 0, &other) != -EPERM)
+    return 2;
+  /* The allowed twin, from the same process. */
+  if (wire_send_packet_creds(p->tx, "o", 1, NULL, 0, 0, &own) != 0)
+    return 3;
+  return 0;
+}
+
+static void test_send_creds_forged_refused(void **state) {
+  struct pair *p = *state;
+  int one = 1, fds[PSOCK_MAX_FDS];
+  struct ucred got;
+  size_t nfds;
+
+  if (geteuid() != 0)
+    skip();
+  assert_int_equal(
+      setsockopt(p->rx, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)), 0);
+  assert_int_equal(in_child_as(65534, 65534, 65534, send_forged, p), 0);
+  /* Only the honest packet went out. */
+  got = recv_creds(p->rx, fds, &nfds);
+  assert_int_equal(got.uid, 65534);
+  assert_nothing_queued(p->rx);
 }
 
 #ifndef SO_PASSPIDFD
@@ -619,6 +751,12 @@ int main(void) {
                                       teardown_pair),
       cmocka_unit_test_setup_teardown(test_credentials_cmsg_refused, setup_pair,
                                       teardown_pair),
+      cmocka_unit_test_setup_teardown(test_send_creds_roundtrip, setup_pair,
+                                      teardown_pair),
+      cmocka_unit_test_setup_teardown(test_send_creds_effective_not_real,
+                                      setup_pair, teardown_pair),
+      cmocka_unit_test_setup_teardown(test_send_creds_forged_refused,
+                                      setup_pair, teardown_pair),
       cmocka_unit_test_setup_teardown(test_pidfd_cmsg_refused, setup_pair,
                                       teardown_pair),
       cmocka_unit_test_setup_teardown(test_oversized_packet, setup_pair,

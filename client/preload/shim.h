@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libpsock-preload: the preload shim psock-run puts in front of an
- * unmodified program. Internal interface between its files; nothing here is
- * exported (the version script exports the interposed libc names only).
+ * shim: the plumbing of libpsock-preload, the preload shim psock-run puts in
+ * front of an unmodified program. The interposed calls (preload.c: sockets;
+ * names.c: the name service) sit on it; nothing here is exported (the
+ * version script exports the interposed libc names only).
  */
 #pragma once
 
@@ -66,6 +67,13 @@ void shim_hint(bool failed, const char *fmt, ...)
  * a bad pointer: 0, or -EFAULT as the kernel would say.
  */
 int shim_copy_from_user(void *dst, const void *src, size_t len);
+/* The other way: write a result through the caller's pointer dst, as
+ * put_user() would. 0 or -EFAULT. */
+int shim_copy_to_user(void *dst, const void *src, size_t len);
+
+/* PSOCK_PRELOAD_UNIX=daemon: abstract AF_UNIX names are psockd's to bind
+ * and connect (where its policy names them). */
+bool shim_unix_via_daemon(void);
 
 /* Exported: the version of the shim, for tools and benchmarks that check
  * that it is loaded (dlsym(RTLD_DEFAULT, "psock_preload_version")). */

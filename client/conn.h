@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conn: libpsock-client's connection to psockd (a small pool of them) and
+ * the one request/response exchange every daemon call is made of. Sits on
+ * deadlines and errors; knows nothing of sockets or addresses.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "psock.pb-c.h"
+
+/* Set the call of a Request: CASE names the oneof case, field its member. */
+#define PC_REQUEST(req, CASE, field, msg)                                      \
+  do {                                                                         \
+    (req).call_case = PSOCK__V1__REQUEST__CALL_##CASE;                         \
+    (req).field = (msg);                                                       \
+  } while (0)
+
+/* For _cleanup_(pc_response_freep): a response freed on scope exit. */
+static inline void pc_response_freep(Psock__V1__Response **resp) {
+  if (*resp)
+    psock__v1__response__free_unpacked(*resp, NULL);
+}
+
+/*
+ * Send req (its id and fd_count are filled in here) with fds[0..nfds) to
+ * psockd and wait for the answer. On success stores the response in
+ * *ret_resp (free with psock__v1__response__free_unpacked) and exactly
+ * want_fds received fds in ret_fds, and returns 0. An error response, a
+ * protocol violation or an unreachable daemon is recorded and
+ * -PC_ERECORDED returned; no fd is left open.
+ *
+ * Every request goes out with SCM_CREDENTIALS {getpid(), geteuid(),
+ * getegid()}, so that psockd judges it as the process that sends it as it
+ * sends it (issue 13, finding 9), and on a connection opened under the
+ * caller's current effective uid, gid and supplementary groups: a pooled
+ * connection opened under another identity (before a setuid(), a
+ * setgroups()) is closed, never reused.
+ */
+int pc_call(Psock__V1__Request *req, const int *fds, size_t nfds,
+            size_t want_fds, Psock__V1__Response **ret_resp, int *ret_fds);
+/* As pc_call(), but the fds received are close-on-exec only if cloexec:
+ * a socket made without SOCK_CLOEXEC then needs no fcntl() to clear it. */
+int pc_call_fds(Psock__V1__Request *req, const int *fds, size_t nfds,
+                size_t want_fds, Psock__V1__Response **ret_resp, int *ret_fds,
+                bool cloexec);
+/* As pc_call(), for a reply whose own fields say how many fds it carries
+ * (BindReply.replaced): 0..max_fds fds are accepted and their number
+ * stored in *ret_nfds; the caller checks it against the reply. */
+int pc_call_upto(Psock__V1__Request *req, const int *fds, size_t nfds,
+                 size_t max_fds, Psock__V1__Response **ret_resp, int *ret_fds,
+                 size_t *ret_nfds);
+
+/* Close the idle connections (tests; a program never needs it). */
+void pc_conn_flush(void);
