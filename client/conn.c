@@ -546,9 +546,9 @@ static int hello(struct conn *c, const struct ident *id) {
   req.call_case = PSOCK__V1__REQUEST__CALL_HELLO;
   req.hello = &h;
   x = xchg(c, id, &req, NULL, 0, &resp, fds, &nfds, true);
+  /* Not recorded: conn_open() tries again (see there). */
   if (x == XCHG_LOST)
-    return pc_error(PSOCK_ERR_PROTOCOL, ECONNRESET,
-                    "psockd closed the connection during the handshake");
+    return -ECONNRESET;
   if (x != XCHG_OK)
     return -PC_ERECORDED;
   if (resp->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR && resp->error)
@@ -569,7 +569,9 @@ static int hello(struct conn *c, const struct ident *id) {
 
 /* Open, move high and handshake a new connection under identity id;
  * records errors. */
-static struct conn *conn_open(const struct ident *id) {
+/* Open and handshake one connection; NULL with the error recorded, or with
+ * *ret_lost set if psockd closed it before it answered the handshake. */
+static struct conn *conn_open_once(const struct ident *id, bool *ret_lost) {
   const char *path = socket_path();
   _cleanup_close_ int fd = -1;
   _cleanup_(conn_freep) struct conn *c = NULL;
@@ -605,11 +607,32 @@ static struct conn *conn_open(const struct ident *id) {
   c->pid = self_pid();
   c->euid = id->euid;
   c->egid = id->egid;
-  if (hello(c, id) < 0) {
+  r = hello(c, id);
+  if (r < 0) {
+    *ret_lost = r == -ECONNRESET;
     conn_drop(TAKE_PTR(c));
     return NULL;
   }
   return TAKE_PTR(c);
+}
+
+/*
+ * A new connection. psockd hands each connection to a worker of the
+ * caller's identity; one handed to a worker that died a moment later is
+ * closed before the handshake is answered, and a second one goes to a
+ * worker that lives: try a few times before giving up.
+ */
+static struct conn *conn_open(const struct ident *id) {
+  for (int attempt = 0; attempt < 3; attempt++) {
+    bool lost = false;
+    struct conn *c = conn_open_once(id, &lost);
+
+    if (c || !lost)
+      return c;
+  }
+  pc_error(PSOCK_ERR_PROTOCOL, ECONNRESET,
+           "psockd closed the connection during the handshake");
+  return NULL;
 }
 
 /* Check a verified response against the call: error replies are recorded,
