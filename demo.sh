@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on built-in defaults: install what is missing, build, start
-# psockd as root on a temporary socket, and run the demo client as nobody
-# inside an empty network namespace (only lo, down), where the only way to
-# the network is through psockd. Exits with the demo's status.
+# psockd as root on a temporary socket (reachable by the group nogroup
+# only), and run the demo client as nobody inside an empty network
+# namespace (only lo, down), where the only way to the network is through
+# psockd. Exits with the demo's status.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -24,8 +25,25 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# ICMP echo for everyone goes through ping sockets, which the kernel gives
+# only to groups in net.ipv4.ping_group_range: Debian with systemd sets
+# "0 2147483647". Where the host leaves nogroup out (the kernel's own
+# default "1 0"), psockd runs in a network namespace of its own, set up as
+# such a host is: lo up, the full range. The host's setting is not touched.
 sock="$dir/psockd.sock"
-build/daemon/psockd --socket "$sock" --verbose </dev/null 2>"$dir/psockd.log" &
+psockd=(build/daemon/psockd --socket "$sock" --socket-group nogroup
+  --socket-mode 0660 --verbose)
+read -r lo hi </proc/sys/net/ipv4/ping_group_range
+nogroup=$(getent group nogroup | cut -d: -f3)
+if [ "$nogroup" -ge "$lo" ] && [ "$nogroup" -le "$hi" ]; then
+  "${psockd[@]}" </dev/null 2>"$dir/psockd.log" &
+else
+  echo "demo: net.ipv4.ping_group_range is \"$lo $hi\" here (no ping sockets"
+  echo "demo: for nogroup): psockd gets a network namespace of its own"
+  unshare -n sh -c 'ip link set lo up &&
+    echo "0 2147483647" >/proc/sys/net/ipv4/ping_group_range &&
+    exec "$0" "$@"' "${psockd[@]}" </dev/null 2>"$dir/psockd.log" &
+fi
 psockd_pid=$!
 # psockd logs "ready" once it accepts connections.
 ready() { [ -S "$sock" ] && grep -q 'psockd: .*ready' "$dir/psockd.log"; }

@@ -35,6 +35,8 @@ bool pc_unix_address_local(const psock_address *a) {
   return !unix_root_via_daemon();
 }
 
+/* listen() acts on the socket the program holds (also one psockd bound to
+ * an abstract name and handed back): nothing for psockd to judge. */
 bool pc_unix_listen_local(void) {
-  return !pc_route_daemon();
+  return !unix_root_via_daemon();
 }

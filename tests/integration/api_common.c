@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -304,4 +305,30 @@ void api_stop_dns(struct api_dns *d) {
   waitpid(d->pid, &status, 0);
   munmap(d->stalled, sizeof(*d->stalled));
   free(d);
+}
+
+struct psockd_proc *api_start_psockd_with(const char *extra_rules) {
+  static char dir[] = "/tmp/psock-api-policy.XXXXXX";
+  static char path[sizeof(dir) + 16];
+  static char arg[sizeof(path) + 16];
+  const char *args[] = {arg, NULL};
+  char cmd[512];
+  FILE *out, *in;
+  int c;
+
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof(path), "%s/policy.conf", dir);
+  snprintf(arg, sizeof(arg), "--policy=%s", path);
+  out = fopen(path, "we");
+  assert_non_null(out);
+  fputs(extra_rules, out);
+  snprintf(cmd, sizeof(cmd), "'%s' --dump-policy", getenv("PSOCKD"));
+  in = popen(cmd, "re");
+  assert_non_null(in);
+  while ((c = fgetc(in)) != EOF)
+    fputc(c, out);
+  assert_int_equal(pclose(in), 0);
+  assert_int_equal(fclose(out), 0);
+  assert_int_equal(chmod(dir, 0755), 0);
+  return harness_start_psockd(args);
 }

@@ -47,6 +47,14 @@ void api_private_name_service(const char *nameserver);
  * none). Set it after harness_start_psockd(). */
 void api_watch_psockd(struct psockd_proc *p);
 
+/*
+ * Start psockd with the built-in default policy (as `psockd --dump-policy`
+ * prints it) after extra_rules (one rule per line): for what the default
+ * refuses and a test needs, such as an abstract name (addr=@NAME) under
+ * PSOCK_ROUTE=daemon. The file lives until the process exits.
+ */
+struct psockd_proc *api_start_psockd_with(const char *extra_rules);
+
 /* Fail the cmocka test unless the child passed (r from harness_run_as_*). */
 void api_assert_child(int r, const char *fn, const char *who, int flags);
 
