@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -139,7 +140,12 @@ void closer_flush(struct closer *c) {
     pthread_cond_signal(&c->wake);
 }
 
+/* A closer whose thread was still closing when its process stopped. */
+static struct closer *abandoned;
+
 void closer_free(struct closer *c) {
+  struct timespec until;
+
   if (!c)
     return;
   closer_flush(c);
@@ -147,7 +153,19 @@ void closer_free(struct closer *c) {
   c->stopping = true;
   pthread_cond_signal(&c->wake);
   pthread_mutex_unlock(&c->lock);
-  pthread_join(c->thread, NULL);
+  /* A close waiting out a client's SO_LINGER would hold the exit for as
+   * long: give up on it. The process exits next, and the kernel does not
+   * linger for a process that exits (it closes what is left at once). */
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_nsec += 200 * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  if (pthread_timedjoin_np(c->thread, NULL, &until) != 0) {
+    abandoned = c;
+    return;
+  }
   free(c->batch.fds);
   free(c->queue.fds);
   pthread_cond_destroy(&c->wake);

@@ -34,7 +34,9 @@ void closer_add_fds(struct closer *c, int *fds, size_t n);
 void closer_flush(struct closer *c);
 
 /*
- * Flush, let the thread close everything queued (it may wait out a
- * linger), stop it and free c. NULL is ignored.
+ * Flush, let the thread close everything queued, stop it and free c; for a
+ * process about to exit. A thread still waiting out a linger after 200 ms
+ * is left behind (the exit closes its fds without lingering). NULL is
+ * ignored.
  */
 void closer_free(struct closer *c);
