@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * raw_client: the wire protocol by hand (see raw_client.h).
+ */
+#include "raw_client.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wire.h"
+
+#define RAW_TIMEOUT_MS 3000
+
+int raw_send(int fd, Psock__V1__Request *req, const int *fds, size_t nfds) {
+  static uint8_t buf[PSOCK_MAX_PACKET];
+  ssize_t n;
+
+  req->fd_count = (uint32_t)nfds;
+  n = wire_pack(&req->base, buf, sizeof(buf));
+  if (n < 0)
+    return (int)n;
+  return wire_send_packet(fd, buf, (size_t)n, fds, nfds, 0);
+}
+
+Psock__V1__Response *raw_recv(int fd, int timeout_ms, int *fds, size_t max_fds,
+                              size_t *ret_nfds) {
+  static uint8_t buf[PSOCK_MAX_PACKET];
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  Psock__V1__Response *r;
+  int got[PSOCK_MAX_FDS];
+  size_t n_got = 0;
+  ssize_t n;
+
+  if (ret_nfds)
+    *ret_nfds = 0;
+  if (poll(&p, 1, timeout_ms) == 0) {
+    errno = ETIMEDOUT;
+    return NULL;
+  }
+  n = wire_recv_packet(fd, buf, sizeof(buf), got, PSOCK_MAX_FDS, &n_got,
+                       MSG_DONTWAIT);
+  if (n <= 0) {
+    errno = n == 0 || n == -ECONNRESET ? 0 : (int)-n;
+    return NULL;
+  }
+  r = psock__v1__response__unpack(NULL, (size_t)n, buf);
+  if (!r || r->fd_count != n_got) {
+    wire_close_fds(got, n_got);
+    if (r)
+      psock__v1__response__free_unpacked(r, NULL);
+    errno = r ? EPROTO : EBADMSG;
+    return NULL;
+  }
+  for (size_t i = 0; i < n_got; i++) {
+    if (fds && i < max_fds)
+      fds[i] = got[i];
+    else
+      close(got[i]);
+  }
+  if (ret_nfds)
+    *ret_nfds = n_got < max_fds ? n_got : max_fds;
+  return r;
+}
+
+Psock__V1__Response *raw_call(int fd, Psock__V1__Request *req, const int *fds,
+                              size_t nfds, int *ret_fds, size_t max_fds,
+                              size_t *ret_nfds) {
+  Psock__V1__Response *r;
+  int e = raw_send(fd, req, fds, nfds);
+
+  if (e < 0) {
+    errno = -e;
+    return NULL;
+  }
+  r = raw_recv(fd, RAW_TIMEOUT_MS, ret_fds, max_fds, ret_nfds);
+  if (r && r->id != req->id) {
+    fprintf(stderr, "raw_call: reply id %llu, expected %llu\n",
+            (unsigned long long)r->id, (unsigned long long)req->id);
+    psock__v1__response__free_unpacked(r, NULL);
+    errno = EPROTO;
+    return NULL;
+  }
+  return r;
+}
+
+int raw_connect(void) {
+  const char *path = getenv("PSOCK_SOCKET");
+  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
+  Psock__V1__Hello h = PSOCK__V1__HELLO__INIT;
+  Psock__V1__Response *r;
+  int fd = path ? wire_connect_path(path) : -EINVAL;
+  bool ok;
+
+  if (fd < 0) {
+    errno = -fd;
+    return -1;
+  }
+  h.protocol_version = PSOCK_PROTOCOL_VERSION;
+  req.id = 1;
+  req.call_case = PSOCK__V1__REQUEST__CALL_HELLO;
+  req.hello = &h;
+  r = raw_call(fd, &req, NULL, 0, NULL, 0, NULL);
+  ok = r && r->result_case == PSOCK__V1__RESPONSE__RESULT_HELLO;
+  if (r)
+    psock__v1__response__free_unpacked(r, NULL);
+  if (!ok) {
+    close(fd);
+    errno = EPROTO;
+    return -1;
+  }
+  return fd;
+}
+
+bool raw_is_error(const Psock__V1__Response *r, int kind, int code) {
+  if (!r || r->result_case != PSOCK__V1__RESPONSE__RESULT_ERROR) {
+    fprintf(stderr, "expected error kind %d code %d, got %s\n", kind, code,
+            r ? "a result" : "no reply");
+    return false;
+  }
+  if ((int)r->error->kind != kind || r->error->code != code) {
+    fprintf(stderr, "expected error kind %d code %d, got %d %d (%s)\n", kind,
+            code, (int)r->error->kind, r->error->code, r->error->message);
+    return false;
+  }
+  return r->error->message && r->error->message[0];
+}
+
+void raw_socket_request(struct raw_socket_req *r, uint64_t id, int family,
+                        int type, int proto) {
+  r->req = (Psock__V1__Request)PSOCK__V1__REQUEST__INIT;
+  r->s = (Psock__V1__SocketRequest)PSOCK__V1__SOCKET_REQUEST__INIT;
+  r->s.family = family;
+  r->s.type = type;
+  r->s.proto = proto;
+  r->req.id = id;
+  r->req.call_case = PSOCK__V1__REQUEST__CALL_SOCKET;
+  r->req.socket = &r->s;
+}
+
+int raw_socket(int fd, int family, int type, int proto, int *ret_kind,
+               int *ret_code) {
+  static uint64_t id = 1000;
+  struct raw_socket_req q;
+  Psock__V1__Response *r;
+  size_t nfds = 0;
+  int got = -1;
+
+  raw_socket_request(&q, ++id, family, type, proto);
+  r = raw_call(fd, &q.req, NULL, 0, &got, 1, &nfds);
+  *ret_kind = 0;
+  *ret_code = r ? 0 : errno;
+  if (r && r->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR) {
+    *ret_kind = (int)r->error->kind;
+    *ret_code = r->error->code;
+  }
+  if (r)
+    psock__v1__response__free_unpacked(r, NULL);
+  return nfds == 1 ? got : -1;
+}
+
+void raw_abstract_address(struct raw_address *r, const char *name) {
+  r->a = (Psock__V1__Address)PSOCK__V1__ADDRESS__INIT;
+  r->a.addr_case = PSOCK__V1__ADDRESS__ADDR_UNIX_ABSTRACT;
+  r->a.unix_abstract.data = (uint8_t *)name;
+  r->a.unix_abstract.len = strlen(name);
+}
+
+void raw_inet_address(struct raw_address *r, const char *host, uint32_t port) {
+  r->a = (Psock__V1__Address)PSOCK__V1__ADDRESS__INIT;
+  r->in = (Psock__V1__InetAddress)PSOCK__V1__INET_ADDRESS__INIT;
+  r->in.host = (char *)host;
+  r->in.port = port;
+  r->a.addr_case = PSOCK__V1__ADDRESS__ADDR_INET;
+  r->a.inet = &r->in;
+}

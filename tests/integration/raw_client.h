@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * raw_client: speak psockd's wire protocol by hand, for tests that must
+ * send what libpsock-client never would (a request on a connection after a
+ * uid change, flags the library filters, an AF_UNIX request of a non-root
+ * client, a pipeline of requests never read). Built on proto/wire.h and the
+ * generated psock.pb-c.h; every function is safe to call in a forked child
+ * (no cmocka asserts): failures are returned and explained on stderr.
+ */
+#ifndef PSOCK_TEST_RAW_CLIENT_H
+#define PSOCK_TEST_RAW_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "psock.pb-c.h"
+
+/* Connect to $PSOCK_SOCKET and shake hands. The fd, or -1 (errno set). */
+int raw_connect(void);
+
+/* Send req (fd_count set from nfds) with fds[0..nfds). 0 or -errno. */
+int raw_send(int fd, Psock__V1__Request *req, const int *fds, size_t nfds);
+
+/*
+ * The next reply within timeout_ms, or NULL with errno: 0 if psockd closed
+ * the connection, ETIMEDOUT, or another error. Up to max_fds fds that came
+ * with it go to fds (the rest are closed), their count to *ret_nfds.
+ * Free the reply with psock__v1__response__free_unpacked(r, NULL).
+ */
+Psock__V1__Response *raw_recv(int fd, int timeout_ms, int *fds, size_t max_fds,
+                              size_t *ret_nfds);
+
+/* raw_send() then raw_recv() (the reply's id must match; 3 s). */
+Psock__V1__Response *raw_call(int fd, Psock__V1__Request *req, const int *fds,
+                              size_t nfds, int *ret_fds, size_t max_fds,
+                              size_t *ret_nfds);
+
+/* Is r an Error of this kind and code (with a message)? Says why not. */
+bool raw_is_error(const Psock__V1__Response *r, int kind, int code);
+
+/* A request for socket(family, type, proto). */
+struct raw_socket_req {
+  Psock__V1__Request req;
+  Psock__V1__SocketRequest s;
+};
+void raw_socket_request(struct raw_socket_req *r, uint64_t id, int family,
+                        int type, int proto);
+
+/* socket(family, type, proto) through psockd on fd: the new fd, or -1 with
+ * the reply's error in *ret_kind/*ret_code (0/errno if none came). */
+int raw_socket(int fd, int family, int type, int proto, int *ret_kind,
+               int *ret_code);
+
+/* An Address for an abstract AF_UNIX name or an inet host:port. */
+struct raw_address {
+  Psock__V1__Address a;
+  Psock__V1__InetAddress in;
+};
+void raw_abstract_address(struct raw_address *r, const char *name);
+void raw_inet_address(struct raw_address *r, const char *host, uint32_t port);
+
+#endif /* PSOCK_TEST_RAW_CLIENT_H */
