@@ -49,7 +49,8 @@ void raw_socket_request(struct raw_socket_req *r, uint64_t id, int family,
                         int type, int proto);
 
 /* socket(family, type, proto) through psockd on fd: the new fd, or -1 with
- * the reply's error in *ret_kind/*ret_code (0/errno if none came). */
+ * the reply's error kind and code in *ret_kind and *ret_code (0 and
+ * errno if no reply came). */
 int raw_socket(int fd, int family, int type, int proto, int *ret_kind,
                int *ret_code);
 
