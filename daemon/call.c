@@ -213,8 +213,7 @@ enum rpc_outcome rpc_fail(struct rpc_call *call, Psock__V1__Error__Kind kind,
 enum rpc_outcome rpc_errno(struct rpc_call *call, int neg) {
   int e = neg < 0 ? -neg : EIO;
 
-  return rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, e, "%s",
-                  strerror(e));
+  return rpc_fail(call, PSOCK__V1__ERROR__KIND__OS_ERROR, e, "%s", strerror(e));
 }
 
 bool rpc_allowed(struct rpc_call *call, const struct policy_query *q) {

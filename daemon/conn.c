@@ -270,8 +270,7 @@ static void conn_flush(struct conn *c) {
       return;
     }
     set_blocked(c, false);
-    r = wire_send_packet(c->fd, p->data, p->len, p->fds, p->nfds,
-                         MSG_DONTWAIT);
+    r = wire_send_packet(c->fd, p->data, p->len, p->fds, p->nfds, MSG_DONTWAIT);
     if (r == -EAGAIN) {
       conn_set_events(c, EPOLLOUT);
       return;

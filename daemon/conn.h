@@ -47,9 +47,9 @@ struct conn_set {
   struct conn *graveyard; /* freed after the current batch of events */
   uint64_t next_serial;
   uint64_t n_live;
-  uint64_t replies;     /* replies sent, for statistics */
-  unsigned unread_fds;  /* sum over live connections */
-  unsigned fd_blocked;  /* connections waiting for their client to read */
+  uint64_t replies;    /* replies sent, for statistics */
+  unsigned unread_fds; /* sum over live connections */
+  unsigned fd_blocked; /* connections waiting for their client to read */
   /* Called for each readable connection (the worker reads it). */
   void (*on_readable)(struct conn *c);
 };

@@ -101,10 +101,9 @@ static enum rpc_outcome rpc_hello(struct rpc_call *call) {
     return rpc_fail(call, PSOCK__V1__ERROR__KIND__PROTOCOL_ERROR, EPROTO,
                     "handshake already done");
   if (h->protocol_version != PSOCK_PROTOCOL_VERSION) {
-    log_limited(LOG_WARNING,
-                "conn %" PRIu64 ": uid %u speaks protocol %u, we speak %u",
-                c->serial, c->peer.uid, h->protocol_version,
-                PSOCK_PROTOCOL_VERSION);
+    log_limited(
+        LOG_WARNING, "conn %" PRIu64 ": uid %u speaks protocol %u, we speak %u",
+        c->serial, c->peer.uid, h->protocol_version, PSOCK_PROTOCOL_VERSION);
     c->close_when_sent = true;
     return rpc_fail(call, PSOCK__V1__ERROR__KIND__PROTOCOL_ERROR,
                     EPROTONOSUPPORT,
@@ -172,9 +171,8 @@ static int check_fds_are_sockets(struct rpc_call *call) {
 }
 
 static bool lookup_allowed(struct rpc_call *call, const struct rpc_method *m) {
-  struct policy_query q = {.call = m->policy == RPC_POLICY_LOOKUP
-                                       ? POLICY_LOOKUP
-                                       : POLICY_REVERSE};
+  struct policy_query q = {
+      .call = m->policy == RPC_POLICY_LOOKUP ? POLICY_LOOKUP : POLICY_REVERSE};
 
   return m->policy == RPC_POLICY_HANDLER || rpc_allowed(call, &q);
 }

@@ -269,8 +269,7 @@ int identity_from_socket(int fd, struct identity *ret) {
   return 0;
 }
 
-bool identity_same_subject(const struct identity *a,
-                           const struct identity *b) {
+bool identity_same_subject(const struct identity *a, const struct identity *b) {
   return a->uid == b->uid && a->gid == b->gid && a->n_groups == b->n_groups &&
          memcmp(a->groups, b->groups, a->n_groups * sizeof(a->groups[0])) ==
              0 &&
@@ -285,9 +284,10 @@ void identity_sanitize(struct identity *id) {
 }
 
 void identity_format(const struct identity *id, char *buf, size_t len) {
-  snprintf(buf, len, "uid %u gid %u pid %d unit %s", id->uid, id->gid,
-           id->pid,
-           id->unit_unknown ? "(unknown)" : id->unit[0] ? id->unit : "-");
+  snprintf(buf, len, "uid %u gid %u pid %d unit %s", id->uid, id->gid, id->pid,
+           id->unit_unknown ? "(unknown)"
+           : id->unit[0]    ? id->unit
+                            : "-");
 }
 
 void identity_to_subject(const struct identity *id,

@@ -19,12 +19,12 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
-#include <sys/fsuid.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -75,39 +75,40 @@ struct options {
 };
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "Usage: psockd [OPTIONS]\n"
-          "Create sockets for unprivileged programs and pass them back.\n\n"
-          "  -s, --socket PATH        listen on PATH (default %s)\n"
-          "  -m, --socket-mode MODE   file mode of the socket (default 0660\n"
-          "                           with group psock if it exists, else 0600)\n"
-          "  -g, --socket-group NAME  group of the socket\n"
-          "  -w, --workers N          workers per client identity (default:\n"
-          "                           one per CPU), started on demand\n"
-          "      --max-workers N      worker processes in all (%u)\n"
-          "      --max-workers-per-uid N  (%u)\n"
-          "      --worker-idle SECS   retire a worker idle this long (%u)\n"
-          "  -u, --user NAME          user of psockd-priv and psockd-spawn\n"
-          "                           (default: psockd, else a uid no\n"
-          "                           account has)\n"
-          "  -p, --policy PATH        policy file (default %s if it exists,\n"
-          "                           else the built-in default policy)\n"
-          "      --check-config       check the policy file and exit\n"
-          "      --dump-policy        print the policy in force and exit\n"
-          "      --audit-allow        log allowed calls too (denials always)\n"
-          "      --lookup-threads N   name lookup threads per worker (4)\n"
-          "      --max-inflight N     requests in flight per connection (%u)\n"
-          "      --max-lookups N      name lookups in flight per worker (%u)\n"
-          "      --max-conns N        connections per uid (%u)\n"
-          "      --no-seccomp         no system call filters in the roles\n"
-          "  -v, --verbose            log every connection\n"
-          "  -f, --foreground         stay in the foreground (always so)\n"
-          "  -V, --version            print the version and exit\n"
-          "  -h, --help               print this help and exit\n",
-          PSOCK_DEFAULT_SOCKET, DEFAULT_MAX_WORKERS,
-          DEFAULT_MAX_WORKERS_PER_UID, DEFAULT_WORKER_IDLE_S,
-          PSOCK_DEFAULT_POLICY_PATH, LIMITS_DEFAULT_INFLIGHT_PER_CONN,
-          LIMITS_DEFAULT_LOOKUPS_PER_UID, LIMITS_DEFAULT_CONNS_PER_UID);
+  fprintf(
+      out,
+      "Usage: psockd [OPTIONS]\n"
+      "Create sockets for unprivileged programs and pass them back.\n\n"
+      "  -s, --socket PATH        listen on PATH (default %s)\n"
+      "  -m, --socket-mode MODE   file mode of the socket (default 0660\n"
+      "                           with group psock if it exists, else 0600)\n"
+      "  -g, --socket-group NAME  group of the socket\n"
+      "  -w, --workers N          workers per client identity (default:\n"
+      "                           one per CPU), started on demand\n"
+      "      --max-workers N      worker processes in all (%u)\n"
+      "      --max-workers-per-uid N  (%u)\n"
+      "      --worker-idle SECS   retire a worker idle this long (%u)\n"
+      "  -u, --user NAME          user of psockd-priv and psockd-spawn\n"
+      "                           (default: psockd, else a uid no\n"
+      "                           account has)\n"
+      "  -p, --policy PATH        policy file (default %s if it exists,\n"
+      "                           else the built-in default policy)\n"
+      "      --check-config       check the policy file and exit\n"
+      "      --dump-policy        print the policy in force and exit\n"
+      "      --audit-allow        log allowed calls too (denials always)\n"
+      "      --lookup-threads N   name lookup threads per worker (4)\n"
+      "      --max-inflight N     requests in flight per connection (%u)\n"
+      "      --max-lookups N      name lookups in flight per worker (%u)\n"
+      "      --max-conns N        connections per uid (%u)\n"
+      "      --no-seccomp         no system call filters in the roles\n"
+      "  -v, --verbose            log every connection\n"
+      "  -f, --foreground         stay in the foreground (always so)\n"
+      "  -V, --version            print the version and exit\n"
+      "  -h, --help               print this help and exit\n",
+      PSOCK_DEFAULT_SOCKET, DEFAULT_MAX_WORKERS, DEFAULT_MAX_WORKERS_PER_UID,
+      DEFAULT_WORKER_IDLE_S, PSOCK_DEFAULT_POLICY_PATH,
+      LIMITS_DEFAULT_INFLIGHT_PER_CONN, LIMITS_DEFAULT_LOOKUPS_PER_UID,
+      LIMITS_DEFAULT_CONNS_PER_UID);
 }
 
 static int parse_uint(const char *s, int base, unsigned long min,
@@ -271,7 +272,8 @@ static int parse_one(int c, struct options *o) {
 static int parse_args(int argc, char **argv, struct options *o) {
   int c, r;
 
-  while ((c = getopt_long(argc, argv, "s:m:g:w:u:p:vfVh", longopts, NULL)) != -1)
+  while ((c = getopt_long(argc, argv, "s:m:g:w:u:p:vfVh", longopts, NULL)) !=
+         -1)
     if ((r = parse_one(c, o)) != 0)
       return r;
   if (optind < argc) {

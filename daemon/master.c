@@ -260,8 +260,9 @@ static int load_policy(bool at_start) {
   unsigned nerr = 0;
   int r, fd;
 
-  if (!o->policy_path || (at_start && o->policy_optional &&
-                          access(o->policy_path, F_OK) < 0 && errno == ENOENT)) {
+  if (!o->policy_path ||
+      (at_start && o->policy_optional && access(o->policy_path, F_OK) < 0 &&
+       errno == ENOENT)) {
     snprintf(M->policy_name, sizeof(M->policy_name), "default policy");
     return 0;
   }
@@ -386,8 +387,7 @@ static void update_status(void) {
   wtable_stats(M->workers, &workers, &users, &clients, &requests);
   notify_status("%u workers for %u users, %" PRIu64 " clients, %" PRIu64
                 " requests served, %u restarts, policy: %s",
-                workers, users, clients, requests, M->restarts,
-                M->policy_name);
+                workers, users, clients, requests, M->restarts, M->policy_name);
 }
 
 static void on_timer(struct watch *w, uint32_t events) {
@@ -397,7 +397,8 @@ static void on_timer(struct watch *w, uint32_t events) {
     log_warn("timerfd: %m");
   wtable_tick(M->workers, now_ms());
   roles_due();
-  if (M->stopping && now_ms() >= M->stop_deadline && !wtable_empty(M->workers)) {
+  if (M->stopping && now_ms() >= M->stop_deadline &&
+      !wtable_empty(M->workers)) {
     log_warn("workers did not finish in time: killing them");
     wtable_kill_all(M->workers, SIGKILL);
     M->stop_deadline = now_ms() + DRAIN_TIMEOUT_MS;

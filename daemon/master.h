@@ -10,9 +10,9 @@
 
 struct master_options {
   const char *argv0;
-  const char *self_exe; /* binary exec'd for psockd-priv and psockd-spawn */
-  int listen_fd;        /* the listening socket (SO_PASSCRED set) */
-  const char *user;     /* --user, or NULL for psockd / a dynamic uid */
+  const char *self_exe;    /* binary exec'd for psockd-priv and psockd-spawn */
+  int listen_fd;           /* the listening socket (SO_PASSCRED set) */
+  const char *user;        /* --user, or NULL for psockd / a dynamic uid */
   const char *policy_path; /* NULL: the built-in default policy */
   /* policy_path is the standard file, used only while it exists (else the
    * built-in default) when psockd starts. */

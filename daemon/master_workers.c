@@ -15,13 +15,13 @@
 #include "master_workers.h"
 
 #include <errno.h>
-#include <stdio.h>
-#include <sys/wait.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -161,8 +161,7 @@ static struct wslot *start_worker(struct wtable *t,
     r = send_policy(t, s);
   if (r == 0) {
     ctl[0] = -1; /* the slot's now */
-    log_info("starting worker %u for uid %u gid %u", s->id, who->uid,
-             who->gid);
+    log_info("starting worker %u for uid %u gid %u", s->id, who->uid, who->gid);
   } else {
     s->ctl = -1;
     s->used = false;
@@ -216,8 +215,8 @@ static struct wslot *choose(struct wtable *t, const struct identity *who) {
                 who->uid, who->pid, l->conns_per_uid);
     return NULL;
   }
-  more = !c.best ||
-         (c.n_identity < l->per_identity && load(c.best) >= l->spread);
+  more =
+      !c.best || (c.n_identity < l->per_identity && load(c.best) >= l->spread);
   if (more && c.n_total < l->max_total && c.n_uid < l->max_per_uid) {
     struct wslot *s = start_worker(t, who);
     if (s)
@@ -320,11 +319,9 @@ void wtable_report(struct wtable *t, const struct spawn_report *r) {
   } else {
     describe_exit(r->status, how, sizeof(how));
     if (s->killed || (WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0))
-      log_info("worker %u (uid %u, pid %d) %s", s->id, s->who.uid, r->pid,
-               how);
+      log_info("worker %u (uid %u, pid %d) %s", s->id, s->who.uid, r->pid, how);
     else
-      log_warn("worker %u (uid %u, pid %d) %s", s->id, s->who.uid, r->pid,
-               how);
+      log_warn("worker %u (uid %u, pid %d) %s", s->id, s->who.uid, r->pid, how);
     slot_free(t, s);
   }
 }

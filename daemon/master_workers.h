@@ -12,12 +12,12 @@
 #include "spawnproto.h"
 
 struct worker_limits {
-  unsigned per_identity;   /* --workers: processes serving one identity */
-  unsigned max_total;      /* --max-workers */
-  unsigned max_per_uid;    /* --max-workers-per-uid */
-  unsigned conns_per_uid;  /* --max-conns */
-  unsigned idle_ms;        /* --worker-idle: retire after this long idle */
-  unsigned spread;         /* connections per worker before another starts */
+  unsigned per_identity;  /* --workers: processes serving one identity */
+  unsigned max_total;     /* --max-workers */
+  unsigned max_per_uid;   /* --max-workers-per-uid */
+  unsigned conns_per_uid; /* --max-conns */
+  unsigned idle_ms;       /* --worker-idle: retire after this long idle */
+  unsigned spread;        /* connections per worker before another starts */
 };
 
 struct wtable;
@@ -25,9 +25,9 @@ struct wtable;
 /* The parts of the master the table uses (it owns none of them). */
 struct wtable_env {
   struct loop *loop;
-  int *spawn_fd;     /* psockd-spawn's control socket, -1 while it is down */
-  int *priv_fd;      /* psockd-priv's control socket, -1 while it is down */
-  int *policy_fd;    /* the policy's memfd, -1 for the default */
+  int *spawn_fd;  /* psockd-spawn's control socket, -1 while it is down */
+  int *priv_fd;   /* psockd-priv's control socket, -1 while it is down */
+  int *policy_fd; /* the policy's memfd, -1 for the default */
   const char *policy_name;
   struct worker_limits limits;
 };

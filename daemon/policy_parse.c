@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy_parse.h"
+#include "policy_parse_keys.h"
 
 /* --- splitting text into rules and fields ------------------------------- */
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy_parse.h"
+#include "policy_parse_keys.h"
 
 __attribute__((format(printf, 4, 5))) void
 pol_perr(struct parser *ps, unsigned line, unsigned col, const char *fmt, ...) {

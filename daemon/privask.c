@@ -44,8 +44,7 @@ static int fd_family(int fd) {
 
   if (fd < 0)
     return -1;
-  return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) < 0 ? -1
-                                                                  : family;
+  return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) < 0 ? -1 : family;
 }
 
 static int exchange(const struct priv_request *req, int fd_in, int *ret_fd) {

@@ -24,7 +24,6 @@ bool privask_channel_lost(void);
 
 /* An fd, or -errno. */
 int privask_socket(int family, int type, int proto, int own_err);
-int privask_bind(int fd, const struct sockaddr *sa, socklen_t len,
-                 int own_err);
+int privask_bind(int fd, const struct sockaddr *sa, socklen_t len, int own_err);
 int privask_setsockopt(int fd, int level, int optname, const void *val,
                        socklen_t len, int own_err);

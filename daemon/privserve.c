@@ -182,8 +182,7 @@ static void drop_channel(struct privserve *ps, struct channel *ch) {
   free(ch);
 }
 
-static int add_channel(struct privserve *ps, const struct priv_ctl *m,
-                       int fd) {
+static int add_channel(struct privserve *ps, const struct priv_ctl *m, int fd) {
   _cleanup_free_ struct channel *ch = calloc(1, sizeof(*ch));
   struct epoll_event ev = {.events = EPOLLIN};
 

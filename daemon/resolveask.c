@@ -61,8 +61,7 @@ static void slot_free(struct slot *s) {
   RA.used--;
 }
 
-static int send_hdr(uint32_t kind, uint64_t tag, const void *body,
-                    size_t len) {
+static int send_hdr(uint32_t kind, uint64_t tag, const void *body, size_t len) {
   struct resolve_hdr h = {.kind = kind, .tag = tag};
 
   memcpy(RA.buf, &h, sizeof(h));

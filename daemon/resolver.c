@@ -33,9 +33,9 @@
 #include "call.h"
 #include "cleanup.h"
 #include "log.h"
-#include "proctitle.h"
 #include "lookup.h"
 #include "names.h"
+#include "proctitle.h"
 #include "resolveproto.h"
 #include "sandbox.h"
 #include "wire.h"
@@ -68,8 +68,8 @@ static void answer(uint64_t tag, struct rpc_call *call) {
   memcpy(out_buf, &h, sizeof(h));
   len = call_pack_reply(call, out_buf + sizeof(h), PSOCK_MAX_PACKET);
   /* Blocking: the worker reads its channel on every turn of its loop. */
-  if (len > 0 && wire_send_packet(R.ch, out_buf, sizeof(h) + (size_t)len,
-                                  NULL, 0, 0) < 0)
+  if (len > 0 &&
+      wire_send_packet(R.ch, out_buf, sizeof(h) + (size_t)len, NULL, 0, 0) < 0)
     log_warn("resolver: cannot answer the worker: %m");
 }
 

@@ -44,11 +44,11 @@ struct rpc_sockaddr {
  * sockaddr lives in call's arena. Returns then()'s outcome, RPC_PENDING or
  * RPC_FAILED.
  */
-enum rpc_outcome rpc_with_address(struct rpc_call *call,
-                                  const Psock__V1__Address *addr, int family,
-                                  enum rpc_outcome (*then)(
-                                      struct rpc_call *call,
-                                      const struct rpc_sockaddr *sa));
+enum rpc_outcome
+rpc_with_address(struct rpc_call *call, const Psock__V1__Address *addr,
+                 int family,
+                 enum rpc_outcome (*then)(struct rpc_call *call,
+                                          const struct rpc_sockaddr *sa));
 
 /* Ask the resolver for the addresses of host (port in each), for
  * create_connection; done() gets the reply, NULL on failure. */

@@ -194,8 +194,8 @@ static int cc_start(struct cc *cc, const struct cc_addr *a) {
     rpc_refuse(cc->call);
     return -EACCES;
   }
-  cc->fd = socket(a->sa.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                  a->proto);
+  cc->fd = socket(a->sa.sa.ss_family,
+                  SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, a->proto);
   if (cc->fd < 0)
     return -errno;
   e = bind_source(cc, cc->fd, a->sa.sa.ss_family);
@@ -223,8 +223,7 @@ static enum rpc_outcome cc_try_next(struct cc *cc) {
       return rpc_pending(cc->call, cc_cancel);
     cc_drop_attempt(cc);
     cc->last = r;
-    cc->denial = cc->call->resp.result_case ==
-                         PSOCK__V1__RESPONSE__RESULT_ERROR
+    cc->denial = cc->call->resp.result_case == PSOCK__V1__RESPONSE__RESULT_ERROR
                      ? cc->call->resp.error
                      : NULL;
   }

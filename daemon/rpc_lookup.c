@@ -1,18 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rpc_lookup: everything in a worker that needs the name service, which
- * runs in the resolver process (resolver.c): the name-service calls
- * themselves, forwarded as they came, and host names in the addresses of
- * bind, connect, sendto and create_connection.
+ * rpc_lookup: the name-service calls, forwarded as they came to the
+ * worker's resolver process (resolver.c), whose answer is the reply.
  *
  * Trust boundary: the request is the client's; the answers are the
  * resolver's (decoded by resolveask.c into the call's arena).
  */
 #include <errno.h>
-#include <netdb.h>
-#include <string.h>
 
-#include "addr.h"
 #include "resolveask.h"
 #include "rpc.h"
 
@@ -34,102 +29,4 @@ static void lookup_done(struct rpc_call *call, const Psock__V1__Response *r) {
 
 enum rpc_outcome rpc_lookup(struct rpc_call *call) {
   return resolveask(call, call->req, lookup_done);
-}
-
-/* ------------------------------------------------- addresses by name */
-
-enum rpc_outcome rpc_resolve_host(struct rpc_call *call, const char *host,
-                                  uint32_t port, int family, int socktype,
-                                  void (*done)(struct rpc_call *call,
-                                               const Psock__V1__Response *r)) {
-  Psock__V1__Request *req =
-      RPC_NEW(call, Psock__V1__Request, PSOCK__V1__REQUEST__INIT);
-  Psock__V1__GetaddrinfoRequest *g = RPC_NEW(
-      call, Psock__V1__GetaddrinfoRequest, PSOCK__V1__GETADDRINFO_REQUEST__INIT);
-  char *service = rpc_alloc(call, 8);
-
-  if (!req || !g || !service)
-    return rpc_errno(call, -ENOMEM);
-  snprintf(service, 8, "%u", port);
-  g->host = (char *)host;
-  g->service = service;
-  g->has_family = true;
-  g->family = family;
-  g->has_socktype = socktype != 0;
-  g->socktype = socktype;
-  req->call_case = PSOCK__V1__REQUEST__CALL_GETADDRINFO;
-  req->getaddrinfo = g;
-  return resolveask(call, req, done);
-}
-
-struct with_address {
-  enum rpc_outcome (*then)(struct rpc_call *call,
-                           const struct rpc_sockaddr *sa);
-  uint32_t flowinfo, scope_id;
-  struct rpc_sockaddr sa;
-};
-
-/* The seed: a host name means the first address the resolver gives. */
-static void address_resolved(struct rpc_call *call,
-                             const Psock__V1__Response *r) {
-  struct with_address *st = call->state;
-  const Psock__V1__GetaddrinfoReply *g;
-
-  if (!r) {
-    rpc_finish(call, rpc_errno(call, -EIO));
-    return;
-  }
-  if (r->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR) {
-    call->resp = *r;
-    rpc_finish(call, RPC_FAILED);
-    return;
-  }
-  g = r->getaddrinfo;
-  if (g->n_results == 0 ||
-      addr_to_sockaddr(g->results[0]->address, &st->sa.sa, &st->sa.len) < 0) {
-    rpc_finish(call, rpc_fail(call, PSOCK__V1__ERROR__KIND__GAI_ERROR,
-                              EAI_NONAME, "%s", gai_strerror(EAI_NONAME)));
-    return;
-  }
-  if (st->sa.sa.ss_family == AF_INET6) {
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&st->sa.sa;
-    sin6->sin6_flowinfo = htonl(st->flowinfo);
-    if (st->scope_id)
-      sin6->sin6_scope_id = st->scope_id;
-  }
-  rpc_finish(call, st->then(call, &st->sa));
-}
-
-enum rpc_outcome rpc_with_address(struct rpc_call *call,
-                                  const Psock__V1__Address *addr, int family,
-                                  enum rpc_outcome (*then)(
-                                      struct rpc_call *call,
-                                      const struct rpc_sockaddr *sa)) {
-  struct with_address *st = rpc_alloc(call, sizeof(*st));
-  const char *host;
-  uint32_t port;
-  int r;
-
-  if (!st)
-    return rpc_errno(call, -ENOMEM);
-  if (!addr)
-    return rpc_errno(call, -EINVAL);
-  *st = (struct with_address){.then = then};
-  if (!addr_needs_lookup(addr)) {
-    r = addr_to_sockaddr(addr, &st->sa.sa, &st->sa.len);
-    return r < 0 ? rpc_errno(call, r) : then(call, &st->sa);
-  }
-  if (addr->addr_case == PSOCK__V1__ADDRESS__ADDR_INET) {
-    host = addr->inet->host;
-    port = addr->inet->port;
-  } else {
-    host = addr->inet6->host;
-    port = addr->inet6->port;
-    st->flowinfo = addr->inet6->flowinfo;
-    st->scope_id = addr->inet6->scope_id;
-  }
-  if (port > 65535)
-    return rpc_errno(call, -EINVAL);
-  call->state = st;
-  return rpc_resolve_host(call, host, port, family, 0, address_resolved);
 }

@@ -3,9 +3,9 @@
  * rpc_socket: handlers for the calls that create sockets or act on a
  * client's socket (socket, socketpair, fromfd, bind, connect, listen,
  * accept, getsockname, getpeername, shutdown, sendto); socket options are
- * in rpc_sockopt.c, create_connection in rpc_connection.c. The fd a call carries is the worker's duplicate of the
- * client's socket; the worker runs as the client's uid, so what it creates
- * belongs to the client.
+ * in rpc_sockopt.c, create_connection in rpc_connection.c. The fd a call
+ * carries is the worker's duplicate of the client's socket; the worker runs as
+ * the client's uid, so what it creates belongs to the client.
  *
  * Each operation is tried with the worker's (the client's) own rights;
  * only what the kernel refuses for lack of privilege goes to psockd-priv,
@@ -43,8 +43,8 @@
  * above all: the kernel would send the worker's buffer later, after it was
  * reused for another request) is refused. */
 #define SEND_FLAGS_ALLOWED                                                     \
-  (MSG_OOB | MSG_DONTROUTE | MSG_EOR | MSG_MORE | MSG_CONFIRM |                \
-   MSG_NOSIGNAL | MSG_DONTWAIT)
+  (MSG_OOB | MSG_DONTROUTE | MSG_EOR | MSG_MORE | MSG_CONFIRM | MSG_NOSIGNAL | \
+   MSG_DONTWAIT)
 
 static Psock__V1__Empty empty_reply = PSOCK__V1__EMPTY__INIT;
 
@@ -240,9 +240,8 @@ static bool allowed_addr(struct rpc_call *call, enum policy_call pc,
 static int unix_op(int fd, bool do_bind, const struct rpc_sockaddr *sa) {
   const struct sockaddr *s = (const struct sockaddr *)&sa->sa;
 
-  return (do_bind ? bind(fd, s, sa->len) : connect(fd, s, sa->len)) < 0
-             ? -errno
-             : 0;
+  return (do_bind ? bind(fd, s, sa->len) : connect(fd, s, sa->len)) < 0 ? -errno
+                                                                        : 0;
 }
 
 /*
@@ -278,8 +277,8 @@ static enum rpc_outcome abstract_op(struct rpc_call *call, bool do_bind,
   } else {
     Psock__V1__ConnectReply *c =
         RPC_NEW(call, Psock__V1__ConnectReply, PSOCK__V1__CONNECT_REPLY__INIT);
-    if (!c || !(c->peer = reply_address(call, (struct sockaddr *)&sa->sa,
-                                        sa->len)))
+    if (!c ||
+        !(c->peer = reply_address(call, (struct sockaddr *)&sa->sa, sa->len)))
       return rpc_errno(call, -ENOMEM);
     c->has_replaced = c->replaced = true;
     call->resp.connect = c;

@@ -29,8 +29,7 @@ static Psock__V1__Empty empty_reply = PSOCK__V1__EMPTY__INIT;
 
 static enum rpc_outcome not_passed(struct rpc_call *call, const char *what,
                                    int level, int optname, int r) {
-  log_limited(LOG_NOTICE,
-              "conn %" PRIu64 " (uid %u): %s(%d, %d) refused: %s",
+  log_limited(LOG_NOTICE, "conn %" PRIu64 " (uid %u): %s(%d, %d) refused: %s",
               call->conn->serial, call->conn->peer.uid, what, level, optname,
               r == -ENOPROTOOPT ? "not an option psockd passes"
                                 : "value of a size the option does not take");

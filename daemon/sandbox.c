@@ -211,15 +211,33 @@ static int allow_list(const int *calls, size_t n, const int *extra,
 /* What the sanitizer runtimes need (test builds only). */
 static const int sanitizer_calls[] = {
 #if defined(__SANITIZE_ADDRESS__)
-    SCMP_SYS(open),          SCMP_SYS(openat),        SCMP_SYS(lstat),
-    SCMP_SYS(readlink),      SCMP_SYS(sigaltstack),   SCMP_SYS(rt_sigaction),
-    SCMP_SYS(sched_getaffinity), SCMP_SYS(getrlimit), SCMP_SYS(prlimit64),
-    SCMP_SYS(clone),         SCMP_SYS(clone3),        SCMP_SYS(wait4),
-    SCMP_SYS(ptrace),        SCMP_SYS(process_vm_readv), SCMP_SYS(getppid),
-    SCMP_SYS(set_robust_list), SCMP_SYS(rseq),        SCMP_SYS(tgkill),
-    SCMP_SYS(kill),          SCMP_SYS(pipe2),         SCMP_SYS(execve),
-    SCMP_SYS(setpgid),       SCMP_SYS(getdents),      SCMP_SYS(getdents64),
-    SCMP_SYS(access),        SCMP_SYS(faccessat),     SCMP_SYS(stat),
+    SCMP_SYS(open),
+    SCMP_SYS(openat),
+    SCMP_SYS(lstat),
+    SCMP_SYS(readlink),
+    SCMP_SYS(sigaltstack),
+    SCMP_SYS(rt_sigaction),
+    SCMP_SYS(sched_getaffinity),
+    SCMP_SYS(getrlimit),
+    SCMP_SYS(prlimit64),
+    SCMP_SYS(clone),
+    SCMP_SYS(clone3),
+    SCMP_SYS(wait4),
+    SCMP_SYS(ptrace),
+    SCMP_SYS(process_vm_readv),
+    SCMP_SYS(getppid),
+    SCMP_SYS(set_robust_list),
+    SCMP_SYS(rseq),
+    SCMP_SYS(tgkill),
+    SCMP_SYS(kill),
+    SCMP_SYS(pipe2),
+    SCMP_SYS(execve),
+    SCMP_SYS(setpgid),
+    SCMP_SYS(getdents),
+    SCMP_SYS(getdents64),
+    SCMP_SYS(access),
+    SCMP_SYS(faccessat),
+    SCMP_SYS(stat),
     SCMP_SYS(statx),
 #endif
     SCMP_SYS(exit_group),
@@ -234,12 +252,12 @@ static const int sanitizer_calls[] = {
       SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),        \
       SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(writev), SCMP_SYS(close),      \
       SCMP_SYS(fcntl), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(lseek), \
-      SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getrandom),                 \
-      SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),            \
-      SCMP_SYS(rt_sigprocmask), SCMP_SYS(restart_syscall),                     \
-      SCMP_SYS(sched_yield), SCMP_SYS(recvmsg), SCMP_SYS(sendmsg),             \
-      SCMP_SYS(sendto), SCMP_SYS(socket), SCMP_SYS(connect),                   \
-      SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(uname)
+      SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getrandom), SCMP_SYS(exit), \
+      SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask),  \
+      SCMP_SYS(restart_syscall), SCMP_SYS(sched_yield), SCMP_SYS(recvmsg),     \
+      SCMP_SYS(sendmsg), SCMP_SYS(sendto), SCMP_SYS(socket),                   \
+      SCMP_SYS(connect), SCMP_SYS(getsockopt), SCMP_SYS(setsockopt),           \
+      SCMP_SYS(uname)
 
 int sandbox_filter_priv(void) {
   static const int calls[] = {BASE_CALLS, SCMP_SYS(bind), SCMP_SYS(fchown)};
@@ -249,15 +267,32 @@ int sandbox_filter_priv(void) {
 
 int sandbox_enter_worker(void) {
   static const int calls[] = {
-      BASE_CALLS,          SCMP_SYS(accept4),     SCMP_SYS(bind),
-      SCMP_SYS(dup),       SCMP_SYS(dup3),        SCMP_SYS(eventfd2),
-      SCMP_SYS(getpeername), SCMP_SYS(getsockname), SCMP_SYS(ioctl),
-      SCMP_SYS(listen),    SCMP_SYS(poll),        SCMP_SYS(ppoll),
-      SCMP_SYS(readv),     SCMP_SYS(recvfrom),    SCMP_SYS(recvmmsg),
-      SCMP_SYS(sendmmsg),  SCMP_SYS(shutdown),    SCMP_SYS(signalfd4),
-      SCMP_SYS(socketpair), SCMP_SYS(timerfd_create), SCMP_SYS(timerfd_settime),
-      SCMP_SYS(getuid),    SCMP_SYS(geteuid),     SCMP_SYS(getgid),
-      SCMP_SYS(getegid),   SCMP_SYS(sysinfo),
+      BASE_CALLS,
+      SCMP_SYS(accept4),
+      SCMP_SYS(bind),
+      SCMP_SYS(dup),
+      SCMP_SYS(dup3),
+      SCMP_SYS(eventfd2),
+      SCMP_SYS(getpeername),
+      SCMP_SYS(getsockname),
+      SCMP_SYS(ioctl),
+      SCMP_SYS(listen),
+      SCMP_SYS(poll),
+      SCMP_SYS(ppoll),
+      SCMP_SYS(readv),
+      SCMP_SYS(recvfrom),
+      SCMP_SYS(recvmmsg),
+      SCMP_SYS(sendmmsg),
+      SCMP_SYS(shutdown),
+      SCMP_SYS(signalfd4),
+      SCMP_SYS(socketpair),
+      SCMP_SYS(timerfd_create),
+      SCMP_SYS(timerfd_settime),
+      SCMP_SYS(getuid),
+      SCMP_SYS(geteuid),
+      SCMP_SYS(getgid),
+      SCMP_SYS(getegid),
+      SCMP_SYS(sysinfo),
   };
   return allow_list(calls, sizeof(calls) / sizeof(int), sanitizer_calls,
                     N_SANITIZER);
@@ -265,37 +300,64 @@ int sandbox_enter_worker(void) {
 
 /* Never needed by psockd-spawn, a worker or a resolver; refused (EPERM). */
 static const int denied_calls[] = {
-    SCMP_SYS(execve),        SCMP_SYS(execveat),      SCMP_SYS(mount),
-    SCMP_SYS(umount2),       SCMP_SYS(pivot_root),    SCMP_SYS(chroot),
-    SCMP_SYS(swapon),        SCMP_SYS(swapoff),       SCMP_SYS(reboot),
-    SCMP_SYS(kexec_load),    SCMP_SYS(kexec_file_load), SCMP_SYS(init_module),
-    SCMP_SYS(finit_module),  SCMP_SYS(delete_module), SCMP_SYS(bpf),
-    SCMP_SYS(perf_event_open), SCMP_SYS(userfaultfd), SCMP_SYS(keyctl),
-    SCMP_SYS(add_key),       SCMP_SYS(request_key),   SCMP_SYS(unshare),
-    SCMP_SYS(setns),         SCMP_SYS(open_by_handle_at),
-    SCMP_SYS(name_to_handle_at), SCMP_SYS(io_uring_setup),
-    SCMP_SYS(io_uring_enter), SCMP_SYS(io_uring_register), SCMP_SYS(acct),
-    SCMP_SYS(quotactl),      SCMP_SYS(syslog),        SCMP_SYS(mknod),
-    SCMP_SYS(mknodat),       SCMP_SYS(fanotify_init), SCMP_SYS(vhangup),
-    SCMP_SYS(settimeofday),  SCMP_SYS(clock_settime), SCMP_SYS(adjtimex),
-    SCMP_SYS(clock_adjtime), SCMP_SYS(sethostname),   SCMP_SYS(setdomainname),
+    SCMP_SYS(execve),
+    SCMP_SYS(execveat),
+    SCMP_SYS(mount),
+    SCMP_SYS(umount2),
+    SCMP_SYS(pivot_root),
+    SCMP_SYS(chroot),
+    SCMP_SYS(swapon),
+    SCMP_SYS(swapoff),
+    SCMP_SYS(reboot),
+    SCMP_SYS(kexec_load),
+    SCMP_SYS(kexec_file_load),
+    SCMP_SYS(init_module),
+    SCMP_SYS(finit_module),
+    SCMP_SYS(delete_module),
+    SCMP_SYS(bpf),
+    SCMP_SYS(perf_event_open),
+    SCMP_SYS(userfaultfd),
+    SCMP_SYS(keyctl),
+    SCMP_SYS(add_key),
+    SCMP_SYS(request_key),
+    SCMP_SYS(unshare),
+    SCMP_SYS(setns),
+    SCMP_SYS(open_by_handle_at),
+    SCMP_SYS(name_to_handle_at),
+    SCMP_SYS(io_uring_setup),
+    SCMP_SYS(io_uring_enter),
+    SCMP_SYS(io_uring_register),
+    SCMP_SYS(acct),
+    SCMP_SYS(quotactl),
+    SCMP_SYS(syslog),
+    SCMP_SYS(mknod),
+    SCMP_SYS(mknodat),
+    SCMP_SYS(fanotify_init),
+    SCMP_SYS(vhangup),
+    SCMP_SYS(settimeofday),
+    SCMP_SYS(clock_settime),
+    SCMP_SYS(adjtimex),
+    SCMP_SYS(clock_adjtime),
+    SCMP_SYS(sethostname),
+    SCMP_SYS(setdomainname),
 #if !defined(__SANITIZE_ADDRESS__)
     /* LeakSanitizer stops the world with ptrace (test builds). */
-    SCMP_SYS(ptrace),        SCMP_SYS(process_vm_readv),
+    SCMP_SYS(ptrace),
+    SCMP_SYS(process_vm_readv),
     SCMP_SYS(process_vm_writev),
 #endif
 };
 
 /* Calls that change files, for the resolver. */
 static const int write_calls[] = {
-    SCMP_SYS(unlink),  SCMP_SYS(unlinkat),  SCMP_SYS(rename),
-    SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(mkdir),
-    SCMP_SYS(mkdirat), SCMP_SYS(rmdir),     SCMP_SYS(chmod),
-    SCMP_SYS(fchmod),  SCMP_SYS(fchmodat),  SCMP_SYS(chown),
-    SCMP_SYS(fchown),  SCMP_SYS(lchown),    SCMP_SYS(fchownat),
-    SCMP_SYS(link),    SCMP_SYS(linkat),    SCMP_SYS(symlink),
-    SCMP_SYS(symlinkat), SCMP_SYS(truncate), SCMP_SYS(creat),
-    SCMP_SYS(utimensat), SCMP_SYS(setxattr), SCMP_SYS(lsetxattr),
+    SCMP_SYS(unlink),    SCMP_SYS(unlinkat),  SCMP_SYS(rename),
+    SCMP_SYS(renameat),  SCMP_SYS(renameat2), SCMP_SYS(mkdir),
+    SCMP_SYS(mkdirat),   SCMP_SYS(rmdir),     SCMP_SYS(chmod),
+    SCMP_SYS(fchmod),    SCMP_SYS(fchmodat),  SCMP_SYS(chown),
+    SCMP_SYS(fchown),    SCMP_SYS(lchown),    SCMP_SYS(fchownat),
+    SCMP_SYS(link),      SCMP_SYS(linkat),    SCMP_SYS(symlink),
+    SCMP_SYS(symlinkat), SCMP_SYS(truncate),  SCMP_SYS(creat),
+    SCMP_SYS(utimensat), SCMP_SYS(setxattr),  SCMP_SYS(lsetxattr),
     SCMP_SYS(fsetxattr), SCMP_SYS(openat2),
 };
 

@@ -20,8 +20,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -68,8 +68,8 @@ static void child_main(const struct spawn_request *req, int ctl, int priv) {
                               .id = req->worker_id,
                               .who = req->identity,
                               .o = S.wo};
-  int tmp[2] = {fcntl(ctl, F_DUPFD_CLOEXEC, 10), fcntl(priv, F_DUPFD_CLOEXEC,
-                                                       10)};
+  int tmp[2] = {fcntl(ctl, F_DUPFD_CLOEXEC, 10),
+                fcntl(priv, F_DUPFD_CLOEXEC, 10)};
 
   if (tmp[0] < 0 || tmp[1] < 0 || dup3(tmp[0], WORKER_CTL_FD, O_CLOEXEC) < 0 ||
       dup3(tmp[1], WORKER_PRIV_FD, O_CLOEXEC) < 0)

@@ -249,8 +249,8 @@ static int setup_signals(void) {
   sigaddset(&mask, SIGUSR2);
 #endif
   W->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-  return W->sig_fd < 0 ? -errno : add_fd_watch(W->sig_fd, &W->sig_watch,
-                                               on_signal);
+  return W->sig_fd < 0 ? -errno
+                       : add_fd_watch(W->sig_fd, &W->sig_watch, on_signal);
 }
 
 static int worker_setup(void) {

@@ -17,9 +17,9 @@ struct worker_options {
 };
 
 struct worker_config {
-  int ctl_fd;  /* control socket to the master */
-  int priv_fd; /* channel to psockd-priv */
-  unsigned id; /* the master's number for this worker, for logs */
+  int ctl_fd;          /* control socket to the master */
+  int priv_fd;         /* channel to psockd-priv */
+  unsigned id;         /* the master's number for this worker, for logs */
   struct identity who; /* the subject every client of this worker is */
   const struct worker_options *o;
 };

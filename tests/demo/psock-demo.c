@@ -148,7 +148,6 @@ static bool echo_demo(void) {
 
 /* ----------------------------------------------------------- 3. ping */
 
-
 static double seconds_since(const struct timespec *t0) {
   struct timespec t;
 
@@ -156,8 +155,6 @@ static double seconds_since(const struct timespec *t0) {
   return (double)(t.tv_sec - t0->tv_sec) +
          (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
-
-
 
 /* An ICMP datagram ("ping") socket, which the kernel restricts to echo:
  * what psockd's default policy gives everyone (raw ones are root's). */

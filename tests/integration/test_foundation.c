@@ -394,9 +394,9 @@ static void test_icmp_direct_socket_refused(void **state) {
 
 static void test_icmp_raw_socket_refused_root_pings(void **state) {
   assert_as_nobody(HARNESS_EMPTY_NETNS, client_icmp_raw_refused);
-  assert_child_passed(harness_run_as_root(HARNESS_EMPTY_NETNS,
-                                          client_icmp_raw_echo, NULL),
-                      "client_icmp_raw_echo", "root", HARNESS_EMPTY_NETNS);
+  assert_child_passed(
+      harness_run_as_root(HARNESS_EMPTY_NETNS, client_icmp_raw_echo, NULL),
+      "client_icmp_raw_echo", "root", HARNESS_EMPTY_NETNS);
 }
 
 static void test_empty_netns_icmp_direct_socket_refused(void **state) {
@@ -410,8 +410,8 @@ static void test_empty_netns_icmp_direct_socket_refused(void **state) {
  * serves the allowed twin.
  */
 static void test_empty_netns_icmp_dgram_from_psockd_pings(void **state) {
-  struct psockd_proc *own = harness_start_psockd_flags(
-      HARNESS_PSOCKD_OWN_NETNS, NULL);
+  struct psockd_proc *own =
+      harness_start_psockd_flags(HARNESS_PSOCKD_OWN_NETNS, NULL);
 
   assert_as_nobody(HARNESS_EMPTY_NETNS, client_icmp_dgram_echo);
   harness_stop_psockd(own);

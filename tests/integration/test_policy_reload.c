@@ -527,8 +527,8 @@ static int teardown(void **state) {
 /* Each test: a psockd of its own with policy A, whose workers stay while
  * the test runs (so that a worker starting is not taken for a reload). */
 static int start_psockd(void **state) {
-  const char *args[] = {"--workers",       "2",     "--policy",
-                        fx.path,           "--worker-idle=60", NULL};
+  const char *args[] = {"--workers",        "2", "--policy", fx.path,
+                        "--worker-idle=60", NULL};
 
   snprintf(fx.path, sizeof(fx.path), "%s/policy.conf", fx.dir);
   pol_write_file(fx.path, fx.a.buf);

@@ -213,8 +213,8 @@ static void *kill_worker_thread(void *arg) {
   k->victim = wait_proc(k->p, "psockd-worker uid=65534");
   kill(k->victim, k->sig);
   for (int t = 0; t < 1000 && !k->died; t++) {
-    k->died = harness_psockd_procs(k->p, "psockd-worker uid=65534", NULL,
-                                   0) == 0;
+    k->died =
+        harness_psockd_procs(k->p, "psockd-worker uid=65534", NULL, 0) == 0;
     usleep(5000);
   }
   k->s->worker_replaced = 1;
@@ -367,8 +367,7 @@ static void *load_killer_thread(void *arg) {
     while (!k->slots[i].started)
       usleep(1000);
   usleep(500 * 1000);
-  n = harness_psockd_procs(k->p, "psockd-worker uid=65534", workers,
-                           MAX_PROCS);
+  n = harness_psockd_procs(k->p, "psockd-worker uid=65534", workers, MAX_PROCS);
   for (int i = 0; i < n && i < MAX_PROCS; i++) {
     int busy = count_sockets(workers[i]);
     if (busy > k->victim_busy) {

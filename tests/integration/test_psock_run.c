@@ -101,7 +101,7 @@
 
 /* What root may do natively, nobody may do through psockd. */
 #define POLICY_CONFORMANCE                                                     \
-  "allow uid=65534 all family=any type=any proto=any addr=any,@* port=any "   \
+  "allow uid=65534 all family=any type=any proto=any addr=any,@* port=any "    \
   "option=any\n"
 
 static struct {

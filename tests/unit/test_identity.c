@@ -6,8 +6,8 @@
  * /proc/PID/cgroup texts, including the forgeries it must not believe.
  */
 #include <errno.h>
-#include <sched.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -148,8 +148,8 @@ static void test_peer_in_other_pid_namespace(void **state) {
 }
 
 static void test_same_subject(void **state) {
-  struct identity a = {.uid = 1000, .gid = 1000, .pid = 10, .n_groups = 2,
-                       .groups = {27, 100}};
+  struct identity a = {
+      .uid = 1000, .gid = 1000, .pid = 10, .n_groups = 2, .groups = {27, 100}};
   struct identity b = a;
 
   strcpy(a.unit, "app.service");

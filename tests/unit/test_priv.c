@@ -9,7 +9,6 @@
  * test process, with the built-in default policy.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -17,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -53,8 +53,7 @@ static struct priv_proc start_priv(void) {
   {
     struct priv_ctl m = {.type = PRIV_CTL_POLICY};
     snprintf(m.name, sizeof(m.name), "default policy");
-    assert_int_equal(wire_send_packet(p.control, &m, sizeof(m), NULL, 0, 0),
-                     0);
+    assert_int_equal(wire_send_packet(p.control, &m, sizeof(m), NULL, 0, 0), 0);
   }
   return p;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sockopts: lookups and checks over the one table of socket options (see
+ * sockopts_lookup: lookups and checks over the one table of socket options (see
  * sockopts.h). The data lives in sockopts_socket.c (SOL_SOCKET),
  * sockopts_ip.c (IPv4, IPv6) and sockopts_l4.c (TCP, UDP, SCTP, MPTCP,
  * netlink, packet). Each rule is the kernel's, read from net/core/sock.c,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * policy: deciding a request, and writing a policy back out. The file
+ * policy_check: deciding a request, and writing a policy back out. The file
  * syntax is parsed in policy_parse.c, which this file never calls: the two
  * meet only in the in-memory form (policy_internal.h). Names come from
  * policy_names.c.
