@@ -576,6 +576,11 @@ static int role_master(const struct options *o) {
   if (fd < 0)
     return EXIT_FAILURE;
   mo.listen_fd = fd;
+  r = sandbox_master_hand_on_only();
+  if (r < 0) {
+    log_err("cannot clear the effective capabilities: %s", strerror(-r));
+    return EXIT_FAILURE;
+  }
   if (activated)
     log_notice("psockd %s activated on the socket passed by systemd",
                PSOCK_VERSION);

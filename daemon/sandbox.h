@@ -19,6 +19,11 @@
 int sandbox_service_user(const char *name, uid_t *ret_uid, gid_t *ret_gid,
                          bool *ret_dynamic);
 
+/* The master under the systemd unit (not root): it holds the roles'
+ * capabilities only to hand them on through exec (the ambient set), so
+ * none of them stays effective. Started as root: nothing to do. */
+int sandbox_master_hand_on_only(void);
+
 /* psockd-priv: become uid/gid keeping only CAP_NET_RAW,
  * CAP_NET_BIND_SERVICE, CAP_NET_ADMIN and CAP_CHOWN; no_new_privs. */
 int sandbox_enter_priv(uid_t uid, gid_t gid);

@@ -284,37 +284,51 @@ check_audit_record() {
     printf '%s\n' "$rec" | grep -q '^ *_SYSTEMD_UNIT=psockd.service'
 }
 
-# /proc/PID/status of every process of psockd.service, with its role.
+# /proc/PID/status of every process of psockd.service, with its role: the
+# master holds the roles' capabilities only to hand them on (permitted and
+# ambient, none effective); psockd-priv and psockd-spawn hold their own;
+# workers and resolvers run as the client (alice) with none. Capability
+# bits: CHOWN 0, KILL 5, SETGID 6, SETUID 7, NET_BIND_SERVICE 10,
+# NET_ADMIN 12, NET_RAW 13.
 check_hardening() {
   # shellcheck disable=SC2016 # the script runs in the container
   in_ct bash -c '
     fail=0
+    all=00000000000034e1
     pids=$(grep -l "/psockd\.service\$" /proc/[0-9]*/cgroup | cut -d/ -f3)
     for pid in $pids; do
       args=$(tr "\0" " " </proc/$pid/cmdline)
+      uid=$(id -u psockd) amb=0000000000000000
       case $args in
-      *--role=priv*) role=priv eff=0000000000003400 ;;
-      *--role=worker*) role=worker eff=0000000000000000 ;;
-      *) role=master eff=0000000000003400 ;;
+      *--role=priv*) role=priv eff=0000000000003401 prm=$eff ;;
+      *--role=spawn*) role=spawn eff=00000000000000e0 prm=$eff ;;
+      psockd-worker*) role=worker eff=0000000000000000 prm=$eff uid=$(id -u alice) ;;
+      psockd-resolver*) role=resolver eff=0000000000000000 prm=$eff uid=$(id -u alice) ;;
+      *) role=master eff=0000000000000000 prm=$all amb=$all ;;
       esac
       st=$(grep -E "^(Uid|CapEff|CapPrm|CapAmb|CapBnd|NoNewPrivs|Seccomp|Seccomp_filters):" /proc/$pid/status | tr -s "\t" " " | tr "\n" " ")
       echo "$role $pid: $st"
       get() { grep "^$1:" /proc/$pid/status | cut -f2; }
-      [ "$(get Uid | cut -f1)" = "$(id -u psockd)" ] || { echo "  $role runs as uid $(get Uid | cut -f1), not psockd"; fail=1; }
+      ids=$(grep "^Uid:" /proc/$pid/status | cut -f2- | tr "\\t" " ")
+      [ "$ids" = "$uid $uid $uid $uid" ] || { echo "  $role runs as uids $ids, want $uid"; fail=1; }
       [ "$(get CapEff)" = $eff ] || { echo "  $role: CapEff $(get CapEff), want $eff"; fail=1; }
-      [ "$(get CapPrm)" = $eff ] || { echo "  $role: CapPrm $(get CapPrm), want $eff"; fail=1; }
-      [ "$(get CapBnd)" = 0000000000003400 ] || { echo "  $role: CapBnd $(get CapBnd)"; fail=1; }
+      [ "$(get CapPrm)" = $prm ] || { echo "  $role: CapPrm $(get CapPrm), want $prm"; fail=1; }
+      [ "$(get CapAmb)" = $amb ] || { echo "  $role: CapAmb $(get CapAmb), want $amb"; fail=1; }
+      [ "$(get CapBnd)" = $all ] || { echo "  $role: CapBnd $(get CapBnd)"; fail=1; }
       [ "$(get NoNewPrivs)" = 1 ] || { echo "  $role: no NoNewPrivs"; fail=1; }
       [ "$(get Seccomp)" = 2 ] || { echo "  $role: no seccomp filter"; fail=1; }
-      [ $role = worker ] && [ "$(get CapAmb)" != 0000000000000000 ] && { echo "  worker has ambient caps"; fail=1; }
       eval "n_$role=\$((n_$role + 1))"
       eval "f_$role=$(get Seccomp_filters)"
     done
-    [ "${n_master:-0}" = 1 ] && [ "${n_priv:-0}" = 1 ] && [ "${n_worker:-0}" -ge 1 ] ||
-      { echo "  want 1 master, 1 priv, workers: got ${n_master:-0}, ${n_priv:-0}, ${n_worker:-0}"; fail=1; }
-    # A worker adds its own allow-list to the filters systemd installed.
-    [ "${f_worker:-0}" -gt "${f_master:-0}" ] ||
-      { echo "  worker has ${f_worker:-0} seccomp filters, master ${f_master:-0}"; fail=1; }
+    [ "${n_master:-0}" = 1 ] && [ "${n_priv:-0}" = 1 ] && [ "${n_spawn:-0}" = 1 ] &&
+      [ "${n_worker:-0}" -ge 1 ] && [ "${n_resolver:-0}" = "${n_worker:-0}" ] ||
+      { echo "  want 1 master, priv, spawn, workers with a resolver each: got ${n_master:-0}, ${n_priv:-0}, ${n_spawn:-0}, ${n_worker:-0}, ${n_resolver:-0}"; fail=1; }
+    # Each role adds its own filter to the ones systemd installed:
+    # psockd-priv and psockd-spawn one, a worker (a fork of psockd-spawn)
+    # one more.
+    [ "${f_priv:-0}" -gt "${f_master:-0}" ] && [ "${f_spawn:-0}" -gt "${f_master:-0}" ] &&
+      [ "${f_worker:-0}" -gt "${f_spawn:-0}" ] ||
+      { echo "  seccomp filters: master ${f_master:-0}, priv ${f_priv:-0}, spawn ${f_spawn:-0}, worker ${f_worker:-0}"; fail=1; }
     exit $fail'
 }
 
@@ -454,7 +468,7 @@ expect "alice is refused an AF_PACKET socket" as_user alice deny 17 3
 eventually 5 "journal: a PSOCK_DECISION=deny record with its fields (PSOCK_UNIT read from alice's /proc/PID/cgroup)" \
   check_audit_record
 
-expect "hardening of master, psockd-priv and workers (/proc/PID/status)" \
+expect "hardening of master, psockd-priv, psockd-spawn, workers and resolvers (/proc/PID/status)" \
   check_hardening
 
 # Reload: a new policy file, `systemctl reload`, the new policy in force.

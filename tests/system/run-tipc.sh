@@ -146,7 +146,8 @@ for m in $insmods; do
 done
 grep -q '^tipc ' /proc/modules && echo "PSOCK-TIPC: module ok"
 ip link set lo up
-/usr/sbin/psockd --socket /run/psockd/psockd.sock --workers 1 >/tmp/psockd.log 2>&1 &
+# Clients of two users: the socket open to all, the policy decides.
+/usr/sbin/psockd --socket /run/psockd/psockd.sock --socket-mode 0666 --workers 1 >/tmp/psockd.log 2>&1 &
 pid=\$!
 i=0
 while [ ! -S /run/psockd/psockd.sock ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done
