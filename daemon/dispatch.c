@@ -23,7 +23,7 @@
 #include "closer.h"
 #include "config.h"
 #include "log.h"
-#include "quota.h"
+#include "bounds.h"
 #include "rpc.h"
 
 struct rpc_method {
@@ -196,7 +196,7 @@ static enum rpc_outcome check_call(struct rpc_call *call, int call_case) {
     return rpc_fail(call, PSOCK__V1__ERROR__KIND__PROTOCOL_ERROR, EPROTO,
                     "%s takes %u fd(s), got %zu", m->name, m->fds_in,
                     call->nfds_in);
-  if (c->inflight >= limits.inflight_per_conn) {
+  if (c->inflight >= bounds.inflight_per_conn) {
     log_limited(LOG_NOTICE,
                 "conn %" PRIu64 " (uid %u): %u requests in flight: %s refused",
                 c->serial, c->peer.uid, c->inflight, m->name);

@@ -40,7 +40,7 @@
 #include "policy.h"
 #include "privserve.h"
 #include "proctitle.h"
-#include "quota.h"
+#include "bounds.h"
 #include "sandbox.h"
 #include "spawn.h"
 #include "wire.h"
@@ -107,8 +107,8 @@ static void usage(FILE *out) {
       "  -h, --help               print this help and exit\n",
       PSOCK_DEFAULT_SOCKET, DEFAULT_MAX_WORKERS, DEFAULT_MAX_WORKERS_PER_UID,
       DEFAULT_WORKER_IDLE_S, PSOCK_DEFAULT_POLICY_PATH,
-      LIMITS_DEFAULT_INFLIGHT_PER_CONN, LIMITS_DEFAULT_LOOKUPS_PER_UID,
-      LIMITS_DEFAULT_CONNS_PER_UID);
+      BOUNDS_DEFAULT_INFLIGHT_PER_CONN, BOUNDS_DEFAULT_LOOKUPS_PER_UID,
+      BOUNDS_DEFAULT_CONNS_PER_UID);
 }
 
 static int parse_uint(const char *s, int base, unsigned long min,
@@ -220,11 +220,11 @@ static int parse_one(int c, struct options *o) {
     if (parse_uint(optarg, 10, 1, 1000000, &v) < 0)
       break;
     if (c == OPT_MAX_INFLIGHT)
-      limits.inflight_per_conn = (unsigned)v;
+      bounds.inflight_per_conn = (unsigned)v;
     else if (c == OPT_MAX_LOOKUPS)
-      limits.lookups_per_uid = (unsigned)v;
+      bounds.lookups_per_uid = (unsigned)v;
     else
-      limits.conns_per_uid = (unsigned)v;
+      bounds.conns_per_uid = (unsigned)v;
     return 0;
   case OPT_ROLE:
     if (parse_role(optarg, &o->role) < 0)
@@ -545,7 +545,7 @@ static int role_master(const struct options *o) {
       .limits = {.per_identity = o->workers ? o->workers : default_workers(),
                  .max_total = o->max_workers,
                  .max_per_uid = o->max_workers_per_uid,
-                 .conns_per_uid = limits.conns_per_uid,
+                 .conns_per_uid = bounds.conns_per_uid,
                  .idle_ms = o->worker_idle_s * 1000,
                  .spread = SPREAD}};
   bool activated = true;

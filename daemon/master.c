@@ -42,7 +42,7 @@
 #include "notify.h"
 #include "policy.h"
 #include "privproto.h"
-#include "quota.h"
+#include "bounds.h"
 #include "spawnask.h"
 #include "wire.h"
 
@@ -109,8 +109,8 @@ static void exec_role(const struct role *r, int ctl) {
   if (o->audit_allow)
     argv[n++] = (char *)"--audit-allow";
   snprintf(lim[0], sizeof(lim[0]), "--max-inflight=%u",
-           limits.inflight_per_conn);
-  snprintf(lim[1], sizeof(lim[1]), "--max-lookups=%u", limits.lookups_per_uid);
+           bounds.inflight_per_conn);
+  snprintf(lim[1], sizeof(lim[1]), "--max-lookups=%u", bounds.lookups_per_uid);
   snprintf(lim[2], sizeof(lim[2]), "--lookup-threads=%u", o->lookup_threads);
   for (int i = 0; i < 3; i++)
     argv[n++] = lim[i];

@@ -40,7 +40,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "privask.h"
-#include "quota.h"
+#include "bounds.h"
 #include "resolveask.h"
 #include "resolver.h"
 #include "sandbox.h"
@@ -271,7 +271,7 @@ static int worker_setup(void) {
     return ch;
   W->conns = (struct conn_set){
       .loop = &W->loop, .closer = W->closer, .on_readable = conn_read};
-  if ((r = resolveask_init(&W->loop, ch, limits.lookups_per_uid)) < 0 ||
+  if ((r = resolveask_init(&W->loop, ch, bounds.lookups_per_uid)) < 0 ||
       (r = add_fd_watch(cfg->ctl_fd, &W->ctl_watch, on_control)) < 0 ||
       (r = add_fd_watch(W->retry_fd, &W->retry_watch, on_retry)) < 0)
     return r;
