@@ -117,23 +117,26 @@ static int client_socket_and_lookup(void *arg) {
   return 0;
 }
 
-struct bg_client {
-  pthread_t t;
-  int r;
-};
+/* Run the client in a process of its own while the test looks at psockd
+ * (forked from this single-threaded process, not from a thread: a child
+ * must not inherit another thread's half-made state). */
+static pid_t start_bg_client(void) {
+  pid_t pid;
 
-static void *bg_client_thread(void *arg) {
-  struct bg_client *b = arg;
-  b->r = harness_run_as_nobody(0, client_socket_and_lookup, NULL);
-  return NULL;
+  fflush(NULL);
+  pid = fork();
+  if (pid == 0)
+    _exit(harness_run_as_nobody(0, client_socket_and_lookup, NULL) == 0 ? 0
+                                                                       : 1);
+  return pid;
 }
 
 /* ---------------------------------------------------------------- roles */
 
 static void test_roles_have_exactly_their_privileges(void **state) {
   struct psockd_proc *p = harness_start_psockd(NULL);
-  pid_t master = harness_psockd_pid(p), priv, spawn, worker, resolver;
-  struct bg_client bg = {0};
+  pid_t master = harness_psockd_pid(p), priv, spawn, worker, resolver, bg;
+  int status;
 
   assert_status(master, "Uid", "0\t0\t0\t0");
   priv = wait_proc(p, "psockd --role=priv");
@@ -148,7 +151,8 @@ static void test_roles_have_exactly_their_privileges(void **state) {
   assert_caps(spawn, "00000000000000e0", "00000000000000e0");
   /* A worker (and its resolver) exists while a client of its user does,
    * and runs as that user, with nothing more. */
-  assert_int_equal(pthread_create(&bg.t, NULL, bg_client_thread, &bg), 0);
+  bg = start_bg_client();
+  assert_true(bg > 0);
   worker = wait_proc(p, "psockd-worker uid=65534");
   resolver = wait_proc(p, "psockd-resolver uid=65534");
   assert_true(worker > 0 && resolver > 0);
@@ -158,8 +162,8 @@ static void test_roles_have_exactly_their_privileges(void **state) {
   assert_caps(worker, "0000000000000000", NULL);
   assert_status(resolver, "Uid", "65534\t65534\t65534\t65534");
   assert_caps(resolver, "0000000000000000", NULL);
-  pthread_join(bg.t, NULL);
-  assert_int_equal(bg.r, 0);
+  assert_int_equal(waitpid(bg, &status, 0), bg);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   harness_stop_psockd(p);
 }
 
