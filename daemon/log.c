@@ -8,11 +8,13 @@
  */
 #include "log.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <systemd/sd-journal.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,4 +117,12 @@ void log_audit(int prio, const struct log_audit_record *r) {
           "rule=\"%s\"",
           r->decision, r->uid, r->gid, r->pid, r->unit, r->call, r->args,
           r->rule);
+}
+
+void log_exit_status(int status, char *buf, size_t len) {
+  if (WIFSIGNALED(status))
+    snprintf(buf, len, "killed by signal %d%s", WTERMSIG(status),
+             WTERMSIG(status) == SIGSYS ? " (forbidden system call)" : "");
+  else
+    snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <syslog.h>
 
 /* Messages above this priority are dropped (LOG_INFO by default). */
@@ -63,6 +64,9 @@ bool log_limit_pass(struct log_limit *l, int prio);
     if (log_limit_pass(&l_, (prio)))                                           \
       log_msg((prio), __VA_ARGS__);                                            \
   } while (0)
+
+/* "exited with status N" or "killed by signal N", for a wait status. */
+void log_exit_status(int status, char *buf, size_t len);
 
 #define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)

@@ -343,21 +343,13 @@ static void begin_stop(void) {
   wtable_drain_all(M->workers);
 }
 
-static void describe_exit(int status, char *buf, size_t len) {
-  if (WIFSIGNALED(status))
-    snprintf(buf, len, "killed by signal %d%s", WTERMSIG(status),
-             WTERMSIG(status) == SIGSYS ? " (forbidden system call)" : "");
-  else
-    snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
-}
-
 static void reap(void) {
   int status;
   pid_t pid;
   char how[64];
 
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-    describe_exit(status, how, sizeof(how));
+    log_exit_status(status, how, sizeof(how));
     if (pid == M->priv.pid)
       role_died(&M->priv, how);
     else if (pid == M->spawn.pid)

@@ -295,14 +295,6 @@ static void on_ctl(struct watch *w, uint32_t events) {
   close_ctl(t, s);
 }
 
-static void describe_exit(int status, char *buf, size_t len) {
-  if (WIFSIGNALED(status))
-    snprintf(buf, len, "killed by signal %d%s", WTERMSIG(status),
-             WTERMSIG(status) == SIGSYS ? " (forbidden system call)" : "");
-  else
-    snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
-}
-
 void wtable_report(struct wtable *t, const struct spawn_report *r) {
   struct wslot *s = slot_by_id(t, r->worker_id);
   char how[64];
@@ -317,7 +309,7 @@ void wtable_report(struct wtable *t, const struct spawn_report *r) {
             strerror(-r->pid));
     slot_free(t, s);
   } else {
-    describe_exit(r->status, how, sizeof(how));
+    log_exit_status(r->status, how, sizeof(how));
     if (s->killed || (WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0))
       log_info("worker %u (uid %u, pid %d) %s", s->id, s->who.uid, r->pid, how);
     else
