@@ -146,114 +146,6 @@ static void stop_own(struct psockd_proc *p) {
 
 /* --------------------------------------------------- raw requests by hand */
 
-static uint64_t next_id(void) {
-  static uint64_t id = 5000;
-  return ++id;
-}
-
-/* Send req carrying fd (if >= 0); the reply, with up to one fd back. */
-static Psock__V1__Response *call_with_fd(int conn, Psock__V1__Request *req,
-                                         int fd, int *ret_fd,
-                                         size_t *ret_nfds) {
-  size_t n = 0;
-  Psock__V1__Response *r;
-
-  req->id = next_id();
-  r = raw_call(conn, req, &fd, fd >= 0 ? 1 : 0, ret_fd, 1, &n);
-  if (ret_nfds)
-    *ret_nfds = n;
-  else if (n && ret_fd)
-    close(*ret_fd);
-  return r;
-}
-
-/* connect (or bind) fd to an abstract AF_UNIX name through psockd. */
-static Psock__V1__Response *raw_unix_abstract(int conn, int fd, bool bind,
-                                              const char *name, int *ret_fd,
-                                              size_t *ret_nfds) {
-  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
-  Psock__V1__ConnectRequest c = PSOCK__V1__CONNECT_REQUEST__INIT;
-  Psock__V1__BindRequest b = PSOCK__V1__BIND_REQUEST__INIT;
-  struct raw_address a;
-
-  raw_abstract_address(&a, name);
-  if (bind) {
-    b.address = &a.a;
-    req.call_case = PSOCK__V1__REQUEST__CALL_BIND;
-    req.bind = &b;
-  } else {
-    c.address = &a.a;
-    req.call_case = PSOCK__V1__REQUEST__CALL_CONNECT;
-    req.connect = &c;
-  }
-  return call_with_fd(conn, &req, fd, ret_fd, ret_nfds);
-}
-
-static Psock__V1__Response *raw_sendto(int conn, int fd, const char *data,
-                                       int flags, uint16_t port) {
-  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
-  Psock__V1__SendtoRequest s = PSOCK__V1__SENDTO_REQUEST__INIT;
-  struct raw_address a;
-
-  raw_inet_address(&a, "127.0.0.1", port);
-  s.data.data = (uint8_t *)data;
-  s.data.len = strlen(data);
-  s.flags = flags;
-  s.address = &a.a;
-  req.call_case = PSOCK__V1__REQUEST__CALL_SENDTO;
-  req.sendto = &s;
-  return call_with_fd(conn, &req, fd, NULL, NULL);
-}
-
-/* getsockopt through psockd: an int option if buflen is 0. */
-static Psock__V1__Response *raw_getsockopt(int conn, int fd, int level,
-                                           int optname, uint32_t buflen) {
-  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
-  Psock__V1__GetsockoptRequest g = PSOCK__V1__GETSOCKOPT_REQUEST__INIT;
-
-  g.level = level;
-  g.optname = optname;
-  g.has_buflen = buflen != 0;
-  g.buflen = buflen;
-  req.call_case = PSOCK__V1__REQUEST__CALL_GETSOCKOPT;
-  req.getsockopt = &g;
-  return call_with_fd(conn, &req, fd, NULL, NULL);
-}
-
-/* setsockopt through psockd: buf (len bytes), or the int v if buf is NULL. */
-static Psock__V1__Response *raw_setsockopt(int conn, int fd, int level,
-                                           int optname, const void *buf,
-                                           size_t len, int v) {
-  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
-  Psock__V1__SetsockoptRequest s = PSOCK__V1__SETSOCKOPT_REQUEST__INIT;
-
-  s.level = level;
-  s.optname = optname;
-  if (buf) {
-    s.value_case = PSOCK__V1__SETSOCKOPT_REQUEST__VALUE_BUF_VALUE;
-    s.buf_value.data = (uint8_t *)buf;
-    s.buf_value.len = len;
-  } else {
-    s.value_case = PSOCK__V1__SETSOCKOPT_REQUEST__VALUE_INT_VALUE;
-    s.int_value = v;
-  }
-  req.call_case = PSOCK__V1__REQUEST__CALL_SETSOCKOPT;
-  req.setsockopt = &s;
-  return call_with_fd(conn, &req, fd, NULL, NULL);
-}
-
-/* r's error message if r is an error reply, else "". */
-static const char *error_message(const Psock__V1__Response *r) {
-  return r && r->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR &&
-                 r->error->message
-             ? r->error->message
-             : "";
-}
-
-static bool is_result(const Psock__V1__Response *r, int result_case) {
-  return r && (int)r->result_case == result_case;
-}
-
 /* Is r the error (kind, code)? Frees r. */
 static bool refused(Psock__V1__Response *r, int kind, int code) {
   bool ok = raw_is_error(r, kind, code);
@@ -264,11 +156,8 @@ static bool refused(Psock__V1__Response *r, int kind, int code) {
 }
 
 static bool has_result(Psock__V1__Response *r, int result_case) {
-  bool ok = is_result(r, result_case);
+  bool ok = raw_is_result(r, result_case);
 
-  if (!ok)
-    fprintf(stderr, "expected result %d, got %s (%s)\n", result_case,
-            r ? "another" : "no reply", r ? error_message(r) : strerror(errno));
   if (r)
     psock__v1__response__free_unpacked(r, NULL);
   return ok;
@@ -364,9 +253,9 @@ static int client_unix_socket_refused(void *arg) {
   sp.type = SOCK_STREAM;
   req.call_case = PSOCK__V1__REQUEST__CALL_SOCKETPAIR;
   req.socketpair = &sp;
-  r = call_with_fd(conn, &req, -1, &got, &nfds);
+  r = raw_call_fd(conn, &req, -1, &got, &nfds);
   CHECK(nfds == 0);
-  CHECK(strstr(error_message(r), "AF_UNIX is the client's own") != NULL);
+  CHECK(strstr(raw_error_message(r), "AF_UNIX is the client's own") != NULL);
   CHECK(refused(r, KIND_POLICY, EPERM));
   close(conn);
   return 0;
@@ -423,11 +312,11 @@ static int client_host_abstract_refused(void *arg) {
   CHECK(own >= 0);
   /* By itself the sandbox cannot: its netns has no such name. */
   CHECK(abstract_connect(own, fx.name_host) < 0 && errno == ECONNREFUSED);
-  r = raw_unix_abstract(conn, own, false, fx.name_host, &got, &nfds);
+  r = raw_abstract_call(conn, own, false, fx.name_host, &got, &nfds);
   CHECK(nfds == 0);
-  CHECK(strstr(error_message(r), "no rule matched") != NULL);
+  CHECK(strstr(raw_error_message(r), "no rule matched") != NULL);
   CHECK(refused(r, KIND_POLICY, EACCES));
-  r = raw_unix_abstract(conn, own, true, fx.name_squat, &got, &nfds);
+  r = raw_abstract_call(conn, own, true, fx.name_squat, &got, &nfds);
   CHECK(nfds == 0);
   CHECK(refused(r, KIND_POLICY, EACCES));
   close(own);
@@ -515,8 +404,8 @@ static int client_named_abstract_allowed(void *arg) {
   CHECK(conn >= 0);
   own = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   CHECK(own >= 0);
-  r = raw_unix_abstract(conn, own, false, fx.name_ok, &got, &nfds);
-  CHECK(is_result(r, PSOCK__V1__RESPONSE__RESULT_CONNECT));
+  r = raw_abstract_call(conn, own, false, fx.name_ok, &got, &nfds);
+  CHECK(raw_is_result(r, PSOCK__V1__RESPONSE__RESULT_CONNECT));
   CHECK(r->connect->has_replaced && r->connect->replaced);
   CHECK(r->connect->status == 0);
   psock__v1__response__free_unpacked(r, NULL);
@@ -526,7 +415,7 @@ static int client_named_abstract_allowed(void *arg) {
   CHECK(r2 == 0);
   close(got);
   /* The rule's glob names -ok*, not the host's other names. */
-  r = raw_unix_abstract(conn, own, false, fx.name_host, &got, &nfds);
+  r = raw_abstract_call(conn, own, false, fx.name_host, &got, &nfds);
   CHECK(nfds == 0);
   CHECK(refused(r, KIND_POLICY, EACCES));
   close(own);
@@ -599,19 +488,20 @@ static int client_zerocopy_refused(void *arg) {
   fd = raw_socket(conn, AF_INET, SOCK_DGRAM, 0, &kind, &code);
   CHECK(fd >= 0);
   CHECK(setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)) == 0);
-  r = raw_sendto(conn, fd, "zerocopy-secret-1", MSG_ZEROCOPY, t->port);
-  CHECK(strstr(error_message(r), "not passed by psockd") != NULL);
+  r = raw_sendto(conn, fd, "zerocopy-secret-1", MSG_ZEROCOPY, "127.0.0.1",
+                 t->port);
+  CHECK(strstr(raw_error_message(r), "not passed by psockd") != NULL);
   CHECK(refused(r, KIND_OS, EINVAL));
   r = raw_sendto(conn, fd, "zerocopy-secret-2", MSG_ZEROCOPY | MSG_MORE,
-                 t->port);
+                 "127.0.0.1", t->port);
   CHECK(refused(r, KIND_OS, EINVAL));
   /* Twin: flags of the allow-list go through, and arrive. */
-  r = raw_sendto(conn, fd, "dontroute-ok", MSG_DONTROUTE, t->port);
-  CHECK(is_result(r, PSOCK__V1__RESPONSE__RESULT_SENDTO));
+  r = raw_sendto(conn, fd, "dontroute-ok", MSG_DONTROUTE, "127.0.0.1", t->port);
+  CHECK(raw_is_result(r, PSOCK__V1__RESPONSE__RESULT_SENDTO));
   CHECK(r->sendto->sent == strlen("dontroute-ok"));
   psock__v1__response__free_unpacked(r, NULL);
-  r = raw_sendto(conn, fd, "plain-ok", 0, t->port);
-  CHECK(is_result(r, PSOCK__V1__RESPONSE__RESULT_SENDTO));
+  r = raw_sendto(conn, fd, "plain-ok", 0, "127.0.0.1", t->port);
+  CHECK(raw_is_result(r, PSOCK__V1__RESPONSE__RESULT_SENDTO));
   CHECK(r->sendto->sent == strlen("plain-ok"));
   psock__v1__response__free_unpacked(r, NULL);
   close(fd);
@@ -638,7 +528,7 @@ static int client_pointer_options_refused(void *arg) {
   CHECK(refused(r, KIND_OS, ENOPROTOOPT));
   /* Twins: options of the table go through. */
   r = raw_getsockopt(conn, fd, IPPROTO_TCP, TCP_NODELAY, 0);
-  CHECK(is_result(r, PSOCK__V1__RESPONSE__RESULT_GETSOCKOPT));
+  CHECK(raw_is_result(r, PSOCK__V1__RESPONSE__RESULT_GETSOCKOPT));
   CHECK(r->getsockopt->value_case ==
             PSOCK__V1__GETSOCKOPT_REPLY__VALUE_INT_VALUE &&
         r->getsockopt->int_value == 0);
@@ -1476,6 +1366,15 @@ static int setup(void **state) {
   return 0;
 }
 
+/* Each test starts with the default psockd: a test that failed half-way
+ * may have left its own running (the harness stops it at exit). */
+static int use_default_psockd(void **state) {
+  fx.watched = fx.psockd;
+  assert_int_equal(setenv("PSOCK_SOCKET", harness_psockd_socket(fx.psockd), 1),
+                   0);
+  return 0;
+}
+
 static int teardown(void **state) {
   harness_stop_psockd(fx.psockd);
   return 0;
@@ -1483,18 +1382,29 @@ static int teardown(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_f1_unix_sockets_only_for_root),
-      cmocka_unit_test(test_f1_host_abstract_names_refused),
-      cmocka_unit_test(test_f1_f5_named_abstract_name_allowed),
-      cmocka_unit_test(test_f2_zerocopy_and_pointer_options_refused),
-      cmocka_unit_test(test_f4_raw_icmp_refused_ping_sockets_work),
-      cmocka_unit_test(test_f5_sockets_owned_by_their_user),
-      cmocka_unit_test(test_f5_reuseport_hijack_refused),
-      cmocka_unit_test(test_f11_unenforceable_rule_warned),
-      cmocka_unit_test(test_f12_default_socket_mode),
-      cmocka_unit_test(test_f12_socket_group_and_mode),
-      cmocka_unit_test(test_f12_symlink_at_socket_path),
-      cmocka_unit_test(test_unit_of_invisible_pid_never_widens),
+      cmocka_unit_test_setup(test_f1_unix_sockets_only_for_root,
+                             use_default_psockd),
+      cmocka_unit_test_setup(test_f1_host_abstract_names_refused,
+                             use_default_psockd),
+      cmocka_unit_test_setup(test_f1_f5_named_abstract_name_allowed,
+                             use_default_psockd),
+      cmocka_unit_test_setup(test_f2_zerocopy_and_pointer_options_refused,
+                             use_default_psockd),
+      cmocka_unit_test_setup(test_f4_raw_icmp_refused_ping_sockets_work,
+                             use_default_psockd),
+      cmocka_unit_test_setup(test_f5_sockets_owned_by_their_user,
+                             use_default_psockd),
+      cmocka_unit_test_setup(test_f5_reuseport_hijack_refused,
+                             use_default_psockd),
+      cmocka_unit_test_setup(test_f11_unenforceable_rule_warned,
+                             use_default_psockd),
+      cmocka_unit_test_setup(test_f12_default_socket_mode, use_default_psockd),
+      cmocka_unit_test_setup(test_f12_socket_group_and_mode,
+                             use_default_psockd),
+      cmocka_unit_test_setup(test_f12_symlink_at_socket_path,
+                             use_default_psockd),
+      cmocka_unit_test_setup(test_unit_of_invisible_pid_never_widens,
+                             use_default_psockd),
   };
 
   return cmocka_run_group_tests(tests, setup, teardown);
