@@ -129,6 +129,112 @@ bool raw_is_error(const Psock__V1__Response *r, int kind, int code) {
   return r->error->message && r->error->message[0];
 }
 
+const char *raw_error_message(const Psock__V1__Response *r) {
+  return r && r->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR &&
+                 r->error->message
+             ? r->error->message
+             : "";
+}
+
+bool raw_is_result(const Psock__V1__Response *r, int result_case) {
+  if (r && (int)r->result_case == result_case)
+    return true;
+  fprintf(stderr, "expected result %d, got %s (%s)\n", result_case,
+          r ? "another" : "no reply",
+          r ? raw_error_message(r) : strerror(errno));
+  return false;
+}
+
+Psock__V1__Response *raw_call_fd(int conn, Psock__V1__Request *req, int fd,
+                                 int *ret_fd, size_t *ret_nfds) {
+  static uint64_t id = 5000;
+  Psock__V1__Response *r;
+  int got = -1;
+  size_t n = 0;
+
+  req->id = ++id;
+  r = raw_call(conn, req, &fd, fd >= 0 ? 1 : 0, &got, 1, &n);
+  if (ret_nfds) {
+    *ret_nfds = n;
+    if (n && ret_fd)
+      *ret_fd = got;
+  } else if (n) {
+    close(got);
+  }
+  return r;
+}
+
+Psock__V1__Response *raw_abstract_call(int conn, int fd, bool do_bind,
+                                       const char *name, int *ret_fd,
+                                       size_t *ret_nfds) {
+  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
+  Psock__V1__ConnectRequest c = PSOCK__V1__CONNECT_REQUEST__INIT;
+  Psock__V1__BindRequest b = PSOCK__V1__BIND_REQUEST__INIT;
+  struct raw_address a;
+
+  raw_abstract_address(&a, name);
+  if (do_bind) {
+    b.address = &a.a;
+    req.call_case = PSOCK__V1__REQUEST__CALL_BIND;
+    req.bind = &b;
+  } else {
+    c.address = &a.a;
+    req.call_case = PSOCK__V1__REQUEST__CALL_CONNECT;
+    req.connect = &c;
+  }
+  return raw_call_fd(conn, &req, fd, ret_fd, ret_nfds);
+}
+
+Psock__V1__Response *raw_sendto(int conn, int fd, const char *data, int flags,
+                                const char *host, uint32_t port) {
+  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
+  Psock__V1__SendtoRequest s = PSOCK__V1__SENDTO_REQUEST__INIT;
+  struct raw_address a;
+
+  raw_inet_address(&a, host, port);
+  s.data.data = (uint8_t *)data;
+  s.data.len = strlen(data);
+  s.flags = flags;
+  s.address = &a.a;
+  req.call_case = PSOCK__V1__REQUEST__CALL_SENDTO;
+  req.sendto = &s;
+  return raw_call_fd(conn, &req, fd, NULL, NULL);
+}
+
+Psock__V1__Response *raw_getsockopt(int conn, int fd, int level, int optname,
+                                    uint32_t buflen) {
+  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
+  Psock__V1__GetsockoptRequest g = PSOCK__V1__GETSOCKOPT_REQUEST__INIT;
+
+  g.level = level;
+  g.optname = optname;
+  g.has_buflen = buflen != 0;
+  g.buflen = buflen;
+  req.call_case = PSOCK__V1__REQUEST__CALL_GETSOCKOPT;
+  req.getsockopt = &g;
+  return raw_call_fd(conn, &req, fd, NULL, NULL);
+}
+
+Psock__V1__Response *raw_setsockopt(int conn, int fd, int level, int optname,
+                                    const void *buf, size_t len, int v) {
+  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
+  Psock__V1__SetsockoptRequest s = PSOCK__V1__SETSOCKOPT_REQUEST__INIT;
+
+  s.level = level;
+  s.optname = optname;
+  if (buf) {
+    s.value_case = PSOCK__V1__SETSOCKOPT_REQUEST__VALUE_BUF_VALUE;
+    s.buf_value.data = (uint8_t *)buf;
+    s.buf_value.len = len;
+  } else {
+    s.value_case = PSOCK__V1__SETSOCKOPT_REQUEST__VALUE_INT_VALUE;
+    s.int_value = v;
+  }
+  req.call_case = PSOCK__V1__REQUEST__CALL_SETSOCKOPT;
+  req.setsockopt = &s;
+  return raw_call_fd(conn, &req, fd, NULL, NULL);
+}
+
 void raw_socket_request(struct raw_socket_req *r, uint64_t id, int family,
                         int type, int proto) {
   r->req = (Psock__V1__Request)PSOCK__V1__REQUEST__INIT;

@@ -40,6 +40,38 @@ Psock__V1__Response *raw_call(int fd, Psock__V1__Request *req, const int *fds,
 /* Is r an Error of this kind and code (with a message)? Says why not. */
 bool raw_is_error(const Psock__V1__Response *r, int kind, int code);
 
+/* r's error message if r is an Error, else "" (r may be NULL). */
+const char *raw_error_message(const Psock__V1__Response *r);
+
+/* Is r a reply of this result case (PSOCK__V1__RESPONSE__RESULT_...)? */
+bool raw_is_result(const Psock__V1__Response *r, int result_case);
+
+/*
+ * Calls on a socket: req (its id set here) carrying fd if fd >= 0; the
+ * reply (as raw_call), with at most one fd back in *ret_fd and their count
+ * in *ret_nfds (an fd that came back is closed if ret_nfds is NULL).
+ */
+Psock__V1__Response *raw_call_fd(int conn, Psock__V1__Request *req, int fd,
+                                 int *ret_fd, size_t *ret_nfds);
+
+/* bind (do_bind) or connect fd to an abstract AF_UNIX name. */
+Psock__V1__Response *raw_abstract_call(int conn, int fd, bool do_bind,
+                                       const char *name, int *ret_fd,
+                                       size_t *ret_nfds);
+
+/* sendto(fd, data, flags, host:port) through psockd. */
+Psock__V1__Response *raw_sendto(int conn, int fd, const char *data, int flags,
+                                const char *host, uint32_t port);
+
+/* getsockopt through psockd: an int option if buflen is 0. */
+Psock__V1__Response *raw_getsockopt(int conn, int fd, int level, int optname,
+                                    uint32_t buflen);
+
+/* setsockopt through psockd: the len bytes of buf, or the int v if buf is
+ * NULL. */
+Psock__V1__Response *raw_setsockopt(int conn, int fd, int level, int optname,
+                                    const void *buf, size_t len, int v);
+
 /* A request for socket(family, type, proto). */
 struct raw_socket_req {
   Psock__V1__Request req;

@@ -247,6 +247,51 @@ static int enter_own_netns(void) {
   return r;
 }
 
+/* psockd in its own pid namespace: the process it runs as pid 1 of. */
+static volatile sig_atomic_t pidns_child;
+
+static void forward_signal(int sig) {
+  if (pidns_child > 0)
+    kill((pid_t)pidns_child, sig);
+}
+
+/*
+ * HARNESS_PSOCKD_OWN_PIDNS: unshare the pid namespace (for the children of
+ * this process), fork psockd's process as its pid 1, forward SIGTERM to it
+ * and _exit() with its status. Returns only in that child.
+ */
+static void enter_own_pidns(void) {
+  struct sigaction sa = {.sa_handler = forward_signal};
+  sigset_t term, old;
+  int status;
+  pid_t pid;
+
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigprocmask(SIG_BLOCK, &term, &old);
+  if (unshare(CLONE_NEWPID) < 0) {
+    fprintf(stderr, "harness: psockd's pid namespace: %m\n");
+    _exit(125);
+  }
+  pid = fork();
+  if (pid < 0)
+    _exit(125);
+  if (pid == 0) {
+    /* Gone with the middle process, whatever it died of. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return;
+  }
+  pidns_child = pid;
+  sigaction(SIGTERM, &sa, NULL);
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR)
+      _exit(125);
+  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}
+
 static void exec_psockd(const char *log, char *const *argv, int flags) {
   int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -258,8 +303,11 @@ static void exec_psockd(const char *log, char *const *argv, int flags) {
     fprintf(stderr, "harness: psockd's network namespace: %m\n");
     _exit(125);
   }
-  /* Do not outlive a test program that dies without stopping us. */
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (flags & HARNESS_PSOCKD_OWN_PIDNS)
+    enter_own_pidns();
+  else
+    /* Do not outlive a test program that dies without stopping us. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
   execv(argv[0], argv);
   _exit(127);
 }

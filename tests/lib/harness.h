@@ -46,6 +46,11 @@ struct psockd_proc *harness_start_psockd(const char *const *extra_args);
  * it), for ICMP datagram sockets without touching the host's setting.
  * Servers of the host's namespace are not reachable from it. */
 #define HARNESS_PSOCKD_OWN_NETNS 0x1
+/* psockd as pid 1 of a pid namespace of its own (a middle process, the one
+ * harness_psockd_pid() names, forwards SIGTERM to it and exits with its
+ * status): clients of the test's namespace have no pid there, so psockd
+ * cannot read their cgroup (their systemd unit). */
+#define HARNESS_PSOCKD_OWN_PIDNS 0x2
 
 struct psockd_proc *harness_start_psockd_flags(int flags,
                                                const char *const *extra_args);
