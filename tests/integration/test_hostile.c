@@ -32,9 +32,10 @@
  * reported anything in its log.
  *
  * Name lookups see a private name service: /etc/hosts knows localhost; any
- * other name goes to a DNS server on 127.0.0.77 that this test binds and
- * never answers, so "slow.test" takes one second (options timeout:1
- * attempts:1): long enough to hold a lookup in flight on purpose.
+ * other name goes to a DNS server on 127.77.X.Y (X.Y from the test's pid)
+ * that this test binds and never answers, so "slow.test" takes one second
+ * (options timeout:1 attempts:1): long enough to hold a lookup in flight on
+ * purpose.
  *
  * Client functions (client_*) run in a forked child as nobody: they use
  * CHECK(), never cmocka's assert_*.
@@ -43,6 +44,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -68,7 +70,6 @@
 #include "psock.pb-c.h"
 #include "wire.h"
 
-#define SLOW_DNS "127.0.0.77"
 #define SLOW_NAME "slow.test"
 /* A reply to a request that needs no lookup takes far less than this. */
 #define REPLY_TIMEOUT_MS 3000
@@ -76,7 +77,6 @@
 #define RSS_SLACK_KIB 1024
 
 #define HOSTS "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
-#define RESOLV "nameserver " SLOW_DNS "\noptions timeout:1 attempts:1\n"
 #define NSSWITCH                                                               \
   "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"             \
   "networks: files\nprotocols: files\nservices: files\n"
@@ -808,7 +808,8 @@ static int client_unknown_calls(void *arg) {
     CHECK(is_error(r, PSOCK__V1__ERROR__KIND__PROTOCOL_ERROR, ENOSYS));
     psock__v1__response__free_unpacked(r, NULL);
   }
-  /* Values out of every range in a known call: a typed error. */
+  /* Values out of every range in a known call: the policy calls it an
+   * invalid request. */
   {
     Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
     Psock__V1__SocketRequest s = PSOCK__V1__SOCKET_REQUEST__INIT;
@@ -821,7 +822,8 @@ static int client_unknown_calls(void *arg) {
     req.call_case = PSOCK__V1__REQUEST__CALL_SOCKET;
     req.socket = &s;
     r = call(fd, &req, NULL, 0);
-    CHECK(r != NULL && r->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR);
+    CHECK(is_error(r, PSOCK__V1__ERROR__KIND__POLICY_DENIED, EACCES));
+    CHECK(strstr(r->error->message, "invalid request") != NULL);
     psock__v1__response__free_unpacked(r, NULL);
   }
   CHECK(still_served(fd, 31));
@@ -853,9 +855,10 @@ static int client_huge_strings(void *arg) {
     name[i] = '.';
   name[len] = '\0';
 
+  /* gaierror, as for any name that does not exist. */
   gai_request(&g, 40, name);
   r = call(fd, &g.req, NULL, 0);
-  CHECK(r != NULL && r->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR);
+  CHECK(is_error(r, PSOCK__V1__ERROR__KIND__GAI_ERROR, EAI_NONAME));
   psock__v1__response__free_unpacked(r, NULL);
 
   h.name = name;
@@ -863,7 +866,11 @@ static int client_huge_strings(void *arg) {
   req.call_case = PSOCK__V1__REQUEST__CALL_GETHOSTBYNAME_EX;
   req.gethostbyname_ex = &h;
   r = call(fd, &req, NULL, 0);
+  /* herror (docs/api.md), or ERANGE: the name does not fit the buffer
+   * psockd gives gethostbyname_r(). */
   CHECK(r != NULL && r->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR);
+  CHECK(r->error->kind == PSOCK__V1__ERROR__KIND__HOST_ERROR ||
+        is_error(r, PSOCK__V1__ERROR__KIND__OS_ERROR, ERANGE));
   psock__v1__response__free_unpacked(r, NULL);
 
   /* getfqdn answers an unknown name with the name: a 60 KiB reply. */
@@ -1531,19 +1538,28 @@ static int client_keeper(void *arg) {
 
 static int setup(void **state) {
   struct sockaddr_in dns = {.sin_family = AF_INET, .sin_port = htons(53)};
+  char slow_dns[32], resolv[128];
   const char *args[] = {"--workers", "1", NULL};
 
   fx.check_rss = getenv("PSOCKD_WRAPPER") == NULL;
 #if defined(__SANITIZE_ADDRESS__)
   fx.check_rss = false; /* freed memory sits in ASan's quarantine */
 #endif
-  harness_private_name_service(HOSTS, RESOLV, NSSWITCH);
-  /* The name server that never answers. */
-  inet_pton(AF_INET, SLOW_DNS, &dns.sin_addr);
+  /*
+   * The name server that never answers, on an address of 127.0.0.0/8 of
+   * our own (from our pid): other test programs running at the same time
+   * bind name servers of theirs in the same network namespace.
+   */
+  snprintf(slow_dns, sizeof(slow_dns), "127.77.%u.%u",
+           (unsigned)(getpid() >> 8) & 0xff, (unsigned)getpid() & 0xff);
+  snprintf(resolv, sizeof(resolv),
+           "nameserver %s\noptions timeout:1 attempts:1\n", slow_dns);
+  harness_private_name_service(HOSTS, resolv, NSSWITCH);
+  inet_pton(AF_INET, slow_dns, &dns.sin_addr);
   fx.dns_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   assert_true(fx.dns_fd >= 0);
   if (bind(fx.dns_fd, (struct sockaddr *)&dns, sizeof(dns)) < 0)
-    fail_msg("bind %s:53: %s", SLOW_DNS, strerror(errno));
+    fail_msg("bind %s:53: %s", slow_dns, strerror(errno));
   fx.share = mmap(NULL, sizeof(*fx.share), PROT_READ | PROT_WRITE,
                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   assert_true(fx.share != MAP_FAILED);
