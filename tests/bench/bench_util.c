@@ -288,12 +288,68 @@ static int children_of(pid_t ppid, const char *want, pid_t *out, int max) {
   return n;
 }
 
+/* pid's command line (its title), arguments joined by spaces. */
+static bool title_of(pid_t pid, char *buf, size_t len) {
+  char path[64];
+  ssize_t n;
+  int fd;
+
+  snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  n = read(fd, buf, len - 1);
+  close(fd);
+  if (n <= 0)
+    return false;
+  buf[n] = '\0';
+  for (ssize_t i = 0; i + 1 < n; i++)
+    if (buf[i] == '\0')
+      buf[i] = ' ';
+  return true;
+}
+
+/* Descendants of root (not root itself) whose title starts with title:
+ * their count, the first max in out. */
+static int descendants_titled(pid_t root, const char *title, pid_t *out,
+                              int max) {
+  pid_t kids[256];
+  int n = children_of(root, NULL, kids, 256), found = 0;
+
+  for (int i = 0; i < n; i++) {
+    char t[256];
+    pid_t sub[64];
+    int k;
+
+    if (title_of(kids[i], t, sizeof(t)) &&
+        strncmp(t, title, strlen(title)) == 0) {
+      if (found < max)
+        out[found] = kids[i];
+      found++;
+    }
+    k = descendants_titled(kids[i], title, sub, 64);
+    for (int j = 0; j < k && j < 64; j++, found++)
+      if (found < max)
+        out[found] = sub[j];
+  }
+  return found;
+}
+
+int bench_psockd_procs(const struct bench_psockd *p, const char *title,
+                       pid_t *out, int max) {
+  return descendants_titled(p->pid, title, out, max);
+}
+
 int bench_psockd_workers(const struct bench_psockd *p, pid_t *out, int max) {
-  return children_of(p->pid, "--role=worker", out, max);
+  return bench_psockd_procs(p, "psockd-worker", out, max);
 }
 
 int bench_psockd_priv(const struct bench_psockd *p, pid_t *out, int max) {
   return children_of(p->pid, "--role=priv", out, max);
+}
+
+int bench_psockd_spawn(const struct bench_psockd *p, pid_t *out, int max) {
+  return children_of(p->pid, "--role=spawn", out, max);
 }
 
 static void print_log(const struct bench_psockd *p) {
@@ -402,7 +458,7 @@ int bench_psockd_start(struct bench_psockd *p, const char *path,
   const char *argv[40];
   size_t argc = 0;
   uint64_t end;
-  pid_t w[64];
+  pid_t sp[4];
 
   memset(p, 0, sizeof(*p));
   snprintf(p->dir, sizeof(p->dir), "%s", dir);
@@ -455,6 +511,11 @@ int bench_psockd_start(struct bench_psockd *p, const char *path,
   argv[argc++] = policy;
   argv[argc++] = "--workers";
   argv[argc++] = nworkers;
+  /* The clients run as BENCH_UID; psockd's own default mode is 0600. */
+  argv[argc++] = "--socket-mode=0666";
+  /* Workers (per client identity) stay for the whole run once started,
+   * so that no figure pays for starting one again. */
+  argv[argc++] = "--worker-idle=3600";
   for (size_t i = 0; extra && extra[i] && argc < 39; i++)
     argv[argc++] = extra[i];
   argv[argc] = NULL;
@@ -479,7 +540,8 @@ int bench_psockd_start(struct bench_psockd *p, const char *path,
     _exit(127);
   }
 
-  /* Up: the socket accepts and every worker is running. */
+  /* Up: the socket accepts and psockd-spawn runs (workers start with
+   * their identity's first connection). */
   end = bench_now_ns() + 10000000000ULL;
   while (bench_now_ns() < end) {
     int st;
@@ -492,8 +554,7 @@ int bench_psockd_start(struct bench_psockd *p, const char *path,
       p->holder = 0;
       return -ECHILD;
     }
-    if (socket_accepts(p->sock) &&
-        bench_psockd_workers(p, w, 64) == (int)workers)
+    if (socket_accepts(p->sock) && bench_psockd_spawn(p, sp, 4) == 1)
       return 0;
     bench_sleep_ms(10);
   }
@@ -516,37 +577,49 @@ void bench_psockd_stop(struct bench_psockd *p) {
 
 /* ---------------------------------------------------------------- memory */
 
-static long rss_kib(pid_t pid) {
+/* "key: N kB" of /proc/PID/file, or -1. */
+static long kib_field(pid_t pid, const char *file, const char *key) {
   char path[64], line[256];
+  size_t klen = strlen(key);
   long kib = -1;
   FILE *f;
 
-  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+  snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
   f = fopen(path, "re");
   if (!f)
     return -1;
   while (fgets(line, sizeof(line), f))
-    if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+    if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+      kib = atol(line + klen + 1);
       break;
+    }
   fclose(f);
   return kib;
 }
 
-long bench_tree_rss_kib(pid_t root) {
+static long tree_kib(pid_t root, const char *file, const char *key) {
   pid_t kids[256];
-  long total = rss_kib(root);
+  long total = kib_field(root, file, key);
   int n;
 
   if (total < 0)
     return -1;
   n = children_of(root, NULL, kids, 256);
   for (int i = 0; i < n; i++) {
-    long k = bench_tree_rss_kib(kids[i]);
+    long k = tree_kib(kids[i], file, key);
 
     if (k > 0)
       total += k;
   }
   return total;
+}
+
+long bench_tree_rss_kib(pid_t root) {
+  return tree_kib(root, "status", "VmRSS");
+}
+
+long bench_tree_pss_kib(pid_t root) {
+  return tree_kib(root, "smaps_rollup", "Pss");
 }
 
 /* ------------------------------------------------------------- helpers */

@@ -79,31 +79,46 @@ struct bench_psockd {
 
 /*
  * Start psockd (binary at path) on DIR/psockd.sock with --policy policy,
- * --workers workers, and extra (NULL-terminated, may be NULL). dir is a
- * fresh directory (mode 0755) owned by the caller. With BENCH_NS_NET psockd
- * runs in a network namespace of its own (loopback up); with
- * BENCH_NS_STALLDNS it also runs in a mount namespace whose resolv.conf
- * names a DNS server on 127.0.0.1:53 in that network namespace that reads
- * every query and never answers (each lookup stalls until the resolver's
- * timeout of dns_timeout_s). Waits until every worker is up. 0 or -errno;
- * on failure psockd's log is printed.
+ * --workers workers (per client identity), --socket-mode=0666 (clients run
+ * as BENCH_UID), --worker-idle=3600 (a worker, once started, stays for the
+ * run), and extra (NULL-terminated, may be NULL). dir is a fresh directory
+ * (mode 0755) owned by the caller. With BENCH_NS_NET psockd runs in a
+ * network namespace of its own (loopback up); with BENCH_NS_STALLDNS it
+ * also runs in a mount namespace whose resolv.conf names a DNS server on
+ * 127.0.0.1:53 in that network namespace that reads every query and never
+ * answers (each lookup stalls until the resolver's timeout of
+ * dns_timeout_s). Waits until the socket accepts and psockd-spawn runs:
+ * workers start with the first connection of their identity (the check
+ * of the socket is root's, so root has one). 0 or -errno; on failure
+ * psockd's log is printed.
  */
 int bench_psockd_start(struct bench_psockd *p, const char *path,
                        const char *dir, const char *policy, unsigned workers,
                        unsigned flags, int dns_timeout_s,
                        const char *const *extra);
 void bench_psockd_stop(struct bench_psockd *p);
-/* Worker pids (children of the master started with --role=worker). */
+/* psockd's processes (any depth) whose title starts with title
+ * ("psockd-worker uid=65534 ", "psockd-resolver", ...): their count, the
+ * first max pids in out. */
+int bench_psockd_procs(const struct bench_psockd *p, const char *title,
+                       pid_t *out, int max);
+/* Every worker's pid (title "psockd-worker uid=U id=N", children of
+ * psockd-spawn), of any identity. */
 int bench_psockd_workers(const struct bench_psockd *p, pid_t *out, int max);
 /* psockd-priv's pid (child of the master started with --role=priv). */
 int bench_psockd_priv(const struct bench_psockd *p, pid_t *out, int max);
+/* psockd-spawn's pid: the workers it forks inherit its CPU placement. */
+int bench_psockd_spawn(const struct bench_psockd *p, pid_t *out, int max);
 /* Join the network namespace psockd runs in (for BENCH_NS_NET). */
 int bench_psockd_enter_netns(const struct bench_psockd *p);
 
 /* ---------------------------------------------------------------- memory */
 
-/* Sum of VmRSS (KiB) of pid and all its descendants, or -1. */
+/* Sum of VmRSS (KiB) of pid and all its descendants, or -1. Pages that
+ * forked processes share count once per process. */
 long bench_tree_rss_kib(pid_t pid);
+/* Sum of their PSS (KiB): each shared page split among its sharers. */
+long bench_tree_pss_kib(pid_t pid);
 
 /* ------------------------------------------------------------- helpers */
 

@@ -23,6 +23,7 @@
  * rounds, and the ratio is the median of the per-round ratios.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -442,14 +443,51 @@ static void psockd_start(struct bench_psockd *p, const char *name,
     die("cannot start psockd (%s): %s", S.psockd, strerror(-r));
 }
 
-/* Pin (cpu >= 0) or unpin (cpu < 0) every thread of every worker. */
+/*
+ * Pin (cpu >= 0) or unpin (cpu < 0) every thread of every worker and of
+ * its resolver, and psockd-spawn: a worker starts with its identity's
+ * first connection, forked by psockd-spawn, and inherits its placement.
+ */
 static void pin_workers(const struct bench_psockd *p, int cpu) {
-  pid_t w[64];
-  int n = bench_psockd_workers(p, w, 64);
+  static const char *const titles[] = {"psockd --role=spawn", "psockd-worker",
+                                       "psockd-resolver"};
 
-  for (int i = 0; i < n; i++)
-    if (bench_pin_process(w[i], cpu) < 0)
-      die("cannot pin worker %d", (int)w[i]);
+  for (size_t t = 0; t < sizeof(titles) / sizeof(titles[0]); t++) {
+    pid_t w[64];
+    int n = bench_psockd_procs(p, titles[t], w, 64);
+
+    for (int i = 0; i < n && i < 64; i++)
+      if (bench_pin_process(w[i], cpu) < 0)
+        die("cannot pin %s %d", titles[t], (int)w[i]);
+  }
+}
+
+/* The bench clients' workers (they all run as BENCH_UID): their count,
+ * and their fds (one per connection, and a few of their own) in buf. */
+static int user_workers(const struct bench_psockd *p, char *buf, size_t len) {
+  char title[48];
+  pid_t w[16];
+  int n;
+  size_t off = 0;
+
+  snprintf(title, sizeof(title), "psockd-worker uid=%d ", BENCH_UID);
+  n = bench_psockd_procs(p, title, w, 16);
+  buf[0] = '\0';
+  for (int i = 0; i < n && i < 16 && off < len; i++) {
+    char path[64];
+    int fds = 0;
+    DIR *d;
+    struct dirent *e;
+
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)w[i]);
+    if ((d = opendir(path))) {
+      while ((e = readdir(d)))
+        fds += e->d_name[0] != '.';
+      closedir(d);
+    }
+    off += (size_t)snprintf(buf + off, len - off, "%s%d", i ? "/" : "", fds);
+  }
+  return n;
 }
 
 /* Pin (or unpin) psockd-priv: a privileged bind goes through it. */
@@ -637,6 +675,12 @@ struct tput_shared {
   int failed;
 };
 
+/* psock's throughput figure: the psockd its clients use, and what was
+ * seen of its workers (for the bench user) with every client connected. */
+static const struct bench_psockd *tput_psockd;
+static int tput_workers;
+static char tput_worker_fds[64];
+
 struct tput_arg {
   struct tput_shared *sh;
   int idx;
@@ -702,6 +746,10 @@ static double tput_run(int nclients, bool psock, const char *ref_path,
   for (int i = 0; i < nclients; i++)
     if (wait_byte(ready[0]) != 'r')
       die("throughput client did not start");
+  /* Every client is connected: which workers serve them? */
+  if (psock)
+    tput_workers =
+        user_workers(tput_psockd, tput_worker_fds, sizeof(tput_worker_fds));
   sh->end_ns = bench_now_ns() + (uint64_t)(S.tput_seconds * 1e9);
   close(go[1]); /* everyone reads EOF: go */
   for (int i = 0; i < nclients; i++)
@@ -726,6 +774,7 @@ static void figure_throughput(const struct bench_psockd *p2) {
   snprintf(ref_path, sizeof(ref_path), "%s/ref2.sock", tmpdir);
   ref_start(ref_path, 2, -1, ref);
   use_psockd(p2);
+  tput_psockd = p2;
   for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
     double f[64], p[64], ratio[64], fm, pm, rm;
     int n = S.tput_rounds < 64 ? S.tput_rounds : 64;
@@ -757,6 +806,19 @@ static void figure_throughput(const struct bench_psockd *p2) {
       }
       ratio[r] = p[r] / f[r];
     }
+    /*
+     * psockd's workers are per client identity, and every bench client is
+     * BENCH_UID: p2's --workers 2 gives that one user two workers, which
+     * psockd starts as a worker has 4 connections and then gives each new
+     * connection to the less loaded. Against 2 floor servers the figure
+     * means something only if the clients were on 2 workers.
+     */
+    if (counts[k] >= 8 && tput_workers != 2)
+      die("throughput, %d clients: %d worker(s) for uid %d, expected 2 "
+          "(fds %s)",
+          counts[k], tput_workers, BENCH_UID, tput_worker_fds);
+    note("  %d client(s): %d worker(s) for uid %d, fds %s", counts[k],
+         tput_workers, BENCH_UID, tput_worker_fds);
     fm = bench_median(f, (size_t)n);
     pm = bench_median(p, (size_t)n);
     rm = bench_median(ratio, (size_t)n);
@@ -769,9 +831,10 @@ static void figure_throughput(const struct bench_psockd *p2) {
     SET(row->target, ">= 0.85x");
     row_met(row, rm >= 0.85);
     if (one)
-      SET(row->place, "client, 2 workers / 2 floor procs on CPU%d", S.cpu);
+      SET(row->place, "client, its worker / floor proc on CPU%d", S.cpu);
     else
-      SET(row->place, "2 workers / 2 floor procs, unpinned");
+      SET(row->place, "%d workers of 1 uid / 2 floor procs, free",
+          tput_workers);
   }
   bench_kill(ref[0]);
   bench_kill(ref[1]);
@@ -1022,7 +1085,7 @@ static int net_run(enum path path, uint16_t port, int cpu, int helper_cpu,
   if (wait_byte(ready[0]) != 'r')
     die("network client did not start (%s)", path_name[path]);
   close(ready[0]);
-  if (path >= PATH_PASTA_SPLICE) {
+  if (path >= PATH_PASTA_SPLICE && path <= PATH_SLIRP) {
     helper = helper_start(path, child, port);
     if (helper < 0) {
       note("%s did not start", path_name[path]);
@@ -1328,9 +1391,19 @@ static void figure_connect(const struct bench_psockd *p1) {
 
 /* --------------------------------------- figure 6: privileged bind */
 
-static int bind_samples_psock(int count, double *ret_p50) {
+/*
+ * Bind a new socket to 127.0.0.1:80 count times, closing each before the
+ * next, as a program that restarts its server would. The kernel frees the
+ * port when the last copy of a socket that is not listening closes; psockd
+ * closes its copies (the worker's and psockd-priv's) on a thread of their
+ * own after it has replied, so the next bind may find the port still in
+ * use: such a bind is counted in *ret_in_use, and tried again after 1 ms
+ * (the time of the bind that succeeds is the sample).
+ */
+static int bind_samples_psock(int count, double *ret_p50, double *ret_in_use) {
   double *v = calloc((size_t)count, sizeof(double));
   psock_address a;
+  int in_use = 0;
 
   if (!v)
     return 1;
@@ -1338,13 +1411,19 @@ static int bind_samples_psock(int count, double *ret_p50) {
   for (int i = -3; i < count; i++) {
     psock_sock *s = psock_socket(AF_INET, SOCK_STREAM, 0);
     uint64_t t0;
+    int tries = 0;
 
     if (!s)
       return 2;
     t0 = bench_now_ns();
-    if (psock_bind(s, &a) < 0) {
-      fprintf(stderr, "psock bind: %s\n", psock_last_error_message());
-      return 3;
+    while (psock_bind(s, &a) < 0) {
+      if (psock_last_error_code() != EADDRINUSE || ++tries > 1000) {
+        fprintf(stderr, "psock bind: %s\n", psock_last_error_message());
+        return 3;
+      }
+      in_use += tries == 1;
+      bench_sleep_ms(1);
+      t0 = bench_now_ns();
     }
     if (i >= 0)
       v[i] = us_since(t0);
@@ -1352,6 +1431,7 @@ static int bind_samples_psock(int count, double *ret_p50) {
   }
   bench_sort(v, (size_t)count);
   *ret_p50 = bench_quantile(v, (size_t)count, 0.5);
+  *ret_in_use = in_use;
   free(v);
   return 0;
 }
@@ -1395,7 +1475,8 @@ static int authbind_child(int count) {
 
 struct bind_arg {
   const struct bench_psockd *p;
-  double *p50;
+  double *p50; /* [0] p50 of psock's binds, [1] how many found the port in
+                  use */
   const char *authbind;
   int out; /* pipe for the authbind child's answer */
 };
@@ -1405,7 +1486,7 @@ static int psock_bind_client(void *p) {
 
   if (bench_pin_self(S.cpu) < 0 || bench_become_user() < 0)
     return 1;
-  return bind_samples_psock(S.bind_samples, a->p50);
+  return bind_samples_psock(S.bind_samples, &a->p50[0], &a->p50[1]);
 }
 
 /* As root: join psockd's private network namespace (port 80 is ours
@@ -1497,8 +1578,9 @@ static double authbind_once(const struct bench_psockd *p3,
 static void figure_bind(const struct bench_psockd *p3) {
   int n = S.rounds < 64 ? S.rounds : 64;
   double ps[64], ab[64], ratio[64];
-  double *p50 = bench_shared(sizeof(double));
+  double *p50 = bench_shared(2 * sizeof(double));
   struct bind_arg a = {.p = p3, .p50 = p50};
+  long in_use = 0;
   char authbind[256];
   bool have_ab = bench_find_program("authbind", authbind, sizeof(authbind)) &&
                  access("/etc/authbind", F_OK) == 0;
@@ -1514,7 +1596,8 @@ static void figure_bind(const struct bench_psockd *p3) {
   for (int r = 0; r < n; r++) {
     if (bench_wait(bench_spawn(psock_bind_client, &a), 120000) != 0)
       die("psock bind to port 80 failed");
-    ps[r] = *p50;
+    ps[r] = p50[0];
+    in_use += (long)p50[1];
     if (have_ab) {
       ab[r] = authbind_once(p3, authbind);
       if (ab[r] < 0)
@@ -1539,7 +1622,16 @@ static void figure_bind(const struct bench_psockd *p3) {
     SET(row->ratio, "%.4fx", rm);
     row_met(row, rm <= 0.01);
   }
-  bench_unshare(p50, sizeof(double));
+  /* The kernel frees a port when the last copy of its socket closes: a
+   * bind right after the close of the last one never fails natively. */
+  row = row_new("6. close, then bind port 80 again");
+  SET(row->psock, "%ld/%d in use", in_use, n * (S.bind_samples + 3));
+  SET(row->ref, "kernel: 0");
+  SET(row->ratio, "-");
+  SET(row->target, "0 (psockd's copy closed)");
+  row_met(row, in_use == 0);
+  SET(row->place, "client+worker+priv on CPU%d", S.cpu);
+  bench_unshare(p50, 2 * sizeof(double));
 }
 
 /* ----------------------------------------- figure 7a: memory per conn */
@@ -1593,13 +1685,21 @@ static int mem_client(void *p) {
   return 0;
 }
 
-static void figure_memory(const struct bench_psockd *p2) {
-  struct mem_arg a = {.path = p2->sock};
-  long before, after;
-  int ready[2], done[2];
+/*
+ * p5 is a psockd no bench client has used yet (--workers 2, no connection
+ * limit): its workers for the bench user start with the first of the
+ * connections, so what they cost (the two workers and their resolvers, as
+ * a whole) is part of the figure, as it is for every user of a real host.
+ * All connections are one user's; psock-load shows the cost with 10 users.
+ */
+static void figure_memory(const struct bench_psockd *p5) {
+  struct mem_arg a = {.path = p5->sock};
+  long before, after, pss_before, pss_after;
+  int ready[2], done[2], nworkers;
+  char fds[64];
   pid_t pid;
   struct row *row;
-  double per;
+  double per, per_pss;
 
   note("figure 7a: memory per idle connection, %d connections", S.mem_conns);
   mkpipe(ready);
@@ -1608,18 +1708,27 @@ static void figure_memory(const struct bench_psockd *p2) {
   a.done = done[0];
   a.done_w = done[1];
   bench_sleep_ms(200);
-  before = bench_tree_rss_kib(p2->pid);
+  if (user_workers(p5, fds, sizeof(fds)) != 0)
+    die("memory: the bench user has workers before its first connection");
+  before = bench_tree_rss_kib(p5->pid);
+  pss_before = bench_tree_pss_kib(p5->pid);
   pid = bench_spawn(mem_client, &a);
   close(ready[1]);
   close(done[0]);
   if (wait_byte(ready[0]) != 'r')
     die("memory client failed");
   bench_sleep_ms(300);
-  after = bench_tree_rss_kib(p2->pid);
+  after = bench_tree_rss_kib(p5->pid);
+  pss_after = bench_tree_pss_kib(p5->pid);
+  nworkers = user_workers(p5, fds, sizeof(fds));
   close(done[1]);
   close(ready[0]);
   bench_wait(pid, 60000);
   per = (double)(after - before) * 1024.0 / S.mem_conns;
+  per_pss = (double)(pss_after - pss_before) * 1024.0 / S.mem_conns;
+  note("  %d worker(s) for uid %d (fds %s); PSS %ld -> %ld KiB, %.0f B per "
+       "connection",
+       nworkers, BENCH_UID, fds, pss_before, pss_after, per_pss);
 
   row = row_new("7. psockd RSS per idle connection");
   SET(row->psock, "%.0f B", per);
@@ -1627,7 +1736,15 @@ static void figure_memory(const struct bench_psockd *p2) {
   SET(row->ratio, "-");
   SET(row->target, "<= 8 KiB");
   row_met(row, per <= 8192);
-  SET(row->place, "%d conns, 2 workers", S.mem_conns);
+  SET(row->place, "%d conns, 1 uid: %d workers+resolvers", S.mem_conns,
+      nworkers);
+  row = row_new("7. ... by PSS (shared pages split)");
+  SET(row->psock, "%.0f B", per_pss);
+  SET(row->ref, "%ld -> %ld KiB", pss_before, pss_after);
+  SET(row->ratio, "-");
+  SET(row->target, "info");
+  SET(row->met, "-");
+  SET(row->place, "as above");
 }
 
 /* ------------------------------- figure 7b: a stalled name lookup */
@@ -1963,7 +2080,7 @@ int main(int argc, char **argv) {
       {"authbind-child", required_argument, NULL, 'A'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  struct bench_psockd p1, p2, p3, p4;
+  struct bench_psockd p1, p2, p3, p4, p5;
   struct rlimit rl = {.rlim_cur = 65536, .rlim_max = 65536};
   const char *extra2[] = {"--max-conns", "100000", NULL};
   int c;
@@ -2076,8 +2193,11 @@ int main(int argc, char **argv) {
     figure_connect(&p1);
   if (want("bind"))
     figure_bind(&p3);
-  if (want("memory"))
-    figure_memory(&p2);
+  if (want("memory")) {
+    psockd_start(&p5, "p5", 2, 0, extra2);
+    figure_memory(&p5);
+    bench_psockd_stop(&p5);
+  }
   if (want("stall"))
     figure_stall(&p3, &p4);
   if (want("shim"))

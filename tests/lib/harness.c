@@ -707,14 +707,36 @@ int harness_psockd_procs(const struct psockd_proc *p, const char *title,
   return n < 0 ? -1 : (int)k;
 }
 
+/*
+ * No worker and no resolver: psockd's tree is the master, psockd-priv and
+ * psockd-spawn. Titles alone do not do: a worker psockd-spawn has just
+ * forked (and a resolver its worker has just forked) still bears its
+ * parent's title for a moment.
+ */
+static bool psockd_bare(const struct psockd_proc *p) {
+  pid_t tree[512];
+
+  return psockd_tree(p, tree, 512) == 3 &&
+         harness_psockd_procs(p, "psockd-worker", NULL, 0) == 0 &&
+         harness_psockd_procs(p, "psockd-resolver", NULL, 0) == 0;
+}
+
 int harness_psockd_idle_fds(const struct psockd_proc *p) {
   int limit = 1500 * (psockd_wrapper() ? 10 : 1);
+  int last = -1, same = 0;
 
-  /* Workers retire after --worker-idle (1 s in tests): wait for that. */
+  /*
+   * Workers retire after --worker-idle (1 s in tests): wait for that, and
+   * for the fd total to hold still for 200 ms (a connection the master has
+   * accepted but not handed on yet would start a worker a moment later).
+   */
   for (int i = 0; i < limit; i++) {
-    if (harness_psockd_procs(p, "psockd-worker", NULL, 0) == 0 &&
-        harness_psockd_procs(p, "psockd-resolver", NULL, 0) == 0)
-      return harness_psockd_fd_total(p);
+    int n = psockd_bare(p) ? harness_psockd_fd_total(p) : -1;
+
+    same = n >= 0 && n == last ? same + 1 : 0;
+    last = n;
+    if (same >= 20)
+      return n;
     usleep(10000);
   }
   return -1;
@@ -815,15 +837,26 @@ static void run_child(int flags, bool nobody, int (*fn)(void *), void *arg,
   exit(*result == 0 ? 0 : 1);
 }
 
-static int run_as(int flags, bool nobody, int (*fn)(void *), void *arg) {
-  int *result, status, ret;
-  pid_t pid, r;
+/* A client started and not waited for yet: its pid and where its
+ * function's result lands. */
+struct started {
+  pid_t pid;
+  int *result;
+};
+
+static struct started started[8];
+
+/* Fork a child that runs fn(arg) (see run_child). Its pid, or -1. */
+static pid_t start_child(int flags, bool nobody, int (*fn)(void *), void *arg,
+                         int **ret_result) {
+  int *result;
+  pid_t pid;
 
   result = mmap(NULL, sizeof(*result), PROT_READ | PROT_WRITE,
                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (result == MAP_FAILED) {
     fprintf(stderr, "harness: mmap: %s\n", strerror(errno));
-    return HARNESS_CHILD_FORK_FAILED;
+    return -1;
   }
   *result = 0;
   /* Or the child's exit() prints our buffered output a second time. */
@@ -832,15 +865,24 @@ static int run_as(int flags, bool nobody, int (*fn)(void *), void *arg) {
   if (pid < 0) {
     fprintf(stderr, "harness: fork: %s\n", strerror(errno));
     munmap(result, sizeof(*result));
-    return HARNESS_CHILD_FORK_FAILED;
+    return -1;
   }
   if (pid == 0)
     run_child(flags, nobody, fn, arg, result);
+  *ret_result = result;
+  return pid;
+}
 
-  r = wait_bounded(pid, &status, HARNESS_CHILD_TIMEOUT_S * 1000);
+/* Wait (at most timeout_s) for a child of start_child(); its result as
+ * harness_run_as_nobody() documents it. Unmaps result. */
+static int wait_child(pid_t pid, int *result, int timeout_s) {
+  int status, ret;
+  pid_t r;
+
+  r = wait_bounded(pid, &status, timeout_s * 1000);
   if (r == 0) {
     fprintf(stderr, "harness: child %d still running after %d s: killed\n",
-            (int)pid, HARNESS_CHILD_TIMEOUT_S);
+            (int)pid, timeout_s);
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     ret = HARNESS_CHILD_TIMEOUT;
@@ -861,6 +903,15 @@ static int run_as(int flags, bool nobody, int (*fn)(void *), void *arg) {
   }
   munmap(result, sizeof(*result));
   return ret;
+}
+
+static int run_as(int flags, bool nobody, int (*fn)(void *), void *arg) {
+  int *result;
+  pid_t pid = start_child(flags, nobody, fn, arg, &result);
+
+  if (pid < 0)
+    return HARNESS_CHILD_FORK_FAILED;
+  return wait_child(pid, result, HARNESS_CHILD_TIMEOUT_S);
 }
 
 int harness_run_as_nobody(int flags, int (*fn)(void *), void *arg) {
@@ -896,6 +947,41 @@ int harness_run_as(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
 
   /* The root path enters the network namespace first, as for nobody. */
   return run_as(flags, false, run_ids_child, &ids);
+}
+
+pid_t harness_start_as(uid_t uid, gid_t gid, const gid_t *groups,
+                       size_t n_groups, int flags, int (*fn)(void *),
+                       void *arg) {
+  /* The child gets its own copy of ids with its memory at fork. */
+  struct run_ids ids = {uid, gid, groups, n_groups, fn, arg};
+  struct started *slot = NULL;
+
+  for (size_t i = 0; i < sizeof(started) / sizeof(started[0]) && !slot; i++)
+    if (started[i].pid == 0)
+      slot = &started[i];
+  if (!slot) {
+    fprintf(stderr, "harness: too many clients started and not waited for\n");
+    return -1;
+  }
+  slot->pid = start_child(flags, false, run_ids_child, &ids, &slot->result);
+  if (slot->pid < 0) {
+    slot->pid = 0;
+    return -1;
+  }
+  return slot->pid;
+}
+
+int harness_wait(pid_t pid, int timeout_s) {
+  for (size_t i = 0; i < sizeof(started) / sizeof(started[0]); i++) {
+    if (started[i].pid == pid && pid > 0) {
+      int r = wait_child(pid, started[i].result, timeout_s);
+
+      started[i].pid = 0;
+      return r;
+    }
+  }
+  fprintf(stderr, "harness: %d is no client of harness_start_as()\n", (int)pid);
+  return HARNESS_CHILD_FORK_FAILED;
 }
 
 /* ------------------------------------------------ a private name service */

@@ -149,6 +149,22 @@ int harness_run_as_root(int flags, int (*fn)(void *), void *arg);
 int harness_run_as(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
                    int flags, int (*fn)(void *), void *arg);
 
+/*
+ * As harness_run_as(), but without waiting: the child runs fn(arg) while
+ * the test goes on (a client that holds a connection, or one half of two
+ * clients that must overlap in time). Returns the child's pid, or -1
+ * (explained on stderr). Collect it with harness_wait(); at most 8 at once.
+ */
+pid_t harness_start_as(uid_t uid, gid_t gid, const gid_t *groups,
+                       size_t n_groups, int flags, int (*fn)(void *),
+                       void *arg);
+
+/*
+ * Wait at most timeout_s for a client of harness_start_as() (killed after
+ * that) and return its result as harness_run_as_nobody() does.
+ */
+int harness_wait(pid_t pid, int timeout_s);
+
 /* Print a failed CHECK(): file:line, the expression, the psock error. */
 void harness_check_failed(const char *file, int line, const char *expr);
 
