@@ -348,6 +348,10 @@ void rpc_finish(struct rpc_call *call, enum rpc_outcome outcome) {
 
   rpc_resumed(call);
   settle(call, outcome);
+  /* Our copies of the client's sockets go before the reply does: once the
+   * client has its answer it may close its own copy and expect the socket
+   * gone (a listener no longer accepting), as natively. */
+  closer_add_fds(c ? c->set->closer : NULL, call->fds_in, PSOCK_MAX_FDS);
   if (c && !c->dead) {
     len = pack(call, pack_buf, sizeof(pack_buf));
     /* conn_send() owns the fds from here, sent or not. */

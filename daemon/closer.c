@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -107,9 +109,37 @@ int closer_new(struct closer **ret) {
   return 0;
 }
 
+/*
+ * Whether close(fd) returns at once: a socket without a positive linger
+ * time. Such fds are closed inline, so that a socket the client has closed
+ * stops working when the client's close returns, as it would natively (a
+ * listener psockd still held would otherwise keep completing handshakes
+ * until the thread got to it). Everything else goes to the thread.
+ *
+ * The check races with a client setting SO_LINGER on its own copy between
+ * getsockopt() and close(); the worst it buys is a loop stalled for the
+ * linger time, in a worker that serves only that client's own identity
+ * (the master kills a worker that stops answering pings; see security.md).
+ */
+static bool close_is_quick(int fd) {
+  struct stat st;
+  struct linger l;
+  socklen_t len = sizeof(l);
+
+  if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+    return false;
+  if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) < 0)
+    return false;
+  return !(l.l_onoff && l.l_linger > 0);
+}
+
 void closer_add(struct closer *c, int fd) {
   if (fd < 0)
     return;
+  if (close_is_quick(fd)) {
+    close(fd);
+    return;
+  }
   /* Out of memory: closing here is still better than leaking the fd. */
   if (!c || fdvec_push(&c->batch, fd) < 0)
     close(fd);

@@ -9,7 +9,10 @@
  * it), so an event loop that closed such fds itself could be frozen by any
  * client. Every fd that a client has held, holds, or may already hold
  * (fds received in requests, fds sent in replies) is closed here instead,
- * on a thread of its own; the loop only queues numbers.
+ * on a thread of its own, unless a look at it shows the close cannot wait
+ * (a socket without a positive SO_LINGER time): those are closed at once,
+ * so that a socket the client closed stops working as soon as it would
+ * natively.
  *
  * The loop queues with closer_add() and hands each batch over with
  * closer_flush() once per iteration, so a busy loop pays one lock and at
@@ -24,7 +27,8 @@ struct closer;
 /* Start the closing thread. Returns 0 or -errno. */
 int closer_new(struct closer **ret);
 
-/* Queue fd (>= 0) for closing; -1 entries are ignored. Loop thread only. */
+/* Close fd (>= 0) now if that cannot block, else queue it; -1 is ignored.
+ * Loop thread only. */
 void closer_add(struct closer *c, int fd);
 
 /* Queue fds[0..n) and set each slot to -1. */

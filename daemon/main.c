@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "authz.h"
+#include "bounds.h"
 #include "cleanup.h"
 #include "config.h"
 #include "log.h"
@@ -40,7 +41,6 @@
 #include "policy.h"
 #include "privserve.h"
 #include "proctitle.h"
-#include "bounds.h"
 #include "sandbox.h"
 #include "spawn.h"
 #include "wire.h"
@@ -395,8 +395,10 @@ static int remove_stale_socket(const char *path) {
 
   if (lstat(path, &st) < 0)
     return errno == ENOENT ? 0 : -errno;
-  if (!S_ISSOCK(st.st_mode))
+  if (!S_ISSOCK(st.st_mode)) {
+    log_err("%s exists and is not a socket: not removing it", path);
     return -EEXIST;
+  }
   return unlink(path) < 0 ? -errno : 0;
 }
 

@@ -172,8 +172,42 @@ static int client_listen_udp(void *arg) {
   return 0;
 }
 
+/*
+ * Once close() returns, a listener is gone, as natively: nothing psockd
+ * still held keeps completing handshakes. Many rounds, since a copy closed
+ * late would show only in a narrow window.
+ */
+static int client_closed_listener_refuses(void *arg) {
+  for (int i = 0; i < 100; i++) {
+    psock_address name;
+    psock_sock *srv = api_listen_tcp(AF_INET, "127.0.0.1", 1, &name);
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_port = htons(name.u.in.port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd, r, e;
+
+    CHECK(srv != NULL);
+    CHECK(psock_close(srv) == 0);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(fd >= 0);
+    r = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+    e = errno;
+    close(fd);
+    if (r == 0 || e != ECONNREFUSED) {
+      fprintf(stderr, "round %d: connect to a closed listener: %s\n", i,
+              r == 0 ? "accepted" : strerror(e));
+      return 1;
+    }
+  }
+  return 0;
+}
+
 static void test_listen_and_accept(void **state) {
   assert_as_nobody(0, client_listen_accept, NULL);
+}
+
+static void test_closed_listener_refuses_at_once(void **state) {
+  assert_as_nobody(0, client_closed_listener_refuses, NULL);
 }
 
 static void test_listen_on_datagram_socket_refused(void **state) {
@@ -361,6 +395,7 @@ int main(void) {
       cmocka_unit_test(test_bind_then_getsockname),
       cmocka_unit_test(test_bind_twice_refused),
       cmocka_unit_test(test_listen_and_accept),
+      cmocka_unit_test(test_closed_listener_refuses_at_once),
       cmocka_unit_test(test_listen_on_datagram_socket_refused),
       cmocka_unit_test(test_getpeername_of_connected_socket),
       cmocka_unit_test(test_getpeername_unconnected_refused),
