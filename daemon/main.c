@@ -317,21 +317,57 @@ static int run_check_or_dump(const struct options *o) {
   return EXIT_SUCCESS;
 }
 
-/* The user psockd-priv and psockd-spawn run as (never a client's). */
+/* The user psockd-priv and psockd-spawn run as (never a client's): the
+ * master named it, as an account or as the digits of a uid it claimed. */
 static int service_user(const struct options *o, uid_t *uid, gid_t *gid) {
-  bool dynamic;
-  int r = sandbox_service_user(o->user, uid, gid, &dynamic);
+  int r = sandbox_service_user(o->user, uid, gid);
 
   if (r < 0)
     log_err("no user to run as (%s): create the system user psockd "
             "(systemd/psockd.sysusers) or name one with --user",
             strerror(-r));
-  else if (dynamic && o->role == ROLE_PRIV)
-    log_notice("no user 'psockd': psockd-priv and psockd-spawn run as uid "
-               "%u, which no account has (create the system user psockd, "
-               "systemd/psockd.sysusers, to choose it)",
-               (unsigned)*uid);
   return r;
+}
+
+/* The dynamic uid the master claimed for its roles, held while it runs. */
+struct dynamic_uid {
+  const char *dir;
+  uid_t uid;
+  int lock_fd;
+  char digits[16];
+};
+
+/*
+ * In the master, before any role starts: check the service user, or, with
+ * neither --user nor a psockd account, claim a uid no account has and
+ * name it to the roles as digits.
+ */
+static int master_service_user(const struct options *o, struct dynamic_uid *d,
+                               const char **ret_user) {
+  uid_t uid;
+  gid_t gid;
+  int r = sandbox_service_user(o->user, &uid, &gid);
+
+  d->lock_fd = -1;
+  *ret_user = o->user;
+  if (r != -ENOENT)
+    return r < 0 ? service_user(o, &uid, &gid) : 0;
+  d->dir = sandbox_dynamic_uid_dir();
+  r = sandbox_claim_dynamic_uid(d->dir, &d->uid, &d->lock_fd);
+  if (r < 0) {
+    log_err("no user 'psockd', and no free uid to claim in %s (%s): create "
+            "the system user psockd (systemd/psockd.sysusers) or name one "
+            "with --user",
+            d->dir, strerror(-r));
+    return r;
+  }
+  snprintf(d->digits, sizeof(d->digits), "%u", (unsigned)d->uid);
+  *ret_user = d->digits;
+  log_notice("no user 'psockd': psockd-priv and psockd-spawn run as uid %u, "
+             "which no account has, claimed in %s (create the system user "
+             "psockd, systemd/psockd.sysusers, to choose it)",
+             (unsigned)d->uid, d->dir);
+  return 0;
 }
 
 static int role_priv(const struct options *o) {
@@ -550,6 +586,7 @@ static int role_master(const struct options *o) {
                  .conns_per_uid = bounds.conns_per_uid,
                  .idle_ms = o->worker_idle_s * 1000,
                  .spread = SPREAD}};
+  struct dynamic_uid dyn;
   bool activated = true;
   ssize_t n;
   int fd, r;
@@ -588,10 +625,17 @@ static int role_master(const struct options *o) {
                PSOCK_VERSION);
   else
     log_notice("psockd %s listening on %s", PSOCK_VERSION, o->socket_path);
+  if (master_service_user(o, &dyn, &mo.user) < 0) {
+    close(fd);
+    if (!activated)
+      unlink(o->socket_path);
+    return EXIT_FAILURE;
+  }
   r = master_run(&mo);
   close(fd);
   if (!activated)
     unlink(o->socket_path);
+  sandbox_release_dynamic_uid(dyn.dir, dyn.uid, dyn.lock_fd);
   return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 

@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <pwd.h>
 #include <seccomp.h>
@@ -36,7 +37,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -48,53 +51,126 @@
 
 /* ------------------------------------------------------------ the user */
 
-static bool uid_free(uid_t u) {
-  char path[64];
+/*
+ * Take uid u the way systemd's DynamicUser= allocator does: an flock on
+ * dir/<uid>, held as long as the returned fd stays open (see systemd's
+ * src/core/dynamic-user.c, pick_uid()). 0 when taken, -EBUSY when someone
+ * holds it, else -errno.
+ */
+static int lock_uid(const char *dir, uid_t u, int *ret_fd) {
+  char path[PATH_MAX];
+  struct stat st;
+  int fd;
 
-  snprintf(path, sizeof(path), "/run/systemd/dynamic-uid/%u", (unsigned)u);
-  return !getpwuid(u) && !getgrgid((gid_t)u) && access(path, F_OK) < 0;
+  snprintf(path, sizeof(path), "%s/%u", dir, (unsigned)u);
+  for (;;) {
+    fd = open(path, O_CREAT | O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0)
+      return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+      int e = errno;
+      close(fd);
+      return e == EWOULDBLOCK ? -EBUSY : -e;
+    }
+    /* Unlinked between our open and our lock by its last holder: again. */
+    if (fstat(fd, &st) == 0 && st.st_nlink > 0)
+      break;
+    close(fd);
+  }
+  if (ftruncate(fd, 0) < 0 || write(fd, "psockd\n", 7) != 7)
+    log_warn("%s: cannot write the holder's name: %m", path);
+  *ret_fd = fd;
+  return 0;
 }
 
-/* A uid and gid no account has, the same on every start of this host. */
-static int dynamic_user(uid_t *ret_uid, gid_t *ret_gid) {
+const char *sandbox_dynamic_uid_dir(void) {
+  /* Where systemd runs, its allocator's own directory, so that it will not
+   * hand our uid to a service; elsewhere one of ours, so that two psockd
+   * instances never share one. */
+  return access("/run/systemd/system", F_OK) == 0 ? "/run/systemd/dynamic-uid"
+                                                  : "/run/psockd-dynamic-uid";
+}
+
+int sandbox_claim_dynamic_uid(const char *dir, uid_t *ret_uid,
+                              int *ret_lock_fd) {
   const unsigned span = DYNAMIC_UID_MAX - DYNAMIC_UID_MIN + 1;
   unsigned start = 0;
 
+  if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+    return -errno;
   for (const char *p = "psockd"; *p; p++)
     start = start * 31 + (unsigned char)*p;
   for (unsigned i = 0; i < span; i++) {
     uid_t u = DYNAMIC_UID_MIN + (start + i) % span;
-    if (uid_free(u)) {
-      *ret_uid = u;
-      *ret_gid = (gid_t)u;
-      return 0;
+    int fd = -1, r;
+
+    if (getpwuid(u) || getgrgid((gid_t)u))
+      continue;
+    r = lock_uid(dir, u, &fd);
+    if (r == -EBUSY)
+      continue;
+    if (r < 0)
+      return r;
+    /* Taken by an account added since the check above: give it back. */
+    if (getpwuid(u) || getgrgid((gid_t)u)) {
+      sandbox_release_dynamic_uid(dir, u, fd);
+      continue;
     }
+    *ret_uid = u;
+    *ret_lock_fd = fd;
+    return 0;
   }
   return -ESRCH;
 }
 
-int sandbox_service_user(const char *name, uid_t *ret_uid, gid_t *ret_gid,
-                         bool *ret_dynamic) {
-  struct passwd *pw = getpwnam(name ? name : "psockd");
+void sandbox_release_dynamic_uid(const char *dir, uid_t u, int lock_fd) {
+  char path[PATH_MAX];
 
-  *ret_dynamic = false;
-  if (!pw && name)
-    return -ESRCH; /* an explicit --user must exist */
+  if (lock_fd < 0)
+    return;
+  /* Unlink while still holding the lock, as systemd does. */
+  snprintf(path, sizeof(path), "%s/%u", dir, (unsigned)u);
+  unlink(path);
+  close(lock_fd);
+}
+
+/* A numeric --user: the uid the master claimed for the roles. */
+static int numeric_user(const char *name, uid_t *ret_uid, gid_t *ret_gid) {
+  char *end;
+  unsigned long v;
+  struct passwd *pw;
+
+  errno = 0;
+  v = strtoul(name, &end, 10);
+  if (errno || end == name || *end || v > UINT32_MAX - 1)
+    return -ESRCH;
+  pw = getpwuid((uid_t)v);
+  *ret_uid = (uid_t)v;
+  *ret_gid = pw ? pw->pw_gid : (gid_t)v;
+  return 0;
+}
+
+int sandbox_service_user(const char *name, uid_t *ret_uid, gid_t *ret_gid) {
+  struct passwd *pw = getpwnam(name ? name : "psockd");
+  int r;
+
+  if (!pw && !name)
+    return -ENOENT; /* no psockd: the caller claims a dynamic uid */
   if (pw) {
-    /* A client can be root or nobody: the roles must never share a uid
-     * with a client, or that client could signal them. */
-    if (pw->pw_uid == 0 || pw->pw_uid == 65534) {
-      log_err("user %s (uid %u) cannot run psockd's roles: clients can "
-              "have that uid",
-              pw->pw_name, (unsigned)pw->pw_uid);
-      return -EINVAL;
-    }
     *ret_uid = pw->pw_uid;
     *ret_gid = pw->pw_gid;
-    return 0;
+  } else if ((r = numeric_user(name, ret_uid, ret_gid)) < 0) {
+    return r; /* an explicit --user must exist */
   }
-  *ret_dynamic = true;
-  return dynamic_user(ret_uid, ret_gid);
+  /* A client can be root or nobody: the roles must never share a uid
+   * with a client, or that client could signal them. */
+  if (*ret_uid == 0 || *ret_uid == 65534) {
+    log_err("user %s (uid %u) cannot run psockd's roles: clients can "
+            "have that uid",
+            name ? name : "psockd", (unsigned)*ret_uid);
+    return -EINVAL;
+  }
+  return 0;
 }
 
 /* ------------------------------------------------------- capabilities */
@@ -158,7 +234,8 @@ static int enter_role(uid_t uid, gid_t gid, const int *caps, size_t n) {
 }
 
 int sandbox_master_hand_on_only(void) {
-  struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+  struct __user_cap_header_struct hdr = {.version =
+                                             _LINUX_CAPABILITY_VERSION_3};
   struct __user_cap_data_struct d[2];
 
   /* Root started by hand: the roles drop to their own when they start. */

@@ -11,13 +11,29 @@
 #include "identity.h"
 
 /*
- * The user psockd-priv and psockd-spawn run as: name if given (it must
- * exist and be neither root nor nobody), else "psockd" if it exists, else
- * a uid that no account has (picked as systemd's DynamicUser= does, from
- * 61184-65519): never a uid a client can have. *ret_dynamic says which.
+ * The user psockd-priv and psockd-spawn run as: name if given (an account,
+ * or a uid as digits), else "psockd"; never root or nobody, whom clients
+ * can be. -ENOENT when name is NULL and there is no psockd account: the
+ * master then claims a dynamic uid and passes it to the roles as digits.
  */
-int sandbox_service_user(const char *name, uid_t *ret_uid, gid_t *ret_gid,
-                         bool *ret_dynamic);
+int sandbox_service_user(const char *name, uid_t *ret_uid, gid_t *ret_gid);
+
+/* Where dynamic uids are locked: systemd's allocator's directory where
+ * systemd runs, else psockd's own. */
+const char *sandbox_dynamic_uid_dir(void);
+
+/*
+ * A uid (and gid of the same number) that no account has, from the range
+ * systemd's DynamicUser= allocates (61184-65519), claimed with a lock file
+ * in dir as systemd's allocator takes them, so that neither systemd nor
+ * another psockd gives it out while *ret_lock_fd stays open. The same uid
+ * on every start, as long as it stays free.
+ */
+int sandbox_claim_dynamic_uid(const char *dir, uid_t *ret_uid,
+                              int *ret_lock_fd);
+
+/* Give the claimed uid back: remove its lock file, close the fd. */
+void sandbox_release_dynamic_uid(const char *dir, uid_t uid, int lock_fd);
 
 /* The master under the systemd unit (not root): it holds the roles'
  * capabilities only to hand them on through exec (the ambient set), so

@@ -10,8 +10,10 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -127,7 +130,7 @@ static pid_t start_bg_client(void) {
   pid = fork();
   if (pid == 0)
     _exit(harness_run_as_nobody(0, client_socket_and_lookup, NULL) == 0 ? 0
-                                                                       : 1);
+                                                                        : 1);
   return pid;
 }
 
@@ -164,6 +167,136 @@ static void test_roles_have_exactly_their_privileges(void **state) {
   assert_caps(resolver, "0000000000000000", NULL);
   assert_int_equal(waitpid(bg, &status, 0), bg);
   assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  harness_stop_psockd(p);
+}
+
+/* ------------------------------------------------- the service user */
+
+/* The uid of pid, as a number. */
+static uid_t uid_of(pid_t pid) {
+  char v[64];
+
+  status_field(pid, "Uid", v, sizeof(v));
+  return (uid_t)strtoul(v, NULL, 10);
+}
+
+/* The lock directory psockd's log names ("... claimed in DIR (..."). */
+static void claimed_dir(struct psockd_proc *p, char *dir, size_t len) {
+  char *log = harness_psockd_log(p),
+       *at = log ? strstr(log, "claimed in ") : NULL;
+
+  assert_non_null(at);
+  at += strlen("claimed in ");
+  snprintf(dir, len, "%.*s", (int)strcspn(at, " "), at);
+  free(log);
+}
+
+/* 1 if someone holds the lock on dir/uid, 0 if not, -1 if no such file. */
+static int uid_locked(const char *dir, uid_t uid) {
+  char path[512];
+  int fd, r;
+
+  snprintf(path, sizeof(path), "%s/%u", dir, (unsigned)uid);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  r = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+  close(fd);
+  return r;
+}
+
+/*
+ * Without a psockd account, each psockd claims a uid no account has with
+ * a lock file as systemd's DynamicUser= allocator takes them: two psockd
+ * never share one (nor would a systemd service get it), the same one comes
+ * back on the next start, and the lock file goes with psockd.
+ */
+static void test_dynamic_service_uid_claimed_and_released(void **state) {
+  struct psockd_proc *a, *b, *c;
+  uid_t ua, ub, uc;
+  char dir[256];
+
+  if (getpwnam("psockd")) {
+    printf("skipped: a psockd account exists, so psockd claims no uid\n");
+    skip();
+  }
+  a = harness_start_psockd(NULL);
+  b = harness_start_psockd(NULL);
+  ua = uid_of(wait_proc(a, "psockd --role=priv"));
+  ub = uid_of(wait_proc(b, "psockd --role=priv"));
+  assert_int_equal(uid_of(wait_proc(a, "psockd --role=spawn")), ua);
+  assert_true(ua >= 61184 && ua <= 65519 && ub >= 61184 && ub <= 65519);
+  assert_true(ua != ub);
+  assert_null(getpwuid(ua));
+  claimed_dir(a, dir, sizeof(dir));
+  assert_int_equal(uid_locked(dir, ua), 1);
+  assert_int_equal(uid_locked(dir, ub), 1);
+  harness_stop_psockd(a);
+  assert_int_equal(uid_locked(dir, ua), -1);
+  assert_int_equal(uid_locked(dir, ub), 1);
+  /* Free again: the next psockd takes it (the same uid on every start). */
+  c = harness_start_psockd(NULL);
+  uc = uid_of(wait_proc(c, "psockd --role=priv"));
+  assert_int_equal(uc, ua);
+  harness_stop_psockd(c);
+  harness_stop_psockd(b);
+  assert_int_equal(uid_locked(dir, ub), -1);
+}
+
+/* psockd --user=USER as the master: its exit status and its log. */
+static int run_psockd_user(const char *user, char *log, size_t len) {
+  char dir[] = "/tmp/psock-user.XXXXXX", sock[64], arg[96];
+  int pipefd[2], status;
+  ssize_t n, got = 0;
+  pid_t pid;
+
+  assert_non_null(mkdtemp(dir));
+  snprintf(sock, sizeof(sock), "%s/s", dir);
+  snprintf(arg, sizeof(arg), "--user=%s", user);
+  assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+  pid = fork();
+  if (pid == 0) {
+    dup2(pipefd[1], 2);
+    execl(getenv("PSOCKD"), "psockd", "--socket", sock, arg, (char *)NULL);
+    _exit(127);
+  }
+  close(pipefd[1]);
+  while (got + 1 < (ssize_t)len &&
+         (n = read(pipefd[0], log + got, len - 1 - (size_t)got)) > 0)
+    got += n;
+  log[got] = '\0';
+  close(pipefd[0]);
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  rmdir(dir);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* --user names neither a client's uid nor a user that does not exist;
+ * beside them, a uid as digits is taken (test above: the roles run so). */
+static void test_service_user_refused(void **state) {
+  static const struct {
+    const char *user, *why;
+  } bad[] = {
+      {"root", "cannot run psockd's roles: clients can have that uid"},
+      {"0", "cannot run psockd's roles: clients can have that uid"},
+      {"nobody", "cannot run psockd's roles: clients can have that uid"},
+      {"no-such-user-here", "no user to run as"},
+  };
+  char log[8192];
+
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    assert_int_equal(run_psockd_user(bad[i].user, log, sizeof(log)), 1);
+    if (!strstr(log, bad[i].why))
+      fail_msg("--user=%s: log lacks '%s':\n%s", bad[i].user, bad[i].why, log);
+  }
+}
+
+static void test_service_user_as_digits(void **state) {
+  const char *args[] = {"--user=61000", NULL};
+  struct psockd_proc *p = harness_start_psockd(args);
+
+  assert_int_equal(uid_of(wait_proc(p, "psockd --role=priv")), 61000);
+  assert_int_equal(uid_of(wait_proc(p, "psockd --role=spawn")), 61000);
   harness_stop_psockd(p);
 }
 
@@ -483,6 +616,9 @@ static void test_killed_spawn_replaced(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roles_have_exactly_their_privileges),
+      cmocka_unit_test(test_dynamic_service_uid_claimed_and_released),
+      cmocka_unit_test(test_service_user_refused),
+      cmocka_unit_test(test_service_user_as_digits),
       cmocka_unit_test(test_forbidden_syscall_kills_worker_and_client_recovers),
       cmocka_unit_test(test_killed_worker_replaced_and_client_recovers),
       cmocka_unit_test(test_kill9_worker_under_load),
