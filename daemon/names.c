@@ -205,19 +205,27 @@ static enum rpc_outcome hostent_reply(struct rpc_call *call,
   return RPC_REPLIED;
 }
 
+/*
+ * gethostbyname_r() copies the name and every alias into buf and says
+ * ERANGE when they do not fit: grow it, as glibc's own callers do, up to
+ * what the arena gives one call (a name fits: requests are smaller).
+ */
 static enum rpc_outcome gethostbyname_ex_call(struct rpc_call *call) {
+  const char *name = call->req->gethostbyname_ex->name;
   struct hostent hbuf, *h = NULL;
-  char *buf = rpc_alloc(call, NSS_BUF);
+  size_t len = NSS_BUF + 2 * strlen(name);
   int err, h_err = 0;
 
-  if (!buf)
-    return rpc_errno(call, -ENOMEM);
-  err = gethostbyname_r(call->req->gethostbyname_ex->name, &hbuf, buf, NSS_BUF,
-                        &h, &h_err);
-  if (err == ERANGE)
-    return rpc_errno(call, -ERANGE);
+  for (;; len *= 2) {
+    char *buf = rpc_alloc(call, len);
+    if (!buf)
+      return fail_herror(call, NO_RECOVERY);
+    err = gethostbyname_r(name, &hbuf, buf, len, &h, &h_err);
+    if (err != ERANGE)
+      break;
+  }
   if (!h)
-    return fail_herror(call, h_err ? h_err : HOST_NOT_FOUND);
+    return fail_herror(call, h_err > 0 ? h_err : HOST_NOT_FOUND);
   return hostent_reply(call, h, &call->resp.gethostbyname_ex);
 }
 
