@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,11 @@
 /* A worker that has not answered a ping for this long is killed. */
 #define LIVENESS_MS 3000
 
+/* Connections held while their uid's workers are asked for fresh counts,
+ * and for how long at most (decided at the first tick after). */
+#define HOLD_MAX 64
+#define HOLD_MS 200
+
 struct wslot {
   struct watch watch; /* first */
   struct wtable *t;
@@ -43,10 +49,18 @@ struct wslot {
   pid_t pid; /* 0 until psockd-spawn reports it */
   int ctl;   /* -1 once closed */
   struct identity who;
-  uint64_t handed, acked, clients, requests, seq;
+  uint64_t handed, acked, clients, requests;
+  uint64_t seq, answered; /* last ping sent, last ping answered */
   long long last_pong_ms, idle_since_ms;
   bool draining; /* no new connections; it exits when idle */
   bool killed;
+};
+
+/* A connection its uid's limit refused by the last reports (see hold()). */
+struct held {
+  int fd;
+  struct identity who;
+  long long since_ms;
 };
 
 struct wtable {
@@ -55,6 +69,8 @@ struct wtable {
   unsigned n_slots;
   uint32_t next_id;
   long long now_ms;
+  struct held held[HOLD_MAX];
+  unsigned n_held;
 };
 
 static void on_ctl(struct watch *w, uint32_t events);
@@ -204,33 +220,74 @@ static void survey(struct wtable *t, const struct identity *who,
   }
 }
 
-static struct wslot *choose(struct wtable *t, const struct identity *who) {
+/* Whether the client is still there: one that left before it was routed
+ * needs no worker started for it. */
+static bool client_still_there(int fd) {
+  struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+
+  return poll(&p, 1, 0) == 0 || !(p.revents & (POLLHUP | POLLRDHUP | POLLERR));
+}
+
+enum choice { CHOSEN, OVER_LIMIT, NO_WORKER, CLIENT_GONE };
+
+static enum choice choose(struct wtable *t, int fd, const struct identity *who,
+                          struct wslot **ret) {
   const struct worker_limits *l = &t->env.limits;
   struct candidates c;
   bool more;
 
   survey(t, who, &c);
-  if (c.conns_uid >= l->conns_per_uid) {
-    log_limited(LOG_NOTICE, "uid %u pid %d: already %u connections: refused",
-                who->uid, who->pid, l->conns_per_uid);
-    return NULL;
-  }
+  if (c.conns_uid >= l->conns_per_uid)
+    return OVER_LIMIT;
   more =
       !c.best || (c.n_identity < l->per_identity && load(c.best) >= l->spread);
   if (more && c.n_total < l->max_total && c.n_uid < l->max_per_uid) {
+    if (!client_still_there(fd))
+      return CLIENT_GONE;
     struct wslot *s = start_worker(t, who);
-    if (s)
-      return s;
+    if (s) {
+      *ret = s;
+      return CHOSEN;
+    }
   }
-  if (!c.best)
+  if (!c.best) {
     log_limited(LOG_WARNING,
                 "uid %u pid %d: no worker can serve it (%u workers, %u of "
                 "its uid): refused",
                 who->uid, who->pid, c.n_total, c.n_uid);
-  return c.best;
+    return NO_WORKER;
+  }
+  *ret = c.best;
+  return CHOSEN;
 }
 
-int wtable_route(struct wtable *t, int fd, const struct identity *who) {
+static void ping(struct wslot *s) {
+  struct ctl_msg m = {.type = CTL_PING, .seq = ++s->seq};
+
+  send_ctl(s, &m, -1);
+}
+
+/*
+ * The master learns of closed connections from the workers' reports, so
+ * a user who closed some and connects again may look over its limit for
+ * a moment. Before refusing, hold the connection and ask the uid's
+ * workers for fresh counts; settle_held() decides when all have answered.
+ */
+static int hold(struct wtable *t, int fd, const struct identity *who) {
+  if (t->n_held == HOLD_MAX)
+    return -ENOBUFS;
+  t->held[t->n_held++] =
+      (struct held){.fd = fd, .who = *who, .since_ms = clock_ms()};
+  for (unsigned i = 0; i < t->n_slots; i++) {
+    struct wslot *s = &t->slots[i];
+    if (s->used && s->ctl >= 0 && !s->killed && s->who.uid == who->uid)
+      ping(s);
+  }
+  return 0;
+}
+
+static int route(struct wtable *t, int fd, const struct identity *who,
+                 bool may_hold) {
   _cleanup_close_ int cfd = fd;
   struct ctl_msg m = {.type = CTL_CONN, .identity = *who};
   int r = -EAGAIN;
@@ -238,10 +295,25 @@ int wtable_route(struct wtable *t, int fd, const struct identity *who) {
   /* A worker that died a moment ago may not have been noticed yet: its
    * control socket refuses the connection, and another one gets it. */
   for (int tries = 0; tries < 3; tries++) {
-    struct wslot *s = choose(t, who);
+    struct wslot *s = NULL;
 
-    if (!s)
+    switch (choose(t, cfd, who, &s)) {
+    case CHOSEN:
+      break;
+    case OVER_LIMIT:
+      if (may_hold && hold(t, cfd, who) == 0) {
+        cfd = -1; /* held's now */
+        return 0;
+      }
+      log_limited(LOG_NOTICE, "uid %u pid %d: already %u connections: refused",
+                  who->uid, who->pid, t->env.limits.conns_per_uid);
       return -EAGAIN;
+    case CLIENT_GONE:
+      log_debug("uid %u pid %d: left before it was served", who->uid, who->pid);
+      return -ECONNRESET;
+    case NO_WORKER:
+      return -EAGAIN;
+    }
     r = send_ctl(s, &m, cfd);
     if (r == 0) {
       s->handed++;
@@ -258,15 +330,52 @@ int wtable_route(struct wtable *t, int fd, const struct identity *who) {
   return r;
 }
 
+int wtable_route(struct wtable *t, int fd, const struct identity *who) {
+  return route(t, fd, who, true);
+}
+
+/* Whether every live worker of uid has answered its last ping. */
+static bool uid_answered(const struct wtable *t, uid_t uid) {
+  for (unsigned i = 0; i < t->n_slots; i++) {
+    const struct wslot *s = &t->slots[i];
+    if (s->used && s->ctl >= 0 && !s->killed && s->who.uid == uid &&
+        s->answered != s->seq)
+      return false;
+  }
+  return true;
+}
+
+/* Route (or refuse, now for good) the held connections of uid whose
+ * workers have all answered, or all that waited HOLD_MS (uid ignored). */
+static void settle_held(struct wtable *t, uid_t uid, bool by_time) {
+  bool answered = !by_time && uid_answered(t, uid);
+
+  for (unsigned i = 0; i < t->n_held;) {
+    struct held h = t->held[i];
+    bool due = by_time ? t->now_ms - h.since_ms >= HOLD_MS
+                       : answered && h.who.uid == uid;
+    if (!due) {
+      i++;
+      continue;
+    }
+    t->held[i] = t->held[--t->n_held];
+    route(t, h.fd, &h.who, false);
+  }
+}
+
 /* ----------------------------------------------------- worker messages */
 
-static void on_pong(struct wslot *s, const struct ctl_msg *m) {
-  if (m->conns_received > s->handed)
+static void on_pong(struct wtable *t, struct wslot *s,
+                    const struct ctl_msg *m) {
+  if (m->conns_received > s->handed || m->seq > s->seq)
     return; /* it claims more than it got: ignore */
   s->acked = m->conns_received;
   s->clients = m->clients;
   s->requests = m->requests;
+  s->answered = m->seq;
   s->last_pong_ms = clock_ms();
+  if (t->n_held)
+    settle_held(t, s->who.uid, false);
 }
 
 static void on_ctl(struct watch *w, uint32_t events) {
@@ -282,7 +391,7 @@ static void on_ctl(struct watch *w, uint32_t events) {
     return;
   wire_close_fds(fds, nfds);
   if (n == sizeof(m) && nfds == 0 && m.type == CTL_PONG) {
-    on_pong(s, &m);
+    on_pong(t, s, &m);
     return;
   }
   /* 0: the worker is gone (its exit is reported by psockd-spawn). */
@@ -322,7 +431,6 @@ void wtable_report(struct wtable *t, const struct spawn_report *r) {
 
 static void tick_one(struct wtable *t, struct wslot *s) {
   const struct worker_limits *l = &t->env.limits;
-  struct ctl_msg ping = {.type = CTL_PING, .seq = ++s->seq};
 
   if (s->ctl < 0 || s->killed)
     return;
@@ -333,7 +441,7 @@ static void tick_one(struct wtable *t, struct wslot *s) {
     kill_worker(t, s, SIGKILL);
     return;
   }
-  send_ctl(s, &ping, -1);
+  ping(s);
   if (s->draining)
     return;
   if (s->clients || s->handed != s->acked) {
@@ -350,6 +458,7 @@ static void tick_one(struct wtable *t, struct wslot *s) {
 
 void wtable_tick(struct wtable *t, long long now_ms) {
   t->now_ms = now_ms;
+  settle_held(t, 0, true);
   for (unsigned i = 0; i < t->n_slots; i++)
     if (t->slots[i].used && t->slots[i].pid > 0)
       tick_one(t, &t->slots[i]);
@@ -363,6 +472,11 @@ void wtable_forget_all(struct wtable *t) {
       slot_free(t, &t->slots[i]);
 }
 
+static void drop_held(struct wtable *t) {
+  while (t->n_held)
+    close(t->held[--t->n_held].fd);
+}
+
 void wtable_kill_all(struct wtable *t, int signo) {
   for (unsigned i = 0; i < t->n_slots; i++)
     if (t->slots[i].used)
@@ -372,6 +486,7 @@ void wtable_kill_all(struct wtable *t, int signo) {
 void wtable_drain_all(struct wtable *t) {
   struct ctl_msg drain = {.type = CTL_DRAIN};
 
+  drop_held(t);
   for (unsigned i = 0; i < t->n_slots; i++) {
     struct wslot *s = &t->slots[i];
     if (s->used && s->ctl >= 0) {
@@ -437,6 +552,7 @@ void wtable_free(struct wtable *t) {
   if (!t)
     return;
   wtable_forget_all(t);
+  drop_held(t);
   free(t->slots);
   free(t);
 }

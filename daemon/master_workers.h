@@ -38,14 +38,18 @@ void wtable_free(struct wtable *t);
 /*
  * Hand the connection fd (taken in every case) of client who to a worker
  * serving who, starting one if needed. Returns 0, or -errno when it could
- * not be served (the connection is closed; the reason logged).
+ * not be served (the connection is closed; the reason logged). A
+ * connection that the last reports put over its uid's --max-conns is held
+ * until that uid's workers have reported afresh (at most about a second),
+ * then routed or refused.
  */
 int wtable_route(struct wtable *t, int fd, const struct identity *who);
 
 /* A report from psockd-spawn. */
 void wtable_report(struct wtable *t, const struct spawn_report *r);
 
-/* Once a second: pings, workers that stopped answering, idle workers. */
+/* Once a second: pings, workers that stopped answering, idle workers,
+ * held connections that waited long enough. */
 void wtable_tick(struct wtable *t, long long now_ms);
 
 /* psockd-spawn is gone: its workers died with it. */

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "authz.h"
+#include "bounds.h"
 #include "call.h"
 #include "closer.h"
 #include "conn.h"
@@ -40,7 +41,6 @@
 #include "dispatch.h"
 #include "log.h"
 #include "privask.h"
-#include "bounds.h"
 #include "resolveask.h"
 #include "resolver.h"
 #include "sandbox.h"
@@ -58,6 +58,8 @@ struct worker {
   int sig_fd, retry_fd;
   bool retry_armed;
   bool draining;
+  bool ping_due; /* the master's ping ping_seq awaits its answer */
+  uint64_t ping_seq;
   uint64_t conns_received;
   pid_t resolver_pid;
   uint8_t recv_buf[PSOCK_MAX_PACKET];
@@ -128,13 +130,19 @@ static void drain(const char *why) {
            W->conns.n_live);
 }
 
-static void pong(const struct ctl_msg *ping) {
+/* Answer the master's last ping once the events that came with it are
+ * handled: a client that closed before connecting anew is then counted
+ * out, and the master does not refuse the new one by a stale count. */
+static void pong(void) {
   struct ctl_msg m = {.type = CTL_PONG,
-                      .seq = ping->seq,
+                      .seq = W->ping_seq,
                       .clients = W->conns.n_live,
                       .requests = W->conns.replies,
                       .conns_received = W->conns_received};
 
+  if (!W->ping_due)
+    return;
+  W->ping_due = false;
   wire_send_packet(W->cfg->ctl_fd, &m, sizeof(m), NULL, 0, MSG_DONTWAIT);
 }
 
@@ -168,7 +176,8 @@ static void on_control(struct watch *w, uint32_t events) {
     else
       log_info("policy in force: %s", m.name);
   } else if (m.type == CTL_PING) {
-    pong(&m);
+    W->ping_seq = m.seq;
+    W->ping_due = true;
   } else if (m.type == CTL_DRAIN) {
     drain("asked by the master");
   }
@@ -320,6 +329,7 @@ static int worker_loop(void) {
     }
     for (int i = 0; i < n; i++)
       loop_dispatch(&evs[i]);
+    pong();
     closer_flush(W->closer);
     call_reap();
     conn_bury(&W->conns);

@@ -26,6 +26,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -297,6 +298,94 @@ static void test_service_user_as_digits(void **state) {
 
   assert_int_equal(uid_of(wait_proc(p, "psockd --role=priv")), 61000);
   assert_int_equal(uid_of(wait_proc(p, "psockd --role=spawn")), 61000);
+  harness_stop_psockd(p);
+}
+
+/* ----------------------------------------- clients that do not stay */
+
+struct arrival {
+  volatile int connected, release;
+};
+
+/* Connect to psockd (whose master is stopped) and either leave at once or
+ * stay until released. */
+static int client_arrive(void *arg) {
+  struct arrival *a = arg;
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+  CHECK(fd >= 0);
+  snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", getenv("PSOCK_SOCKET"));
+  CHECK(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+  a->connected = 1;
+  for (int t = 0; t < 10000 && a->release == 0; t++)
+    usleep(1000);
+  close(fd);
+  return 0;
+}
+
+/* Stop pid and wait until it is stopped (kill() does not wait). */
+static void stop_proc(pid_t pid) {
+  char state[64] = "";
+
+  assert_int_equal(kill(pid, SIGSTOP), 0);
+  for (int t = 0; t < 5000 && state[0] != 'T' && state[0] != 't'; t++) {
+    status_field(pid, "State", state, sizeof(state));
+    if (state[0] != 'T' && state[0] != 't')
+      usleep(1000);
+  }
+  assert_true(state[0] == 'T' || state[0] == 't');
+}
+
+static bool log_has(struct psockd_proc *p, const char *what) {
+  char *log = harness_psockd_log(p);
+  bool has = strstr(log, what) != NULL;
+
+  free(log);
+  return has;
+}
+
+/*
+ * A client that connected and left before the master got to it gets no
+ * worker started for it (one is started for each new identity); its twin,
+ * which stays, does get one. The master is stopped while the client
+ * connects, so that the order is certain.
+ */
+static void test_client_gone_before_routing_starts_no_worker(void **state) {
+  struct psockd_proc *p = harness_start_psockd(NULL);
+  struct arrival *a = mmap(NULL, sizeof(*a), PROT_READ | PROT_WRITE,
+                           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  pid_t master = harness_psockd_pid(p), c;
+  bool gone = false;
+
+  assert_true(a != MAP_FAILED);
+  for (int stays = 0; stays < 2; stays++) {
+    *a = (struct arrival){.release = !stays};
+    stop_proc(master);
+    c = harness_start_as(HARNESS_NOBODY_UID, HARNESS_NOBODY_GID, NULL, 0, 0,
+                         client_arrive, a);
+    assert_true(c > 0);
+    for (int t = 0; t < 5000 && !a->connected; t++)
+      usleep(1000);
+    if (!stays)
+      assert_int_equal(harness_wait(c, 5), 0);
+    assert_int_equal(kill(master, SIGCONT), 0);
+    if (stays) {
+      assert_true(wait_proc(p, "psockd-worker uid=65534") > 0);
+      a->release = 1;
+      assert_int_equal(harness_wait(c, 5), 0);
+      break;
+    }
+    for (int t = 0; t < 500 && !gone; t++) {
+      gone = log_has(p, "pid ") && log_has(p, ": left before it was served");
+      if (!gone)
+        usleep(10000);
+    }
+    assert_true(gone);
+    assert_int_equal(
+        harness_psockd_procs(p, "psockd-worker uid=65534", NULL, 0), 0);
+  }
+  munmap(a, sizeof(*a));
   harness_stop_psockd(p);
 }
 
@@ -619,6 +708,7 @@ int main(void) {
       cmocka_unit_test(test_dynamic_service_uid_claimed_and_released),
       cmocka_unit_test(test_service_user_refused),
       cmocka_unit_test(test_service_user_as_digits),
+      cmocka_unit_test(test_client_gone_before_routing_starts_no_worker),
       cmocka_unit_test(test_forbidden_syscall_kills_worker_and_client_recovers),
       cmocka_unit_test(test_killed_worker_replaced_and_client_recovers),
       cmocka_unit_test(test_kill9_worker_under_load),
