@@ -22,7 +22,7 @@
  *
  * The attacker is nobody (uid 65534); uid 1000 and root are the other
  * users. Name lookups see a private name service: /etc/hosts knows
- * localhost; any other name goes to a DNS server on 127.0.0.77 that this
+ * localhost; any other name goes to a DNS server on 127.0.0.83 that this
  * test binds and never answers (a lookup of "slow.test" takes a couple of
  * seconds: setup measures it).
  *
@@ -72,7 +72,8 @@
 #define NOBODY HARNESS_NOBODY_UID
 #define OTHER_UID 1000 /* a second unprivileged user */
 
-#define SLOW_DNS "127.0.0.77"
+/* Not test_hostile's 127.0.0.77: others may run it at the same time. */
+#define SLOW_DNS "127.0.0.83"
 #define SLOW_NAME "slow.test"
 #define HOSTS "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
 #define RESOLV "nameserver " SLOW_DNS "\noptions timeout:2 attempts:1\n"
@@ -148,8 +149,14 @@ static pid_t bg_start(uid_t uid, int flags, int (*fn)(void *)) {
   pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
-    int r = uid == 0 ? harness_run_as_root(flags, fn, NULL)
-                     : harness_run_as(uid, uid, NULL, 0, flags, fn, NULL);
+    int r;
+
+    /* Hold none of the test's sockets, and go when the test does (the
+     * child harness_run_as() makes of a non-root uid goes with us). */
+    close_range(3, ~0U, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    r = uid == 0 ? harness_run_as_root(flags, fn, NULL)
+                 : harness_run_as(uid, uid, NULL, 0, flags, fn, NULL);
     _exit(r == 0 ? 0 : 1);
   }
   return pid;
@@ -1095,9 +1102,10 @@ static void test_8_roles_cannot_be_signalled(void **state) {
 /* 8 twin, root: served throughout until released. */
 static int client_root_throughout(void *arg) {
   struct shared *sh = fx.sh;
-  double worst = 0;
+  double worst = 0, end = now_ms() + 10000;
 
-  while (!sh->release) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  while (!sh->release && now_ms() < end) {
     double t0 = now_ms(), lat;
     psock_sock *s = psock_socket(AF_INET, SOCK_STREAM, 0);
 
