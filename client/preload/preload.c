@@ -208,13 +208,64 @@ static int fail(int err) {
   return -1;
 }
 
+/* Is a seccomp filter in force? Then an errno from the kernel may be the
+ * filter's (RestrictAddressFamilies= answers EAFNOSUPPORT). Unknown: yes. */
+static bool seccomp_filtered(void) {
+  char buf[4096], *p;
+  ssize_t n;
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    return true;
+  n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0)
+    return true;
+  buf[n] = '\0';
+  p = strstr(buf, "\nSeccomp:");
+  return !p || strtol(p + 9, NULL, 10) != 0;
+}
+
 /*
- * After psockd could not give a socket: if the process is out of fds the
- * kernel would have said so (the fd could not be passed to us).
+ * psockd's policy refused socket(domain, type, proto). The kernel checks
+ * the arguments before any privilege (a bad type is EINVAL, a protocol
+ * the family lacks EPROTONOSUPPORT or ESOCKTNOSUPPORT, a family the kernel
+ * lacks EAFNOSUPPORT), and a program told "permission denied" for a call
+ * that could never work would take the wrong turn: the program's own
+ * kernel is asked the same (a socket it makes in its own namespace and
+ * closes at once), and its answer wins if it is one of those.
  */
-static int socket_errno(void) {
+static int refused_errno(int err, int domain, int type, int proto) {
+  int fd = shim_real()->socket(domain, type | SOCK_CLOEXEC, proto);
+
+  if (fd >= 0) {
+    close(fd);
+    return err;
+  }
+  switch (errno) {
+  case EINVAL:
+  case EPROTONOSUPPORT:
+  case ESOCKTNOSUPPORT:
+  case EPROTOTYPE:
+    return errno;
+  case EAFNOSUPPORT:
+    return seccomp_filtered() ? err : EAFNOSUPPORT;
+  default:
+    return err;
+  }
+}
+
+/*
+ * errno after psockd could not give a socket: a policy refusal of a call
+ * the kernel would have refused for its arguments is the kernel's errno;
+ * if the process is out of fds the kernel would have said so (the fd
+ * could not be passed to us).
+ */
+static int socket_errno(int domain, int type, int proto) {
   int err = shim_errno(), probe;
 
+  if (psock_last_error_kind() == PSOCK_ERR_POLICY)
+    return refused_errno(err, domain, type, proto);
   if (psock_last_error_kind() != PSOCK_ERR_PROTOCOL)
     return err;
   probe = shim_real()->socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -243,7 +294,7 @@ SHIM_EXPORT int socket(int domain, int type, int protocol) {
    * socket() would) and close-on-exec only with SOCK_CLOEXEC. */
   s = psock_socket(domain, type, protocol);
   fd = s ? psock_detach(s) : -1;
-  err = fd < 0 ? socket_errno() : 0;
+  err = fd < 0 ? socket_errno(domain, type, protocol) : 0;
   shim_hint(fd < 0, "socket family=%s type=%s proto=%s",
             family_name(domain, fb, sizeof(fb)),
             type_name(type, tb, sizeof(tb)),
@@ -264,7 +315,7 @@ SHIM_EXPORT int socketpair(int domain, int type, int protocol, int sv[2]) {
   shim_enter();
   rc = psock_socketpair(domain, type, protocol, &a, &b);
   if (rc < 0)
-    err = socket_errno();
+    err = socket_errno(domain, type, protocol);
   shim_leave();
   if (rc < 0)
     return fail(err);

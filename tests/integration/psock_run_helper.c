@@ -6,7 +6,12 @@
  * dup2() onto arbitrary numbers. Each mode prints lines the test checks and
  * exits 0 only if every step worked.
  *
- *   whoami                 ids, and the interfaces libc itself sees
+ *   whoami                 ids, and the interfaces of the program's own
+ *                          network namespace (SIOCGIFCONF on an AF_UNIX
+ *                          socket, which is always the program's own)
+ *   interfaces             getifaddrs(), if_nameindex(), if_nametoindex()
+ *                          and if_indextoname(): the interfaces libc's
+ *                          functions (or the shim's) describe
  *   stress PORT            sockets under threads, fork, exec, close-all,
  *                          dup2; an exchange with the echo server on PORT
  *   unreachable            psockd is not there: fail fast with EACCES
@@ -18,9 +23,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netpacket/packet.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -49,25 +56,93 @@ static const char *self;
 /* ------------------------------------------------------------- whoami */
 
 static int do_whoami(void) {
-  struct if_nameindex *ifs = if_nameindex(), *i;
-  struct ifreq ifr;
+  struct ifreq ifr, list[32];
+  struct ifconf ifc = {.ifc_len = sizeof(list), .ifc_req = list};
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
   printf("uid=%u euid=%u gid=%u\n", (unsigned)getuid(), (unsigned)geteuid(),
          (unsigned)getgid());
-  printf("interfaces:");
-  for (i = ifs; i && i->if_index; i++)
-    printf(" %s", i->if_name);
-  printf("\n");
-  if (ifs)
-    if_freenameindex(ifs);
   /* An AF_UNIX socket is local: its device ioctls see our namespace. */
+  printf("interfaces:");
+  if (fd >= 0 && ioctl(fd, SIOCGIFCONF, &ifc) == 0)
+    for (size_t i = 0; i < ifc.ifc_len / sizeof(struct ifreq); i++)
+      printf(" %s", list[i].ifr_name);
+  printf("\n");
   memset(&ifr, 0, sizeof(ifr));
   snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
   if (fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0)
     printf("lo: %s\n", ifr.ifr_flags & IFF_UP ? "up" : "down");
   if (fd >= 0)
     close(fd);
+  return 0;
+}
+
+/* --------------------------------------------------------- interfaces */
+
+static const char *sa_text(const struct sockaddr *sa, char *buf, size_t len) {
+  if (!sa)
+    return "-";
+  switch (sa->sa_family) {
+  case AF_INET:
+    return inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf,
+                     (socklen_t)len);
+  case AF_INET6: {
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+    char host[INET6_ADDRSTRLEN] = "";
+
+    inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+    snprintf(buf, len, "%s%%%u", host, s6->sin6_scope_id);
+    return buf;
+  }
+  case AF_PACKET: {
+    const struct sockaddr_ll *ll = (const struct sockaddr_ll *)sa;
+
+    snprintf(buf, len, "packet:%d:%u:%u", ll->sll_ifindex, ll->sll_hatype,
+             ll->sll_halen);
+    return buf;
+  }
+  default:
+    snprintf(buf, len, "family%d", sa->sa_family);
+    return buf;
+  }
+}
+
+static int do_interfaces(void) {
+  struct ifaddrs *list = NULL, *again = NULL;
+  struct if_nameindex *idx;
+  char name[IF_NAMESIZE];
+  unsigned back;
+
+  if (getifaddrs(&list) < 0)
+    FAIL("getifaddrs");
+  for (struct ifaddrs *i = list; i; i = i->ifa_next) {
+    char a[96], m[96], b[96];
+
+    printf("ifaddr %s flags=%#x addr=%s netmask=%s broad=%s stats=%s\n",
+           i->ifa_name ? i->ifa_name : "(null)", i->ifa_flags,
+           sa_text(i->ifa_addr, a, sizeof(a)),
+           sa_text(i->ifa_netmask, m, sizeof(m)),
+           sa_text(i->ifa_broadaddr, b, sizeof(b)), i->ifa_data ? "yes" : "no");
+  }
+  /* Two lists alive at once, freed out of order. */
+  if (getifaddrs(&again) < 0)
+    FAIL("getifaddrs again");
+  freeifaddrs(list);
+  freeifaddrs(again);
+  idx = if_nameindex();
+  if (!idx)
+    FAIL("if_nameindex");
+  for (struct if_nameindex *i = idx; i->if_index; i++) {
+    const char *fwd = if_indextoname(i->if_index, name);
+
+    back = if_nametoindex(i->if_name);
+    printf("nameindex %u %s nametoindex=%u indextoname=%s\n", i->if_index,
+           i->if_name, back, fwd ? fwd : "NULL");
+  }
+  if_freenameindex(idx);
+  errno = 0;
+  back = if_nametoindex("no-such-if0");
+  printf("if_nametoindex(no-such-if0) = %u %s\n", back, strerror(errno));
   return 0;
 }
 
@@ -291,6 +366,8 @@ int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc >= 2 && strcmp(argv[1], "whoami") == 0)
     return do_whoami();
+  if (argc >= 2 && strcmp(argv[1], "interfaces") == 0)
+    return do_interfaces();
   if (argc >= 3 && strcmp(argv[1], "stress") == 0)
     return do_stress(atoi(argv[2]));
   if (argc >= 3 && strcmp(argv[1], "after-exec") == 0)
@@ -299,7 +376,7 @@ int main(int argc, char **argv) {
     return do_unreachable();
   if (argc >= 3 && strcmp(argv[1], "abstract") == 0)
     return do_abstract(argv[2]);
-  fprintf(stderr, "usage: psock_run_helper whoami|stress PORT|unreachable|"
-                  "abstract NAME\n");
+  fprintf(stderr, "usage: psock_run_helper whoami|interfaces|stress PORT|"
+                  "unreachable|abstract NAME\n");
   return 2;
 }
