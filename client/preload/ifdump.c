@@ -71,6 +71,20 @@ struct block_tail {
 static pthread_mutex_t blocks_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct block_tail *blocks;
 
+/* A fork while another thread holds the registry must not leave the
+ * child's copy locked for ever. */
+static void blocks_prepare(void) {
+  pthread_mutex_lock(&blocks_lock);
+}
+
+static void blocks_release(void) {
+  pthread_mutex_unlock(&blocks_lock);
+}
+
+__attribute__((constructor)) static void blocks_init(void) {
+  pthread_atfork(blocks_prepare, blocks_release, blocks_release);
+}
+
 /* ------------------------------------------------------ collecting */
 
 #define RECV_MIN 32768

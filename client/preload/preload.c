@@ -289,6 +289,10 @@ SHIM_EXPORT int socket(int domain, int type, int protocol) {
   /* The kernel's first check, before the family is looked at. */
   if ((type & ~SOCK_TYPE_BITS) & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
     return fail(EINVAL);
+  /* The kernel makes the obsolete inet SOCK_PACKET a packet socket
+   * (__sock_create()): so does the shim, and psockd judges it as one. */
+  if (domain == AF_INET && (type & SOCK_TYPE_BITS) == SOCK_PACKET)
+    domain = AF_PACKET;
   shim_enter();
   /* The fd arrives at the lowest free number (SCM_RIGHTS installs it as
    * socket() would) and close-on-exec only with SOCK_CLOEXEC. */

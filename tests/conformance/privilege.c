@@ -57,6 +57,15 @@ static void privileged_sockets(void) {
   socket_close("AF_PACKET, SOCK_DGRAM, ETH_P_IP", AF_PACKET, SOCK_DGRAM,
                htons(0x0800));
   socket_close("AF_PACKET, SOCK_RAW, 0", AF_PACKET, SOCK_RAW, 0);
+  /* Obsolete: the kernel makes it a packet socket. Not for root: psockd-priv
+   * makes packet sockets of type raw and dgram only. */
+  if (geteuid() != 0)
+    socket_close("AF_INET, SOCK_PACKET, ETH_P_ALL", AF_INET, SOCK_PACKET,
+                 htons(0x0003));
+  socket_close("AF_INET6, SOCK_PACKET, ETH_P_ALL", AF_INET6, SOCK_PACKET,
+               htons(0x0003));
+  socket_close("AF_INET, SOCK_RAW, 0", AF_INET, SOCK_RAW, 0);
+  socket_close("AF_NETLINK, SOCK_RAW, 99", AF_NETLINK, SOCK_RAW, 99);
   /* ping_group_range decides, not a capability. */
   socket_close("AF_INET, SOCK_DGRAM, IPPROTO_ICMP", AF_INET, SOCK_DGRAM,
                IPPROTO_ICMP);
