@@ -208,8 +208,9 @@ static int fail(int err) {
   return -1;
 }
 
-/* Is a seccomp filter in force? Then an errno from the kernel may be the
- * filter's (RestrictAddressFamilies= answers EAFNOSUPPORT). Unknown: yes. */
+/* Is a seccomp filter in force? Then a socket() of ours might be the
+ * filter's to answer, with an errno of its choice (RestrictAddressFamilies=
+ * answers EAFNOSUPPORT) or by killing the process. Unknown: yes. */
 static bool seccomp_filtered(void) {
   char buf[4096], *p;
   ssize_t n;
@@ -233,11 +234,15 @@ static bool seccomp_filtered(void) {
  * lacks EAFNOSUPPORT), and a program told "permission denied" for a call
  * that could never work would take the wrong turn: the program's own
  * kernel is asked the same (a socket it makes in its own namespace and
- * closes at once), and its answer wins if it is one of those.
+ * closes at once), and its answer wins if it is one of those. Not under a
+ * seccomp filter, whose answer that could be.
  */
 static int refused_errno(int err, int domain, int type, int proto) {
-  int fd = shim_real()->socket(domain, type | SOCK_CLOEXEC, proto);
+  int fd;
 
+  if (seccomp_filtered())
+    return err;
+  fd = shim_real()->socket(domain, type | SOCK_CLOEXEC, proto);
   if (fd >= 0) {
     close(fd);
     return err;
@@ -247,9 +252,8 @@ static int refused_errno(int err, int domain, int type, int proto) {
   case EPROTONOSUPPORT:
   case ESOCKTNOSUPPORT:
   case EPROTOTYPE:
-    return errno;
   case EAFNOSUPPORT:
-    return seccomp_filtered() ? err : EAFNOSUPPORT;
+    return errno;
   default:
     return err;
   }

@@ -9,6 +9,11 @@
  *   whoami                 ids, and the interfaces of the program's own
  *                          network namespace (SIOCGIFCONF on an AF_UNIX
  *                          socket, which is always the program's own)
+ *   bad-type [filter]      socket(AF_INET, 15, 0), which the default policy
+ *                          refuses and the kernel finds invalid first;
+ *                          with "filter", under a seccomp filter that
+ *                          answers AF_INET6 sockets EAFNOSUPPORT (as
+ *                          systemd's RestrictAddressFamilies= does)
  *   interfaces             getifaddrs(), if_nameindex(), if_nametoindex()
  *                          and if_indextoname(): the interfaces libc's
  *                          functions (or the shim's) describe
@@ -24,6 +29,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -36,8 +44,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -74,6 +84,45 @@ static int do_whoami(void) {
     printf("lo: %s\n", ifr.ifr_flags & IFF_UP ? "up" : "down");
   if (fd >= 0)
     close(fd);
+  return 0;
+}
+
+/* ----------------------------------------------------------- bad type */
+
+/* A filter as RestrictAddressFamilies=~AF_INET6 makes one: socket() of
+ * that family is EAFNOSUPPORT, everything else allowed. */
+static int filter_inet6(void) {
+  struct sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+               offsetof(struct seccomp_data, args[0])),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAFNOSUPPORT),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]),
+                            .filter = code};
+
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return -1;
+  return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+static int do_bad_type(bool filtered) {
+  int fd;
+
+  if (filtered && filter_inet6() < 0)
+    FAIL("seccomp filter");
+  errno = 0;
+  fd = socket(AF_INET, 15, 0);
+  printf("socket(AF_INET, 15, 0) = %d %s\n", fd, strerror(errno));
+  /* A socket from psockd is not the filter's to refuse. */
+  fd = socket(AF_INET6, SOCK_STREAM, 0);
+  printf("socket(AF_INET6, SOCK_STREAM, 0) %s\n", fd >= 0 ? "ok" : "failed");
   return 0;
 }
 
@@ -368,6 +417,8 @@ int main(int argc, char **argv) {
     return do_whoami();
   if (argc >= 2 && strcmp(argv[1], "interfaces") == 0)
     return do_interfaces();
+  if (argc >= 2 && strcmp(argv[1], "bad-type") == 0)
+    return do_bad_type(argc >= 3 && strcmp(argv[2], "filter") == 0);
   if (argc >= 3 && strcmp(argv[1], "stress") == 0)
     return do_stress(atoi(argv[2]));
   if (argc >= 3 && strcmp(argv[1], "after-exec") == 0)
@@ -376,7 +427,8 @@ int main(int argc, char **argv) {
     return do_unreachable();
   if (argc >= 3 && strcmp(argv[1], "abstract") == 0)
     return do_abstract(argv[2]);
-  fprintf(stderr, "usage: psock_run_helper whoami|interfaces|stress PORT|"
+  fprintf(stderr, "usage: psock_run_helper whoami|interfaces|bad-type [filter]|"
+                  "stress PORT|"
                   "unreachable|abstract NAME\n");
   return 2;
 }

@@ -27,6 +27,8 @@
  *             EPERM both ways with the same words
  *   iperf3    --bind-dev lo; twin: no connect rule
  *   traceroute -T: "not enough privileges", as natively
+ *   socket(AF_INET, 15, 0) (psock_run_helper): EINVAL, the kernel's errno
+ *             before the policy's; twin: under a seccomp filter, EACCES
  *
  * and the differential conformance test: tests/conformance/sockcalls run
  * natively as nobody in the host's namespace and as nobody through
@@ -862,6 +864,28 @@ static void test_conformance(void **state) {
   conformance_as(false, "root");
 }
 
+/* A socket psockd's policy refuses and the kernel would refuse for its
+ * arguments first: the kernel's errno, as natively. Twin: under a seccomp
+ * filter (which could answer the shim's own socket() itself) the policy's
+ * errno stands. */
+static void test_refused_socket_gets_kernel_errno(void **state) {
+  struct run native = {0}, shim = {0}, twin = {.tag = "bad-type-filtered"};
+
+  skip_if_needed();
+  same_as_native("bad-type", (const char *const[]){fx.helper, "bad-type", NULL},
+                 &native, &shim);
+  assert_has(&shim, shim.out, "socket(AF_INET, 15, 0) = -1 Invalid argument\n");
+  twin.argv = PSOCK_RUN(fx.dflt, fx.helper, "bad-type", "filter");
+  run_nobody(&twin);
+  assert_exit(&twin, 0);
+  assert_has(&twin, twin.out,
+             "socket(AF_INET, 15, 0) = -1 Permission denied\n"
+             "socket(AF_INET6, SOCK_STREAM, 0) ok\n");
+  run_free_tagged(&native);
+  run_free_tagged(&shim);
+  run_free(&twin);
+}
+
 /* ------------------------------------------------ the host's interfaces */
 
 /* getifaddrs(), if_nameindex(), if_nametoindex(), if_indextoname() of a C
@@ -1641,6 +1665,7 @@ int main(void) {
       cmocka_unit_test(test_socat_udp),
       cmocka_unit_test(test_traceroute_tcp),
       cmocka_unit_test(test_conformance),
+      cmocka_unit_test(test_refused_socket_gets_kernel_errno),
       cmocka_unit_test(test_getifaddrs_host_view),
       cmocka_unit_test(test_python_if_nameindex),
       cmocka_unit_test(test_hostname_addresses),
