@@ -26,6 +26,7 @@
  *   socat     so-bindtodevice=lo (free since Linux 5.7); twin: priority=7,
  *             EPERM both ways with the same words
  *   iperf3    --bind-dev lo; twin: no connect rule
+ *   nmap      -sT -e lo: an open and a closed port; twin: both filtered
  *   traceroute -T: "not enough privileges", as natively
  *   socket(AF_INET, 15, 0) (psock_run_helper): EINVAL, the kernel's errno
  *             before the policy's; twin: under a seccomp filter, EACCES
@@ -1190,6 +1191,77 @@ static void test_iperf3_bind_dev(void **state) {
   run_free(&twin);
 }
 
+/* nmap's port table: the lines "PORT/tcp STATE SERVICE". */
+static char *port_lines(const char *out) {
+  char *copy = strdup(out), *lines = calloc(1, strlen(out) + 1);
+
+  assert_non_null(copy);
+  assert_non_null(lines);
+  for (char *l = strtok(copy, "\n"); l; l = strtok(NULL, "\n"))
+    if (strstr(l, "/tcp ")) {
+      strcat(lines, l);
+      strcat(lines, "\n");
+    }
+  free(copy);
+  return lines;
+}
+
+/* nmap -sT -e lo (a connect scan, SO_BINDTODEVICE on every socket): an
+ * open and a closed port of the host, as natively. Twin: no connect rule,
+ * both "filtered". */
+static void test_nmap_connect_scan(void **state) {
+  struct sockaddr_in sin = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  struct run native = {.tag = "nmap-native"}, shim = {.tag = "nmap"},
+             twin = {.tag = "nmap-twin"};
+  const char *nmap = system_program("nmap");
+  socklen_t len = sizeof(sin);
+  char ports[32], *want, *got, *refused;
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  uint16_t open_port, closed_port = free_port();
+
+  skip_if_needed();
+  assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
+  assert_int_equal(listen(l, 16), 0);
+  assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &len), 0);
+  open_port = ntohs(sin.sin_port);
+  snprintf(ports, sizeof(ports), "%u,%u", open_port, closed_port);
+  native.argv = (const char *const[]){nmap, "-sT", "-Pn", "-n",        "-e",
+                                      "lo", "-p",  ports, "127.0.0.1", NULL};
+  run_nobody(&native);
+  shim.argv = PSOCK_RUN(fx.dflt, nmap, "-sT", "-Pn", "-n", "-e", "lo", "-p",
+                        ports, "127.0.0.1");
+  run_nobody(&shim);
+  twin.argv = PSOCK_RUN(fx.deny, nmap, "-sT", "-Pn", "-n", "-e", "lo", "-p",
+                        ports, "127.0.0.1");
+  run_nobody(&twin);
+  close(l);
+  assert_exit(&native, 0);
+  assert_exit(&shim, 0);
+  want = port_lines(native.out);
+  got = port_lines(shim.out);
+  refused = port_lines(twin.out);
+  assert_has(&native, want, "/tcp open ");
+  assert_has(&native, want, "/tcp closed ");
+  if (strcmp(want, got) != 0 || strstr(shim.err, "Problem binding")) {
+    show(&native);
+    show(&shim);
+    fail_msg("nmap through psock-run saw other ports");
+  }
+  if (strstr(refused, " open ") || strstr(refused, " closed ")) {
+    show(&twin);
+    fail_msg("nmap reached ports that psockd's policy refuses");
+  }
+  assert_has(&twin, refused, "/tcp filtered ");
+  assert_denied(fx.deny, &twin, "connect");
+  free(want);
+  free(got);
+  free(refused);
+  run_free(&native);
+  run_free(&shim);
+  run_free(&twin);
+}
+
 /* traceroute -T needs a raw TCP socket: as nobody natively and through
  * psock-run under the default policy it says why it cannot, in the same
  * words. Twin: a policy that grants the raw socket, and it traces. */
@@ -1672,6 +1744,7 @@ int main(void) {
       cmocka_unit_test(test_ss_lists_host_listeners),
       cmocka_unit_test(test_socat_bindtodevice),
       cmocka_unit_test(test_iperf3_bind_dev),
+      cmocka_unit_test(test_nmap_connect_scan),
       cmocka_unit_test(test_namespace_and_identity),
       cmocka_unit_test(test_threads_fork_exec_close_dup2),
       cmocka_unit_test(test_psockd_unreachable),
