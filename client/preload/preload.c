@@ -234,17 +234,22 @@ static bool seccomp_filtered(void) {
  * lacks EAFNOSUPPORT), and a program told "permission denied" for a call
  * that could never work would take the wrong turn: the program's own
  * kernel is asked the same (a socket it makes in its own namespace and
- * closes at once), and its answer wins if it is one of those. Not under a
+ * closes at once; for socketpair, a pair, which the family may not have:
+ * EOPNOTSUPP), and its answer wins if it is one of those. Not under a
  * seccomp filter, whose answer that could be.
  */
-static int refused_errno(int err, int domain, int type, int proto) {
-  int fd;
+static int refused_errno(int err, bool pair, int domain, int type, int proto) {
+  const struct shim_real *r = shim_real();
+  int sv[2], rc;
 
   if (seccomp_filtered())
     return err;
-  fd = shim_real()->socket(domain, type | SOCK_CLOEXEC, proto);
-  if (fd >= 0) {
-    close(fd);
+  rc = pair ? r->socketpair(domain, type | SOCK_CLOEXEC, proto, sv)
+            : (sv[0] = r->socket(domain, type | SOCK_CLOEXEC, proto));
+  if (rc >= 0) {
+    close(sv[0]);
+    if (pair)
+      close(sv[1]);
     return err;
   }
   switch (errno) {
@@ -254,6 +259,8 @@ static int refused_errno(int err, int domain, int type, int proto) {
   case EPROTOTYPE:
   case EAFNOSUPPORT:
     return errno;
+  case EOPNOTSUPP:
+    return pair ? errno : err;
   default:
     return err;
   }
@@ -265,11 +272,11 @@ static int refused_errno(int err, int domain, int type, int proto) {
  * if the process is out of fds the kernel would have said so (the fd
  * could not be passed to us).
  */
-static int socket_errno(int domain, int type, int proto) {
+static int socket_errno(bool pair, int domain, int type, int proto) {
   int err = shim_errno(), probe;
 
   if (psock_last_error_kind() == PSOCK_ERR_POLICY)
-    return refused_errno(err, domain, type, proto);
+    return refused_errno(err, pair, domain, type, proto);
   if (psock_last_error_kind() != PSOCK_ERR_PROTOCOL)
     return err;
   probe = shim_real()->socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -302,7 +309,7 @@ SHIM_EXPORT int socket(int domain, int type, int protocol) {
    * socket() would) and close-on-exec only with SOCK_CLOEXEC. */
   s = psock_socket(domain, type, protocol);
   fd = s ? psock_detach(s) : -1;
-  err = fd < 0 ? socket_errno(domain, type, protocol) : 0;
+  err = fd < 0 ? socket_errno(false, domain, type, protocol) : 0;
   shim_hint(fd < 0, "socket family=%s type=%s proto=%s",
             family_name(domain, fb, sizeof(fb)),
             type_name(type, tb, sizeof(tb)),
@@ -311,19 +318,29 @@ SHIM_EXPORT int socket(int domain, int type, int protocol) {
   return fd < 0 ? fail(err) : fd;
 }
 
+/*
+ * The kernel pairs unix and tipc sockets only: for inet, inet6, netlink
+ * and packet socketpair() can only fail, with EOPNOTSUPP or with the
+ * error of making the first socket, and the program's own kernel gives
+ * that answer for the program's own privileges as the host's would.
+ */
+static bool paired_by_psockd(int family) {
+  return routed(family) && (family == AF_TIPC || family == AF_UNIX);
+}
+
 SHIM_EXPORT int socketpair(int domain, int type, int protocol, int sv[2]) {
   const struct shim_real *r = shim_real();
   psock_sock *a = NULL, *b = NULL;
   int fds[2], rc, err = 0;
 
-  if (shim_busy() || !routed(domain))
+  if (shim_busy() || !paired_by_psockd(domain))
     return r->socketpair(domain, type, protocol, sv);
   if ((type & ~SOCK_TYPE_BITS) & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
     return fail(EINVAL);
   shim_enter();
   rc = psock_socketpair(domain, type, protocol, &a, &b);
   if (rc < 0)
-    err = socket_errno(domain, type, protocol);
+    err = socket_errno(true, domain, type, protocol);
   shim_leave();
   if (rc < 0)
     return fail(err);

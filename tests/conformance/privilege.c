@@ -47,6 +47,18 @@ static void socket_close(const char *args, int domain, int type, int proto) {
     close(fd);
 }
 
+static void pair(const char *args, int domain, int type, int proto) {
+  int sv[2], rc;
+
+  errno = 0;
+  rc = socketpair(domain, type, proto, sv);
+  line("socketpair", args, rc_word(rc), rc, errno);
+  if (rc == 0) {
+    close(sv[0]);
+    close(sv[1]);
+  }
+}
+
 static void privileged_sockets(void) {
   socket_close("AF_INET, SOCK_RAW, IPPROTO_RAW", AF_INET, SOCK_RAW,
                IPPROTO_RAW);
@@ -96,6 +108,15 @@ static void unprivileged_protocols(void) {
                NETLINK_SOCK_DIAG);
   socket_close("AF_NETLINK, SOCK_DGRAM, NETLINK_ROUTE", AF_NETLINK, SOCK_DGRAM,
                NETLINK_ROUTE);
+  pair("AF_INET, 15, 0", AF_INET, 15, 0);
+  pair("AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE", AF_INET, SOCK_DGRAM,
+       IPPROTO_UDPLITE);
+  pair("AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG", AF_NETLINK, SOCK_RAW,
+       NETLINK_SOCK_DIAG);
+  pair("AF_INET6, SOCK_RAW, IPPROTO_RAW", AF_INET6, SOCK_RAW, IPPROTO_RAW);
+  /* Refused by the default policy, a family without pairs to the kernel. */
+  pair("AF_NETLINK, SOCK_RAW, NETLINK_GENERIC", AF_NETLINK, SOCK_RAW,
+       NETLINK_GENERIC);
 }
 
 /* ---------------------------------------------------- privileged ports */

@@ -719,7 +719,8 @@ static void test_ip_shows_host_interfaces(void **state) {
   run_nobody(&sandbox);
   assert_exit(&sandbox, 0);
   assert_has(&sandbox, sandbox.out, "interfaces: lo\n");
-  if (strncmp(sa.out, "lo ", 3) == 0 && !strchr(sa.out, '\n')[1])
+  if (strncmp(sa.out, "lo ", 3) == 0 &&
+      strcspn(sa.out, "\n") + 1 >= strlen(sa.out))
     fprintf(stderr, "note: this host has only lo; the comparison shows less\n");
 
   twin.argv = PSOCK_RUN(fx.deny, ip, "-br", "addr");
