@@ -16,6 +16,10 @@ packages=(
   netbase
   # Unmodified programs that test_psock_run runs through psock-run
   curl iputils-ping python3 socat
+  # ... and compares with native runs as the same user (issue 14):
+  # iperf3 --bind-dev and nmap -sT -e (SO_BINDTODEVICE), traceroute -T (a
+  # raw TCP socket); hostname -I and ss -tln come from hostname and iproute2
+  iperf3 nmap traceroute hostname
   # tests/system: a container with systemd as PID 1 (debootstrap; kill(1)
   # for ExecReload=, checked by systemd-analyze verify), and a qemu VM with
   # Debian's kernel for AF_TIPC (busybox, cpio for its initramfs)

@@ -208,13 +208,75 @@ static int fail(int err) {
   return -1;
 }
 
+/* Is a seccomp filter in force? Then a socket() of ours might be the
+ * filter's to answer, with an errno of its choice (RestrictAddressFamilies=
+ * answers EAFNOSUPPORT) or by killing the process. Unknown: yes. */
+static bool seccomp_filtered(void) {
+  char buf[4096], *p;
+  ssize_t n;
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    return true;
+  n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0)
+    return true;
+  buf[n] = '\0';
+  p = strstr(buf, "\nSeccomp:");
+  return !p || strtol(p + 9, NULL, 10) != 0;
+}
+
 /*
- * After psockd could not give a socket: if the process is out of fds the
- * kernel would have said so (the fd could not be passed to us).
+ * psockd's policy refused socket(domain, type, proto). The kernel checks
+ * the arguments before any privilege (a bad type is EINVAL, a protocol
+ * the family lacks EPROTONOSUPPORT or ESOCKTNOSUPPORT, a family the kernel
+ * lacks EAFNOSUPPORT), and a program told "permission denied" for a call
+ * that could never work would take the wrong turn: the program's own
+ * kernel is asked the same (a socket it makes in its own namespace and
+ * closes at once; for socketpair, a pair, which the family may not have:
+ * EOPNOTSUPP), and its answer wins if it is one of those. Not under a
+ * seccomp filter, whose answer that could be.
  */
-static int socket_errno(void) {
+static int refused_errno(int err, bool pair, int domain, int type, int proto) {
+  const struct shim_real *r = shim_real();
+  int sv[2], rc;
+
+  if (seccomp_filtered())
+    return err;
+  rc = pair ? r->socketpair(domain, type | SOCK_CLOEXEC, proto, sv)
+            : (sv[0] = r->socket(domain, type | SOCK_CLOEXEC, proto));
+  if (rc >= 0) {
+    close(sv[0]);
+    if (pair)
+      close(sv[1]);
+    return err;
+  }
+  switch (errno) {
+  case EINVAL:
+  case EPROTONOSUPPORT:
+  case ESOCKTNOSUPPORT:
+  case EPROTOTYPE:
+  case EAFNOSUPPORT:
+    return errno;
+  case EOPNOTSUPP:
+    return pair ? errno : err;
+  default:
+    return err;
+  }
+}
+
+/*
+ * errno after psockd could not give a socket: a policy refusal of a call
+ * the kernel would have refused for its arguments is the kernel's errno;
+ * if the process is out of fds the kernel would have said so (the fd
+ * could not be passed to us).
+ */
+static int socket_errno(bool pair, int domain, int type, int proto) {
   int err = shim_errno(), probe;
 
+  if (psock_last_error_kind() == PSOCK_ERR_POLICY)
+    return refused_errno(err, pair, domain, type, proto);
   if (psock_last_error_kind() != PSOCK_ERR_PROTOCOL)
     return err;
   probe = shim_real()->socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -238,12 +300,16 @@ SHIM_EXPORT int socket(int domain, int type, int protocol) {
   /* The kernel's first check, before the family is looked at. */
   if ((type & ~SOCK_TYPE_BITS) & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
     return fail(EINVAL);
+  /* The kernel makes the obsolete inet SOCK_PACKET a packet socket
+   * (__sock_create()): so does the shim, and psockd judges it as one. */
+  if (domain == AF_INET && (type & SOCK_TYPE_BITS) == SOCK_PACKET)
+    domain = AF_PACKET;
   shim_enter();
   /* The fd arrives at the lowest free number (SCM_RIGHTS installs it as
    * socket() would) and close-on-exec only with SOCK_CLOEXEC. */
   s = psock_socket(domain, type, protocol);
   fd = s ? psock_detach(s) : -1;
-  err = fd < 0 ? socket_errno() : 0;
+  err = fd < 0 ? socket_errno(false, domain, type, protocol) : 0;
   shim_hint(fd < 0, "socket family=%s type=%s proto=%s",
             family_name(domain, fb, sizeof(fb)),
             type_name(type, tb, sizeof(tb)),
@@ -252,19 +318,29 @@ SHIM_EXPORT int socket(int domain, int type, int protocol) {
   return fd < 0 ? fail(err) : fd;
 }
 
+/*
+ * The kernel pairs unix and tipc sockets only: for inet, inet6, netlink
+ * and packet socketpair() can only fail, with EOPNOTSUPP or with the
+ * error of making the first socket, and the program's own kernel gives
+ * that answer for the program's own privileges as the host's would.
+ */
+static bool paired_by_psockd(int family) {
+  return routed(family) && (family == AF_TIPC || family == AF_UNIX);
+}
+
 SHIM_EXPORT int socketpair(int domain, int type, int protocol, int sv[2]) {
   const struct shim_real *r = shim_real();
   psock_sock *a = NULL, *b = NULL;
   int fds[2], rc, err = 0;
 
-  if (shim_busy() || !routed(domain))
+  if (shim_busy() || !paired_by_psockd(domain))
     return r->socketpair(domain, type, protocol, sv);
   if ((type & ~SOCK_TYPE_BITS) & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
     return fail(EINVAL);
   shim_enter();
   rc = psock_socketpair(domain, type, protocol, &a, &b);
   if (rc < 0)
-    err = socket_errno();
+    err = socket_errno(true, domain, type, protocol);
   shim_leave();
   if (rc < 0)
     return fail(err);

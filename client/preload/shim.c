@@ -45,6 +45,12 @@ static void resolve(void) {
   RESOLVE(gai_strerror);
   RESOLVE(getnameinfo);
   RESOLVE(gethostbyaddr_r);
+  RESOLVE(getifaddrs);
+  RESOLVE(freeifaddrs);
+  RESOLVE(if_nameindex);
+  RESOLVE(if_freenameindex);
+  RESOLVE(if_nametoindex);
+  RESOLVE(if_indextoname);
   unix_via_daemon = u && strcmp(u, "daemon") == 0;
   hint_enabled = h && *h && strcmp(h, "0") != 0;
 }

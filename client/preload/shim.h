@@ -7,6 +7,8 @@
  */
 #pragma once
 
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,6 +30,12 @@ struct shim_real {
                      char *, socklen_t, int);
   int (*gethostbyaddr_r)(const void *, socklen_t, int, struct hostent *, char *,
                          size_t, struct hostent **, int *);
+  int (*getifaddrs)(struct ifaddrs **);
+  void (*freeifaddrs)(struct ifaddrs *);
+  struct if_nameindex *(*if_nameindex)(void);
+  void (*if_freenameindex)(struct if_nameindex *);
+  unsigned (*if_nametoindex)(const char *);
+  char *(*if_indextoname)(unsigned, char *);
 };
 
 /* The real functions; resolved on first use (and in the constructor). */

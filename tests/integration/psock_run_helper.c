@@ -6,7 +6,17 @@
  * dup2() onto arbitrary numbers. Each mode prints lines the test checks and
  * exits 0 only if every step worked.
  *
- *   whoami                 ids, and the interfaces libc itself sees
+ *   whoami                 ids, and the interfaces of the program's own
+ *                          network namespace (SIOCGIFCONF on an AF_UNIX
+ *                          socket, which is always the program's own)
+ *   bad-type [filter]      socket(AF_INET, 15, 0), which the default policy
+ *                          refuses and the kernel finds invalid first;
+ *                          with "filter", under a seccomp filter that
+ *                          answers AF_INET6 sockets EAFNOSUPPORT (as
+ *                          systemd's RestrictAddressFamilies= does)
+ *   interfaces             getifaddrs(), if_nameindex(), if_nametoindex()
+ *                          and if_indextoname(): the interfaces libc's
+ *                          functions (or the shim's) describe
  *   stress PORT            sockets under threads, fork, exec, close-all,
  *                          dup2; an exchange with the echo server on PORT
  *   unreachable            psockd is not there: fail fast with EACCES
@@ -18,9 +28,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netpacket/packet.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -29,8 +44,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -49,25 +66,132 @@ static const char *self;
 /* ------------------------------------------------------------- whoami */
 
 static int do_whoami(void) {
-  struct if_nameindex *ifs = if_nameindex(), *i;
-  struct ifreq ifr;
+  struct ifreq ifr, list[32];
+  struct ifconf ifc = {.ifc_len = sizeof(list), .ifc_req = list};
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
   printf("uid=%u euid=%u gid=%u\n", (unsigned)getuid(), (unsigned)geteuid(),
          (unsigned)getgid());
-  printf("interfaces:");
-  for (i = ifs; i && i->if_index; i++)
-    printf(" %s", i->if_name);
-  printf("\n");
-  if (ifs)
-    if_freenameindex(ifs);
   /* An AF_UNIX socket is local: its device ioctls see our namespace. */
+  printf("interfaces:");
+  if (fd >= 0 && ioctl(fd, SIOCGIFCONF, &ifc) == 0)
+    for (size_t i = 0; i < ifc.ifc_len / sizeof(struct ifreq); i++)
+      printf(" %s", list[i].ifr_name);
+  printf("\n");
   memset(&ifr, 0, sizeof(ifr));
   snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
   if (fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0)
     printf("lo: %s\n", ifr.ifr_flags & IFF_UP ? "up" : "down");
   if (fd >= 0)
     close(fd);
+  return 0;
+}
+
+/* ----------------------------------------------------------- bad type */
+
+/* A filter as RestrictAddressFamilies=~AF_INET6 makes one: socket() of
+ * that family is EAFNOSUPPORT, everything else allowed. */
+static int filter_inet6(void) {
+  struct sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+               offsetof(struct seccomp_data, args[0])),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAFNOSUPPORT),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]),
+                            .filter = code};
+
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return -1;
+  return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+static int do_bad_type(bool filtered) {
+  int fd;
+
+  if (filtered && filter_inet6() < 0)
+    FAIL("seccomp filter");
+  errno = 0;
+  fd = socket(AF_INET, 15, 0);
+  printf("socket(AF_INET, 15, 0) = %d %s\n", fd, strerror(errno));
+  /* A socket from psockd is not the filter's to refuse. */
+  fd = socket(AF_INET6, SOCK_STREAM, 0);
+  printf("socket(AF_INET6, SOCK_STREAM, 0) %s\n", fd >= 0 ? "ok" : "failed");
+  return 0;
+}
+
+/* --------------------------------------------------------- interfaces */
+
+static const char *sa_text(const struct sockaddr *sa, char *buf, size_t len) {
+  if (!sa)
+    return "-";
+  switch (sa->sa_family) {
+  case AF_INET:
+    return inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf,
+                     (socklen_t)len);
+  case AF_INET6: {
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+    char host[INET6_ADDRSTRLEN] = "";
+
+    inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+    snprintf(buf, len, "%s%%%u", host, s6->sin6_scope_id);
+    return buf;
+  }
+  case AF_PACKET: {
+    const struct sockaddr_ll *ll = (const struct sockaddr_ll *)sa;
+
+    snprintf(buf, len, "packet:%d:%u:%u", ll->sll_ifindex, ll->sll_hatype,
+             ll->sll_halen);
+    return buf;
+  }
+  default:
+    snprintf(buf, len, "family%d", sa->sa_family);
+    return buf;
+  }
+}
+
+static int do_interfaces(void) {
+  struct ifaddrs *list = NULL, *again = NULL;
+  struct if_nameindex *idx;
+  char name[IF_NAMESIZE];
+  unsigned back;
+
+  if (getifaddrs(&list) < 0)
+    FAIL("getifaddrs");
+  for (struct ifaddrs *i = list; i; i = i->ifa_next) {
+    char a[96], m[96], b[96];
+
+    printf("ifaddr %s flags=%#x addr=%s netmask=%s broad=%s stats=%s\n",
+           i->ifa_name ? i->ifa_name : "(null)", i->ifa_flags,
+           sa_text(i->ifa_addr, a, sizeof(a)),
+           sa_text(i->ifa_netmask, m, sizeof(m)),
+           sa_text(i->ifa_broadaddr, b, sizeof(b)), i->ifa_data ? "yes" : "no");
+  }
+  /* Two lists alive at once, freed out of order. */
+  if (getifaddrs(&again) < 0)
+    FAIL("getifaddrs again");
+  freeifaddrs(list);
+  freeifaddrs(again);
+  idx = if_nameindex();
+  if (!idx)
+    FAIL("if_nameindex");
+  for (struct if_nameindex *i = idx; i->if_index; i++) {
+    const char *fwd = if_indextoname(i->if_index, name);
+
+    back = if_nametoindex(i->if_name);
+    printf("nameindex %u %s nametoindex=%u indextoname=%s\n", i->if_index,
+           i->if_name, back, fwd ? fwd : "NULL");
+  }
+  if_freenameindex(idx);
+  errno = 0;
+  back = if_nametoindex("no-such-if0");
+  printf("if_nametoindex(no-such-if0) = %u %s\n", back, strerror(errno));
   return 0;
 }
 
@@ -291,6 +415,10 @@ int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc >= 2 && strcmp(argv[1], "whoami") == 0)
     return do_whoami();
+  if (argc >= 2 && strcmp(argv[1], "interfaces") == 0)
+    return do_interfaces();
+  if (argc >= 2 && strcmp(argv[1], "bad-type") == 0)
+    return do_bad_type(argc >= 3 && strcmp(argv[2], "filter") == 0);
   if (argc >= 3 && strcmp(argv[1], "stress") == 0)
     return do_stress(atoi(argv[2]));
   if (argc >= 3 && strcmp(argv[1], "after-exec") == 0)
@@ -299,7 +427,8 @@ int main(int argc, char **argv) {
     return do_unreachable();
   if (argc >= 3 && strcmp(argv[1], "abstract") == 0)
     return do_abstract(argv[2]);
-  fprintf(stderr, "usage: psock_run_helper whoami|stress PORT|unreachable|"
-                  "abstract NAME\n");
+  fprintf(stderr, "usage: psock_run_helper whoami|interfaces|bad-type [filter]|"
+                  "stress PORT|"
+                  "unreachable|abstract NAME\n");
   return 2;
 }

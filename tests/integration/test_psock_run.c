@@ -1,25 +1,43 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * psock-run and libpsock-preload.so (issue #10): unmodified Debian programs
- * run as nobody, each in an empty network namespace of its own that
- * psock-run makes (a user namespace that maps nobody to itself), with their
- * sockets and name lookups from a real psockd; each next to its refused
- * twin under a policy that denies it:
+ * psock-run and libpsock-preload.so (issues #10, #14): unmodified Debian
+ * programs run as nobody, each in an empty network namespace of its own
+ * that psock-run makes (a user namespace that maps nobody to itself), with
+ * their sockets and name lookups from a real psockd; each next to its
+ * refused twin under a policy that denies it:
  *
  *   curl      fetches from an HTTP server on the host's 127.0.0.1 by a host
  *             name that only psockd's /etc/hosts knows
  *   ping      -c 1 127.0.0.1 (a raw ICMP socket from psockd)
  *   python3   -m http.server 80: a privileged port, then serves clients
- *   ip        -br addr shows the host's interfaces (netlink from psockd)
+ *   ip        -br addr and -br link show the host's interfaces (netlink
+ *             from psockd), as a native run does
  *   socat     a UDP exchange with a host socket
+ *   traceroute -T: a raw TCP socket from psockd
+ *
+ * What an unprivileged user gets through psock-run under psockd's default
+ * policy is what the same user gets natively in the host's namespace
+ * (issue #14), checked against a native run as nobody:
+ *
+ *   getifaddrs, if_nameindex, if_nametoindex (psock_run_helper), Python's
+ *             socket.if_nameindex(), hostname -I: the host's interfaces;
+ *             twin: psockd refuses the netlink socket, the sandbox's own
+ *   ss -tln   lists a listener of the host (sock_diag); twin: an empty table
+ *   socat     so-bindtodevice=lo (free since Linux 5.7); twin: priority=7,
+ *             EPERM both ways with the same words
+ *   iperf3    --bind-dev lo; twin: no connect rule
+ *   nmap      -sT -e lo: an open and a closed port; twin: both filtered
+ *   traceroute -T: "not enough privileges", as natively
+ *   socket(AF_INET, 15, 0) (psock_run_helper): EINVAL, the kernel's errno
+ *             before the policy's; twin: under a seccomp filter, EACCES
  *
  * and the differential conformance test: tests/conformance/sockcalls run
- * natively as root in the host's namespace and through psock-run as nobody
- * in an empty one, under a policy that grants the same: the outputs must
- * be identical. Then what programs do to their processes and fds (threads,
- * fork, exec, closing every fd, dup2 over the library's), psockd
- * unreachable, AF_UNIX local or through psockd, exit status and signals,
- * and psock-run's warnings.
+ * natively as nobody in the host's namespace and as nobody through
+ * psock-run under the default policy, and again as root both ways: the
+ * outputs must be identical. Then what programs do to their processes and
+ * fds (threads, fork, exec, closing every fd, dup2 over the library's),
+ * psockd unreachable, AF_UNIX local or through psockd, exit status and
+ * signals, and psock-run's warnings.
  *
  * Every binary nobody runs is copied out of the build tree into a 0755
  * directory first (CI's checkout may be unreachable for nobody); the
@@ -43,6 +61,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -77,11 +96,12 @@
   "passwd: files\ngroup: files\nshadow: files\nhosts: files\n"                 \
   "networks: files\nprotocols: files\nservices: files\n"
 
-/* Least privilege for the five programs. */
+/* Least privilege for the programs. */
 #define POLICY_PROGRAMS                                                        \
   "allow uid=65534 socket family=inet,inet6 type=stream,dgram "                \
   "proto=0,tcp,udp\n"                                                          \
   "allow uid=65534 socket family=inet type=dgram,raw proto=icmp\n"             \
+  "allow uid=65534 socket family=inet type=raw proto=tcp\n"                    \
   "allow uid=65534 socket family=netlink type=raw proto=route\n"               \
   "allow uid=65534 bind family=netlink\n"                                      \
   "allow uid=65534 bind family=inet,inet6 addr=any port=0,80,1024-65535\n"     \
@@ -91,7 +111,7 @@
   "allow uid=65534 lookup,reverse\n"
 
 /* The twins: the same less each program's one need (no connect, no ICMP,
- * no netlink, no port 80). */
+ * no raw TCP, no netlink, no port 80). */
 #define POLICY_TWINS                                                           \
   "allow uid=65534 socket family=inet,inet6 type=stream,dgram "                \
   "proto=0,tcp,udp\n"                                                          \
@@ -99,8 +119,8 @@
   "allow uid=65534 listen family=inet,inet6\n"                                 \
   "allow uid=65534 lookup,reverse\n"
 
-/* What root may do natively, nobody may do through psockd. */
-#define POLICY_CONFORMANCE                                                     \
+/* Everything, abstract AF_UNIX names included (PSOCK_PRELOAD_UNIX=daemon). */
+#define POLICY_EVERYTHING                                                      \
   "allow uid=65534 all family=any type=any proto=any addr=any,@* port=any "    \
   "option=any\n"
 
@@ -115,7 +135,8 @@ static struct {
   char runtimes[2 * PATH_MAX];    /* sanitizer runtimes, "a:b:" or "" */
   bool curl_ok; /* curl starts with the sanitizer runtimes preloaded */
   pid_t server; /* a server of a test that may fail before stopping it */
-  struct psockd_proc *allow, *deny, *conform;
+  struct psockd_proc *allow, *deny, *everything;
+  struct psockd_proc *dflt; /* the built-in default policy */
 } fx;
 
 /* ------------------------------------------------------------ helpers */
@@ -348,6 +369,61 @@ static void assert_denied(const struct psockd_proc *p, const struct run *r,
     fail_msg("%s: psockd's log has no denial of %s for pid %d", r->tag, call,
              (int)r->pid);
   }
+}
+
+/* Fail with a diff unless native and shim printed the same on stdout (and,
+ * with err_too, on stderr). */
+static void assert_same_output(struct run *native, struct run *shim,
+                               bool err_too) {
+  struct run diff = {.tag = "diff"};
+  bool out_same = strcmp(native->out, shim->out) == 0;
+
+  if (out_same && (!err_too || strcmp(native->err, shim->err) == 0))
+    return;
+  diff.argv = (const char *const[]){
+      "/usr/bin/diff", "-u", out_same ? native->errpath : native->outpath,
+      out_same ? shim->errpath : shim->outpath, NULL};
+  start(&diff);
+  finish(&diff, RUN_TIMEOUT_MS);
+  /* The diff last: a long log is cut at its head. */
+  show(native);
+  show(shim);
+  fprintf(stderr, "----- diff -u %s %s -----\n%s-----\n", native->tag,
+          shim->tag, diff.out);
+  run_free(&diff);
+  fail_msg("%s differs from %s", shim->tag, native->tag);
+}
+
+/* Run argv natively as nobody and through psock-run under the default
+ * policy; both must exit 0 with the same output. */
+static void same_as_native(const char *tag, const char *const *argv,
+                           struct run *native, struct run *shim) {
+  const char *shim_argv[16] = {fx.psock_run, "--socket",
+                               harness_psockd_socket(fx.dflt), "--"};
+  size_t n = 4;
+  char tn[64], ts[64];
+
+  snprintf(tn, sizeof(tn), "%s-native", tag);
+  snprintf(ts, sizeof(ts), "%s-shim", tag);
+  native->tag = strdup(tn);
+  shim->tag = strdup(ts);
+  for (size_t i = 0; argv[i]; i++) {
+    assert_true(n < sizeof(shim_argv) / sizeof(shim_argv[0]) - 1);
+    shim_argv[n++] = argv[i];
+  }
+  shim_argv[n] = NULL;
+  native->argv = argv;
+  run_nobody(native);
+  assert_exit(native, 0);
+  shim->argv = shim_argv;
+  run_nobody(shim);
+  assert_exit(shim, 0);
+  assert_same_output(native, shim, true);
+}
+
+static void run_free_tagged(struct run *r) {
+  free((char *)r->tag);
+  run_free(r);
 }
 
 static void skip_if_needed(void) {
@@ -625,62 +701,26 @@ static void test_python_http_server_port_80(void **state) {
 
 /* ------------------------------------------------------------- ip addr */
 
-/* The first word of each line, sorted, one per line. */
-static char *first_words(const char *text) {
-  char *copy = strdup(text), *out = calloc(1, strlen(text) + 2);
-  char *words[256];
-  size_t n = 0;
-
-  assert_non_null(copy);
-  assert_non_null(out);
-  for (char *l = strtok(copy, "\n"); l && n < 256; l = strtok(NULL, "\n")) {
-    l[strcspn(l, " \t")] = '\0';
-    if (*l)
-      words[n++] = l;
-  }
-  for (size_t i = 1; i < n; i++)
-    for (size_t j = i; j > 0 && strcmp(words[j - 1], words[j]) > 0; j--) {
-      char *t = words[j];
-
-      words[j] = words[j - 1];
-      words[j - 1] = t;
-    }
-  for (size_t i = 0; i < n; i++) {
-    strcat(out, words[i]);
-    strcat(out, "\n");
-  }
-  free(copy);
-  return out;
-}
-
+/* ip -br addr and ip -br link through psock-run print what they print
+ * natively as nobody: the host's interfaces (netlink from psockd), while
+ * the program's own namespace has lo only. Twin: no netlink rule. */
 static void test_ip_shows_host_interfaces(void **state) {
-  struct run native = {.tag = "ip-native"}, ok = {.tag = "ip"},
-             twin = {.tag = "ip-twin"}, sandbox = {.tag = "ip-sandbox"};
+  struct run na = {0}, sa = {0}, nl = {0}, sl = {0}, twin = {.tag = "ip-twin"},
+             sandbox = {.tag = "ip-sandbox"};
   const char *ip = system_program("ip");
-  char *want, *got;
 
   skip_if_needed();
-  native.argv = (const char *const[]){ip, "-br", "addr", NULL};
-  start(&native);
-  assert_true(finish(&native, RUN_TIMEOUT_MS));
-  assert_exit(&native, 0);
-
-  ok.argv = PSOCK_RUN(fx.allow, ip, "-br", "addr");
-  run_nobody(&ok);
-  assert_exit(&ok, 0);
-  want = first_words(native.out);
-  got = first_words(ok.out);
-  if (strcmp(want, got) != 0) {
-    show(&native);
-    show(&ok);
-    fail_msg("ip -br addr through psock-run shows other interfaces");
-  }
+  same_as_native("ip-addr", (const char *const[]){ip, "-br", "addr", NULL}, &na,
+                 &sa);
+  same_as_native("ip-link", (const char *const[]){ip, "-br", "link", NULL}, &nl,
+                 &sl);
   /* And the program's own namespace has lo only. */
   sandbox.argv = PSOCK_RUN(fx.allow, fx.helper, "whoami");
   run_nobody(&sandbox);
   assert_exit(&sandbox, 0);
   assert_has(&sandbox, sandbox.out, "interfaces: lo\n");
-  if (strcmp(got, "lo\n") == 0)
+  if (strncmp(sa.out, "lo ", 3) == 0 &&
+      strcspn(sa.out, "\n") + 1 >= strlen(sa.out))
     fprintf(stderr, "note: this host has only lo; the comparison shows less\n");
 
   twin.argv = PSOCK_RUN(fx.deny, ip, "-br", "addr");
@@ -688,10 +728,10 @@ static void test_ip_shows_host_interfaces(void **state) {
   assert_failed(&twin);
   assert_has(&twin, twin.err, "Permission denied");
   assert_denied(fx.deny, &twin, "socket");
-  free(want);
-  free(got);
-  run_free(&native);
-  run_free(&ok);
+  run_free_tagged(&na);
+  run_free_tagged(&sa);
+  run_free_tagged(&nl);
+  run_free_tagged(&sl);
   run_free(&twin);
   run_free(&sandbox);
 }
@@ -776,19 +816,24 @@ static void test_socat_udp(void **state) {
 
 /* --------------------------------------------------------- conformance */
 
-static void test_conformance(void **state) {
-  struct run native = {.tag = "sockcalls-native"},
-             shim = {.tag = "sockcalls-shim"}, diff = {.tag = "sockcalls-diff"};
-  char dn[PATH_MAX], ds[PATH_MAX];
+/* sockcalls natively (the host's namespace, no psockd) and through
+ * psock-run (an empty namespace, psockd's default policy), as the same
+ * user: identical output. */
+static void conformance_as(bool nobody, const char *tag) {
+  struct run native = {.nobody = nobody}, shim = {.nobody = nobody};
+  char dn[PATH_MAX], ds[PATH_MAX], tn[64], ts[64];
 
-  skip_if_needed();
-  snprintf(dn, sizeof(dn), "%s/native", fx.files);
-  snprintf(ds, sizeof(ds), "%s/shim", fx.files);
+  snprintf(tn, sizeof(tn), "sockcalls-%s-native", tag);
+  snprintf(ts, sizeof(ts), "sockcalls-%s-shim", tag);
+  native.tag = tn;
+  shim.tag = ts;
+  snprintf(dn, sizeof(dn), "%s/%s", fx.files, tn);
+  snprintf(ds, sizeof(ds), "%s/%s", fx.files, ts);
   assert_int_equal(mkdir(dn, 0777), 0);
   assert_int_equal(mkdir(ds, 0777), 0);
+  assert_int_equal(chmod(dn, 0777), 0);
   assert_int_equal(chmod(ds, 0777), 0);
 
-  /* Natively: root, the host's namespace, no psockd. */
   native.argv = (const char *const[]){fx.sockcalls, dn, NULL};
   native.extra_env = leak_check;
   start(&native);
@@ -796,24 +841,458 @@ static void test_conformance(void **state) {
   assert_exit(&native, 0);
   assert_has(&native, native.out, "\ndone\n");
 
-  /* Through psock-run: nobody, an empty namespace, everything granted. */
-  shim.argv = PSOCK_RUN(fx.conform, fx.sockcalls, ds);
+  /* For root, psock-run's namespace is the host's unless asked. */
+  shim.argv = (const char *const[]){
+      fx.psock_run, "--netns=empty", "--socket", harness_psockd_socket(fx.dflt),
+      "--",         fx.sockcalls,    ds,         NULL};
   shim.extra_env = leak_check;
-  run_nobody(&shim);
+  start(&shim);
+  assert_true(finish(&shim, RUN_TIMEOUT_MS));
   assert_exit(&shim, 0);
-  if (strcmp(native.out, shim.out) != 0) {
-    diff.argv = (const char *const[]){"/usr/bin/diff", "-u", native.outpath,
-                                      shim.outpath, NULL};
-    start(&diff);
-    finish(&diff, RUN_TIMEOUT_MS);
-    /* The diff last: a long log is cut at its head. */
-    show(&shim);
-    fprintf(stderr, "----- diff -u native shim -----\n%s-----\n", diff.out);
-    run_free(&diff);
-    fail_msg("sockcalls through psock-run differs from the native run");
-  }
+  assert_same_output(&native, &shim, false);
   run_free(&native);
   run_free(&shim);
+}
+
+/*
+ * The contract: nobody natively against nobody through psock-run under the
+ * policy a user has by default. Root both ways adds what privilege
+ * grants: raw and packet sockets with an ICMP echo, privileged ports and
+ * options, netlink writes.
+ */
+static void test_conformance(void **state) {
+  skip_if_needed();
+  conformance_as(true, "nobody");
+  conformance_as(false, "root");
+}
+
+/* A socket psockd's policy refuses and the kernel would refuse for its
+ * arguments first: the kernel's errno, as natively. Twin: under a seccomp
+ * filter (which could answer the shim's own socket() itself) the policy's
+ * errno stands. */
+static void test_refused_socket_gets_kernel_errno(void **state) {
+  struct run native = {0}, shim = {0}, twin = {.tag = "bad-type-filtered"};
+
+  skip_if_needed();
+  same_as_native("bad-type", (const char *const[]){fx.helper, "bad-type", NULL},
+                 &native, &shim);
+  assert_has(&shim, shim.out, "socket(AF_INET, 15, 0) = -1 Invalid argument\n");
+  twin.argv = PSOCK_RUN(fx.dflt, fx.helper, "bad-type", "filter");
+  run_nobody(&twin);
+  assert_exit(&twin, 0);
+  assert_has(&twin, twin.out,
+             "socket(AF_INET, 15, 0) = -1 Permission denied\n"
+             "socket(AF_INET6, SOCK_STREAM, 0) ok\n");
+  run_free_tagged(&native);
+  run_free_tagged(&shim);
+  run_free(&twin);
+}
+
+/* ------------------------------------------------ the host's interfaces */
+
+/* getifaddrs(), if_nameindex(), if_nametoindex(), if_indextoname() of a C
+ * program: the host's interfaces, as natively. Twin: psockd refuses the
+ * netlink socket, and the program sees its own namespace (lo only), as
+ * the kernel would show it. */
+static void test_getifaddrs_host_view(void **state) {
+  struct run native = {0}, shim = {0}, twin = {.tag = "ifaddrs-twin"};
+
+  skip_if_needed();
+  same_as_native("ifaddrs",
+                 (const char *const[]){fx.helper, "interfaces", NULL}, &native,
+                 &shim);
+  assert_has(&shim, shim.out, "ifaddr lo ");
+  assert_has(&shim, shim.out, "nameindex 1 lo nametoindex=1 indextoname=lo\n");
+
+  twin.argv = PSOCK_RUN(fx.deny, fx.helper, "interfaces");
+  twin.extra_env = leak_check;
+  run_nobody(&twin);
+  assert_exit(&twin, 0);
+  assert_has(&twin, twin.out, "ifaddr lo flags=0x10049 addr=127.0.0.1 ");
+  if (strstr(twin.out, "nameindex 2 ")) {
+    show(&twin);
+    fail_msg("the twin sees more than its own namespace's lo");
+  }
+  assert_denied(fx.deny, &twin, "socket");
+  run_free_tagged(&native);
+  run_free_tagged(&shim);
+  run_free(&twin);
+}
+
+#define PY_IFS                                                                 \
+  "import socket\n"                                                            \
+  "ifs = socket.if_nameindex()\n"                                              \
+  "print(ifs)\n"                                                               \
+  "print([socket.if_nametoindex(n) for i, n in ifs])\n"                        \
+  "print([socket.if_indextoname(i) for i, n in ifs])\n"
+
+/* Python's socket.if_nameindex(): the host's list. Twin: lo only. */
+static void test_python_if_nameindex(void **state) {
+  struct run native = {0}, shim = {0}, twin = {.tag = "python-ifs-twin"};
+
+  skip_if_needed();
+  same_as_native("python-ifs",
+                 (const char *const[]){"/usr/bin/python3", "-c", PY_IFS, NULL},
+                 &native, &shim);
+  twin.argv = PSOCK_RUN(fx.deny, "/usr/bin/python3", "-c", PY_IFS);
+  run_nobody(&twin);
+  assert_exit(&twin, 0);
+  if (strcmp(twin.out, "[(1, 'lo')]\n[1]\n['lo']\n") != 0) {
+    show(&twin);
+    fail_msg("the twin lists more than its own namespace's lo");
+  }
+  run_free_tagged(&native);
+  run_free_tagged(&shim);
+  run_free(&twin);
+}
+
+/* hostname -I (getifaddrs): the host's addresses. Twin: the empty
+ * namespace has only lo, which hostname -I leaves out. */
+static void test_hostname_addresses(void **state) {
+  struct run native = {0}, shim = {0}, twin = {.tag = "hostname-twin"};
+  const char *hostname = system_program("hostname");
+
+  skip_if_needed();
+  same_as_native("hostname", (const char *const[]){hostname, "-I", NULL},
+                 &native, &shim);
+  twin.argv = PSOCK_RUN(fx.deny, hostname, "-I");
+  run_nobody(&twin);
+  assert_exit(&twin, 0);
+  if (strspn(twin.out, " \n") != strlen(twin.out)) {
+    show(&twin);
+    fail_msg("hostname -I in an empty namespace printed addresses");
+  }
+  run_free_tagged(&native);
+  run_free_tagged(&shim);
+  run_free(&twin);
+}
+
+/* ss -tln (NETLINK_SOCK_DIAG from psockd): a listener of the host is
+ * listed, as natively. Twin: no netlink socket; ss reads the sandbox's
+ * /proc/net/tcp instead, an empty table. */
+static void test_ss_lists_host_listeners(void **state) {
+  struct sockaddr_in sin = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  struct run native = {.tag = "ss-native"}, shim = {.tag = "ss"},
+             twin = {.tag = "ss-twin"};
+  socklen_t len = sizeof(sin);
+  const char *ss = system_program("ss");
+  char want[64];
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  skip_if_needed();
+  assert_true(l >= 0);
+  assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
+  assert_int_equal(listen(l, 4), 0);
+  assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &len), 0);
+  snprintf(want, sizeof(want), "127.0.0.1:%u ", ntohs(sin.sin_port));
+
+  native.argv = (const char *const[]){ss, "-tln", NULL};
+  run_nobody(&native);
+  assert_exit(&native, 0);
+  assert_has(&native, native.out, want);
+  shim.argv = PSOCK_RUN(fx.dflt, ss, "-tln");
+  run_nobody(&shim);
+  assert_exit(&shim, 0);
+  assert_has(&shim, shim.out, want);
+
+  twin.argv = PSOCK_RUN(fx.deny, ss, "-tln");
+  run_nobody(&twin);
+  close(l);
+  assert_exit(&twin, 0);
+  if (strstr(twin.out, want)) {
+    show(&twin);
+    fail_msg("ss listed the host's listener without a netlink socket");
+  }
+  assert_has(&twin, twin.out, "Local Address:Port");
+  assert_denied(fx.deny, &twin, "socket");
+  run_free(&native);
+  run_free(&shim);
+  run_free(&twin);
+}
+
+/* ------------------------------------------- options an unprivileged user
+ * may set */
+
+/* A one-connection TCP sink on the host's 127.0.0.1 (a forked process):
+ * what arrives is written to path. */
+static pid_t start_sink(uint16_t *port, const char *path) {
+  struct sockaddr_in sin = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof(sin);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  pid_t pid;
+
+  assert_true(fd >= 0);
+  assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+  assert_int_equal(listen(fd, 16), 0);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+  *port = ntohs(sin.sin_port);
+  fflush(NULL);
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int out = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    char buf[4096];
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    alarm(60);
+    for (;;) {
+      int c = accept(fd, NULL, NULL);
+      ssize_t n;
+
+      while (c >= 0 && (n = read(c, buf, sizeof(buf))) > 0)
+        (void)!write(out, buf, (size_t)n);
+      if (c >= 0)
+        close(c);
+    }
+  }
+  close(fd);
+  return pid;
+}
+
+/* socat's error line without its time stamp and pid. */
+static const char *socat_error(const char *err) {
+  const char *e = strstr(err, " E ");
+
+  return e ? e : err;
+}
+
+/* socat ...,so-bindtodevice=lo: SO_BINDTODEVICE on a socket bound to no
+ * device needs no privilege since Linux 5.7, natively or through
+ * psock-run. Twin: priority=7 as well, which needs CAP_NET_ADMIN: the same
+ * error both ways. */
+static void test_socat_bindtodevice(void **state) {
+  struct run native = {.tag = "socat-dev-native", .stdin_text = "native\n"},
+             shim = {.tag = "socat-dev", .stdin_text = "through psock\n"},
+             tn = {.tag = "socat-prio-native", .stdin_text = "x\n"},
+             ts = {.tag = "socat-prio", .stdin_text = "x\n"};
+  const char *socat = system_program("socat");
+  char sinkpath[PATH_MAX], dest[96], prio[128], *got;
+  uint16_t port;
+  pid_t sink;
+
+  skip_if_needed();
+  snprintf(sinkpath, sizeof(sinkpath), "%s/socat-sink.txt", fx.files);
+  sink = start_sink(&port, sinkpath);
+  snprintf(dest, sizeof(dest), "TCP:127.0.0.1:%u,so-bindtodevice=lo", port);
+  snprintf(prio, sizeof(prio), "%s,priority=7", dest);
+
+  native.argv = (const char *const[]){socat, "-", dest, NULL};
+  run_nobody(&native);
+  assert_exit(&native, 0);
+  shim.argv = PSOCK_RUN(fx.dflt, socat, "-", dest);
+  run_nobody(&shim);
+  assert_exit(&shim, 0);
+
+  tn.argv = (const char *const[]){socat, "-", prio, NULL};
+  run_nobody(&tn);
+  assert_exit(&tn, 1);
+  assert_has(&tn, tn.err, "Operation not permitted");
+  ts.argv = PSOCK_RUN(fx.dflt, socat, "-", prio);
+  run_nobody(&ts);
+  assert_exit(&ts, 1);
+  if (strcmp(socat_error(tn.err), socat_error(ts.err)) != 0) {
+    show(&tn);
+    show(&ts);
+    fail_msg("socat's error through psock-run is not the native one");
+  }
+  sleep_ms(200);
+  stop_pid(sink);
+  got = read_text(sinkpath);
+  if (!strstr(got, "native\n") || !strstr(got, "through psock\n")) {
+    show(&native);
+    show(&shim);
+    fail_msg("the sink got \"%s\"", got);
+  }
+  free(got);
+  run_free(&native);
+  run_free(&shim);
+  run_free(&tn);
+  run_free(&ts);
+}
+
+/* A free port on 127.0.0.1, by asking the kernel for one. */
+static uint16_t free_port(void) {
+  struct sockaddr_in sin = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof(sin);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+  close(fd);
+  return ntohs(sin.sin_port);
+}
+
+/* iperf3 --bind-dev lo, natively and through psock-run. Twin: no connect
+ * rule, "Permission denied". */
+/* Is something of this namespace listening on 127.0.0.1:port (TCP)? */
+static bool tcp_listening(unsigned port) {
+  char *text = read_text("/proc/net/tcp"), want[32];
+  bool found;
+
+  /* "  N: 0100007F:PPPP 00000000:0000 0A": state 0A is LISTEN. */
+  snprintf(want, sizeof(want), "0100007F:%04X 00000000:0000 0A", port);
+  found = strstr(text, want) != NULL;
+  free(text);
+  return found;
+}
+
+static void iperf3_client(struct run *c, struct psockd_proc *p) {
+  struct run srv = {.tag = "iperf3-server"};
+  const char *iperf3 = system_program("iperf3");
+  long long deadline = now_ms() + 10000;
+  uint16_t port = free_port();
+  char portarg[16];
+
+  snprintf(portarg, sizeof(portarg), "%u", port);
+  srv.argv = (const char *const[]){iperf3,  "-s", "-1",        "-p",
+                                   portarg, "-B", "127.0.0.1", NULL};
+  start(&srv);
+  while (!tcp_listening(port)) {
+    if (now_ms() >= deadline) {
+      stop(&srv);
+      show(&srv);
+      fail_msg("the iperf3 server did not start");
+    }
+    sleep_ms(20);
+  }
+  /* Compound literals live as long as their block: both made here. */
+  const char *const *shim =
+      PSOCK_RUN(p ? p : fx.dflt, iperf3, "-c", "127.0.0.1", "-p", portarg,
+                "--bind-dev", "lo", "-n", "1M");
+  const char *const *native =
+      (const char *const[]){iperf3,       "-c", "127.0.0.1", "-p", portarg,
+                            "--bind-dev", "lo", "-n",        "1M", NULL};
+
+  c->argv = p ? shim : native;
+  run_nobody(c);
+  stop(&srv);
+  run_free(&srv);
+}
+
+static void test_iperf3_bind_dev(void **state) {
+  struct run native = {.tag = "iperf3-native"}, shim = {.tag = "iperf3"},
+             twin = {.tag = "iperf3-twin"};
+
+  skip_if_needed();
+  iperf3_client(&native, NULL);
+  assert_exit(&native, 0);
+  assert_has(&native, native.out, "iperf Done.");
+  iperf3_client(&shim, fx.dflt);
+  assert_exit(&shim, 0);
+  assert_has(&shim, shim.out, "iperf Done.");
+  iperf3_client(&twin, fx.deny);
+  assert_failed(&twin);
+  assert_has(&twin, twin.err, "unable to connect to server: Permission denied");
+  assert_denied(fx.deny, &twin, "connect");
+  run_free(&native);
+  run_free(&shim);
+  run_free(&twin);
+}
+
+/* nmap's port table: the lines "PORT/tcp STATE SERVICE". */
+static char *port_lines(const char *out) {
+  char *copy = strdup(out), *lines = calloc(1, strlen(out) + 1);
+
+  assert_non_null(copy);
+  assert_non_null(lines);
+  for (char *l = strtok(copy, "\n"); l; l = strtok(NULL, "\n"))
+    if (strstr(l, "/tcp ")) {
+      strcat(lines, l);
+      strcat(lines, "\n");
+    }
+  free(copy);
+  return lines;
+}
+
+/* nmap -sT -e lo (a connect scan, SO_BINDTODEVICE on every socket): an
+ * open and a closed port of the host, as natively. Twin: no connect rule,
+ * both "filtered". */
+static void test_nmap_connect_scan(void **state) {
+  struct sockaddr_in sin = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  struct run native = {.tag = "nmap-native"}, shim = {.tag = "nmap"},
+             twin = {.tag = "nmap-twin"};
+  const char *nmap = system_program("nmap");
+  socklen_t len = sizeof(sin);
+  char ports[32], *want, *got, *refused;
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  uint16_t open_port, closed_port = free_port();
+
+  skip_if_needed();
+  assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
+  assert_int_equal(listen(l, 16), 0);
+  assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &len), 0);
+  open_port = ntohs(sin.sin_port);
+  snprintf(ports, sizeof(ports), "%u,%u", open_port, closed_port);
+  native.argv = (const char *const[]){nmap, "-sT", "-Pn", "-n",        "-e",
+                                      "lo", "-p",  ports, "127.0.0.1", NULL};
+  run_nobody(&native);
+  shim.argv = PSOCK_RUN(fx.dflt, nmap, "-sT", "-Pn", "-n", "-e", "lo", "-p",
+                        ports, "127.0.0.1");
+  run_nobody(&shim);
+  twin.argv = PSOCK_RUN(fx.deny, nmap, "-sT", "-Pn", "-n", "-e", "lo", "-p",
+                        ports, "127.0.0.1");
+  run_nobody(&twin);
+  close(l);
+  assert_exit(&native, 0);
+  assert_exit(&shim, 0);
+  want = port_lines(native.out);
+  got = port_lines(shim.out);
+  refused = port_lines(twin.out);
+  assert_has(&native, want, "/tcp open ");
+  assert_has(&native, want, "/tcp closed ");
+  if (strcmp(want, got) != 0 || strstr(shim.err, "Problem binding")) {
+    show(&native);
+    show(&shim);
+    fail_msg("nmap through psock-run saw other ports");
+  }
+  if (strstr(refused, " open ") || strstr(refused, " closed ")) {
+    show(&twin);
+    fail_msg("nmap reached ports that psockd's policy refuses");
+  }
+  assert_has(&twin, refused, "/tcp filtered ");
+  assert_denied(fx.deny, &twin, "connect");
+  free(want);
+  free(got);
+  free(refused);
+  run_free(&native);
+  run_free(&shim);
+  run_free(&twin);
+}
+
+/* traceroute -T needs a raw TCP socket: as nobody natively and through
+ * psock-run under the default policy it says why it cannot, in the same
+ * words. Twin: a policy that grants the raw socket, and it traces. */
+static void test_traceroute_tcp(void **state) {
+  struct run native = {0}, shim = {0}, twin = {.tag = "traceroute-allowed"};
+  const char *traceroute = system_program("traceroute");
+  const char *const argv[] = {traceroute, "-T", "-q",        "1",
+                              "-m",       "2",  "127.0.0.1", NULL};
+
+  skip_if_needed();
+  native.tag = "traceroute-native";
+  native.argv = argv;
+  run_nobody(&native);
+  assert_exit(&native, 1);
+  assert_has(&native, native.err, "enough privileges to use this");
+  shim.tag = "traceroute";
+  shim.argv =
+      PSOCK_RUN(fx.dflt, traceroute, "-T", "-q", "1", "-m", "2", "127.0.0.1");
+  run_nobody(&shim);
+  assert_exit(&shim, 1);
+  assert_same_output(&native, &shim, true);
+
+  twin.argv =
+      PSOCK_RUN(fx.allow, traceroute, "-T", "-q", "1", "-m", "2", "127.0.0.1");
+  run_nobody(&twin);
+  assert_exit(&twin, 0);
+  assert_has(&twin, twin.out, "(127.0.0.1)");
+  run_free(&native);
+  run_free(&shim);
+  run_free(&twin);
 }
 
 /* ------------------------------------------------- processes and fds */
@@ -907,7 +1386,7 @@ static int connect_abstract(const char *name) {
 static void abstract_listener(struct run *r, const char *name) {
   long long deadline = now_ms() + 10000;
 
-  r->argv = PSOCK_RUN(fx.conform, fx.helper, "abstract", name);
+  r->argv = PSOCK_RUN(fx.everything, fx.helper, "abstract", name);
   r->nobody = true;
   start(r);
   for (;;) {
@@ -1105,6 +1584,38 @@ static struct psockd_proc *start_with_policy(const char *name,
   return harness_start_psockd(args);
 }
 
+/*
+ * A psockd with the built-in default policy: what a user gets with no
+ * configuration. It reads /etc/psockd/policy.conf when there is one, so an
+ * empty directory is mounted over /etc/psockd in our private mount
+ * namespace (harness_private_name_service() made it) first.
+ */
+static struct psockd_proc *start_with_default_policy(void) {
+  const char *args[] = {"--workers", "1", NULL};
+  struct psockd_proc *p;
+  long long deadline;
+  bool said = false;
+
+  if (access("/etc/psockd", F_OK) == 0 &&
+      mount("psock-test", "/etc/psockd", "tmpfs", MS_RDONLY, "mode=0755") < 0)
+    fail_msg("hiding /etc/psockd: %s", strerror(errno));
+  p = harness_start_psockd(args);
+  deadline = now_ms() + 5000;
+  while (!said && now_ms() < deadline) {
+    char *log = harness_psockd_log(p);
+
+    said = strstr(log, "policy: default policy") != NULL;
+    free(log);
+    if (!said)
+      sleep_ms(20);
+  }
+  if (!said) {
+    harness_print_psockd_log(p);
+    fail_msg("psockd did not say it uses the default policy");
+  }
+  return p;
+}
+
 /* PSOCK_PRELOAD for the runs: in a sanitizer build the runtimes the
  * instrumented preload needs come first. false: cannot be done. */
 static bool preload_value(void) {
@@ -1192,7 +1703,8 @@ static int setup(void **state) {
   harness_private_name_service(TEST_HOSTS, NULL, TEST_NSSWITCH);
   fx.allow = start_with_policy("programs", POLICY_PROGRAMS);
   fx.deny = start_with_policy("twins", POLICY_TWINS);
-  fx.conform = start_with_policy("conformance", POLICY_CONFORMANCE);
+  fx.everything = start_with_policy("everything", POLICY_EVERYTHING);
+  fx.dflt = start_with_default_policy();
   return 0;
 }
 
@@ -1209,7 +1721,8 @@ static int remove_entry(const char *path) {
 static int teardown(void **state) {
   if (fx.server > 0)
     stop_pid(fx.server);
-  harness_stop_psockd(fx.conform);
+  harness_stop_psockd(fx.everything);
+  harness_stop_psockd(fx.dflt);
   harness_stop_psockd(fx.deny);
   harness_stop_psockd(fx.allow);
   remove_entry(fx.work);
@@ -1223,7 +1736,16 @@ int main(void) {
       cmocka_unit_test(test_python_http_server_port_80),
       cmocka_unit_test(test_ip_shows_host_interfaces),
       cmocka_unit_test(test_socat_udp),
+      cmocka_unit_test(test_traceroute_tcp),
       cmocka_unit_test(test_conformance),
+      cmocka_unit_test(test_refused_socket_gets_kernel_errno),
+      cmocka_unit_test(test_getifaddrs_host_view),
+      cmocka_unit_test(test_python_if_nameindex),
+      cmocka_unit_test(test_hostname_addresses),
+      cmocka_unit_test(test_ss_lists_host_listeners),
+      cmocka_unit_test(test_socat_bindtodevice),
+      cmocka_unit_test(test_iperf3_bind_dev),
+      cmocka_unit_test(test_nmap_connect_scan),
       cmocka_unit_test(test_namespace_and_identity),
       cmocka_unit_test(test_threads_fork_exec_close_dup2),
       cmocka_unit_test(test_psockd_unreachable),
