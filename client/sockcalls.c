@@ -31,6 +31,7 @@
 #include "deadline.h"
 #include "error.h"
 #include "names.h"
+#include "native.h"
 #include "route.h"
 #include "sock.h"
 #include "sockcalls.h"
@@ -47,6 +48,19 @@ static int address_arg(const psock_address *a, struct addr_buf *buf,
 }
 
 /* ---------------------------------------------------- socket creation */
+
+/* psockd refused the socket: if by its policy, and the program's own
+ * kernel would have refused the arguments first, that is the error
+ * (native.h). */
+static void policy_or_native(bool pair, int family, int type, int proto) {
+  int e;
+
+  if (psock_last_error_kind() != PSOCK_ERR_POLICY)
+    return;
+  e = pc_native_refusal(pair, family, type, proto);
+  if (e < 0)
+    pc_record(e);
+}
 
 /* An AF_UNIX socket of the program's own, made as socket(2) would make it
  * (the raw system call: a preload shim's socket() is not ours to call). */
@@ -76,8 +90,11 @@ PSOCK_EXPORT psock_sock *psock_socket(int family, int type, int proto) {
   sr.proto = proto;
   PC_REQUEST(req, SOCKET, socket, &sr);
   /* Received close-on-exec exactly when asked, as socket(2) makes it. */
-  if (pc_call_fds(&req, NULL, 0, 1, &resp, &fd, (type & SOCK_CLOEXEC) != 0) < 0)
+  if (pc_call_fds(&req, NULL, 0, 1, &resp, &fd, (type & SOCK_CLOEXEC) != 0) <
+      0) {
+    policy_or_native(false, family, type, proto);
     return NULL;
+  }
   psock__v1__response__free_unpacked(resp, NULL);
   return pc_sock_wrap(fd, family, type, proto);
 }
@@ -88,7 +105,12 @@ static int socketpair_fds(int family, int type, int proto, int fds[2]) {
   Psock__V1__SocketpairRequest sp = PSOCK__V1__SOCKETPAIR_REQUEST__INIT;
   Psock__V1__Response *resp;
 
-  if (family == AF_UNIX && pc_unix_socket_local()) {
+  /* The kernel pairs only AF_UNIX and AF_TIPC sockets; for any other
+   * family its answer (EOPNOTSUPP, or the socket's own refusal: EPERM for
+   * a raw one without CAP_NET_RAW) depends on the caller's rights alone,
+   * so the caller's own kernel gives it. */
+  if ((family == AF_UNIX && pc_unix_socket_local()) ||
+      (family != AF_UNIX && family != AF_TIPC)) {
     if (syscall(SYS_socketpair, (long)family, (long)(type | SOCK_CLOEXEC),
                 (long)proto, fds) < 0)
       return -errno;
@@ -98,8 +120,10 @@ static int socketpair_fds(int family, int type, int proto, int fds[2]) {
   sp.type = type;
   sp.proto = proto;
   PC_REQUEST(req, SOCKETPAIR, socketpair, &sp);
-  if (pc_call(&req, NULL, 0, 2, &resp, fds) < 0)
+  if (pc_call(&req, NULL, 0, 2, &resp, fds) < 0) {
+    policy_or_native(true, family, type, proto);
     return -PC_ERECORDED;
+  }
   psock__v1__response__free_unpacked(resp, NULL);
   return 0;
 }

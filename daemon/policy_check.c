@@ -39,8 +39,11 @@ int policy_default_errno(const struct policy_query *q) {
 
   switch (q->call) {
   case POLICY_SOCKET:
-    /* CAP_NET_RAW: the kernel answers EPERM. */
+    /* CAP_NET_RAW: the kernel answers EPERM (AF_INET SOCK_PACKET is a
+     * packet socket to the kernel). */
     if (q->family == AF_PACKET ||
+        (q->family == AF_INET &&
+         (q->type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_PACKET) ||
         (inet_family(q->family) &&
          (q->type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_RAW))
       return EPERM;

@@ -21,7 +21,8 @@ int privproto_socket_needs_priv(int family, int type, int proto) {
   /* IP protocols are 8 bits; AF_PACKET takes a 16-bit ethertype. */
   if ((family == AF_INET || family == AF_INET6) && type == SOCK_RAW)
     return proto >= 0 && proto <= 0xff;
-  if (family == AF_PACKET && (type == SOCK_RAW || type == SOCK_DGRAM))
+  if (family == AF_PACKET &&
+      (type == SOCK_RAW || type == SOCK_DGRAM || type == SOCK_PACKET))
     return proto >= 0 && proto <= 0xffff;
   return 0;
 }

@@ -157,26 +157,55 @@ static bool is_ping(int family, int type, int proto) {
           (family == AF_INET6 && proto == IPPROTO_ICMPV6));
 }
 
+/*
+ * The kernel's first checks of socket(2) (net/socket.c, __sock_create()),
+ * made before any question of privilege and before a protocol module is
+ * loaded: a family or type out of range. Their errno is what a program
+ * expects, not the policy's refusal. Anything further (a protocol the
+ * family lacks) would mean asking the kernel, which may load a module for
+ * it: the policy answers, and the client's library asks its own kernel.
+ */
+static int kernel_first_check(int family, int type_and_flags) {
+  int type = type_and_flags & 0xf; /* the kernel's SOCK_TYPE_MASK */
+
+  if ((type_and_flags & ~0xf) & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+    return -EINVAL;
+  if (family < 0 || family >= AF_MAX)
+    return -EAFNOSUPPORT;
+  if (type > SOCK_PACKET) /* the kernel's SOCK_MAX - 1 */
+    return -EINVAL;
+  return 0;
+}
+
+/* The kernel's own rewrite (net/socket.c): an AF_INET SOCK_PACKET socket
+ * is a packet socket, so it is judged and made as one. */
+static int kernel_family(int family, int type) {
+  return family == AF_INET && type == SOCK_PACKET ? AF_PACKET : family;
+}
+
 enum rpc_outcome rpc_socket(struct rpc_call *call) {
   const Psock__V1__SocketRequest *q = call->req->socket;
   int nonblock = q->type & SOCK_NONBLOCK;
   int type = q->type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+  int family = kernel_family(q->family, type);
   Psock__V1__SocketReply *r;
   int fd;
 
-  if (q->family == AF_UNIX && !is_root(call))
+  if ((fd = kernel_first_check(q->family, q->type)) < 0)
+    return rpc_errno(call, fd);
+  if (family == AF_UNIX && !is_root(call))
     return refuse_unix(call, "socket");
-  if (!allowed_socket(call, q->family, type, q->proto))
+  if (!allowed_socket(call, family, type, q->proto))
     return rpc_refuse(call);
   r = RPC_NEW(call, Psock__V1__SocketReply, PSOCK__V1__SOCKET_REPLY__INIT);
   if (!r || !(r->info = socket_info(call, q->family, type, q->proto)))
     return rpc_errno(call, -ENOMEM);
   /* Close-on-exec is the receiver's per-fd choice; O_NONBLOCK travels. */
-  fd = socket(q->family, type | nonblock | SOCK_CLOEXEC, q->proto);
-  if (fd < 0 && errno == EACCES && is_ping(q->family, type, q->proto))
-    return ping_refused(call, q->family);
+  fd = socket(family, type | nonblock | SOCK_CLOEXEC, q->proto);
+  if (fd < 0 && errno == EACCES && is_ping(family, type, q->proto))
+    return ping_refused(call, family);
   if (fd < 0)
-    fd = privask_socket(q->family, type | nonblock, q->proto, -errno);
+    fd = privask_socket(family, type | nonblock, q->proto, -errno);
   if (fd < 0)
     return rpc_errno(call, fd);
   call->resp.socket = r;
@@ -188,8 +217,10 @@ enum rpc_outcome rpc_socketpair(struct rpc_call *call) {
   int type = q->type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
   int family = q->family ? q->family : AF_UNIX;
   Psock__V1__SocketpairReply *r;
-  int fds[2];
+  int fds[2], r0;
 
+  if ((r0 = kernel_first_check(family, q->type)) < 0)
+    return rpc_errno(call, r0);
   if (family == AF_UNIX && !is_root(call))
     return refuse_unix(call, "socketpair");
   if (!allowed_socket(call, family, type, q->proto))

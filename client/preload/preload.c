@@ -208,75 +208,15 @@ static int fail(int err) {
   return -1;
 }
 
-/* Is a seccomp filter in force? Then a socket() of ours might be the
- * filter's to answer, with an errno of its choice (RestrictAddressFamilies=
- * answers EAFNOSUPPORT) or by killing the process. Unknown: yes. */
-static bool seccomp_filtered(void) {
-  char buf[4096], *p;
-  ssize_t n;
-  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-
-  if (fd < 0)
-    return true;
-  n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0)
-    return true;
-  buf[n] = '\0';
-  p = strstr(buf, "\nSeccomp:");
-  return !p || strtol(p + 9, NULL, 10) != 0;
-}
-
 /*
- * psockd's policy refused socket(domain, type, proto). The kernel checks
- * the arguments before any privilege (a bad type is EINVAL, a protocol
- * the family lacks EPROTONOSUPPORT or ESOCKTNOSUPPORT, a family the kernel
- * lacks EAFNOSUPPORT), and a program told "permission denied" for a call
- * that could never work would take the wrong turn: the program's own
- * kernel is asked the same (a socket it makes in its own namespace and
- * closes at once; for socketpair, a pair, which the family may not have:
- * EOPNOTSUPP), and its answer wins if it is one of those. Not under a
- * seccomp filter, whose answer that could be.
+ * errno after psockd could not give a socket (a policy refusal of a call
+ * the kernel would have refused for its arguments is already the
+ * kernel's errno: the library asked, native.h): if the process is out of
+ * fds the kernel would have said so (the fd could not be passed to us).
  */
-static int refused_errno(int err, bool pair, int domain, int type, int proto) {
-  const struct shim_real *r = shim_real();
-  int sv[2], rc;
-
-  if (seccomp_filtered())
-    return err;
-  rc = pair ? r->socketpair(domain, type | SOCK_CLOEXEC, proto, sv)
-            : (sv[0] = r->socket(domain, type | SOCK_CLOEXEC, proto));
-  if (rc >= 0) {
-    close(sv[0]);
-    if (pair)
-      close(sv[1]);
-    return err;
-  }
-  switch (errno) {
-  case EINVAL:
-  case EPROTONOSUPPORT:
-  case ESOCKTNOSUPPORT:
-  case EPROTOTYPE:
-  case EAFNOSUPPORT:
-    return errno;
-  case EOPNOTSUPP:
-    return pair ? errno : err;
-  default:
-    return err;
-  }
-}
-
-/*
- * errno after psockd could not give a socket: a policy refusal of a call
- * the kernel would have refused for its arguments is the kernel's errno;
- * if the process is out of fds the kernel would have said so (the fd
- * could not be passed to us).
- */
-static int socket_errno(bool pair, int domain, int type, int proto) {
+static int socket_errno(void) {
   int err = shim_errno(), probe;
 
-  if (psock_last_error_kind() == PSOCK_ERR_POLICY)
-    return refused_errno(err, pair, domain, type, proto);
   if (psock_last_error_kind() != PSOCK_ERR_PROTOCOL)
     return err;
   probe = shim_real()->socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -309,7 +249,7 @@ SHIM_EXPORT int socket(int domain, int type, int protocol) {
    * socket() would) and close-on-exec only with SOCK_CLOEXEC. */
   s = psock_socket(domain, type, protocol);
   fd = s ? psock_detach(s) : -1;
-  err = fd < 0 ? socket_errno(false, domain, type, protocol) : 0;
+  err = fd < 0 ? socket_errno() : 0;
   shim_hint(fd < 0, "socket family=%s type=%s proto=%s",
             family_name(domain, fb, sizeof(fb)),
             type_name(type, tb, sizeof(tb)),
@@ -340,7 +280,7 @@ SHIM_EXPORT int socketpair(int domain, int type, int protocol, int sv[2]) {
   shim_enter();
   rc = psock_socketpair(domain, type, protocol, &a, &b);
   if (rc < 0)
-    err = socket_errno(true, domain, type, protocol);
+    err = socket_errno();
   shim_leave();
   if (rc < 0)
     return fail(err);

@@ -580,24 +580,64 @@ static int client_unsupported_family_fails_like_the_kernel(void *arg) {
 }
 
 /*
- * The built-in policy lists the families nobody may have; any other is
- * refused before the kernel is asked (so nobody cannot make psockd load a
- * protocol module), with a message naming the reason.
+ * The built-in policy lists the families nobody may have; psockd refuses
+ * any other before its kernel is asked (so nobody cannot make psockd load a
+ * protocol module: the test reads the refusal in psockd's audit log), and
+ * the library answers as this process's own kernel would: EAFNOSUPPORT
+ * where it lacks the family, the policy's refusal where it has it.
  */
 static int client_unlisted_family_refused_by_policy(void *arg) {
-  const int families[] = {BOGUS_FAMILY, AF_TIPC};
+  int fd = socket(AF_TIPC, SOCK_RDM | SOCK_CLOEXEC, 0), native = errno;
 
-  for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
-    psock_clear_error();
-    errno = 0;
-    CHECK(psock_socket(families[i], SOCK_RDM, 0) == NULL);
+  if (fd >= 0)
+    close(fd);
+  psock_clear_error();
+  errno = 0;
+  CHECK(psock_socket(AF_TIPC, SOCK_RDM, 0) == NULL);
+  if (fd >= 0) {
     CHECK(psock_last_error_kind() == PSOCK_ERR_POLICY);
-    CHECK(psock_last_error_code() == EACCES ||
-          psock_last_error_code() == EPERM);
-    CHECK(errno == psock_last_error_code());
-    CHECK(psock_last_error_message()[0] != '\0');
+    CHECK(psock_last_error_code() == EACCES);
+  } else {
+    CHECK(is_error(PSOCK_ERR_OS, native));
   }
+  CHECK(errno == psock_last_error_code());
+  CHECK(psock_last_error_message()[0] != '\0');
+  /* A family number no kernel has: the kernel's first check, which psockd
+   * makes itself before the policy. */
+  psock_clear_error();
+  CHECK(psock_socket(BOGUS_FAMILY, SOCK_RDM, 0) == NULL);
+  CHECK(is_error(PSOCK_ERR_OS, EAFNOSUPPORT));
   return 0;
+}
+
+/*
+ * socket(AF_INET, SOCK_PACKET): the kernel makes the obsolete type a
+ * packet socket, which needs CAP_NET_RAW. Root gets one from psockd (made
+ * by psockd-priv, as the kernel would make it for root: SO_DOMAIN says
+ * AF_PACKET); nobody is refused with the kernel's EPERM.
+ */
+static int client_inet_sock_packet(void *arg) {
+  bool root = geteuid() == 0;
+  psock_sock *s;
+  int v = 0;
+
+  psock_clear_error();
+  s = psock_socket(AF_INET, SOCK_PACKET, htons(0x0003 /* ETH_P_ALL */));
+  if (!root) {
+    CHECK(s == NULL);
+    CHECK(psock_last_error_code() == EPERM && errno == EPERM);
+    return 0;
+  }
+  CHECK(s != NULL);
+  CHECK(psock_getsockopt(s, SOL_SOCKET, SO_DOMAIN, &v) == 0);
+  CHECK(v == AF_PACKET);
+  psock_close(s);
+  return 0;
+}
+
+static void test_inet_sock_packet_is_a_packet_socket(void **state) {
+  assert_as_root(0, client_inet_sock_packet);
+  assert_as_nobody(0, client_inet_sock_packet);
 }
 
 static void test_udp_socket_from_psockd(void **state) {
@@ -609,7 +649,17 @@ static void test_unsupported_family_fails_like_the_kernel(void **state) {
 }
 
 static void test_unlisted_family_refused_by_policy(void **state) {
+  char *log;
+
   assert_as_nobody(0, client_unlisted_family_refused_by_policy);
+  log = harness_psockd_log(fx.psockd);
+  if (!strstr(log, "decision=deny uid=65534") ||
+      !strstr(log, "call=socket family=30 type=4 proto=0 level=0 optname=0 "
+                   "rule=\"no rule matched\"")) {
+    harness_print_psockd_log(fx.psockd);
+    fail_msg("no audit line for nobody's AF_TIPC socket");
+  }
+  free(log);
 }
 
 /* --------------------------------------------------------- name service */
@@ -749,6 +799,7 @@ int main(void) {
       cmocka_unit_test(test_udp_socket_from_psockd),
       cmocka_unit_test(test_unsupported_family_fails_like_the_kernel),
       cmocka_unit_test(test_unlisted_family_refused_by_policy),
+      cmocka_unit_test(test_inet_sock_packet_is_a_packet_socket),
       cmocka_unit_test(test_getaddrinfo_localhost),
       cmocka_unit_test(test_getaddrinfo_numerichost_refused),
       /* Last: after every other client has come and gone. */

@@ -867,9 +867,10 @@ static void test_conformance(void **state) {
 }
 
 /* A socket psockd's policy refuses and the kernel would refuse for its
- * arguments first: the kernel's errno, as natively. Twin: under a seccomp
- * filter (which could answer the shim's own socket() itself) the policy's
- * errno stands. */
+ * arguments first: the kernel's errno, as natively. Under a seccomp filter
+ * (which could answer the library's own socket() itself) the answer is
+ * still the kernel's: psockd makes the kernel's first checks (a type out
+ * of range is EINVAL) before its policy. */
 static void test_refused_socket_gets_kernel_errno(void **state) {
   struct run native = {0}, shim = {0}, twin = {.tag = "bad-type-filtered"};
 
@@ -881,7 +882,7 @@ static void test_refused_socket_gets_kernel_errno(void **state) {
   run_nobody(&twin);
   assert_exit(&twin, 0);
   assert_has(&twin, twin.out,
-             "socket(AF_INET, 15, 0) = -1 Permission denied\n"
+             "socket(AF_INET, 15, 0) = -1 Invalid argument\n"
              "socket(AF_INET6, SOCK_STREAM, 0) ok\n");
   run_free_tagged(&native);
   run_free_tagged(&shim);

@@ -358,8 +358,15 @@ static void test_unix_sockets_made_by_the_client(void **state) {
   assert_int_equal(psock_last_error_code(), EPROTONOSUPPORT);
   assert_int_equal(atomic_load(&fk.connections), 0);
 
-  /* Other families' pairs are psockd's (which this fake cannot make). */
+  /* The kernel pairs no inet sockets: the program's own kernel says so,
+   * and psockd is not asked. */
   assert_int_equal(psock_socketpair(AF_INET, SOCK_STREAM, 0, &a, &b), -1);
+  assert_int_equal(psock_last_error_kind(), PSOCK_ERR_OS);
+  assert_int_equal(psock_last_error_code(), EOPNOTSUPP);
+  assert_int_equal(atomic_load(&fk.connections), 0);
+
+  /* AF_TIPC pairs are psockd's (which this fake cannot make). */
+  assert_int_equal(psock_socketpair(AF_TIPC, SOCK_SEQPACKET, 0, &a, &b), -1);
   assert_int_equal(psock_last_error_kind(), PSOCK_ERR_PROTOCOL);
   assert_int_equal(atomic_load(&fk.connections), 1);
 }
