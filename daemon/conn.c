@@ -251,10 +251,15 @@ int conn_send(struct conn *c, const void *buf, size_t len, int *fds,
     conn_close(c, "out of memory queueing a reply");
     return r;
   }
-  if (nfds && !may_send_fds(c, nfds))
+  if (nfds && !may_send_fds(c, nfds)) {
+    /* Not read (a readable connection with a reply queued would wake the
+     * level-triggered loop at once, again and again) until the retry
+     * timer finds the client has read what it was sent. */
     set_blocked(c, true);
-  else
+    conn_set_events(c, 0);
+  } else {
     conn_set_events(c, EPOLLOUT);
+  }
   return 0;
 }
 

@@ -1012,8 +1012,29 @@ static int client_fd_flood(void *arg) {
  * every reply arrives; nothing leaks. What is in flight is counted with
  * the worker stopped, so that it cannot send more meanwhile.
  */
+/* CPU time (user + system) pid has used, in ms (clock-tick resolution). */
+static long cpu_ms(pid_t pid) {
+  char path[64], buf[1024], *p;
+  unsigned long ut = 0, st = 0;
+  FILE *f;
+
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  f = fopen(path, "re");
+  assert_non_null(f);
+  assert_non_null(fgets(buf, sizeof(buf), f));
+  fclose(f);
+  p = strrchr(buf, ')'); /* the name may hold spaces */
+  assert_non_null(p);
+  assert_int_equal(sscanf(p + 2,
+                          "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                          "%lu %lu",
+                          &ut, &st),
+                   2);
+  return (long)((ut + st) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
+}
+
 static void test_7_unread_fds_are_bounded(void **state) {
-  long flight, max;
+  long flight, max, cpu;
   int wfds, idle;
   pid_t bg, w;
 
@@ -1022,6 +1043,14 @@ static void test_7_unread_fds_are_bounded(void **state) {
   assert_true(wait_for(&fx.sh->phase, 1, 15000));
   w = the_worker(NOBODY);
   wfds = harness_count_fds(w);
+  /* Waiting for the client to read, the worker does not spin. */
+  cpu = cpu_ms(w);
+  usleep(500 * 1000);
+  cpu = cpu_ms(w) - cpu;
+  print_message("nobody's worker, its replies unread: %ld ms of CPU in "
+                "500 ms\n",
+                cpu);
+  assert_true(cpu <= 100);
   run_as_root(client_served_promptly);
   run_as_other(client_served_promptly);
   assert_int_equal(kill(w, SIGSTOP), 0);
