@@ -20,6 +20,9 @@ packages=(
   # iperf3 --bind-dev and nmap -sT -e (SO_BINDTODEVICE), traceroute -T (a
   # raw TCP socket); hostname -I and ss -tln come from hostname and iproute2
   iperf3 nmap traceroute hostname
+  # NSS modules that make system calls of their own, in the name-service
+  # test of issue 13 (libnss-resolve: unpacked below, not installed)
+  libnss-myhostname
   # tests/system: a container with systemd as PID 1 (debootstrap; kill(1)
   # for ExecReload=, checked by systemd-analyze verify), and a qemu VM with
   # Debian's kernel for AF_TIPC (busybox, cpio for its initramfs)
@@ -33,17 +36,41 @@ for p in "${packages[@]}"; do
   [ "$status" = "install ok installed" ] || missing+=("$p")
 done
 
-if [ "${#missing[@]}" -eq 0 ]; then
+# libnss-resolve depends on systemd-resolved, which on installation takes
+# over /etc/resolv.conf: name resolution breaks on a host whose init is not
+# systemd. The test needs only the module: it is unpacked into a cache
+# that test_attacks_users overlays on the library directory in a mount
+# namespace of its own.
+nss_cache=/var/cache/psock-test/nss-resolve
+multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+want_nss_resolve() {
+  [ ! -e "/usr/lib/$multiarch/libnss_resolve.so.2" ] &&
+    [ ! -e "$nss_cache/usr/lib/$multiarch/libnss_resolve.so.2" ]
+}
+
+if [ "${#missing[@]}" -eq 0 ] && ! want_nss_resolve; then
   echo "install-deps: all ${#packages[@]} packages present"
   exit 0
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "install-deps: missing ${missing[*]}; run as root to install" >&2
+  echo "install-deps: missing ${missing[*]} libnss-resolve (unpacked);" \
+    "run as root to install" >&2
   exit 1
 fi
 
-echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q </dev/null
-apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+fi
+if want_nss_resolve; then
+  echo "install-deps: unpacking libnss-resolve into $nss_cache"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -q libnss-resolve </dev/null 2>&1 |
+    grep -v "couldn't be accessed by user '_apt'" || true)
+  mkdir -p "$nss_cache"
+  dpkg-deb -x "$tmp"/libnss-resolve_*.deb "$nss_cache"
+  rm -rf "$tmp"
+fi

@@ -36,10 +36,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/if_ether.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -1436,6 +1438,32 @@ static bool maps_hold(pid_t pid, const char *lib) {
   return found;
 }
 
+/*
+ * install-deps.sh unpacks libnss-resolve into this cache rather than
+ * installing it (its package pulls in systemd-resolved, which takes over
+ * /etc/resolv.conf). In this process's own mount namespace (see
+ * drop_private_name_service()), lay it over the library directory, so
+ * that glibc (in the test, and in the psockd it starts) finds it there.
+ */
+#define NSS_CACHE "/var/cache/psock-test/nss-resolve"
+
+static void overlay_cached_nss_module(const char *name) {
+  char libdir[PATH_MAX], cached[PATH_MAX + 64], opts[3 * PATH_MAX];
+  Dl_info info;
+
+  /* The library directory: where this process's libc lives. */
+  assert_true(dladdr((void *)getpwnam, &info) && info.dli_fname);
+  assert_non_null(realpath(info.dli_fname, libdir));
+  *strrchr(libdir, '/') = '\0';
+  snprintf(cached, sizeof(cached), NSS_CACHE "%s/%s", libdir, name);
+  if (access(cached, R_OK) < 0)
+    return;
+  *strrchr(cached, '/') = '\0';
+  snprintf(opts, sizeof(opts), "lowerdir=%s:%s", cached, libdir);
+  if (mount("psock-nss", libdir, "overlay", MS_RDONLY, opts) < 0)
+    fail_msg("overlay %s on %s: %s", cached, libdir, strerror(errno));
+}
+
 static bool nss_module(const char *name) {
   void *h = dlopen(name, RTLD_LAZY | RTLD_LOCAL);
 
@@ -1456,13 +1484,16 @@ static void test_nss_modules_cannot_kill_a_worker(void **state) {
   pid_t holder, w = 0, res = 0, w2 = 0, res2 = 0;
   struct psockd_proc *p;
 
+  drop_private_name_service();
+  if (!nss_module("libnss_resolve.so.2"))
+    overlay_cached_nss_module("libnss_resolve.so.2");
   if (!nss_module("libnss_resolve.so.2") ||
       !nss_module("libnss_myhostname.so.2")) {
-    print_message("skipped: libnss-resolve or libnss-myhostname is not "
-                  "installed (install-deps.sh does not install them yet)\n");
+    print_message("skipped: libnss-resolve or libnss-myhostname is missing "
+                  "(./install-deps.sh installs the one and unpacks the "
+                  "other into " NSS_CACHE ")\n");
     skip();
   }
-  drop_private_name_service();
   harness_private_name_service(HOSTS, RESOLV, NSSWITCH_NSS);
   p = harness_start_psockd(NULL);
   reset_shared();
