@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * supervisor: psock-run's seccomp mode, its processes and its loop (see
+ * supervisor.h).
+ */
+#include "supervisor.h"
+
+#include <cap-ng.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "seccomp_filter.h"
+#include "sv_calls.h"
+#include "sv_common.h"
+#include "sv_send.h"
+#include "sv_wait.h"
+
+#define EXIT_OWN_FAILURE 125
+#define EXIT_CANNOT_EXEC 126
+#define EXIT_NOT_FOUND 127
+
+/* epoll tags below SV_WAIT_TAG_MAX; a wait's tag is its pointer. */
+#define TAG_LISTENER 1
+#define TAG_SIGNALS 2
+
+/* What the supervisor tells psock-run: the program's pid, then its wait
+ * status. */
+struct report {
+  int kind; /* REPORT_PID, REPORT_STATUS */
+  int value;
+};
+#define REPORT_PID 1
+#define REPORT_STATUS 2
+
+/* What the program's process tells the supervisor before its execve. */
+struct ready {
+  int listener; /* its number there, or -errno */
+  bool killable;
+};
+
+__attribute__((format(printf, 2, 3), noreturn)) static void
+fail(int err, const char *fmt, ...) {
+  va_list ap;
+
+  fprintf(stderr, "psock-run: ");
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  if (err)
+    fprintf(stderr, ": %s", strerror(err));
+  fputc('\n', stderr);
+  _exit(EXIT_OWN_FAILURE);
+}
+
+static bool write_all(int fd, const void *buf, size_t len) {
+  return write(fd, buf, len) == (ssize_t)len;
+}
+
+static bool read_all(int fd, void *buf, size_t len) {
+  ssize_t n;
+
+  do
+    n = read(fd, buf, len);
+  while (n < 0 && errno == EINTR);
+  return n == (ssize_t)len;
+}
+
+/* ------------------------------------------------------- the program */
+
+/*
+ * In the program's process: install the filter, hand the listener over,
+ * wait until the supervisor holds it, close it, exec. Never returns.
+ */
+__attribute__((noreturn)) static void
+program_start(const struct supervisor_opts *o, bool sendto, int ready_fd,
+              int go_fd) {
+  struct sf_config cfg = {.supervisor = getppid(), .sendto = sendto};
+  struct ready rd = {0};
+  char go;
+  int e;
+
+  /* The supervisor gone, the program goes too: nothing would answer. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != cfg.supervisor)
+    _exit(EXIT_OWN_FAILURE);
+  rd.listener = sf_install(&cfg, &rd.killable);
+  if (!write_all(ready_fd, &rd, sizeof(rd)) || rd.listener < 0)
+    _exit(EXIT_OWN_FAILURE);
+  if (!read_all(go_fd, &go, 1))
+    _exit(EXIT_OWN_FAILURE);
+  close(rd.listener);
+  execv(o->path, o->argv);
+  e = errno;
+  fprintf(stderr, "psock-run: %s: %s\n", o->argv[0], strerror(e));
+  _exit(e == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
+}
+
+/* The listener the program's process made, as the supervisor's fd. */
+static int take_listener(pid_t child, int ready_fd, bool *ret_killable) {
+  struct ready rd;
+  int pidfd, fd;
+
+  if (!read_all(ready_fd, &rd, sizeof(rd)))
+    fail(0, "the program's process ended before its filter was installed");
+  if (rd.listener < 0)
+    fail(-rd.listener, "cannot install the seccomp filter");
+  pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+  fd = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, rd.listener, 0);
+  if (fd < 0)
+    fail(errno, "cannot take the seccomp listener");
+  close(pidfd);
+  *ret_killable = rd.killable;
+  return fd;
+}
+
+/* ------------------------------------------------------- the supervisor */
+
+/* Nothing the supervisor does needs more than reading the program (and
+ * the program may have made itself not dumpable): in the user namespace
+ * psock-run made, keep CAP_SYS_PTRACE there and nothing else, so that no
+ * call the supervisor performs for the program has a right the program
+ * lacks. */
+static void drop_capabilities(void) {
+  if (getuid() == 0)
+    return; /* root's program has root's rights: nothing to hide */
+  capng_clear(CAPNG_SELECT_BOTH);
+  capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_SYS_PTRACE);
+  if (capng_apply(CAPNG_SELECT_CAPS) < 0) {
+    capng_clear(CAPNG_SELECT_BOTH);
+    capng_apply(CAPNG_SELECT_CAPS);
+  }
+}
+
+static void raise_fd_limit(void) {
+  struct rlimit rl;
+
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+/* The supervisor's signals: children and its parent's death through a
+ * signalfd; those of the terminal and of writes to closed pipes ignored. */
+static int own_signals(void) {
+  static const int ignored[] = {SIGPIPE, SIGINT,  SIGQUIT, SIGHUP,
+                                SIGTSTP, SIGTTIN, SIGTTOU, SIGTERM};
+  sigset_t set;
+
+  for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+    signal(ignored[i], SIG_IGN);
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  sigaddset(&set, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &set, NULL);
+  return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* One call of the program: check who asks, then answer it. */
+static void dispatch(struct sv_req *r) {
+  const struct sv_ctx *ctx = sv_ctx();
+
+  if (ctx->check_identity) {
+    struct sv_task t;
+
+    /* A program that changed its ids is not the identity psockd would
+     * judge: refused (EACCES), never served as the supervisor. */
+    if (sv_task((pid_t)r->n.pid, &t) < 0 || t.euid != ctx->euid ||
+        t.egid != ctx->egid) {
+      sv_reply(r, -EACCES);
+      return;
+    }
+  }
+  switch (r->n.data.nr) {
+  case SYS_socket:
+    sv_socket(r);
+    break;
+  case SYS_socketpair:
+    sv_socketpair(r);
+    break;
+  case SYS_bind:
+    sv_bind(r);
+    break;
+  case SYS_connect:
+    sv_connect(r);
+    break;
+  case SYS_listen:
+    sv_listen(r);
+    break;
+  case SYS_setsockopt:
+    sv_setsockopt(r);
+    break;
+  case SYS_fcntl:
+    sv_fcntl(r);
+    break;
+  case SYS_sendto:
+    sv_sendto(r);
+    break;
+  case SYS_sendmsg:
+    sv_sendmsg(r);
+    break;
+  case SYS_sendmmsg:
+    sv_sendmmsg(r);
+    break;
+  default:
+    sv_reply(r, -ENOSYS);
+    break;
+  }
+}
+
+struct loop {
+  int epfd, listener, sigfd, report_fd;
+  pid_t child;
+  bool child_done;
+};
+
+static void report(struct loop *l, int kind, int value) {
+  struct report m = {.kind = kind, .value = value};
+
+  if (l->report_fd >= 0 && !write_all(l->report_fd, &m, sizeof(m))) {
+    close(l->report_fd);
+    l->report_fd = -1;
+  }
+}
+
+/* Children, orphans of the program's tree, and psock-run's death. */
+static void on_signals(struct loop *l) {
+  struct signalfd_siginfo si;
+  int status;
+  pid_t pid;
+
+  while (read(l->sigfd, &si, sizeof(si)) == sizeof(si)) {
+    if (si.ssi_signo == SIGUSR1 && !l->child_done)
+      kill(l->child, SIGKILL); /* psock-run was killed: so is the program */
+  }
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    if (pid == l->child) {
+      l->child_done = true;
+      report(l, REPORT_STATUS, status);
+      close(l->report_fd);
+      l->report_fd = -1;
+    }
+  }
+  if (pid < 0 && errno == ECHILD && l->child_done)
+    _exit(0); /* nothing of the program is left */
+}
+
+static void on_listener(struct loop *l, uint32_t events) {
+  struct sv_req r;
+
+  if (events & EPOLLIN) {
+    int rc = sv_recv(l->listener, &r);
+
+    if (rc == 0) {
+      dispatch(&r);
+      sv_req_done(&r);
+    }
+  }
+  if ((events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN))
+    /* No task uses the filter any more. */
+    epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->listener, NULL);
+}
+
+__attribute__((noreturn)) static void serve(struct loop *l) {
+  struct epoll_event ev[16];
+
+  for (;;) {
+    int n = epoll_wait(l->epfd, ev, 16, sv_wait_timeout_ms());
+
+    for (int i = 0; i < n; i++) {
+      if (ev[i].data.u64 == TAG_LISTENER)
+        on_listener(l, ev[i].events);
+      else if (ev[i].data.u64 == TAG_SIGNALS)
+        on_signals(l);
+      else
+        sv_wait_event(ev[i].data.ptr, ev[i].events);
+    }
+    sv_wait_tick();
+  }
+}
+
+static void watch(int epfd, int fd, uint64_t tag) {
+  struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
+
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+    fail(errno, "epoll");
+}
+
+/* Could psockd's policy refuse this user a sendto() destination? */
+static bool sendto_restricted(void) {
+  int r = pc_conn_sendto_restricted();
+
+  /* Unreachable: every call will fail anyway; stop them all. */
+  return r != 0;
+}
+
+__attribute__((noreturn)) static void
+supervise(const struct supervisor_opts *o, int report_fd, pid_t parent) {
+  struct sv_ctx ctx = {.euid = geteuid(), .egid = getegid(), .hint = o->hint};
+  struct loop l = {.report_fd = report_fd};
+  int ready[2], go[2];
+  bool killable, sendto = sendto_restricted();
+
+  if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0)
+    fail(errno, "pipe");
+  fflush(NULL);
+  l.child = fork();
+  if (l.child < 0)
+    fail(errno, "fork");
+  if (l.child == 0) {
+    close(report_fd);
+    program_start(o, sendto, ready[1], go[0]);
+  }
+  /* Out of the program's process group before it may run anything. */
+  if (setpgid(0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0 ||
+      prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 ||
+      prctl(PR_SET_PDEATHSIG, SIGUSR1) < 0)
+    fail(errno, "cannot set the supervisor up");
+  l.sigfd = own_signals();
+  if (getppid() != parent)
+    kill(l.child, SIGKILL);
+  l.listener = take_listener(l.child, ready[0], &killable);
+  report(&l, REPORT_PID, l.child);
+  if (!write_all(go[1], "g", 1))
+    fail(errno, "cannot start the program");
+  close(ready[0]);
+  close(ready[1]);
+  close(go[0]);
+  close(go[1]);
+  raise_fd_limit();
+  drop_capabilities();
+  if (chdir("/") < 0)
+    fail(errno, "chdir /");
+  ctx.self = getpid();
+  ctx.check_identity = geteuid() == 0;
+  sv_ctx_init(&ctx);
+  l.epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (l.epfd < 0 || l.sigfd < 0)
+    fail(errno, "epoll");
+  sv_wait_init(l.epfd);
+  watch(l.epfd, l.listener, TAG_LISTENER);
+  watch(l.epfd, l.sigfd, TAG_SIGNALS);
+  on_signals(&l); /* a child that ended already */
+  serve(&l);
+}
+
+/* ------------------------------------------------------- psock-run */
+
+/* Was a signal sent from our own process group (the program's kill(0))
+ * or by the kernel to it (the terminal's)? Then the program has it too. */
+static bool reached_program(const struct signalfd_siginfo *si) {
+  if (si->ssi_code == SI_KERNEL)
+    return true;
+  return si->ssi_pid > 0 && getpgid((pid_t)si->ssi_pid) == getpgrp();
+}
+
+/* End as the program ended. */
+__attribute__((noreturn)) static void end_as(int status) {
+  struct rlimit none = {0, 0};
+  sigset_t set;
+  int sig;
+
+  if (WIFEXITED(status))
+    _exit(WEXITSTATUS(status));
+  sig = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
+  setrlimit(RLIMIT_CORE, &none); /* the program dumped core, if any */
+  signal(sig, SIG_DFL);
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  sigprocmask(SIG_UNBLOCK, &set, NULL);
+  raise(sig);
+  _exit(128 + sig);
+}
+
+__attribute__((noreturn)) static void wait_program(int report_fd) {
+  static const int forwarded[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM,
+                                  SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH};
+  struct signalfd_siginfo si;
+  struct report m;
+  pid_t child = 0;
+  sigset_t set;
+  int sigfd;
+
+  sigemptyset(&set);
+  for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+    sigaddset(&set, forwarded[i]);
+  sigprocmask(SIG_BLOCK, &set, NULL);
+  sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+  for (;;) {
+    struct pollfd p[2] = {{.fd = report_fd, .events = POLLIN},
+                          {.fd = sigfd, .events = POLLIN}};
+
+    if (poll(p, 2, -1) < 0 && errno != EINTR)
+      fail(errno, "poll");
+    if (p[1].revents && read(sigfd, &si, sizeof(si)) == sizeof(si) &&
+        child > 0 && !reached_program(&si))
+      kill(child, (int)si.ssi_signo);
+    if (!p[0].revents)
+      continue;
+    if (!read_all(report_fd, &m, sizeof(m)))
+      fail(0, "the supervisor ended before the program");
+    if (m.kind == REPORT_PID)
+      child = m.value;
+    else
+      end_as(m.value);
+  }
+}
+
+void supervisor_run(const struct supervisor_opts *o) {
+  int report[2];
+  pid_t self = getpid(), pid;
+
+  if (pipe2(report, O_CLOEXEC) < 0)
+    fail(errno, "pipe");
+  fflush(NULL);
+  pid = fork();
+  if (pid < 0)
+    fail(errno, "fork");
+  if (pid == 0) {
+    close(report[0]);
+    supervise(o, report[1], self);
+  }
+  close(report[1]);
+  wait_program(report[0]);
+}
