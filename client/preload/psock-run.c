@@ -53,6 +53,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -360,6 +361,12 @@ static bool netns_isolated(void) {
   return only_lo;
 }
 
+static bool proc_read_only(void) {
+  struct statvfs sv;
+
+  return statvfs("/proc/self/uid_map", &sv) == 0 && (sv.f_flag & ST_RDONLY);
+}
+
 static void enter_empty_netns(void) {
   uid_t uid = getuid();
   gid_t gid = getgid();
@@ -377,9 +384,14 @@ static void enter_empty_netns(void) {
     return;
   }
   /* The user namespace maps us to ourselves: PROGRAM keeps its uid and
-   * gid and holds no capability once it is exec'd. */
-  if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0) {
-    err = errno;
+   * gid and holds no capability once it is exec'd. The maps are written
+   * through /proc: a read-only one (bubblewrap's --ro-bind / /) cannot
+   * take them, and a namespace without maps would leave us without ids. */
+  if (proc_read_only())
+    err = EROFS;
+  else
+    err = unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0 ? errno : 0;
+  if (err) {
     /* A sandbox that forbids new namespaces and is one already: stay. */
     if (netns_isolated())
       return;

@@ -359,12 +359,46 @@ supervise(const struct supervisor_opts *o, int report_fd, pid_t parent) {
 
 /* ------------------------------------------------------- psock-run */
 
-/* Was a signal sent from our own process group (the program's kill(0))
- * or by the kernel to it (the terminal's)? Then the program has it too. */
-static bool reached_program(const struct signalfd_siginfo *si) {
+/* The parent of pid, from /proc; 0 if it cannot be read. */
+static pid_t parent_of(pid_t pid) {
+  char path[64], buf[512], *p;
+  ssize_t n;
+  int fd;
+
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  p = strrchr(buf, ')'); /* "PID (COMM) S PPID ..." */
+  return p ? (pid_t)strtol(p + 3, NULL, 10) : 0;
+}
+
+/*
+ * Did the program get this signal already? The terminal's signals (sent
+ * by the kernel) and those sent to our process group by the program
+ * itself (kill(0), by a process below the supervisor) reach the program
+ * too: it is in our process group. Anything else was sent to psock-run
+ * alone.
+ */
+static bool reached_program(const struct signalfd_siginfo *si,
+                            pid_t supervisor) {
+  pid_t p = (pid_t)si->ssi_pid;
+
   if (si->ssi_code == SI_KERNEL)
     return true;
-  return si->ssi_pid > 0 && getpgid((pid_t)si->ssi_pid) == getpgrp();
+  if (p <= 0 || getpgid(p) != getpgrp())
+    return false;
+  for (int depth = 0; p > 1 && depth < 64; depth++) {
+    p = parent_of(p);
+    if (p == supervisor)
+      return true;
+  }
+  return false;
 }
 
 /* End as the program ended. */
@@ -385,7 +419,8 @@ __attribute__((noreturn)) static void end_as(int status) {
   _exit(128 + sig);
 }
 
-__attribute__((noreturn)) static void wait_program(int report_fd) {
+__attribute__((noreturn)) static void wait_program(int report_fd,
+                                                  pid_t supervisor) {
   static const int forwarded[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM,
                                   SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH};
   struct signalfd_siginfo si;
@@ -406,7 +441,7 @@ __attribute__((noreturn)) static void wait_program(int report_fd) {
     if (poll(p, 2, -1) < 0 && errno != EINTR)
       fail(errno, "poll");
     if (p[1].revents && read(sigfd, &si, sizeof(si)) == sizeof(si) &&
-        child > 0 && !reached_program(&si))
+        child > 0 && !reached_program(&si, supervisor))
       kill(child, (int)si.ssi_signo);
     if (!p[0].revents)
       continue;
@@ -434,5 +469,5 @@ void supervisor_run(const struct supervisor_opts *o) {
     supervise(o, report[1], self);
   }
   close(report[1]);
-  wait_program(report[0]);
+  wait_program(report[0], pid);
 }
