@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * psock-run and libpsock-preload.so (issue #10): unmodified Debian programs
- * run as nobody, each in an empty network namespace of its own that
+ * psock-run --mode=preload and libpsock-preload.so (issue #10; the seccomp
+ * mode is test_psock_run_seccomp.c's): unmodified Debian programs run as
+ * nobody, each in an empty network namespace of its own that
  * psock-run makes (a user namespace that maps nobody to itself), with their
  * sockets and name lookups from a real psockd; each next to its refused
  * twin under a policy that denies it:
@@ -316,7 +317,7 @@ static void assert_failed(const struct run *r) {
 
 /* psock-run's argv: setpriv comes in front (start()). */
 #define PSOCK_RUN(psockd, ...)                                                 \
-  ((const char *const[]){fx.psock_run, "--socket",                             \
+  ((const char *const[]){fx.psock_run, "--mode=preload", "--socket",           \
                          harness_psockd_socket(psockd), "--", __VA_ARGS__,     \
                          NULL})
 
@@ -831,11 +832,15 @@ static void test_namespace_and_identity(void **state) {
   assert_has(&nobody, nobody.out, "lo: up\n");
 
   /* root: a plain network namespace when asked for one. */
-  root.argv =
-      (const char *const[]){fx.psock_run, "--netns=empty",
-                            "--socket",   harness_psockd_socket(fx.allow),
-                            "--",         fx.helper,
-                            "whoami",     NULL};
+  root.argv = (const char *const[]){fx.psock_run,
+                                    "--mode=preload",
+                                    "--netns=empty",
+                                    "--socket",
+                                    harness_psockd_socket(fx.allow),
+                                    "--",
+                                    fx.helper,
+                                    "whoami",
+                                    NULL};
   start(&root);
   assert_true(finish(&root, RUN_TIMEOUT_MS));
   assert_exit(&root, 0);
@@ -873,8 +878,9 @@ static void test_psockd_unreachable(void **state) {
 
   skip_if_needed();
   snprintf(sock, sizeof(sock), "%s/nobody-listens.sock", fx.work);
-  r.argv = (const char *const[]){fx.psock_run, "--socket",    sock, "--",
-                                 fx.helper,    "unreachable", NULL};
+  r.argv = (const char *const[]){
+      fx.psock_run, "--mode=preload", "--socket",    sock,
+      "--",         fx.helper,        "unreachable", NULL};
   run_nobody(&r);
   assert_exit(&r, 0);
   assert_has(&r, r.out, "socket: Permission denied\n");
@@ -1034,9 +1040,15 @@ static void test_warnings(void **state) {
    * mapped, so the bit does nothing and the preload reaches it. */
   snprintf(copy, sizeof(copy), "%s/setuid-helper", fx.work);
   assert_int_equal(harness_copy_file(fx.helper, copy, 04755), 0);
-  suid.argv = (const char *const[]){
-      fx.psock_run, "--netns=host", "--socket", harness_psockd_socket(fx.allow),
-      "--",         copy,           "whoami",   NULL};
+  suid.argv = (const char *const[]){fx.psock_run,
+                                    "--mode=preload",
+                                    "--netns=host",
+                                    "--socket",
+                                    harness_psockd_socket(fx.allow),
+                                    "--",
+                                    copy,
+                                    "whoami",
+                                    NULL};
   run_nobody(&suid);
   assert_exit(&suid, 0);
   assert_has(&suid, suid.err, "is set-user-ID: the preload cannot reach it");
@@ -1063,10 +1075,15 @@ static void test_policy_hint(void **state) {
   web = start_http(&port);
   snprintf(code, sizeof(code),
            "import socket; socket.create_connection(('127.0.0.1', %u))", port);
-  r.argv = (const char *const[]){fx.psock_run, "--policy-hint",
-                                 "--socket",   harness_psockd_socket(fx.deny),
-                                 "--",         "/usr/bin/python3",
-                                 "-c",         code,
+  r.argv = (const char *const[]){fx.psock_run,
+                                 "--mode=preload",
+                                 "--policy-hint",
+                                 "--socket",
+                                 harness_psockd_socket(fx.deny),
+                                 "--",
+                                 "/usr/bin/python3",
+                                 "-c",
+                                 code,
                                  NULL};
   run_nobody(&r);
   stop_pid(web);
