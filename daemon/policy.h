@@ -151,8 +151,10 @@ int policy_default_errno(const struct policy_query *q);
 
 /*
  * Could policy_check() refuse who a sendto() to some destination of a
- * family psockd sends to (inet, inet6, netlink)? Rules are walked in
- * order as policy_check() walks them, family by family: a deny rule for
+ * family psockd sends to (inet, inet6, netlink), on a socket psockd may
+ * give who? Families no rule gives who a socket of are left out. Rules
+ * are walked in order as policy_check() walks them, family by family: a
+ * deny rule for
  * sendto that who and the family may match restricts (whatever its
  * address); an allow rule that admits every destination of the family
  * (addr=any port=any for inet and inet6) settles the family; narrower

@@ -427,6 +427,20 @@ static bool sendto_rule(const struct policy_rule *r, uint32_t family,
   return r->key[PK_FAMILY].present;
 }
 
+/* May some rule give who a socket of family? (Any type and protocol: a
+ * yes may be wider than the truth, never narrower.) */
+static bool socket_possible(const struct policy *p,
+                            const struct policy_subject *who, uint32_t family) {
+  for (size_t i = 0; i < p->n_rules; i++) {
+    const struct policy_rule *r = &p->rules[i];
+
+    if (r->allow && (r->calls & BIT(POLICY_SOCKET)) && who_match(r, who) &&
+        family_in(&r->key[PK_FAMILY], family))
+      return true;
+  }
+  return false;
+}
+
 bool policy_sendto_restricted(const struct policy *p,
                               const struct policy_subject *who) {
   static const struct {
@@ -442,6 +456,9 @@ bool policy_sendto_restricted(const struct policy *p,
   for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
     bool settled = false, restricts = false;
 
+    /* No socket of the family, no destination to refuse. */
+    if (!socket_possible(p, who, fams[f].family))
+      continue;
     for (size_t i = 0; i < p->n_rules && !settled; i++) {
       const struct policy_rule *r = &p->rules[i];
 

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/seccomp.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -33,9 +35,15 @@
 #define EXIT_CANNOT_EXEC 126
 #define EXIT_NOT_FOUND 127
 
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+
 /* epoll tags below SV_WAIT_TAG_MAX; a wait's tag is its pointer. */
 #define TAG_LISTENER 1
-#define TAG_SIGNALS 2
 
 /* What the supervisor tells psock-run: the program's pid, then its wait
  * status. */
@@ -153,20 +161,67 @@ static void raise_fd_limit(void) {
   }
 }
 
-/* The supervisor's signals: children and its parent's death through a
- * signalfd; those of the terminal and of writes to closed pipes ignored. */
-static int own_signals(void) {
+/* What the signal handlers share with the rest: the program's process,
+ * and the pipe its status goes to. */
+static struct {
+  pid_t child;
+  int report_fd;
+  volatile sig_atomic_t child_done;
+} tree = {.report_fd = -1};
+
+/* Children, and the orphans of the program's tree (a child subreaper
+ * gets them): reaped here, in the handler, so that the loop may block in
+ * SECCOMP_IOCTL_NOTIF_RECV. The program's status goes to psock-run; with
+ * nothing of the program left, the supervisor's work is done. */
+static void on_child(int sig) {
+  int saved = errno, status;
+  pid_t pid;
+
+  (void)sig;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    if (pid == tree.child && tree.report_fd >= 0) {
+      struct report m = {.kind = REPORT_STATUS, .value = status};
+
+      tree.child_done = 1;
+      (void)!write(tree.report_fd, &m, sizeof(m));
+      close(tree.report_fd);
+      tree.report_fd = -1;
+    }
+  }
+  if (pid < 0 && errno == ECHILD && tree.child_done)
+    _exit(0);
+  errno = saved;
+}
+
+/* psock-run was killed (PR_SET_PDEATHSIG): so is the program, as it would
+ * have been had psock-run exec'd it. */
+static void on_parent_death(int sig) {
+  (void)sig;
+  if (!tree.child_done)
+    kill(tree.child, SIGKILL);
+}
+
+/* The supervisor's signals: the two above; those of the terminal, of
+ * writes to closed pipes and of a stray kill ignored. */
+static void own_signals(void) {
   static const int ignored[] = {SIGPIPE, SIGINT,  SIGQUIT, SIGHUP,
                                 SIGTSTP, SIGTTIN, SIGTTOU, SIGTERM};
+  struct sigaction sa = {.sa_handler = on_child,
+                         .sa_flags = SA_RESTART | SA_NOCLDSTOP};
   sigset_t set;
 
   for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
     signal(ignored[i], SIG_IGN);
+  sigfillset(&sa.sa_mask);
+  sigaction(SIGCHLD, &sa, NULL);
+  sa.sa_handler = on_parent_death;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGUSR1, &sa, NULL);
   sigemptyset(&set);
   sigaddset(&set, SIGCHLD);
   sigaddset(&set, SIGUSR1);
-  sigprocmask(SIG_BLOCK, &set, NULL);
-  return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  sigprocmask(SIG_UNBLOCK, &set, NULL);
+  on_child(0); /* a child that ended already */
 }
 
 /* One call of the program: check who asks, then answer it. */
@@ -221,72 +276,43 @@ static void dispatch(struct sv_req *r) {
   }
 }
 
-struct loop {
-  int epfd, listener, sigfd, report_fd;
-  pid_t child;
-  bool child_done;
-};
-
-static void report(struct loop *l, int kind, int value) {
-  struct report m = {.kind = kind, .value = value};
-
-  if (l->report_fd >= 0 && !write_all(l->report_fd, &m, sizeof(m))) {
-    close(l->report_fd);
-    l->report_fd = -1;
-  }
-}
-
-/* Children, orphans of the program's tree, and psock-run's death. */
-static void on_signals(struct loop *l) {
-  struct signalfd_siginfo si;
-  int status;
-  pid_t pid;
-
-  while (read(l->sigfd, &si, sizeof(si)) == sizeof(si)) {
-    if (si.ssi_signo == SIGUSR1 && !l->child_done)
-      kill(l->child, SIGKILL); /* psock-run was killed: so is the program */
-  }
-  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-    if (pid == l->child) {
-      l->child_done = true;
-      report(l, REPORT_STATUS, status);
-      close(l->report_fd);
-      l->report_fd = -1;
-    }
-  }
-  if (pid < 0 && errno == ECHILD && l->child_done)
-    _exit(0); /* nothing of the program is left */
-}
-
-static void on_listener(struct loop *l, uint32_t events) {
+static void answer_next(int listener) {
   struct sv_req r;
 
-  if (events & EPOLLIN) {
-    int rc = sv_recv(l->listener, &r);
-
-    if (rc == 0) {
-      dispatch(&r);
-      sv_req_done(&r);
-    }
+  if (sv_recv(listener, &r) == 0) {
+    dispatch(&r);
+    sv_req_done(&r);
   }
-  if ((events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN))
-    /* No task uses the filter any more. */
-    epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->listener, NULL);
 }
 
-__attribute__((noreturn)) static void serve(struct loop *l) {
+/*
+ * The loop. With nothing waiting it blocks in SECCOMP_IOCTL_NOTIF_RECV
+ * itself, so that the kernel can switch from the program to the
+ * supervisor and back on one CPU (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+ * while calls wait for their sockets (sv_wait.h) it polls the listener
+ * and their sockets together.
+ */
+__attribute__((noreturn)) static void serve(int listener, int epfd) {
   struct epoll_event ev[16];
 
   for (;;) {
-    int n = epoll_wait(l->epfd, ev, 16, sv_wait_timeout_ms());
+    int timeout = sv_wait_timeout_ms(), n;
 
+    if (timeout < 0) {
+      answer_next(listener);
+      continue;
+    }
+    n = epoll_wait(epfd, ev, 16, timeout);
     for (int i = 0; i < n; i++) {
-      if (ev[i].data.u64 == TAG_LISTENER)
-        on_listener(l, ev[i].events);
-      else if (ev[i].data.u64 == TAG_SIGNALS)
-        on_signals(l);
-      else
+      if (ev[i].data.u64 == TAG_LISTENER) {
+        if (ev[i].events & EPOLLIN)
+          answer_next(listener);
+        else if (ev[i].events & (EPOLLHUP | EPOLLERR))
+          /* No task uses the filter any more. */
+          epoll_ctl(epfd, EPOLL_CTL_DEL, listener, NULL);
+      } else {
         sv_wait_event(ev[i].data.ptr, ev[i].events);
+      }
     }
     sv_wait_tick();
   }
@@ -310,17 +336,24 @@ static bool sendto_restricted(void) {
 __attribute__((noreturn)) static void
 supervise(const struct supervisor_opts *o, int report_fd, pid_t parent) {
   struct sv_ctx ctx = {.euid = geteuid(), .egid = getegid(), .hint = o->hint};
-  struct loop l = {.report_fd = report_fd};
-  int ready[2], go[2];
+  struct report pid_report = {.kind = REPORT_PID};
+  int ready[2], go[2], listener, epfd;
   bool killable, sendto = sendto_restricted();
+  sigset_t set;
 
   if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0)
     fail(errno, "pipe");
+  /* Until its handlers are in place, the supervisor holds its signals. */
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  sigaddset(&set, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &set, NULL);
   fflush(NULL);
-  l.child = fork();
-  if (l.child < 0)
+  tree.child = fork();
+  if (tree.child < 0)
     fail(errno, "fork");
-  if (l.child == 0) {
+  if (tree.child == 0) {
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
     close(report_fd);
     program_start(o, sendto, ready[1], go[0]);
   }
@@ -329,12 +362,16 @@ supervise(const struct supervisor_opts *o, int report_fd, pid_t parent) {
       prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 ||
       prctl(PR_SET_PDEATHSIG, SIGUSR1) < 0)
     fail(errno, "cannot set the supervisor up");
-  l.sigfd = own_signals();
   if (getppid() != parent)
-    kill(l.child, SIGKILL);
-  l.listener = take_listener(l.child, ready[0], &killable);
-  report(&l, REPORT_PID, l.child);
-  if (!write_all(go[1], "g", 1))
+    kill(tree.child, SIGKILL);
+  listener = take_listener(tree.child, ready[0], &killable);
+  /* The program waits for each answer: switch to the supervisor and back
+   * on the same CPU (Linux 6.6; older kernels wake it up as usual). */
+  ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+        (__u64)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+  pid_report.value = tree.child;
+  if (!write_all(report_fd, &pid_report, sizeof(pid_report)) ||
+      !write_all(go[1], "g", 1))
     fail(errno, "cannot start the program");
   close(ready[0]);
   close(ready[1]);
@@ -347,14 +384,14 @@ supervise(const struct supervisor_opts *o, int report_fd, pid_t parent) {
   ctx.self = getpid();
   ctx.check_identity = geteuid() == 0;
   sv_ctx_init(&ctx);
-  l.epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (l.epfd < 0 || l.sigfd < 0)
+  epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0)
     fail(errno, "epoll");
-  sv_wait_init(l.epfd);
-  watch(l.epfd, l.listener, TAG_LISTENER);
-  watch(l.epfd, l.sigfd, TAG_SIGNALS);
-  on_signals(&l); /* a child that ended already */
-  serve(&l);
+  sv_wait_init(epfd);
+  watch(epfd, listener, TAG_LISTENER);
+  tree.report_fd = report_fd;
+  own_signals();
+  serve(listener, epfd);
 }
 
 /* ------------------------------------------------------- psock-run */

@@ -62,6 +62,7 @@ static bool bad_type_flags(int type) {
 
 void sv_socket(struct sv_req *r) {
   int domain = sv_int(r, 0), type = sv_int(r, 1), proto = sv_int(r, 2);
+  char words[96];
   psock_sock *s;
   int fd, n;
 
@@ -71,8 +72,8 @@ void sv_socket(struct sv_req *r) {
   }
   s = psock_socket(domain, type, proto);
   fd = s ? psock_detach(s) : -1;
-  sv_hint(fd < 0, "socket family=%d type=%d proto=%d", domain,
-          type & KCHECK_TYPE_BITS, proto);
+  sv_socket_words(domain, type, proto, words, sizeof(words));
+  sv_hint(fd < 0, "socket %s", words);
   if (fd < 0) {
     answer(r, -1, -sv_errno());
     return;
@@ -258,6 +259,7 @@ void sv_connect(struct sv_req *r) {
 
 void sv_listen(struct sv_req *r) {
   int fd, family, backlog = sv_int(r, 1);
+  char words[64];
   psock_sock s;
   long rc;
 
@@ -273,7 +275,8 @@ void sv_listen(struct sv_req *r) {
   sv_stack_sock(&s, fd, family);
   /* The kernel reads a negative backlog as the largest. */
   rc = psock_listen(&s, backlog < 0 ? INT_MAX : backlog) < 0 ? -sv_errno() : 0;
-  sv_hint(rc < 0, "listen family=%d", family);
+  sv_address_words(family, NULL, words, sizeof(words));
+  sv_hint(rc < 0, "listen %s", words);
   answer(r, fd, rc);
 }
 
@@ -283,6 +286,7 @@ void sv_setsockopt(struct sv_req *r) {
   int level = sv_int(r, 1), optname = sv_int(r, 2), optlen = sv_int(r, 4);
   const struct sockopt *o = sockopt_lookup(level, optname);
   unsigned char val[OPTVAL_MAX];
+  char words[64];
   size_t n;
   psock_sock s;
   int fd, family;
@@ -315,8 +319,8 @@ void sv_setsockopt(struct sv_req *r) {
     rc = pc_setsockopt_daemon(&s, level, optname, n ? val : NULL, n) < 0
              ? -sv_errno()
              : 0;
-    sv_hint(rc < 0, "setsockopt family=%d option=%s", family,
-            o ? o->name : "any");
+    sv_address_words(family, NULL, words, sizeof(words));
+    sv_hint(rc < 0, "setsockopt %s option=%s", words, o ? o->name : "any");
   }
   answer(r, fd, rc);
 }

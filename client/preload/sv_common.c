@@ -5,6 +5,8 @@
 #include "sv_common.h"
 
 #include <errno.h>
+#include <linux/netlink.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +89,71 @@ void sv_stack_sock(psock_sock *s, int fd, int family) {
   s->timeout = 0.0;
 }
 
+static const char *family_name(int family, char *buf, size_t len) {
+  switch (family) {
+  case AF_INET:
+    return "inet";
+  case AF_INET6:
+    return "inet6";
+  case AF_NETLINK:
+    return "netlink";
+  case AF_PACKET:
+    return "packet";
+  case AF_TIPC:
+    return "tipc";
+  default:
+    snprintf(buf, len, "%d", family);
+    return buf;
+  }
+}
+
+static const char *type_name(int type, char *buf, size_t len) {
+  switch (type & 0xf) {
+  case SOCK_STREAM:
+    return "stream";
+  case SOCK_DGRAM:
+    return "dgram";
+  case SOCK_RAW:
+    return "raw";
+  case SOCK_RDM:
+    return "rdm";
+  case SOCK_SEQPACKET:
+    return "seqpacket";
+  default:
+    snprintf(buf, len, "%d", type & 0xf);
+    return buf;
+  }
+}
+
+static const char *proto_name(int family, int proto, char *buf, size_t len) {
+  if (family == AF_INET || family == AF_INET6) {
+    switch (proto) {
+    case IPPROTO_TCP:
+      return "tcp";
+    case IPPROTO_UDP:
+      return "udp";
+    case IPPROTO_ICMP:
+      return "icmp";
+    case IPPROTO_ICMPV6:
+      return "icmpv6";
+    default:
+      break;
+    }
+  }
+  if (family == AF_NETLINK && proto == NETLINK_ROUTE)
+    return "route";
+  snprintf(buf, len, "%d", proto);
+  return buf;
+}
+
+void sv_socket_words(int family, int type, int proto, char *buf, size_t len) {
+  char fb[16], tb[16], pb[16];
+
+  snprintf(buf, len, "family=%s type=%s proto=%s",
+           family_name(family, fb, sizeof(fb)), type_name(type, tb, sizeof(tb)),
+           proto_name(family, proto, pb, sizeof(pb)));
+}
+
 /* Remember text; true if it is new (or the table is full). */
 static bool hint_first(const char *text) {
   for (unsigned i = 0; i < hint_count; i++)
@@ -128,24 +195,6 @@ void sv_hint(bool failed, const char *fmt, ...) {
   if (n > 0)
     (void)!write(STDERR_FILENO, line,
                  (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-}
-
-static const char *family_name(int family, char *buf, size_t len) {
-  switch (family) {
-  case AF_INET:
-    return "inet";
-  case AF_INET6:
-    return "inet6";
-  case AF_NETLINK:
-    return "netlink";
-  case AF_PACKET:
-    return "packet";
-  case AF_TIPC:
-    return "tipc";
-  default:
-    snprintf(buf, len, "%d", family);
-    return buf;
-  }
 }
 
 void sv_address_words(int family, const psock_address *a, char *buf,

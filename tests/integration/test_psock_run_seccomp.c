@@ -677,6 +677,28 @@ static void test_auto_picks_seccomp(void **state) {
   run_free(&p);
 }
 
+static void test_policy_hint(void **state) {
+  struct run r = {.tag = "hint"};
+  char port[16], want[160];
+
+  /* A port no one listens on: the rule is what is asked for. */
+  r.argv = (const char *const[]){
+      fx.psock_run,   "--mode=seccomp", "--policy-hint", "--socket",
+      harness_psockd_socket(fx.deny), "--", fx.helper_static, "tcp",
+      "127.0.0.1",    "9",              NULL};
+  snprintf(port, sizeof(port), "9");
+  run_nobody(&r);
+  assert_has(&r, r.err,
+             "psock-run: policy hint: allow uid=65534 socket family=inet "
+             "type=stream proto=0\n");
+  snprintf(want, sizeof(want),
+           "psock-run: policy hint: allow uid=65534 connect family=inet "
+           "addr=127.0.0.1 port=%s  # refused: denied by policy",
+           port);
+  assert_has(&r, r.err, want);
+  run_free(&r);
+}
+
 /* ---------------------------------------------------------- bubblewrap */
 
 enum sandbox {
@@ -886,6 +908,7 @@ int main(void) {
       cmocka_unit_test(test_io_uring_refused),
       cmocka_unit_test(test_supervisor_out_of_reach),
       cmocka_unit_test(test_exit_status_and_signals),
+      cmocka_unit_test(test_policy_hint),
       cmocka_unit_test(test_bubblewrap),
   };
 

@@ -30,9 +30,10 @@ static bool restricted(const char *text, uid_t uid) {
   return r;
 }
 
+#define SOCKETS "allow uid=1000 socket family=inet,inet6,netlink\n"
 #define ALL_DEST                                                               \
-  "allow uid=1000 connect,sendto family=inet,inet6,netlink addr=any "          \
-  "port=any\n"
+  SOCKETS "allow uid=1000 connect,sendto family=inet,inet6,netlink addr=any "  \
+          "port=any\n"
 
 static void test_default_policy_is_free(void **state) {
   struct policy_subject who = {.uid = 1000, .gid = 1000};
@@ -44,23 +45,32 @@ static void test_default_policy_is_free(void **state) {
 }
 
 static void test_no_rule_restricts(void **state) {
-  assert_true(restricted("allow uid=1000 lookup\n", 1000));
+  assert_true(restricted(SOCKETS "allow uid=1000 lookup\n", 1000));
+  /* No socket to send on: nothing to refuse. */
+  assert_false(restricted("allow uid=1000 lookup\n", 1000));
   assert_false(restricted(ALL_DEST, 1000));
-  /* The rule is for someone else. */
-  assert_true(restricted(ALL_DEST, 1001));
+  /* The rule is for someone else, who gets sockets too. */
+  assert_true(restricted("allow anyone socket family=inet\n" ALL_DEST, 1001));
 }
 
 static void test_narrow_allow_restricts(void **state) {
-  assert_true(restricted("allow uid=1000 sendto family=inet,inet6,netlink "
-                         "addr=127.0.0.0/8 port=any\n",
+  assert_true(restricted(SOCKETS "allow uid=1000 sendto "
+                                 "family=inet,inet6,netlink "
+                                 "addr=127.0.0.0/8 port=any\n",
                          1000));
-  assert_true(restricted("allow uid=1000 sendto family=inet,inet6,netlink "
-                         "addr=any port=53\n",
+  assert_true(restricted(SOCKETS "allow uid=1000 sendto "
+                                 "family=inet,inet6,netlink addr=any "
+                                 "port=53\n",
                          1000));
-  /* One family left out. */
-  assert_true(restricted("allow uid=1000 sendto family=inet,netlink addr=any "
-                         "port=any\n",
+  /* One family left out... */
+  assert_true(restricted(SOCKETS "allow uid=1000 sendto family=inet,netlink "
+                                 "addr=any port=any\n",
                          1000));
+  /* ... that the user gets no socket of. */
+  assert_false(restricted("allow uid=1000 socket family=inet\n"
+                          "allow uid=1000 sendto family=inet,netlink "
+                          "addr=any port=any\n",
+                          1000));
   /* A narrower allow first, the broad one after: everything is allowed. */
   assert_false(restricted("allow uid=1000 sendto family=inet addr=10.0.0.0/8 "
                           "port=53\n" ALL_DEST,
