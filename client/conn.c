@@ -219,6 +219,24 @@ static void frozen_check(void) {
   frozen.frozen = true;
 }
 
+int pc_conn_identity_fixed(void) {
+  uid_t ru, eu, su;
+  gid_t rg, eg, sg;
+  int n;
+
+  if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
+    return -errno;
+  n = getgroups(GROUPS_ON_STACK, frozen.groups);
+  if (n < 0)
+    return -errno;
+  frozen.ngroups = n;
+  frozen.euid = eu;
+  frozen.egid = eg;
+  frozen.checked = true;
+  frozen.frozen = true;
+  return 0;
+}
+
 /* The calling thread's effective ids, from the frozen cache if it may. */
 static void ident_now(struct ident *id) {
   if (!frozen.checked)

@@ -62,5 +62,13 @@ int pc_call_upto(Psock__V1__Request *req, const int *fds, size_t nfds,
  */
 int pc_conn_sendto_restricted(void);
 
+/*
+ * The calling thread declares that its ids will not change (psock-run's
+ * seccomp supervisor: one thread that never calls setuid(), holding
+ * CAP_SYS_PTRACE only): they are read now and not again for each request,
+ * as for a thread that could not change them. 0 or -errno.
+ */
+int pc_conn_identity_fixed(void);
+
 /* Close the idle connections (tests; a program never needs it). */
 void pc_conn_flush(void);

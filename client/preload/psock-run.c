@@ -39,9 +39,9 @@
  */
 #include <elf.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <net/if.h>
 #include <sched.h>
@@ -226,8 +226,8 @@ static bool elf_is_go(int fd) {
       eh.e_shentsize == sizeof(Elf64_Shdr) && eh.e_shstrndx < eh.e_shnum &&
       read_at(fd, &strtab, sizeof(strtab),
               (off_t)(eh.e_shoff + (Elf64_Off)eh.e_shstrndx * sizeof(sh)))) {
-    size_t len = strtab.sh_size < sizeof(names) ? strtab.sh_size
-                                                : sizeof(names) - 1;
+    size_t len =
+        strtab.sh_size < sizeof(names) ? strtab.sh_size : sizeof(names) - 1;
 
     if (read_at(fd, names, len, (off_t)strtab.sh_offset)) {
       names[len] = '\0';
@@ -278,11 +278,9 @@ static void check_program(const char *path, bool own_userns, bool seccomp,
               "%s: warning: %s is of the other ELF class (32/64-bit): the "
               "seccomp filter kills a system call of another architecture\n",
               prog, path);
-  } else if ((st.st_mode & S_ISUID) &&
-             (!own_userns || st.st_uid == getuid())) {
+  } else if ((st.st_mode & S_ISUID) && (!own_userns || st.st_uid == getuid())) {
     warn(path, "is set-user-ID");
-  } else if ((st.st_mode & S_ISGID) &&
-             (!own_userns || st.st_gid == getgid())) {
+  } else if ((st.st_mode & S_ISGID) && (!own_userns || st.st_gid == getgid())) {
     warn(path, "is set-group-ID");
   } else if (fgetxattr(fd, "security.capability", NULL, 0) > 0) {
     warn(path, "has file capabilities (see getcap(8))");
@@ -515,8 +513,8 @@ int main(int argc, char **argv) {
         mode = MODE_PRELOAD;
       else {
         fprintf(stderr,
-                "%s: --mode must be auto, seccomp or preload, not '%s'\n",
-                prog, optarg);
+                "%s: --mode must be auto, seccomp or preload, not '%s'\n", prog,
+                optarg);
         return EXIT_OWN_FAILURE;
       }
       break;

@@ -8,13 +8,13 @@
 #include <cap-ng.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/seccomp.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -333,8 +333,8 @@ static bool sendto_restricted(void) {
   return r != 0;
 }
 
-__attribute__((noreturn)) static void
-supervise(const struct supervisor_opts *o, int report_fd, pid_t parent) {
+__attribute__((noreturn)) static void supervise(const struct supervisor_opts *o,
+                                                int report_fd, pid_t parent) {
   struct sv_ctx ctx = {.euid = geteuid(), .egid = getegid(), .hint = o->hint};
   struct report pid_report = {.kind = REPORT_PID};
   int ready[2], go[2], listener, epfd;
@@ -383,6 +383,7 @@ supervise(const struct supervisor_opts *o, int report_fd, pid_t parent) {
     fail(errno, "chdir /");
   ctx.self = getpid();
   ctx.check_identity = geteuid() == 0;
+  pc_conn_identity_fixed(); /* it never changes: no syscalls per request */
   sv_ctx_init(&ctx);
   epfd = epoll_create1(EPOLL_CLOEXEC);
   if (epfd < 0)
@@ -457,7 +458,7 @@ __attribute__((noreturn)) static void end_as(int status) {
 }
 
 __attribute__((noreturn)) static void wait_program(int report_fd,
-                                                  pid_t supervisor) {
+                                                   pid_t supervisor) {
   static const int forwarded[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM,
                                   SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH};
   struct signalfd_siginfo si;

@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "address.h"
-#include "sock.h"
 #include "kcheck.h"
+#include "sock.h"
 #include "sockcalls.h"
 #include "sockopts.h"
 #include "sv_common.h"
@@ -311,9 +311,8 @@ void sv_setsockopt(struct sv_req *r) {
   }
   /* Tried first on the caller's own socket, with the caller's rights
    * (the supervisor holds no capability that reaches a socket). */
-  rc = setsockopt(fd, level, optname, n ? val : NULL, (socklen_t)n) < 0
-           ? -errno
-           : 0;
+  rc = setsockopt(fd, level, optname, n ? val : NULL, (socklen_t)n) < 0 ? -errno
+                                                                        : 0;
   if (rc < 0 && sv_routed(family) && sockopt_refused_for_privilege(o, -rc)) {
     sv_stack_sock(&s, fd, family);
     rc = pc_setsockopt_daemon(&s, level, optname, n ? val : NULL, n) < 0

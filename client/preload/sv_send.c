@@ -66,8 +66,8 @@ static void answer(struct sv_req *r, int fd, long val) {
  * not psockd's to judge, which depends on the socket alone, and no task
  * but the caller can change which socket fd is meanwhile. */
 static bool kernel_may_run(struct sv_req *r, int family, int type, int flags) {
-  bool no_destination = !sv_addressed(family) ||
-                        (type == SOCK_STREAM && !(flags & MSG_FASTOPEN));
+  bool no_destination =
+      !sv_addressed(family) || (type == SOCK_STREAM && !(flags & MSG_FASTOPEN));
 
   return no_destination && sv_fdtable_private(r) && sv_valid(r);
 }

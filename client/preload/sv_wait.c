@@ -98,8 +98,7 @@ int sv_wait_add(const struct sv_req *r, const struct sv_wait_spec *spec) {
   if (getsockopt(w->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) == 0 &&
       (tv.tv_sec > 0 || tv.tv_usec > 0)) {
     w->bounded = true;
-    w->deadline_ms =
-        now_ms() + tv.tv_sec * 1000LL + (tv.tv_usec + 999) / 1000;
+    w->deadline_ms = now_ms() + tv.tv_sec * 1000LL + (tv.tv_usec + 999) / 1000;
   }
   ev.data.ptr = w;
   if (epoll_ctl(wait_epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0) {

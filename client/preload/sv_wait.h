@@ -30,11 +30,11 @@ struct sv_wait;
 typedef long (*sv_retry_fn)(struct sv_wait *w, void *arg);
 
 struct sv_wait_spec {
-  int fd;              /* the socket (taken over, closed at the end) */
-  sv_retry_fn retry;   /* called when fd is writable */
-  void *arg;           /* the retry's state, released at the end */
+  int fd;                   /* the socket (taken over, closed at the end) */
+  sv_retry_fn retry;        /* called when fd is writable */
+  void *arg;                /* the retry's state, released at the end */
   void (*free_arg)(void *); /* how (NULL: free()) */
-  long timeout_result; /* the answer when SO_SNDTIMEO runs out */
+  long timeout_result;      /* the answer when SO_SNDTIMEO runs out */
 };
 
 /* Start, with the loop's epoll fd (each wait's epoll data is a pointer

@@ -218,8 +218,8 @@ static pid_t start_psockd(const char *bin, const char *dir, const char *name,
       dup2(fd, 1);
       dup2(fd, 2);
     }
-    execl(bin, bin, "--socket", sock, "--socket-mode", "0666", "--policy",
-          conf, (char *)NULL);
+    execl(bin, bin, "--socket", sock, "--socket-mode", "0666", "--policy", conf,
+          (char *)NULL);
     _exit(127);
   }
   for (int i = 0; i < 500 && access(sock, F_OK) < 0; i++)
@@ -393,8 +393,8 @@ static void report(double fig[N_MODES][F_N][MAX_ROUNDS], int rounds) {
   for (int i = 0; i < N_MODES; i++)
     for (int f = 0; f < F_N; f++)
       m[i][f] = median(fig[i][f], rounds);
-  printf("%-16s %10s %10s %10s %10s %10s %12s\n", "mode", "socket p50",
-         "p99", "conn p50", "p99", "bulk MB/s", "sendto us");
+  printf("%-16s %10s %10s %10s %10s %10s %12s\n", "mode", "socket p50", "p99",
+         "conn p50", "p99", "bulk MB/s", "sendto us");
   for (int i = 0; i < N_MODES; i++)
     printf("%-16s %10.1f %10.1f %10.1f %10.1f %10.0f %12.2f\n", mode_names[i],
            m[i][F_SOCK50], m[i][F_SOCK99], m[i][F_CONN50], m[i][F_CONN99],
@@ -464,10 +464,11 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  if (!psockd || !psock_run || !preload || rounds < 1 ||
-      rounds > MAX_ROUNDS || s.n < 4 || s.mib < 1 || s.k < 1) {
-    fprintf(stderr, "usage: %s --psockd PATH --psock-run PATH --preload PATH "
-                    "[-n N] [--mb M] [--dgrams K] [--rounds R]\n",
+  if (!psockd || !psock_run || !preload || rounds < 1 || rounds > MAX_ROUNDS ||
+      s.n < 4 || s.mib < 1 || s.k < 1) {
+    fprintf(stderr,
+            "usage: %s --psockd PATH --psock-run PATH --preload PATH "
+            "[-n N] [--mb M] [--dgrams K] [--rounds R]\n",
             argv[0]);
     return 2;
   }

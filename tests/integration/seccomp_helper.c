@@ -264,9 +264,8 @@ static int do_reach(void) {
   attempt("pidfd_open", syscall(SYS_pidfd_open, s, 0));
   snprintf(path, sizeof(path), "/proc/%d", (int)s);
   fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  attempt("pidfd_send_signal", fd < 0 ? -1
-                                      : syscall(SYS_pidfd_send_signal, fd,
-                                                SIGKILL, NULL, 0));
+  attempt("pidfd_send_signal",
+          fd < 0 ? -1 : syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0));
   attempt("ptrace", ptrace(PTRACE_ATTACH, s, NULL, NULL));
   attempt("process_vm_readv", process_vm_readv(s, &local, 1, &remote, 1, 0));
   snprintf(path, sizeof(path), "/proc/%d/mem", (int)s);

@@ -28,7 +28,6 @@
 
 char run_files[96];
 
-
 long long now_ms(void) {
   struct timespec ts;
 
@@ -82,7 +81,6 @@ const char *system_program(const char *name) {
 }
 
 /* ------------------------------------------------------- running things */
-
 
 void start(struct run *r) {
   const char *argv[64];
@@ -160,16 +158,14 @@ int exit_code(const struct run *r) {
   return WIFEXITED(r->status) ? WEXITSTATUS(r->status) : -1;
 }
 
-void assert_has(const struct run *r, const char *text,
-                       const char *want) {
+void assert_has(const struct run *r, const char *text, const char *want) {
   if (!strstr(text, want)) {
     show(r);
     fail_msg("%s: output lacks \"%s\"", r->tag, want);
   }
 }
 
-void assert_lacks(const struct run *r, const char *text,
-                         const char *unwanted) {
+void assert_lacks(const struct run *r, const char *text, const char *unwanted) {
   if (strstr(text, unwanted)) {
     show(r);
     fail_msg("%s: output has \"%s\"", r->tag, unwanted);
@@ -195,7 +191,7 @@ void run_nobody(struct run *r) {
 
 /* A line of psockd's audit trail with every one of words, or fail. */
 void assert_audit(const struct psockd_proc *p, const struct run *r,
-                         const char *const *words) {
+                  const char *const *words) {
   char *log = harness_psockd_log(p);
   bool found = false;
 
@@ -213,13 +209,11 @@ void assert_audit(const struct psockd_proc *p, const struct run *r,
   }
 }
 
-
 /* ------------------------------------------------------------ servers */
 
 /* A forked HTTP server on host:PORT (an ephemeral port, or port). */
 pid_t start_http(const char *host, uint16_t *port, const char *body) {
-  struct sockaddr_in sin = {.sin_family = AF_INET,
-                            .sin_port = htons(*port)};
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(*port)};
   socklen_t len = sizeof(sin);
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
   pid_t pid;
@@ -281,8 +275,8 @@ pid_t start_udp_echo(uint16_t *port) {
     for (;;) {
       struct sockaddr_storage from;
       socklen_t fl = sizeof(from);
-      ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from,
-                           &fl);
+      ssize_t n =
+          recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
 
       if (n > 0)
         sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
@@ -328,4 +322,3 @@ void stop_pid(pid_t pid) {
   kill(pid, SIGKILL);
   waitpid(pid, &status, 0);
 }
-

@@ -44,8 +44,7 @@ void show(const struct run *r);
 void run_free(struct run *r);
 int exit_code(const struct run *r);
 void assert_has(const struct run *r, const char *text, const char *want);
-void assert_lacks(const struct run *r, const char *text,
-                  const char *unwanted);
+void assert_lacks(const struct run *r, const char *text, const char *unwanted);
 void assert_exit(const struct run *r, int want);
 /* Run to completion as nobody (RUN_TIMEOUT_MS). */
 #define RUN_TIMEOUT_MS 30000

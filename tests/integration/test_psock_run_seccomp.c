@@ -120,25 +120,24 @@ static struct {
 } fx;
 
 #define SECCOMP(psockd, ...)                                                   \
-  ((const char *const[]){fx.psock_run, "--mode=seccomp", "--socket",          \
+  ((const char *const[]){fx.psock_run, "--mode=seccomp", "--socket",           \
                          harness_psockd_socket(psockd), "--", __VA_ARGS__,     \
                          NULL})
 #define PRELOAD(psockd, ...)                                                   \
-  ((const char *const[]){fx.psock_run, "--mode=preload", "--socket",          \
+  ((const char *const[]){fx.psock_run, "--mode=preload", "--socket",           \
                          harness_psockd_socket(psockd), "--", __VA_ARGS__,     \
                          NULL})
 
 static struct psockd_proc *start_with_policy(const char *name,
                                              const char *text) {
   char path[PATH_MAX];
-  const char *args[] = {"--policy", path,          "--workers",
-                        "1",        "--audit-allow", NULL};
+  const char *args[] = {"--policy",      path, "--workers", "1",
+                        "--audit-allow", NULL};
 
   snprintf(path, sizeof(path), "%s/%s.conf", fx.work, name);
   write_text(path, text, 0644);
   return harness_start_psockd(args);
 }
-
 
 /* ----------------------------------------------------------------- Go */
 
@@ -241,8 +240,8 @@ static bool fetch_port80(pid_t pid, char *buf, size_t len) {
 static void test_go_server_port_80(void **state) {
   struct run srv = {.tag = "go-server"}, twin = {.tag = "go-server-twin"};
   char page[4096] = "", path[PATH_MAX];
-  const char *args[] = {"--policy", path, "--workers", "1", "--audit-allow",
-                        NULL};
+  const char *args[] = {"--policy",      path, "--workers", "1",
+                        "--audit-allow", NULL};
   struct psockd_proc *p;
   long long deadline;
   char *out;
@@ -356,8 +355,9 @@ static void test_ping(void **state) {
   twin.argv = SECCOMP(fx.deny, ping, "-c", "1", "-W", "5", "127.0.0.1");
   run_nobody(&twin);
   assert_has(&twin, twin.err, "Operation not permitted");
-  assert_audit(fx.deny, &twin,
-               AUDIT("decision=deny", "call=socket", "family=2 type=3 proto=1"));
+  assert_audit(
+      fx.deny, &twin,
+      AUDIT("decision=deny", "call=socket", "family=2 type=3 proto=1"));
   run_free(&ok);
   run_free(&twin);
 }
@@ -370,7 +370,8 @@ static void test_toctou_connect_and_sendmsg(void **state) {
   struct psockd_proc *p;
   uint16_t good, bad, ugood, ubad;
   char policy[1024], g[16], b[16], ug[16], ub[16];
-  int trap = start_trap(SOCK_STREAM, &bad), utrap = start_trap(SOCK_DGRAM, &ubad);
+  int trap = start_trap(SOCK_STREAM, &bad),
+      utrap = start_trap(SOCK_DGRAM, &ubad);
   pid_t uecho = start_udp_echo(&ugood);
   int ngood, nbad, nrefused;
 
@@ -390,9 +391,8 @@ static void test_toctou_connect_and_sendmsg(void **state) {
   c.argv = SECCOMP(p, fx.helper, "toctou", "127.0.0.1", g, b, "2000");
   run_nobody(&c);
   assert_exit(&c, 0);
-  assert_int_equal(sscanf(c.out, "good=%d bad=%d refused=%d", &ngood, &nbad,
-                          &nrefused),
-                   3);
+  assert_int_equal(
+      sscanf(c.out, "good=%d bad=%d refused=%d", &ngood, &nbad, &nrefused), 3);
   /* The other thread did rewrite the address under the call (some
    * copies held the bad port, and psockd refused them), yet nothing but
    * the checked address was reached. */
@@ -428,7 +428,8 @@ static void test_own_connect_and_sendto(void **state) {
              ss = {.tag = "self-sendto"}, ps = {.tag = "self-sendto-preload"};
   struct psockd_proc *p;
   uint16_t tport, uport;
-  int trap = start_trap(SOCK_STREAM, &tport), utrap = start_trap(SOCK_DGRAM, &uport);
+  int trap = start_trap(SOCK_STREAM, &tport),
+      utrap = start_trap(SOCK_DGRAM, &uport);
   char policy[512], t[16], u[16];
 
   /* Sockets, but no connect or sendto to the traps. */
@@ -477,7 +478,8 @@ static void test_own_connect_and_sendto(void **state) {
 
 static void test_conformance(void **state) {
   struct run native = {.tag = "sockcalls-native"},
-             sec = {.tag = "sockcalls-seccomp"}, diff = {.tag = "sockcalls-diff"};
+             sec = {.tag = "sockcalls-seccomp"},
+             diff = {.tag = "sockcalls-diff"};
   char dn[PATH_MAX], ds[PATH_MAX];
 
   snprintf(dn, sizeof(dn), "%s/native", fx.files);
@@ -660,9 +662,10 @@ static void test_exit_status_and_signals(void **state) {
 static void test_auto_picks_seccomp(void **state) {
   struct run a = {.tag = "auto"}, p = {.tag = "auto-preload"};
 
-  a.argv = (const char *const[]){fx.psock_run, "--socket",
-                                 harness_psockd_socket(fx.allow), "--",
-                                 fx.helper_static, "status", NULL};
+  a.argv = (const char *const[]){
+      fx.psock_run, "--socket",       harness_psockd_socket(fx.allow),
+      "--",         fx.helper_static, "status",
+      NULL};
   run_nobody(&a);
   assert_exit(&a, 0);
   assert_has(&a, a.out, "seccomp=2 nnp=1\n");
@@ -682,10 +685,17 @@ static void test_policy_hint(void **state) {
   char port[16], want[160];
 
   /* A port no one listens on: the rule is what is asked for. */
-  r.argv = (const char *const[]){
-      fx.psock_run,   "--mode=seccomp", "--policy-hint", "--socket",
-      harness_psockd_socket(fx.deny), "--", fx.helper_static, "tcp",
-      "127.0.0.1",    "9",              NULL};
+  r.argv = (const char *const[]){fx.psock_run,
+                                 "--mode=seccomp",
+                                 "--policy-hint",
+                                 "--socket",
+                                 harness_psockd_socket(fx.deny),
+                                 "--",
+                                 fx.helper_static,
+                                 "tcp",
+                                 "127.0.0.1",
+                                 "9",
+                                 NULL};
   snprintf(port, sizeof(port), "9");
   run_nobody(&r);
   assert_has(&r, r.err,
@@ -714,8 +724,7 @@ enum sandbox {
 /* psock-run inside bubblewrap as Flatpak runs apps: its own empty network
  * namespace, the host's files read-only, a private /run holding only
  * psockd's socket at its default path. */
-static void bwrap_run(struct run *r, enum sandbox how,
-                      const char *const *cmd) {
+static void bwrap_run(struct run *r, enum sandbox how, const char *const *cmd) {
   const char *argv[48];
   size_t n = 0;
 
@@ -771,20 +780,17 @@ static void test_bubblewrap(void **state) {
   assert_exit(&cp, 0);
   assert_has(&cp, cp.out, WEB_BODY);
   bwrap_run(&gs, BWRAP_PLAIN,
-            (const char *const[]){fx.psock_run, "--", fx.go_static, url,
-                                  NULL});
+            (const char *const[]){fx.psock_run, "--", fx.go_static, url, NULL});
   assert_exit(&gs, 0);
   assert_has(&gs, gs.out, WEB_BODY);
 
   bwrap_run(&gp, BWRAP_PROC,
-            (const char *const[]){fx.psock_run, "--", fx.go_static, url,
-                                  NULL});
+            (const char *const[]){fx.psock_run, "--", fx.go_static, url, NULL});
   assert_exit(&gp, 0);
   assert_has(&gp, gp.out, WEB_BODY);
 
   bwrap_run(&gn, BWRAP_NO_USERNS,
-            (const char *const[]){fx.psock_run, "--", fx.go_static, url,
-                                  NULL});
+            (const char *const[]){fx.psock_run, "--", fx.go_static, url, NULL});
   assert_exit(&gn, 0);
   assert_has(&gn, gn.out, WEB_BODY);
   bwrap_run(&cn, BWRAP_NO_USERNS,
@@ -828,8 +834,8 @@ static void go_build(const char *name, bool cgo, char *dst) {
            "'%s/'; printf 'module t\\ngo 1.19\\n' > '%s/go.mod'; cd '%s'; "
            "HOME='%s' GOPATH='%s/gopath' GOCACHE='%s/gocache' GOFLAGS=-mod=mod "
            "GOPROXY=off CGO_ENABLED=%d go build -o '%s' . ; chmod 755 '%s'",
-           dir, root, name, dir, dir, dir, fx.work, fx.work, fx.work, cgo ? 1 : 0,
-           dst, dst);
+           dir, root, name, dir, dir, dir, fx.work, fx.work, fx.work,
+           cgo ? 1 : 0, dst, dst);
   if (system(cmd) != 0)
     fail_msg("go build of %s failed (./install-deps.sh installs golang-go)",
              name);
