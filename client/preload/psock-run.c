@@ -246,6 +246,45 @@ static bool elf_is_go(int fd) {
   return n > 0 && memmem(head, (size_t)n, mark, sizeof(mark) - 1);
 }
 
+static bool other_class(const struct elf_facts *f) {
+  return f->elf && f->class != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32);
+}
+
+/* The filter knows this architecture's system calls only. */
+static void check_for_seccomp(const char *path, const struct elf_facts *f) {
+  if (other_class(f))
+    fprintf(stderr,
+            "%s: warning: %s is of the other ELF class (32/64-bit): the "
+            "seccomp filter kills a system call of another architecture\n",
+            prog, path);
+}
+
+static void check_for_preload(const char *path, int fd, const struct stat *st,
+                              const struct elf_facts *f, bool own_userns) {
+  /*
+   * The loader runs a set-id or capability program in secure mode and
+   * ignores LD_PRELOAD. In a user namespace of our own the set-id bits of
+   * a program owned by an id that is not mapped there are not honoured,
+   * so it runs as the user, preloaded.
+   */
+  if ((st->st_mode & S_ISUID) && (!own_userns || st->st_uid == getuid()))
+    warn(path, "is set-user-ID");
+  else if ((st->st_mode & S_ISGID) && (!own_userns || st->st_gid == getgid()))
+    warn(path, "is set-group-ID");
+  else if (fgetxattr(fd, "security.capability", NULL, 0) > 0)
+    warn(path, "has file capabilities (see getcap(8))");
+  if (f->elf && elf_is_go(fd))
+    fprintf(stderr,
+            "%s: warning: %s is a Go program: Go makes its own system "
+            "calls, which the preload cannot reach, so its sockets and "
+            "name lookups do not go through psockd (use --mode=seccomp)\n",
+            prog, path);
+  else if (f->elf && !f->dynamic)
+    warn(path, "is statically linked");
+  else if (other_class(f))
+    warn(path, "is of the other ELF class (32/64-bit) than the preload");
+}
+
 /*
  * Warn about what the preload cannot reach (in seccomp mode, about what
  * the filter kills). A script is judged by its interpreter (one level:
@@ -265,38 +304,11 @@ static void check_program(const char *path, bool own_userns, bool seccomp,
       close(fd);
     return; /* exec will say why */
   }
-  /*
-   * The loader runs a set-id or capability program in secure mode and
-   * ignores LD_PRELOAD. In a user namespace of our own the set-id bits of
-   * a program owned by an id that is not mapped there are not honoured,
-   * so it runs as the user, preloaded.
-   */
   f = elf_facts(fd);
-  if (seccomp) {
-    if (f.elf && f.class != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32))
-      fprintf(stderr,
-              "%s: warning: %s is of the other ELF class (32/64-bit): the "
-              "seccomp filter kills a system call of another architecture\n",
-              prog, path);
-  } else if ((st.st_mode & S_ISUID) && (!own_userns || st.st_uid == getuid())) {
-    warn(path, "is set-user-ID");
-  } else if ((st.st_mode & S_ISGID) && (!own_userns || st.st_gid == getgid())) {
-    warn(path, "is set-group-ID");
-  } else if (fgetxattr(fd, "security.capability", NULL, 0) > 0) {
-    warn(path, "has file capabilities (see getcap(8))");
-  }
   if (seccomp)
-    ;
-  else if (f.elf && elf_is_go(fd))
-    fprintf(stderr,
-            "%s: warning: %s is a Go program: Go makes its own system "
-            "calls, which the preload cannot reach, so its sockets and "
-            "name lookups do not go through psockd (use --mode=seccomp)\n",
-            prog, path);
-  else if (f.elf && !f.dynamic)
-    warn(path, "is statically linked");
-  else if (f.elf && f.class != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32))
-    warn(path, "is of the other ELF class (32/64-bit) than the preload");
+    check_for_seccomp(path, &f);
+  else
+    check_for_preload(path, fd, &st, &f, own_userns);
   if (!f.elf && depth == 0 && (n = pread(fd, line, sizeof(line) - 1, 0)) > 2 &&
       line[0] == '#' && line[1] == '!') {
     char *p = line + 2, *e;

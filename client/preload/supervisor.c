@@ -388,7 +388,7 @@ __attribute__((noreturn)) static void supervise(const struct supervisor_opts *o,
   epfd = epoll_create1(EPOLL_CLOEXEC);
   if (epfd < 0)
     fail(errno, "epoll");
-  sv_wait_init(epfd);
+  sv_wait_init(epfd, killable);
   watch(epfd, listener, TAG_LISTENER);
   tree.report_fd = report_fd;
   own_signals();

@@ -34,6 +34,7 @@ struct sv_wait {
 
 static struct sv_wait *waits;
 static int wait_epfd = -1;
+static bool wait_killable;
 static long long next_signal_poll;
 
 static long long now_ms(void) {
@@ -43,8 +44,9 @@ static long long now_ms(void) {
   return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-void sv_wait_init(int epfd) {
+void sv_wait_init(int epfd, bool killable) {
   wait_epfd = epfd;
+  wait_killable = killable;
 }
 
 int sv_wait_fd(const struct sv_wait *w) {
@@ -157,7 +159,7 @@ void sv_wait_tick(void) {
       continue;
     else if (!sv_valid(&w->req))
       drop(w);
-    else if (signal_waiting((pid_t)w->req.n.pid))
+    else if (wait_killable && signal_waiting((pid_t)w->req.n.pid))
       /* With a send timeout the kernel never restarts. */
       finish(w, w->bounded ? -EINTR : -ERESTARTSYS);
   }

@@ -38,9 +38,12 @@ struct sv_wait_spec {
 };
 
 /* Start, with the loop's epoll fd (each wait's epoll data is a pointer
- * to it, above SV_WAIT_TAG_MAX). */
+ * to it, above SV_WAIT_TAG_MAX). killable: the kernel waits only
+ * killably for answers (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV), so the
+ * waiting threads' signals are looked for here; without it the kernel
+ * interrupts a waiting call itself. */
 #define SV_WAIT_TAG_MAX 16
-void sv_wait_init(int epfd);
+void sv_wait_init(int epfd, bool killable);
 
 /*
  * Park r (the notification is copied; r's pidfd stays r's) until spec's

@@ -10,6 +10,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -66,3 +67,17 @@ int start_trap(int type, uint16_t *port);
 /* Did anything reach it? */
 bool trap_reached(int fd, int type);
 void stop_pid(pid_t pid);
+
+/* GET / from 127.0.0.1:80 of the network namespace of process pid (a
+ * psockd of its own), the answer in buf. False if nothing answered. */
+bool fetch_port80(pid_t pid, char *buf, size_t len);
+/* A listener on 127.0.0.1 whose queue is full (its port in *port, the
+ * connection that fills it in *filler): a connect() to it cannot
+ * complete. Returns the listener. */
+int full_listener(uint16_t *port, int *filler);
+
+/* Copy the file $var names into work/name (0755), its path into dst. */
+void copy_in(const char *work, const char *var, const char *name, char *dst);
+/* Build tests/integration/go/NAME offline (TESTING.md: Debian's
+ * golang-go, no modules), with cgo or not, into work; its path in dst. */
+void go_build(const char *work, const char *name, bool cgo, char *dst);

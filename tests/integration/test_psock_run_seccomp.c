@@ -196,47 +196,6 @@ static void test_go_cgo_by_host_name(void **state) {
   run_free(&pre);
 }
 
-/* GET / from 127.0.0.1:80 of the network namespace of process pid (a
- * psockd of its own: port 80 there is nobody else's). */
-static bool fetch_port80(pid_t pid, char *buf, size_t len) {
-  struct sockaddr_in sin = {.sin_family = AF_INET,
-                            .sin_port = htons(80),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  static const char req[] = "GET / HTTP/1.0\r\n\r\n";
-  char path[64];
-  int p[2], status;
-  pid_t child;
-  ssize_t n;
-  size_t got = 0;
-
-  snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
-  assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-  fflush(NULL);
-  child = fork();
-  assert_true(child >= 0);
-  if (child == 0) {
-    int ns = open(path, O_RDONLY | O_CLOEXEC), fd;
-
-    if (ns < 0 || setns(ns, CLONE_NEWNET) < 0)
-      _exit(1);
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-        write(fd, req, sizeof(req) - 1) != sizeof(req) - 1)
-      _exit(1);
-    while ((n = read(fd, buf, len)) > 0)
-      if (write(p[1], buf, (size_t)n) != n)
-        _exit(1);
-    _exit(0);
-  }
-  close(p[1]);
-  while (got < len - 1 && (n = read(p[0], buf + got, len - 1 - got)) > 0)
-    got += (size_t)n;
-  buf[got] = '\0';
-  close(p[0]);
-  waitpid(child, &status, 0);
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 static void test_go_server_port_80(void **state) {
   struct run srv = {.tag = "go-server"}, twin = {.tag = "go-server-twin"};
   char page[4096] = "", path[PATH_MAX];
@@ -533,24 +492,6 @@ static void test_threads_fork_exec_close_dup2(void **state) {
   run_free(&r);
 }
 
-/* A listener whose queue is full: a connect() to it cannot complete. */
-static int full_listener(uint16_t *port, int *filler) {
-  struct sockaddr_in sin = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof(sin);
-  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-  assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
-  assert_int_equal(listen(l, 0), 0);
-  assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &len), 0);
-  *port = ntohs(sin.sin_port);
-  /* Backlog 0 queues one connection; that one fills it. */
-  *filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  assert_int_equal(connect(*filler, (struct sockaddr *)&sin, sizeof(sin)), 0);
-  sleep_ms(50);
-  return l;
-}
-
 static void test_blocking_connect(void **state) {
   struct run r = {.tag = "blockconnect"};
   uint16_t port;
@@ -809,38 +750,6 @@ static void test_bubblewrap(void **state) {
 
 /* ------------------------------------------------------------- fixture */
 
-static void copy_in(const char *var, const char *name, char *dst) {
-  const char *src = getenv(var);
-
-  if (!src || !*src)
-    fail_msg("%s is not set: run this test through `meson test`", var);
-  snprintf(dst, PATH_MAX, "%s/%s", fx.work, name);
-  if (harness_copy_file(src, dst, 0755) < 0)
-    fail_msg("copying %s: %s", src, strerror(errno));
-}
-
-/* Build tests/integration/go/NAME offline (TESTING.md), into dst. */
-static void go_build(const char *name, bool cgo, char *dst) {
-  const char *root = getenv("PSOCK_SOURCE_ROOT");
-  char dir[PATH_MAX], cmd[8 * PATH_MAX];
-
-  if (!root || !*root)
-    fail_msg("PSOCK_SOURCE_ROOT is not set: run this test through `meson "
-             "test`");
-  snprintf(dir, sizeof(dir), "%s/go-%s", fx.work, name);
-  snprintf(dst, PATH_MAX, "%s/%s-%s", fx.work, name, cgo ? "cgo" : "static");
-  snprintf(cmd, sizeof(cmd),
-           "set -e; mkdir -p '%s'; cp '%s/tests/integration/go/%s/main.go' "
-           "'%s/'; printf 'module t\\ngo 1.19\\n' > '%s/go.mod'; cd '%s'; "
-           "HOME='%s' GOPATH='%s/gopath' GOCACHE='%s/gocache' GOFLAGS=-mod=mod "
-           "GOPROXY=off CGO_ENABLED=%d go build -o '%s' . ; chmod 755 '%s'",
-           dir, root, name, dir, dir, dir, fx.work, fx.work, fx.work,
-           cgo ? 1 : 0, dst, dst);
-  if (system(cmd) != 0)
-    fail_msg("go build of %s failed (./install-deps.sh installs golang-go)",
-             name);
-}
-
 static int setup(void **state) {
   char resolv[128];
 
@@ -853,18 +762,19 @@ static int setup(void **state) {
   assert_int_equal(chmod(fx.files, 0777), 0);
   snprintf(run_files, sizeof(run_files), "%s", fx.files);
 
-  copy_in("PSOCK_RUN", "psock-run", fx.psock_run);
-  copy_in("PSOCK_PRELOAD_LIB", "libpsock-preload.so", fx.preload);
-  copy_in("PSOCK_SOCKCALLS", "sockcalls", fx.sockcalls);
-  copy_in("PSOCK_RUN_HELPER", "psock_run_helper", fx.stress);
-  copy_in("SECCOMP_HELPER", "seccomp_helper", fx.helper);
-  copy_in("SECCOMP_HELPER_STATIC", "seccomp_helper_static", fx.helper_static);
+  copy_in(fx.work, "PSOCK_RUN", "psock-run", fx.psock_run);
+  copy_in(fx.work, "PSOCK_PRELOAD_LIB", "libpsock-preload.so", fx.preload);
+  copy_in(fx.work, "PSOCK_SOCKCALLS", "sockcalls", fx.sockcalls);
+  copy_in(fx.work, "PSOCK_RUN_HELPER", "psock_run_helper", fx.stress);
+  copy_in(fx.work, "SECCOMP_HELPER", "seccomp_helper", fx.helper);
+  copy_in(fx.work, "SECCOMP_HELPER_STATIC", "seccomp_helper_static",
+          fx.helper_static);
   snprintf(fx.busybox, sizeof(fx.busybox), "%s/busybox", fx.work);
   if (harness_copy_file(system_program("busybox"), fx.busybox, 0755) < 0)
     fail_msg("copying busybox: %s", strerror(errno));
-  go_build("client", false, fx.go_static);
-  go_build("client", true, fx.go_cgo);
-  go_build("server", false, fx.go_server);
+  go_build(fx.work, "client", false, fx.go_static);
+  go_build(fx.work, "client", true, fx.go_cgo);
+  go_build(fx.work, "server", false, fx.go_server);
   if (setenv("PSOCK_PRELOAD", fx.preload, 1) < 0)
     fail_msg("setenv: %s", strerror(errno));
 
