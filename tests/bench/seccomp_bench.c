@@ -4,7 +4,7 @@
  * (issue #17). Not a test: it prints figures (docs/performance.md).
  *
  *   seccomp_bench --psockd PATH --psock-run PATH --preload PATH
- *                 [-n N] [--mb M] [--dgrams K] [--rounds R]
+ *                 [-n N] [--mb M] [--dgrams K] [--rounds R] [--cpu C]
  *
  * As root it starts two psockd of its own (one whose policy leaves sendto
  * destinations free, one that restricts them), a TCP server and a UDP
@@ -19,6 +19,12 @@
  *   sendto    K datagrams of 64 bytes with sendto() to a destination on
  *             an unconnected UDP socket (us per call)
  *
+ * With --cpu C every process of the run (psockd, the servers, psock-run,
+ * its supervisor and the program) is pinned to CPU C, as psock-bench
+ * places its figures: then a wake-up is a switch on one CPU, not an
+ * interrupt to another, and the figures measure work rather than the
+ * scheduler's placement.
+ *
  * R rounds of all of it; the median of each figure is printed, with the
  * ratios the issue sets targets for: seccomp/preload for socket and
  * connect (<= 1.3), seccomp/native for bulk (>= 0.97), and sendto with
@@ -31,6 +37,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -425,13 +432,14 @@ int main(int argc, char **argv) {
       {"mb", required_argument, NULL, 'm'},
       {"dgrams", required_argument, NULL, 'k'},
       {"rounds", required_argument, NULL, 'R'},
+      {"cpu", required_argument, NULL, 'c'},
       {NULL, 0, NULL, 0},
   };
   static double fig[N_MODES][F_N][MAX_ROUNDS];
   struct setup s = {.n = 2000, .mib = 256, .k = 50000};
   const char *psockd = NULL, *psock_run = NULL, *preload = NULL;
   pid_t pids[4];
-  int rounds = 3, c;
+  int rounds = 3, cpu = -1, c;
   char path[PATH_MAX];
 
   if (argc == 7 && strcmp(argv[1], "--child") == 0)
@@ -460,6 +468,9 @@ int main(int argc, char **argv) {
     case 'R':
       rounds = atoi(optarg);
       break;
+    case 'c':
+      cpu = atoi(optarg);
+      break;
     default:
       return 2;
     }
@@ -475,6 +486,14 @@ int main(int argc, char **argv) {
   if (geteuid() != 0) {
     fprintf(stderr, "seccomp_bench: run it as root\n");
     return 2;
+  }
+  if (cpu >= 0) {
+    cpu_set_t set;
+
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof(set), &set) < 0)
+      die("sched_setaffinity");
   }
   snprintf(s.dir, sizeof(s.dir), "/tmp/psock-seccomp-bench.XXXXXX");
   if (!mkdtemp(s.dir) || chmod(s.dir, 0755) < 0)
@@ -510,8 +529,9 @@ int main(int argc, char **argv) {
       for (int f = 0; f < F_N; f++)
         fig[m][f][round] = r[f];
     }
-  printf("seccomp_bench: N=%d, %d MiB, %d datagrams, %d rounds (medians)\n\n",
-         s.n, s.mib, s.k, rounds);
+  printf("seccomp_bench: N=%d, %d MiB, %d datagrams, %d rounds (medians), "
+         "%s\n\n",
+         s.n, s.mib, s.k, rounds, cpu >= 0 ? "all on one CPU" : "unpinned");
   report(fig, rounds);
   for (int i = 0; i < 4; i++) {
     int status;
