@@ -507,5 +507,11 @@ void supervisor_run(const struct supervisor_opts *o) {
     supervise(o, report[1], self);
   }
   close(report[1]);
+  /* psock-run only forwards signals now: it keeps none of the
+   * capabilities the user namespace it made gave it. */
+  if (getuid() != 0) {
+    capng_clear(CAPNG_SELECT_BOTH);
+    capng_apply(CAPNG_SELECT_CAPS);
+  }
   wait_program(report[0], pid);
 }

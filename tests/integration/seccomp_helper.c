@@ -18,7 +18,8 @@
  *                          could stand in for): "connected" or the errno
  *   sendto HOST PORT       one datagram with sendto(): "sent" or the errno
  *   reach                  what the program can do to the supervisor (its
- *                          parent): each attempt and its errno
+ *                          parent): each attempt and its errno; then
+ *                          "supervisor pid PID" and 3 s for the test
  *   blockconnect HOST PORT a blocking connect() that cannot complete
  *                          (the listener's queue is full): bounded by
  *                          SO_SNDTIMEO, interrupted by a signal, while
@@ -275,6 +276,8 @@ static int do_reach(void) {
   /* Still served afterwards? */
   fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   printf("socket after: %s\n", fd >= 0 ? "ok" : strerror(errno));
+  printf("supervisor pid %d\n", (int)s);
+  sleep(3);
   return 0;
 }
 

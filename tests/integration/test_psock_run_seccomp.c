@@ -546,8 +546,36 @@ static void test_supervisor_out_of_reach(void **state) {
       "socket after: ok\n",
   };
 
+  long long deadline;
+  char path[64], *status, *p;
+  struct stat st;
+  int sv = 0;
+
   r.argv = SECCOMP(fx.allow, fx.helper, "reach");
-  run_nobody(&r);
+  r.nobody = true;
+  start(&r);
+  /* While it runs: the supervisor as the kernel sees it. */
+  for (deadline = now_ms() + 10000; !sv && now_ms() < deadline;) {
+    char *out = read_text(r.outpath);
+
+    p = strstr(out, "supervisor pid ");
+    if (p && strchr(p, '\n'))
+      sv = atoi(p + 15);
+    free(out);
+    sleep_ms(20);
+  }
+  assert_true(sv > 1);
+  snprintf(path, sizeof(path), "/proc/%d/status", sv);
+  status = read_text(path);
+  /* Not dumpable: its /proc files belong to root, not to its user. */
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_uid, 0);
+  assert_non_null(strstr(status, "Uid:\t65534\t65534\t65534\t65534"));
+  /* CAP_SYS_PTRACE (19) alone, over the user namespace psock-run made. */
+  assert_non_null(strstr(status, "CapEff:\t0000000000080000"));
+  free(status);
+  assert_int_equal(getpgid(sv), sv); /* its own process group */
+  assert_true(finish(&r, RUN_TIMEOUT_MS));
   assert_exit(&r, 0);
   assert_has(&r, r.out, "supervisor is my parent: yes\n");
   for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
