@@ -25,6 +25,12 @@
  *                          SO_SNDTIMEO, interrupted by a signal, while
  *                          another thread's calls are served meanwhile
  *   io_uring               io_uring_setup()'s answer
+ *   unix-threads           AF_UNIX with a second thread alive (so the
+ *                          supervisor performs the calls itself): a
+ *                          listener at a relative path under umask 077,
+ *                          a connect to it, an abstract name, a datagram
+ *                          with sendto() to a path; what each gives,
+ *                          as natively
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -39,14 +45,17 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -352,6 +361,84 @@ static int do_io_uring(void) {
   return 0;
 }
 
+/* ------------------------------------------------------ unix-threads */
+
+static void *idle(void *p) {
+  (void)p;
+  pause();
+  return NULL;
+}
+
+static void show_name(const char *what, int fd) {
+  struct sockaddr_un un;
+  socklen_t len = sizeof(un);
+
+  memset(&un, 0, sizeof(un));
+  if (getsockname(fd, (struct sockaddr *)&un, &len) < 0)
+    printf("%s: getsockname: %s\n", what, strerror(errno));
+  else if (len > sizeof(sa_family_t) && un.sun_path[0] == '\0')
+    printf("%s: @%.*s\n", what, (int)(len - sizeof(sa_family_t) - 1),
+           un.sun_path + 1);
+  else
+    printf("%s: %s\n", what, un.sun_path);
+}
+
+static int do_unix_threads(void) {
+  struct sockaddr_un rel = {.sun_family = AF_UNIX, .sun_path = "rel.sock"};
+  struct sockaddr_un dg = {.sun_family = AF_UNIX, .sun_path = "dgram.sock"};
+  struct sockaddr_un abs = {.sun_family = AF_UNIX};
+  socklen_t alen = offsetof(struct sockaddr_un, sun_path) + 12;
+  struct stat st;
+  pthread_t t;
+  char buf[8];
+  int l, c, a, d, s;
+
+  if (pthread_create(&t, NULL, idle, NULL) != 0)
+    FAIL("pthread_create");
+  memcpy(abs.sun_path, "\0psock-test", 11);
+  umask(077);
+  unlink("rel.sock");
+  unlink("dgram.sock");
+  l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  printf("bind relative: %s\n",
+         bind(l, (struct sockaddr *)&rel, sizeof(rel)) < 0 ? strerror(errno)
+                                                           : "ok");
+  printf("mode: %o\n",
+         stat("rel.sock", &st) == 0 ? (unsigned)(st.st_mode & 0777) : 0);
+  show_name("name", l);
+  printf("listen: %s\n", listen(l, 4) < 0 ? strerror(errno) : "ok");
+  c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  printf("connect relative: %s\n",
+         connect(c, (struct sockaddr *)&rel, sizeof(rel)) < 0 ? strerror(errno)
+                                                              : "ok");
+  a = accept(l, NULL, NULL);
+  printf("exchange: %s\n",
+         a >= 0 && write(c, "hi", 2) == 2 && read(a, buf, 2) == 2 ? "ok"
+                                                                  : "failed");
+  printf("connect missing: %s\n",
+         connect(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0),
+                 (struct sockaddr *)&dg, sizeof(dg)) < 0
+             ? strerror(errno)
+             : "ok");
+  s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  printf("bind abstract: %s\n",
+         bind(s, (struct sockaddr *)&abs, alen) < 0 ? strerror(errno) : "ok");
+  show_name("name", s);
+  d = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  printf("bind dgram: %s\n", bind(d, (struct sockaddr *)&dg, sizeof(dg)) < 0
+                                 ? strerror(errno)
+                                 : "ok");
+  printf("sendto path: %s\n",
+         sendto(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), "x", 1, 0,
+                (struct sockaddr *)&dg, sizeof(dg)) == 1
+             ? "ok"
+             : strerror(errno));
+  printf("received: %s\n", recv(d, buf, 1, MSG_DONTWAIT) == 1 ? "ok" : "no");
+  unlink("rel.sock");
+  unlink("dgram.sock");
+  return 0;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc >= 2 && strcmp(argv[1], "status") == 0)
@@ -375,6 +462,8 @@ int main(int argc, char **argv) {
     return do_blockconnect(argv[2], atoi(argv[3]));
   if (argc >= 2 && strcmp(argv[1], "io_uring") == 0)
     return do_io_uring();
+  if (argc >= 2 && strcmp(argv[1], "unix-threads") == 0)
+    return do_unix_threads();
   fprintf(stderr, "usage: %s MODE ARGS...\n", argv[0]);
   return 2;
 }

@@ -513,6 +513,30 @@ static void test_blocking_connect(void **state) {
   run_free(&r);
 }
 
+/* AF_UNIX is the program's own: with a second thread alive the
+ * supervisor performs bind, connect, listen and sendto on its sockets
+ * itself (another thread could swap the fd), in its working directory,
+ * under its umask, in its network namespace; the outcome is the native
+ * one. Under fx.allow sends with a destination stop too. */
+static void test_unix_with_threads(void **state) {
+  struct run native = {.tag = "unix-native"}, sec = {.tag = "unix-seccomp"};
+
+  native.argv = (const char *const[]){fx.helper, "unix-threads", NULL};
+  run_nobody(&native);
+  assert_exit(&native, 0);
+  assert_has(&native, native.out, "received: ok\n");
+  sec.argv = SECCOMP(fx.allow, fx.helper, "unix-threads");
+  run_nobody(&sec);
+  assert_exit(&sec, 0);
+  if (strcmp(native.out, sec.out) != 0) {
+    show(&native);
+    show(&sec);
+    fail_msg("AF_UNIX with threads differs from the native run");
+  }
+  run_free(&native);
+  run_free(&sec);
+}
+
 static void test_io_uring_refused(void **state) {
   struct run r = {.tag = "io_uring"}, native = {.tag = "io_uring-native"};
 
@@ -849,6 +873,7 @@ int main(void) {
       cmocka_unit_test(test_conformance),
       cmocka_unit_test(test_threads_fork_exec_close_dup2),
       cmocka_unit_test(test_blocking_connect),
+      cmocka_unit_test(test_unix_with_threads),
       cmocka_unit_test(test_io_uring_refused),
       cmocka_unit_test(test_supervisor_out_of_reach),
       cmocka_unit_test(test_exit_status_and_signals),
