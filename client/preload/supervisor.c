@@ -277,11 +277,17 @@ static void dispatch(struct sv_req *r) {
 }
 
 static void answer_next(int listener) {
+  struct pollfd p = {.fd = listener, .events = POLLIN};
   struct sv_req r;
+  int rc = sv_recv(listener, &r);
 
-  if (sv_recv(listener, &r) == 0) {
+  if (rc == 0) {
     dispatch(&r);
     sv_req_done(&r);
+  } else if (rc != -ENOENT && rc != -EINTR) {
+    /* No task uses the filter any more (the last child is about to be
+     * reaped): no spinning meanwhile. */
+    poll(&p, 1, 100);
   }
 }
 
