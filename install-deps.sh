@@ -23,6 +23,10 @@ packages=(
   # NSS modules that make system calls of their own, in the name-service
   # test of issue 13 (libnss-resolve: unpacked below, not installed)
   libnss-myhostname
+  # psock-run --mode=seccomp (test_psock_run_seccomp): Go programs built
+  # offline in the test (static and with cgo), bubblewrap for the sandbox
+  # a Flatpak app runs in; busybox-static (below) is its static C program
+  golang-go bubblewrap
   # tests/system: a container with systemd as PID 1 (debootstrap; kill(1)
   # for ExecReload=, checked by systemd-analyze verify), and a qemu VM with
   # Debian's kernel for AF_TIPC (busybox, cpio for its initramfs)

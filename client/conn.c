@@ -95,7 +95,8 @@ struct conn {
   gid_t *groups;   /* ngroups entries, NULL if none */
   int rcvtimeo_ms; /* SO_RCVTIMEO now set on fd (0: none) */
   uint64_t next_id;
-  uint8_t *buf; /* PSOCK_MAX_PACKET bytes, for both directions */
+  bool sendto_restricted; /* HelloReply's; true when it did not say */
+  uint8_t *buf;           /* PSOCK_MAX_PACKET bytes, for both directions */
   struct conn *next_idle;
 };
 
@@ -216,6 +217,24 @@ static void frozen_check(void) {
   frozen.euid = eu;
   frozen.egid = eg;
   frozen.frozen = true;
+}
+
+int pc_conn_identity_fixed(void) {
+  uid_t ru, eu, su;
+  gid_t rg, eg, sg;
+  int n;
+
+  if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
+    return -errno;
+  n = getgroups(GROUPS_ON_STACK, frozen.groups);
+  if (n < 0)
+    return -errno;
+  frozen.ngroups = n;
+  frozen.euid = eu;
+  frozen.egid = eg;
+  frozen.checked = true;
+  frozen.frozen = true;
+  return 0;
 }
 
 /* The calling thread's effective ids, from the frozen cache if it may. */
@@ -562,6 +581,9 @@ static int hello(struct conn *c, const struct ident *id) {
     r = pc_error(PSOCK_ERR_PROTOCOL, EPROTONOSUPPORT,
                  "psockd speaks protocol version %u, this library %u",
                  resp->hello->protocol_version, PSOCK_PROTOCOL_VERSION);
+  else
+    c->sendto_restricted =
+        !resp->hello->has_sendto_restricted || resp->hello->sendto_restricted;
   wire_close_fds(fds, nfds);
   psock__v1__response__free_unpacked(resp, NULL);
   return r;
@@ -674,6 +696,22 @@ void pc_conn_flush(void) {
     conn_drop(c);
     c = next;
   }
+}
+
+int pc_conn_sendto_restricted(void) {
+  struct ident id;
+  struct conn *c;
+  bool restricted;
+
+  ident_now(&id);
+  c = pool_take(&id);
+  if (!c)
+    c = conn_open(&id);
+  if (!c)
+    return -PC_ERECORDED;
+  restricted = c->sendto_restricted;
+  pool_put(c);
+  return restricted;
 }
 
 /* The exchange behind pc_call*(): between min_fds and max_fds fds back. */

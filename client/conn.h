@@ -53,5 +53,22 @@ int pc_call_upto(Psock__V1__Request *req, const int *fds, size_t nfds,
                  size_t max_fds, Psock__V1__Response **ret_resp, int *ret_fds,
                  size_t *ret_nfds);
 
+/*
+ * Could psockd's policy refuse the caller's identity some sendto()
+ * destination (HelloReply.sendto_restricted, true when psockd does not
+ * say)? 1 or 0, or -PC_ERECORDED when psockd cannot be asked. For
+ * psock-run's seccomp mode, which stops a program's own sends with a
+ * destination only where a rule could refuse one.
+ */
+int pc_conn_sendto_restricted(void);
+
+/*
+ * The calling thread declares that its ids will not change (psock-run's
+ * seccomp supervisor: one thread that never calls setuid(), holding
+ * CAP_SYS_PTRACE only): they are read now and not again for each request,
+ * as for a thread that could not change them. 0 or -errno.
+ */
+int pc_conn_identity_fixed(void);
+
 /* Close the idle connections (tests; a program never needs it). */
 void pc_conn_flush(void);

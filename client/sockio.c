@@ -16,6 +16,7 @@
 #include "names.h"
 #include "route.h"
 #include "sock.h"
+#include "sockio.h"
 #include "wire.h"
 
 struct io_ctx {
@@ -199,9 +200,8 @@ PSOCK_EXPORT int psock_sendall(psock_sock *s, const void *buf, size_t len,
   return 0;
 }
 
-PSOCK_EXPORT ssize_t psock_sendto_flags(psock_sock *s, const void *buf,
-                                        size_t len, int flags,
-                                        const psock_address *address) {
+ssize_t pc_sendto_via(psock_sock *s, const void *buf, size_t len, int flags,
+                      const psock_address *address, bool daemon) {
   struct io_ctx c = {.buf = (void *)buf, .len = len, .flags = flags};
   struct sockaddr_storage ss;
   ssize_t n;
@@ -212,7 +212,7 @@ PSOCK_EXPORT ssize_t psock_sendto_flags(psock_sock *s, const void *buf,
     r = pc_error_value("NULL address");
   if (r < 0)
     return pc_fail(r);
-  if (pc_route_daemon() && !pc_unix_address_local(address)) {
+  if (daemon) {
     n = sendto_daemon(s, buf, len, flags, address);
   } else {
     r = pc_resolve_sockaddr(address, &ss, &c.tolen);
@@ -220,6 +220,14 @@ PSOCK_EXPORT ssize_t psock_sendto_flags(psock_sock *s, const void *buf,
     n = r < 0 ? r : pc_sock_io(s, POLLOUT, do_send, &c, false);
   }
   return n < 0 ? pc_fail((int)n) : n;
+}
+
+PSOCK_EXPORT ssize_t psock_sendto_flags(psock_sock *s, const void *buf,
+                                        size_t len, int flags,
+                                        const psock_address *address) {
+  return pc_sendto_via(s, buf, len, flags, address,
+                       address && pc_route_daemon() &&
+                           !pc_unix_address_local(address));
 }
 
 PSOCK_EXPORT ssize_t psock_sendto(psock_sock *s, const void *buf, size_t len,

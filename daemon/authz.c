@@ -125,3 +125,13 @@ bool authz_decide(const struct authz *a, const struct identity *who,
             });
   return ret->allow;
 }
+
+bool authz_sendto_restricted(const struct authz *a,
+                             const struct identity *who) {
+  struct policy_subject subject;
+
+  if (!a)
+    return true;
+  identity_to_subject(who, &subject);
+  return policy_sendto_restricted(a->policy, &subject);
+}

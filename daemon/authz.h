@@ -47,3 +47,7 @@ void authz_shutdown(void);
  */
 bool authz_decide(const struct authz *a, const struct identity *who,
                   const struct policy_query *q, struct policy_decision *ret);
+
+/* Could the policy of snapshot a refuse who a sendto() destination
+ * (policy_sendto_restricted())? true without a policy. */
+bool authz_sendto_restricted(const struct authz *a, const struct identity *who);

@@ -223,6 +223,10 @@ bool rpc_allowed(struct rpc_call *call, const struct policy_query *q) {
   return authz_decide(call->authz, who, q, &call->decision);
 }
 
+bool rpc_sendto_restricted(const struct rpc_call *call) {
+  return !call->conn || authz_sendto_restricted(call->authz, &call->conn->peer);
+}
+
 enum rpc_outcome rpc_refuse(struct rpc_call *call) {
   const struct policy_decision *d = &call->decision;
 

@@ -113,6 +113,10 @@ enum rpc_outcome rpc_refuse(struct rpc_call *call);
 /* Judge q for call's client with call's snapshot (audit record written). */
 bool rpc_allowed(struct rpc_call *call, const struct policy_query *q);
 
+/* Could the call's policy snapshot refuse its connection's identity some
+ * sendto() destination? (HelloReply.sendto_restricted) */
+bool rpc_sendto_restricted(const struct rpc_call *call);
+
 /* Take ownership of fd as the next fd of the reply. 0, or -EMSGSIZE (fd is
  * closed then). */
 int rpc_add_fd(struct rpc_call *call, int fd);

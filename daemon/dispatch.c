@@ -20,10 +20,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "bounds.h"
 #include "closer.h"
 #include "config.h"
 #include "log.h"
-#include "bounds.h"
 #include "rpc.h"
 
 struct rpc_method {
@@ -119,6 +119,8 @@ static enum rpc_outcome rpc_hello(struct rpc_call *call) {
   r->n_features = dispatch_features(features, N_METHODS);
   r->features = (char **)features;
   r->max_packet = PSOCK_MAX_PACKET;
+  r->has_sendto_restricted = true;
+  r->sendto_restricted = rpc_sendto_restricted(call);
   c->hello_done = true;
   call->resp.hello = r;
   return RPC_REPLIED;

@@ -149,6 +149,21 @@ void policy_check(const struct policy *p, const struct policy_subject *who,
  */
 int policy_default_errno(const struct policy_query *q);
 
+/*
+ * Could policy_check() refuse who a sendto() to some destination of a
+ * family psockd sends to (inet, inet6, netlink), on a socket psockd may
+ * give who? Families no rule gives who a socket of are left out. Rules
+ * are walked in order as policy_check() walks them, family by family: a
+ * deny rule for
+ * sendto that who and the family may match restricts (whatever its
+ * address); an allow rule that admits every destination of the family
+ * (addr=any port=any for inet and inet6) settles the family; narrower
+ * allow rules are passed over. No settling rule: the default denial
+ * restricts. A true answer may be conservative, a false one never is.
+ */
+bool policy_sendto_restricted(const struct policy *p,
+                              const struct policy_subject *who);
+
 /* Write p in the file syntax, so that the output parses back to p. */
 void policy_dump(const struct policy *p, FILE *out);
 

@@ -53,6 +53,7 @@
 
 #include "address.h"
 #include "config.h"
+#include "kcheck.h"
 #include "route.h"
 #include "shim.h"
 #include "sock.h"
@@ -62,12 +63,10 @@
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
 /* The type bits socket(2) accepts besides the type itself. */
-#define SOCK_TYPE_BITS 0xf
+#define SOCK_TYPE_BITS KCHECK_TYPE_BITS
 /* Room for any privileged option's value (ints, an interface name): the
  * kernel reads no more of those. */
 #define OPTVAL_MAX 64
-/* The shortest sockaddr_in6 the kernel accepts (no sin6_scope_id). */
-#define SIN6_LEN_RFC2133 24
 
 /* ------------------------------------------------------------ hints */
 
@@ -310,68 +309,6 @@ static int fetch_addr(const struct sockaddr *addr, socklen_t len,
   return shim_copy_from_user(ss, addr, len);
 }
 
-enum addr_call { ADDR_BIND, ADDR_CONNECT };
-
-/*
- * The checks the kernel makes on the address before it acts, for the
- * socket's family and type, in its order; what passes goes to psockd,
- * whose kernel call makes the rest. May rewrite ss (an AF_UNSPEC any
- * address binds as AF_INET) and *len (a short sockaddr_in6).
- * 0, or -errno.
- */
-static int check_addr(enum addr_call call, int family, int type,
-                      struct sockaddr_storage *ss, socklen_t *len) {
-  sa_family_t af = ss->ss_family;
-
-  switch (family) {
-  case AF_INET:
-    if (*len < sizeof(struct sockaddr_in))
-      return -EINVAL;
-    if (af == AF_INET)
-      return 0;
-    /* inet_bind(): an AF_UNSPEC INADDR_ANY is taken as AF_INET. */
-    if (call == ADDR_BIND && af == AF_UNSPEC &&
-        ((struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY)) {
-      ss->ss_family = AF_INET;
-      return 0;
-    }
-    return -EAFNOSUPPORT;
-  case AF_INET6:
-    /* An IPv6 datagram socket connects to an IPv4 address itself. */
-    if (call == ADDR_CONNECT && af == AF_INET &&
-        (type & SOCK_TYPE_BITS) != SOCK_STREAM)
-      return *len < sizeof(struct sockaddr_in) ? -EINVAL : 0;
-    if (*len < SIN6_LEN_RFC2133)
-      return -EINVAL;
-    if (af != AF_INET6)
-      return -EAFNOSUPPORT;
-    /* No sin6_scope_id: it is 0 (ss is zero-filled). */
-    if (*len < sizeof(struct sockaddr_in6))
-      *len = sizeof(struct sockaddr_in6);
-    return 0;
-  case AF_NETLINK:
-    if (call == ADDR_CONNECT && af != AF_NETLINK)
-      return -EINVAL;
-    if (*len < sizeof(struct sockaddr_nl))
-      return -EINVAL;
-    return af == AF_NETLINK ? 0 : -EINVAL;
-  default:
-    if (*len < sizeof(sa_family_t))
-      return -EINVAL;
-    return 0;
-  }
-}
-
-/* An AF_UNIX abstract name (a leading NUL): the one kind of AF_UNIX
- * address psockd may be asked to bind or connect. A path is the caller's
- * own file and an autobind (no name at all) the kernel's choice in the
- * program's namespace: both stay local. */
-static bool unix_abstract(const struct sockaddr_storage *ss, socklen_t len) {
-  return ss->ss_family == AF_UNIX &&
-         len > offsetof(struct sockaddr_un, sun_path) &&
-         ((const struct sockaddr_un *)ss)->sun_path[0] == '\0';
-}
-
 /* ------------------------------------------------------------ bind */
 
 SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
@@ -390,10 +327,10 @@ SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
   if (!addressed(family))
     return r->bind(fd, addr, len);
   rc = fetch_addr(addr, len, &ss);
-  if (rc == 0 && family == AF_UNIX && !unix_abstract(&ss, len))
+  if (rc == 0 && family == AF_UNIX && !kcheck_unix_abstract(&ss, len))
     return r->bind(fd, addr, len);
   if (rc == 0)
-    rc = check_addr(ADDR_BIND, family, 0, &ss, &len);
+    rc = kcheck_addr(KCHECK_BIND, family, 0, &ss, &len);
   if (rc == 0)
     rc = pc_sockaddr_to_address((struct sockaddr *)&ss, len, &a);
   if (rc < 0)
@@ -516,12 +453,12 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
   /* AF_UNSPEC dissolves an association: no destination, no policy. Unix
    * paths are the caller's files. */
   if (ss.ss_family == AF_UNSPEC ||
-      (family == AF_UNIX && !unix_abstract(&ss, len)))
+      (family == AF_UNIX && !kcheck_unix_abstract(&ss, len)))
     return r->connect(fd, addr, len);
   type = sock_type(fd);
   if (type < 0)
     return fail(-type);
-  rc = check_addr(ADDR_CONNECT, family, type, &ss, &len);
+  rc = kcheck_addr(KCHECK_CONNECT, family, type, &ss, &len);
   if (rc == 0)
     rc = pc_sockaddr_to_address((struct sockaddr *)&ss, len, &a);
   if (rc < 0)

@@ -2,23 +2,33 @@
 /*
  * psock-run: run an existing program with its network from psockd.
  *
- *   psock-run [--netns=empty|host] [--socket PATH] [--policy-hint]
- *             [--] PROGRAM [ARGS...]
+ *   psock-run [--mode=auto|seccomp|preload] [--netns=empty|host]
+ *             [--socket PATH] [--policy-hint] [--] PROGRAM [ARGS...]
  *
- * Sets LD_PRELOAD to libpsock-preload.so (in front of any preload already
- * there), PSOCK_SOCKET for --socket and PSOCK_PRELOAD_HINT for
- * --policy-hint; with --netns=empty (the default for a user other than
- * root) enters a new network namespace that holds only lo (brought up).
- * An unprivileged user gets one through a user namespace that maps the user
+ * Two modes. --mode=preload sets LD_PRELOAD to libpsock-preload.so (in
+ * front of any preload already there), PSOCK_SOCKET for --socket and
+ * PSOCK_PRELOAD_HINT for --policy-hint, and execs PROGRAM in place: its
+ * exit status and signals are its own. --mode=seccomp runs PROGRAM under
+ * a seccomp filter whose socket calls a supervisor performs through psockd
+ * (supervisor.h): any binary, static or Go, and the policy's rules bind
+ * it. --mode=auto (the default) is seccomp where the kernel can run it
+ * (seccomp_filter.h: sf_probe()), else preload.
+ *
+ * With --netns=empty (the default for a user other than root) PROGRAM runs
+ * in a new network namespace that holds only lo (brought up). An
+ * unprivileged user gets one through a user namespace that maps the user
  * and group to themselves, as `unshare -c -n` does, so PROGRAM keeps its
  * own uid and is never root there; root just unshares the network
- * namespace. Then PROGRAM is exec'd in place: its exit status and signals
- * are its own.
+ * namespace. Where no namespace can be made (a sandbox that forbids it,
+ * such as bubblewrap's --disable-userns) and psock-run already runs in a
+ * network namespace of its own that holds only lo, it stays there.
  *
- * psock-run warns about programs the preload cannot reach: statically
- * linked ones (no dynamic loader), set-user-ID, set-group-ID and
+ * In preload mode psock-run warns about programs the preload cannot
+ * reach: statically linked ones (no dynamic loader), Go programs (the Go
+ * runtime makes its own system calls), set-user-ID, set-group-ID and
  * file-capability ones (the loader ignores LD_PRELOAD for them), and
- * programs of the other ELF class.
+ * programs of the other ELF class. In seccomp mode only about the last
+ * (the filter kills a system call of another architecture).
  *
  * Exit status: PROGRAM's; 125 if psock-run itself fails, 126 if PROGRAM
  * cannot be executed, 127 if it is not found (as env(1) says).
@@ -31,6 +41,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <net/if.h>
 #include <sched.h>
@@ -42,10 +53,13 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "seccomp_filter.h"
+#include "supervisor.h"
 
 #ifndef PSOCK_PRELOAD_PATH
 #error "PSOCK_PRELOAD_PATH must name the installed libpsock-preload.so"
@@ -56,6 +70,7 @@
 #define EXIT_NOT_FOUND 127
 
 enum netns { NETNS_DEFAULT, NETNS_EMPTY, NETNS_HOST };
+enum mode { MODE_AUTO, MODE_SECCOMP, MODE_PRELOAD };
 
 static const char *prog = "psock-run";
 
@@ -64,6 +79,15 @@ static void usage(FILE *f) {
           "Usage: %s [OPTION]... [--] PROGRAM [ARG]...\n"
           "Run PROGRAM with its sockets and name lookups from psockd.\n"
           "\n"
+          "  --mode=seccomp  stop PROGRAM's socket system calls and have "
+          "psockd\n"
+          "                  perform them: any binary; the policy binds it\n"
+          "  --mode=preload  a preload library in front of libc: "
+          "dynamically\n"
+          "                  linked programs, name lookups from psockd\n"
+          "  --mode=auto     seccomp where the kernel supports it, else "
+          "preload\n"
+          "                  (the default)\n"
           "  --netns=empty   run PROGRAM in a new network namespace holding "
           "only lo\n"
           "                  (the default unless run as root)\n"
@@ -184,15 +208,90 @@ static struct elf_facts elf_facts(int fd) {
 static void warn(const char *path, const char *what) {
   fprintf(stderr,
           "%s: warning: %s %s: the preload cannot reach it, so its sockets "
-          "and name lookups do not go through psockd\n",
+          "and name lookups do not go through psockd (--mode=seccomp "
+          "reaches it)\n",
           prog, path, what);
 }
 
+/* Is this ELF file a Go program? Its sections .note.go.buildid or
+ * .go.buildinfo, or else the "Go build ID" text near its start. */
+static bool elf_is_go(int fd) {
+  static const char mark[] = "Go build ID: \"";
+  char head[65536], names[65536];
+  Elf64_Ehdr eh;
+  Elf64_Shdr sh, strtab;
+  ssize_t n;
+
+  if (read_at(fd, &eh, sizeof(eh), 0) && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+      eh.e_shentsize == sizeof(Elf64_Shdr) && eh.e_shstrndx < eh.e_shnum &&
+      read_at(fd, &strtab, sizeof(strtab),
+              (off_t)(eh.e_shoff + (Elf64_Off)eh.e_shstrndx * sizeof(sh)))) {
+    size_t len =
+        strtab.sh_size < sizeof(names) ? strtab.sh_size : sizeof(names) - 1;
+
+    if (read_at(fd, names, len, (off_t)strtab.sh_offset)) {
+      names[len] = '\0';
+      for (unsigned i = 0; i < eh.e_shnum && i < 4096; i++) {
+        if (!read_at(fd, &sh, sizeof(sh),
+                     (off_t)(eh.e_shoff + (Elf64_Off)i * sizeof(sh))) ||
+            sh.sh_name >= len)
+          break;
+        if (strcmp(names + sh.sh_name, ".note.go.buildid") == 0 ||
+            strcmp(names + sh.sh_name, ".go.buildinfo") == 0)
+          return true;
+      }
+    }
+  }
+  n = pread(fd, head, sizeof(head), 0);
+  return n > 0 && memmem(head, (size_t)n, mark, sizeof(mark) - 1);
+}
+
+static bool other_class(const struct elf_facts *f) {
+  return f->elf && f->class != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32);
+}
+
+/* The filter knows this architecture's system calls only. */
+static void check_for_seccomp(const char *path, const struct elf_facts *f) {
+  if (other_class(f))
+    fprintf(stderr,
+            "%s: warning: %s is of the other ELF class (32/64-bit): the "
+            "seccomp filter kills a system call of another architecture\n",
+            prog, path);
+}
+
+static void check_for_preload(const char *path, int fd, const struct stat *st,
+                              const struct elf_facts *f, bool own_userns) {
+  /*
+   * The loader runs a set-id or capability program in secure mode and
+   * ignores LD_PRELOAD. In a user namespace of our own the set-id bits of
+   * a program owned by an id that is not mapped there are not honoured,
+   * so it runs as the user, preloaded.
+   */
+  if ((st->st_mode & S_ISUID) && (!own_userns || st->st_uid == getuid()))
+    warn(path, "is set-user-ID");
+  else if ((st->st_mode & S_ISGID) && (!own_userns || st->st_gid == getgid()))
+    warn(path, "is set-group-ID");
+  else if (fgetxattr(fd, "security.capability", NULL, 0) > 0)
+    warn(path, "has file capabilities (see getcap(8))");
+  if (f->elf && elf_is_go(fd))
+    fprintf(stderr,
+            "%s: warning: %s is a Go program: Go makes its own system "
+            "calls, which the preload cannot reach, so its sockets and "
+            "name lookups do not go through psockd (use --mode=seccomp)\n",
+            prog, path);
+  else if (f->elf && !f->dynamic)
+    warn(path, "is statically linked");
+  else if (other_class(f))
+    warn(path, "is of the other ELF class (32/64-bit) than the preload");
+}
+
 /*
- * Warn about what the preload cannot reach. A script is judged by its
- * interpreter (one level: "#!/usr/bin/env python3" is judged as env).
+ * Warn about what the preload cannot reach (in seccomp mode, about what
+ * the filter kills). A script is judged by its interpreter (one level:
+ * "#!/usr/bin/env python3" is judged as env).
  */
-static void check_program(const char *path, bool own_userns, int depth) {
+static void check_program(const char *path, bool own_userns, bool seccomp,
+                          int depth) {
   struct stat st;
   char line[PATH_MAX + 3];
   struct elf_facts f;
@@ -205,23 +304,11 @@ static void check_program(const char *path, bool own_userns, int depth) {
       close(fd);
     return; /* exec will say why */
   }
-  /*
-   * The loader runs a set-id or capability program in secure mode and
-   * ignores LD_PRELOAD. In a user namespace of our own the set-id bits of
-   * a program owned by an id that is not mapped there are not honoured,
-   * so it runs as the user, preloaded.
-   */
-  if ((st.st_mode & S_ISUID) && (!own_userns || st.st_uid == getuid()))
-    warn(path, "is set-user-ID");
-  else if ((st.st_mode & S_ISGID) && (!own_userns || st.st_gid == getgid()))
-    warn(path, "is set-group-ID");
-  else if (fgetxattr(fd, "security.capability", NULL, 0) > 0)
-    warn(path, "has file capabilities (see getcap(8))");
   f = elf_facts(fd);
-  if (f.elf && !f.dynamic)
-    warn(path, "is statically linked");
-  else if (f.elf && f.class != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32))
-    warn(path, "is of the other ELF class (32/64-bit) than the preload");
+  if (seccomp)
+    check_for_seccomp(path, &f);
+  else
+    check_for_preload(path, fd, &st, &f, own_userns);
   if (!f.elf && depth == 0 && (n = pread(fd, line, sizeof(line) - 1, 0)) > 2 &&
       line[0] == '#' && line[1] == '!') {
     char *p = line + 2, *e;
@@ -232,7 +319,7 @@ static void check_program(const char *path, bool own_userns, int depth) {
     e = p + strcspn(p, " \t\n");
     *e = '\0';
     if (*p)
-      check_program(p, own_userns, depth + 1);
+      check_program(p, own_userns, seccomp, depth + 1);
   }
   close(fd);
 }
@@ -270,22 +357,57 @@ static void loopback_up(void) {
   close(fd);
 }
 
+/* Does the network namespace we are in hold no interface but lo? (A
+ * sandbox's own: bubblewrap's --unshare-net, PrivateNetwork=yes.) */
+static bool netns_isolated(void) {
+  struct ifaddrs *ifs, *i;
+  bool only_lo = true;
+
+  if (getifaddrs(&ifs) < 0)
+    return false;
+  for (i = ifs; i && only_lo; i = i->ifa_next)
+    only_lo = strcmp(i->ifa_name, "lo") == 0;
+  freeifaddrs(ifs);
+  return only_lo;
+}
+
+static bool proc_read_only(void) {
+  struct statvfs sv;
+
+  return statvfs("/proc/self/uid_map", &sv) == 0 && (sv.f_flag & ST_RDONLY);
+}
+
 static void enter_empty_netns(void) {
   uid_t uid = getuid();
   gid_t gid = getgid();
   char map[64];
+  int err;
 
   if (geteuid() == 0) {
-    if (unshare(CLONE_NEWNET) < 0)
-      die(errno, "cannot create a network namespace");
+    if (unshare(CLONE_NEWNET) < 0) {
+      err = errno;
+      if (netns_isolated())
+        return;
+      die(err, "cannot create a network namespace");
+    }
     loopback_up();
     return;
   }
   /* The user namespace maps us to ourselves: PROGRAM keeps its uid and
-   * gid and holds no capability once it is exec'd. */
-  if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0)
-    die(errno, "cannot create a user and network namespace "
-               "(use --netns=host, or run as root)");
+   * gid and holds no capability once it is exec'd. The maps are written
+   * through /proc: a read-only one (bubblewrap's --ro-bind / /) cannot
+   * take them, and a namespace without maps would leave us without ids. */
+  if (proc_read_only())
+    err = EROFS;
+  else
+    err = unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0 ? errno : 0;
+  if (err) {
+    /* A sandbox that forbids new namespaces and is one already: stay. */
+    if (netns_isolated())
+      return;
+    die(err, "cannot create a user and network namespace "
+             "(use --netns=host, or run as root)");
+  }
   write_file("/proc/self/setgroups", "deny");
   snprintf(map, sizeof(map), "%u %u 1", (unsigned)uid, (unsigned)uid);
   write_file("/proc/self/uid_map", map);
@@ -340,10 +462,27 @@ static void set_preload(void) {
   free(value);
 }
 
+/* ------------------------------------------------------------------ mode */
+
+/* auto: seccomp where this kernel can run it; seccomp asked for and not
+ * possible is psock-run's failure, with the reason. */
+static enum mode choose_mode(enum mode asked) {
+  char why[256] = "";
+
+  if (asked == MODE_PRELOAD)
+    return MODE_PRELOAD;
+  if (sf_probe(why, sizeof(why)) == 0)
+    return MODE_SECCOMP;
+  if (asked == MODE_SECCOMP)
+    die(0, "--mode=seccomp: this kernel cannot: %s", why);
+  return MODE_PRELOAD;
+}
+
 /* ------------------------------------------------------------------ main */
 
 int main(int argc, char **argv) {
   static const struct option opts[] = {
+      {"mode", required_argument, NULL, 'm'},
       {"netns", required_argument, NULL, 'n'},
       {"socket", required_argument, NULL, 's'},
       {"policy-hint", no_argument, NULL, 'p'},
@@ -352,6 +491,7 @@ int main(int argc, char **argv) {
       {NULL, 0, NULL, 0},
   };
   enum netns netns = NETNS_DEFAULT;
+  enum mode mode = MODE_AUTO;
   const char *socket_path = NULL;
   bool hint = false;
   char path[PATH_MAX];
@@ -372,6 +512,20 @@ int main(int argc, char **argv) {
         netns = NETNS_HOST;
       else {
         fprintf(stderr, "%s: --netns must be empty or host, not '%s'\n", prog,
+                optarg);
+        return EXIT_OWN_FAILURE;
+      }
+      break;
+    case 'm':
+      if (strcmp(optarg, "auto") == 0)
+        mode = MODE_AUTO;
+      else if (strcmp(optarg, "seccomp") == 0)
+        mode = MODE_SECCOMP;
+      else if (strcmp(optarg, "preload") == 0)
+        mode = MODE_PRELOAD;
+      else {
+        fprintf(stderr,
+                "%s: --mode must be auto, seccomp or preload, not '%s'\n", prog,
                 optarg);
         return EXIT_OWN_FAILURE;
       }
@@ -408,17 +562,24 @@ int main(int argc, char **argv) {
     if (setenv("PSOCK_SOCKET", socket_path, 1) < 0)
       die(errno, "setenv");
   }
-  if (hint && setenv("PSOCK_PRELOAD_HINT", "1", 1) < 0)
-    die(errno, "setenv");
-  set_preload();
+  mode = choose_mode(mode);
+  if (mode == MODE_PRELOAD) {
+    if (hint && setenv("PSOCK_PRELOAD_HINT", "1", 1) < 0)
+      die(errno, "setenv");
+    set_preload();
+  }
 
   if (!find_program(argv[optind], path, sizeof(path))) {
     fprintf(stderr, "%s: %s: %s\n", prog, argv[optind], strerror(ENOENT));
     return EXIT_NOT_FOUND;
   }
-  check_program(path, netns == NETNS_EMPTY && geteuid() != 0, 0);
+  check_program(path, netns == NETNS_EMPTY && geteuid() != 0,
+                mode == MODE_SECCOMP, 0);
   if (netns == NETNS_EMPTY)
     enter_empty_netns();
+  if (mode == MODE_SECCOMP)
+    supervisor_run(&(struct supervisor_opts){
+        .path = path, .argv = argv + optind, .hint = hint});
 
   execv(path, argv + optind);
   c = errno;

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * psock-run and libpsock-preload.so (issues #10, #14): unmodified Debian
- * programs run as nobody, each in an empty network namespace of its own
- * that psock-run makes (a user namespace that maps nobody to itself), with
- * their sockets and name lookups from a real psockd; each next to its
- * refused twin under a policy that denies it:
+ * psock-run --mode=preload and libpsock-preload.so (issues #10, #14; the
+ * seccomp mode is test_psock_run_seccomp.c's): unmodified Debian programs
+ * run as nobody, each in an empty network namespace of its own that
+ * psock-run makes (a user namespace that maps nobody to itself), with their
+ * sockets and name lookups from a real psockd; each next to its refused
+ * twin under a policy that denies it:
  *
  *   curl      fetches from an HTTP server on the host's 127.0.0.1 by a host
  *             name that only psockd's /etc/hosts knows
@@ -337,7 +338,7 @@ static void assert_failed(const struct run *r) {
 
 /* psock-run's argv: setpriv comes in front (start()). */
 #define PSOCK_RUN(psockd, ...)                                                 \
-  ((const char *const[]){fx.psock_run, "--socket",                             \
+  ((const char *const[]){fx.psock_run, "--mode=preload", "--socket",           \
                          harness_psockd_socket(psockd), "--", __VA_ARGS__,     \
                          NULL})
 
@@ -398,9 +399,9 @@ static void assert_same_output(struct run *native, struct run *shim,
  * policy; both must exit 0 with the same output. */
 static void same_as_native(const char *tag, const char *const *argv,
                            struct run *native, struct run *shim) {
-  const char *shim_argv[16] = {fx.psock_run, "--socket",
+  const char *shim_argv[16] = {fx.psock_run, "--mode=preload", "--socket",
                                harness_psockd_socket(fx.dflt), "--"};
-  size_t n = 4;
+  size_t n = 5;
   char tn[64], ts[64];
 
   snprintf(tn, sizeof(tn), "%s-native", tag);
@@ -843,8 +844,9 @@ static void conformance_as(bool nobody, const char *tag) {
 
   /* For root, psock-run's namespace is the host's unless asked. */
   shim.argv = (const char *const[]){
-      fx.psock_run, "--netns=empty", "--socket", harness_psockd_socket(fx.dflt),
-      "--",         fx.sockcalls,    ds,         NULL};
+      fx.psock_run, "--mode=preload", "--netns=empty",
+      "--socket",   harness_psockd_socket(fx.dflt), "--",
+      fx.sockcalls, ds,                             NULL};
   shim.extra_env = leak_check;
   start(&shim);
   assert_true(finish(&shim, RUN_TIMEOUT_MS));
@@ -1311,11 +1313,15 @@ static void test_namespace_and_identity(void **state) {
   assert_has(&nobody, nobody.out, "lo: up\n");
 
   /* root: a plain network namespace when asked for one. */
-  root.argv =
-      (const char *const[]){fx.psock_run, "--netns=empty",
-                            "--socket",   harness_psockd_socket(fx.allow),
-                            "--",         fx.helper,
-                            "whoami",     NULL};
+  root.argv = (const char *const[]){fx.psock_run,
+                                    "--mode=preload",
+                                    "--netns=empty",
+                                    "--socket",
+                                    harness_psockd_socket(fx.allow),
+                                    "--",
+                                    fx.helper,
+                                    "whoami",
+                                    NULL};
   start(&root);
   assert_true(finish(&root, RUN_TIMEOUT_MS));
   assert_exit(&root, 0);
@@ -1353,8 +1359,9 @@ static void test_psockd_unreachable(void **state) {
 
   skip_if_needed();
   snprintf(sock, sizeof(sock), "%s/nobody-listens.sock", fx.work);
-  r.argv = (const char *const[]){fx.psock_run, "--socket",    sock, "--",
-                                 fx.helper,    "unreachable", NULL};
+  r.argv = (const char *const[]){
+      fx.psock_run, "--mode=preload", "--socket",    sock,
+      "--",         fx.helper,        "unreachable", NULL};
   run_nobody(&r);
   assert_exit(&r, 0);
   assert_has(&r, r.out, "socket: Permission denied\n");
@@ -1514,9 +1521,15 @@ static void test_warnings(void **state) {
    * mapped, so the bit does nothing and the preload reaches it. */
   snprintf(copy, sizeof(copy), "%s/setuid-helper", fx.work);
   assert_int_equal(harness_copy_file(fx.helper, copy, 04755), 0);
-  suid.argv = (const char *const[]){
-      fx.psock_run, "--netns=host", "--socket", harness_psockd_socket(fx.allow),
-      "--",         copy,           "whoami",   NULL};
+  suid.argv = (const char *const[]){fx.psock_run,
+                                    "--mode=preload",
+                                    "--netns=host",
+                                    "--socket",
+                                    harness_psockd_socket(fx.allow),
+                                    "--",
+                                    copy,
+                                    "whoami",
+                                    NULL};
   run_nobody(&suid);
   assert_exit(&suid, 0);
   assert_has(&suid, suid.err, "is set-user-ID: the preload cannot reach it");
@@ -1543,10 +1556,15 @@ static void test_policy_hint(void **state) {
   web = start_http(&port);
   snprintf(code, sizeof(code),
            "import socket; socket.create_connection(('127.0.0.1', %u))", port);
-  r.argv = (const char *const[]){fx.psock_run, "--policy-hint",
-                                 "--socket",   harness_psockd_socket(fx.deny),
-                                 "--",         "/usr/bin/python3",
-                                 "-c",         code,
+  r.argv = (const char *const[]){fx.psock_run,
+                                 "--mode=preload",
+                                 "--policy-hint",
+                                 "--socket",
+                                 harness_psockd_socket(fx.deny),
+                                 "--",
+                                 "/usr/bin/python3",
+                                 "-c",
+                                 code,
                                  NULL};
   run_nobody(&r);
   stop_pid(web);
