@@ -304,11 +304,12 @@ static void test_service_user_as_digits(void **state) {
 /* ----------------------------------------- clients that do not stay */
 
 struct arrival {
-  volatile int connected, release;
+  volatile int leave, connected, closed, release;
 };
 
-/* Connect to psockd (whose master is stopped) and either leave at once or
- * stay until released. */
+/* Connect to psockd (whose master is stopped), leave the connection at
+ * once or hold it, then stay until released: a client process that is
+ * still there, so psockd can identify it (a pidfd needs the process). */
 static int client_arrive(void *arg) {
   struct arrival *a = arg;
   struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -318,9 +319,15 @@ static int client_arrive(void *arg) {
   snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", getenv("PSOCK_SOCKET"));
   CHECK(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
   a->connected = 1;
+  if (a->leave) {
+    close(fd);
+    fd = -1;
+    a->closed = 1;
+  }
   for (int t = 0; t < 10000 && a->release == 0; t++)
     usleep(1000);
-  close(fd);
+  if (fd >= 0)
+    close(fd);
   return 0;
 }
 
@@ -360,15 +367,14 @@ static void test_client_gone_before_routing_starts_no_worker(void **state) {
 
   assert_true(a != MAP_FAILED);
   for (int stays = 0; stays < 2; stays++) {
-    *a = (struct arrival){.release = !stays};
+    *a = (struct arrival){.leave = !stays};
     stop_proc(master);
     c = harness_start_as(HARNESS_NOBODY_UID, HARNESS_NOBODY_GID, NULL, 0, 0,
                          client_arrive, a);
     assert_true(c > 0);
-    for (int t = 0; t < 5000 && !a->connected; t++)
+    for (int t = 0; t < 5000 && !(stays ? a->connected : a->closed); t++)
       usleep(1000);
-    if (!stays)
-      assert_int_equal(harness_wait(c, 5), 0);
+    assert_true(stays ? a->connected : a->closed);
     assert_int_equal(kill(master, SIGCONT), 0);
     if (stays) {
       assert_true(wait_proc(p, "psockd-worker uid=65534") > 0);
@@ -381,9 +387,13 @@ static void test_client_gone_before_routing_starts_no_worker(void **state) {
       if (!gone)
         usleep(10000);
     }
+    if (!gone)
+      harness_print_psockd_log(p);
     assert_true(gone);
     assert_int_equal(
         harness_psockd_procs(p, "psockd-worker uid=65534", NULL, 0), 0);
+    a->release = 1;
+    assert_int_equal(harness_wait(c, 5), 0);
   }
   munmap(a, sizeof(*a));
   harness_stop_psockd(p);
