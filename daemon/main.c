@@ -572,6 +572,36 @@ static unsigned default_workers(void) {
   return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
 
+/* The listening socket the master asks for once it can serve. */
+struct listener {
+  const struct options *o;
+  int fd;
+  bool activated;
+};
+
+static int open_listener(void *ctx) {
+  struct listener *l = ctx;
+  int fd = activated_socket();
+
+  l->activated = fd != -ENOENT;
+  if (!l->activated) {
+    fd = listen_on(l->o);
+    if (fd < 0)
+      log_err("cannot listen on %s: %s", l->o->socket_path, strerror(-fd));
+  } else if (fd < 0 && fd != -EINVAL) {
+    log_err("socket activation: %s", strerror(-fd));
+  }
+  if (fd < 0)
+    return fd;
+  l->fd = fd;
+  if (l->activated)
+    log_notice("psockd %s activated on the socket passed by systemd",
+               PSOCK_VERSION);
+  else
+    log_notice("psockd %s listening on %s", PSOCK_VERSION, l->o->socket_path);
+  return fd;
+}
+
 static int role_master(const struct options *o) {
   char self[PATH_MAX];
   struct master_options mo = {
@@ -586,10 +616,10 @@ static int role_master(const struct options *o) {
                  .conns_per_uid = bounds.conns_per_uid,
                  .idle_ms = o->worker_idle_s * 1000,
                  .spread = SPREAD}};
+  struct listener lc = {.o = o, .fd = -1};
   struct dynamic_uid dyn;
-  bool activated = true;
   ssize_t n;
-  int fd, r;
+  int r;
 
   n = readlink("/proc/self/exe", self, sizeof(self) - 1);
   if (n < 0) {
@@ -603,37 +633,19 @@ static int role_master(const struct options *o) {
    * at each reload, so a file created later is taken on SIGHUP. */
   mo.policy_path = o->policy_given ? o->policy_path : PSOCK_DEFAULT_POLICY_PATH;
   mo.policy_optional = !o->policy_given;
-  fd = activated_socket();
-  if (fd == -ENOENT) {
-    activated = false;
-    fd = listen_on(o);
-    if (fd < 0)
-      log_err("cannot listen on %s: %s", o->socket_path, strerror(-fd));
-  } else if (fd < 0 && fd != -EINVAL) {
-    log_err("socket activation: %s", strerror(-fd));
-  }
-  if (fd < 0)
-    return EXIT_FAILURE;
-  mo.listen_fd = fd;
+  mo.open_listener = open_listener;
+  mo.listener_ctx = &lc;
   r = sandbox_master_hand_on_only();
   if (r < 0) {
     log_err("cannot clear the effective capabilities: %s", strerror(-r));
     return EXIT_FAILURE;
   }
-  if (activated)
-    log_notice("psockd %s activated on the socket passed by systemd",
-               PSOCK_VERSION);
-  else
-    log_notice("psockd %s listening on %s", PSOCK_VERSION, o->socket_path);
-  if (master_service_user(o, &dyn, &mo.user) < 0) {
-    close(fd);
-    if (!activated)
-      unlink(o->socket_path);
+  if (master_service_user(o, &dyn, &mo.user) < 0)
     return EXIT_FAILURE;
-  }
   r = master_run(&mo);
-  close(fd);
-  if (!activated)
+  if (lc.fd >= 0)
+    close(lc.fd);
+  if (lc.fd >= 0 && !lc.activated)
     unlink(o->socket_path);
   sandbox_release_dynamic_uid(dyn.dir, dyn.uid, dyn.lock_fd);
   return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

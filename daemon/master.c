@@ -36,13 +36,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "control.h"
 #include "identity.h"
 #include "log.h"
 #include "notify.h"
 #include "policy.h"
 #include "privproto.h"
-#include "bounds.h"
 #include "spawnask.h"
 #include "wire.h"
 
@@ -66,7 +66,7 @@ struct master {
   const struct master_options *o;
   struct loop loop;
   struct watch listen_watch, sig_watch, timer_watch;
-  int sig_fd, timer_fd;
+  int listen_fd, sig_fd, timer_fd;
   struct role priv, spawn;
   struct wtable *workers;
   int policy_fd; /* sealed memfd holding the policy text, -1 = default */
@@ -320,7 +320,7 @@ static void accept_one(int fd) {
 
 static void on_listen(struct watch *w, uint32_t events) {
   for (int i = 0; i < ACCEPT_BUDGET; i++) {
-    int fd = accept4(M->o->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int fd = accept4(M->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
       if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
         log_limited(LOG_WARNING, "accept: %m");
@@ -339,7 +339,8 @@ static void begin_stop(void) {
   M->stop_deadline = now_ms() + DRAIN_TIMEOUT_MS;
   notify_stopping();
   log_notice("stopping: workers finish what is in flight");
-  loop_del(&M->loop, M->o->listen_fd, &M->listen_watch);
+  if (M->listen_fd >= 0)
+    loop_del(&M->loop, M->listen_fd, &M->listen_watch);
   wtable_drain_all(M->workers);
 }
 
@@ -419,10 +420,6 @@ static int master_setup(void) {
   if (M->sig_fd < 0 || M->timer_fd < 0 || M->loop.epfd < 0 ||
       timerfd_settime(M->timer_fd, 0, &its, NULL) < 0)
     return -errno;
-  /* Every request carries its sender's credentials from the first one on
-   * (accepted sockets inherit the flag). */
-  if (setsockopt(M->o->listen_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)))
-    return -errno;
   M->sig_watch.on_event = on_signal;
   M->timer_watch.on_event = on_timer;
   M->listen_watch.on_event = on_listen;
@@ -431,7 +428,13 @@ static int master_setup(void) {
     return r;
   if ((r = role_start(&M->priv)) < 0 || (r = role_start(&M->spawn)) < 0)
     return r;
-  return loop_add(&M->loop, M->o->listen_fd, EPOLLIN, &M->listen_watch);
+  if ((M->listen_fd = M->o->open_listener(M->o->listener_ctx)) < 0)
+    return M->listen_fd;
+  /* Every request carries its sender's credentials from the first one on
+   * (accepted sockets inherit the flag). */
+  if (setsockopt(M->listen_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)))
+    return -errno;
+  return loop_add(&M->loop, M->listen_fd, EPOLLIN, &M->listen_watch);
 }
 
 static void master_loop(void) {
@@ -463,6 +466,7 @@ static void role_finish(struct role *r) {
 int master_run(const struct master_options *o) {
   struct master m = {.o = o,
                      .loop.epfd = -1,
+                     .listen_fd = -1,
                      .sig_fd = -1,
                      .timer_fd = -1,
                      .policy_fd = -1,

@@ -10,8 +10,12 @@
 
 struct master_options {
   const char *argv0;
-  const char *self_exe;    /* binary exec'd for psockd-priv and psockd-spawn */
-  int listen_fd;           /* the listening socket (SO_PASSCRED set) */
+  const char *self_exe; /* binary exec'd for psockd-priv and psockd-spawn */
+  /* The listening socket, asked for once the policy has loaded and the
+   * roles run, so that no client connects to a psockd that will not
+   * start: returns it (the caller's to close) or -errno. */
+  int (*open_listener)(void *ctx);
+  void *listener_ctx;
   const char *user;        /* --user, or NULL for psockd / a dynamic uid */
   const char *policy_path; /* NULL: the built-in default policy */
   /* policy_path is the standard file, used only while it exists (else the
