@@ -14,8 +14,7 @@
 
 /* Called by conn_send() with each reply that passed the generic oracles
  * (decoded; freed after the call), before its fds are handed on. */
-extern void (*fake_conn_on_reply)(struct conn *c,
-                                  const Psock__V1__Response *r,
+extern void (*fake_conn_on_reply)(struct conn *c, const Psock__V1__Response *r,
                                   const int *fds, size_t nfds);
 
 /*

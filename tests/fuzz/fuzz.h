@@ -49,9 +49,10 @@
 /* The resolver drops this packet's queries: never answered, the calls
  * wait until the client goes away (what a lost query looks like). */
 #define FUZZ_CTL_DROP 0x08
-/* The client goes away after this packet: the next reply fails with
- * EPIPE (the connection closes inside conn_send), or if none comes, the
- * worker sees the hang-up after the loop ran. */
+/* The client goes away after this packet, and the worker sees it one
+ * batch of events later: a reply sent in that batch fails with EPIPE (the
+ * connection closes inside conn_send), and what is in flight after it
+ * (lookups, create_connection attempts) is cancelled. */
 #define FUZZ_CTL_HANGUP 0x10
 #define FUZZ_CTL_HANDSHAKE 0x20 /* (first record) connection starts ready */
 /* This packet's queries are "already running" in the resolver: a

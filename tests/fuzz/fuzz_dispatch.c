@@ -63,6 +63,7 @@
 #include <linux/capability.h>
 #include <netinet/in.h>
 #include <nss.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -101,8 +102,7 @@ static const char fuzz_policy[] =
     "allow anyone socket family=inet,inet6 type=stream,dgram "
     "proto=0,tcp,udp\n"
     "allow anyone bind family=inet,inet6 addr=127.0.0.1,::1 port=any\n"
-    "allow anyone bind,connect,sendto family=unix addr=@" ABSTRACT_PREFIX
-    "*\n"
+    "allow anyone bind,connect,sendto family=unix addr=@" ABSTRACT_PREFIX "*\n"
     "allow anyone connect,sendto family=inet,inet6 addr=127.0.0.1,::1 "
     "port=1\n"
     "allow anyone listen family=any\n"
@@ -111,6 +111,7 @@ static const char fuzz_policy[] =
 /* -------------------------------------------------------- the worker */
 
 static struct loop loop = {.epfd = -1};
+static struct closer *closer; /* the worker's, for the process's life */
 static struct conn_set conns;
 static struct conn *conn;
 
@@ -207,8 +208,7 @@ static void resolver_read(uint8_t ctl) {
     else if (h.kind == RESOLVE_CANCEL && n == sizeof(h))
       on_cancel(h.tag);
     else
-      fuzz_fail("the worker sent its resolver kind %u (%zd bytes)", h.kind,
-                n);
+      fuzz_fail("the worker sent its resolver kind %u (%zd bytes)", h.kind, n);
   }
 }
 
@@ -313,6 +313,17 @@ static bool attempts_pending(void) {
   return !conn->dead && conn->inflight > R.n + R.n_dropped;
 }
 
+/* One batch of what is ready now. */
+static void loop_batch(void) {
+  struct epoll_event evs[16];
+  int n = epoll_wait(loop.epfd, evs, 16, 0);
+
+  for (int i = 0; i < n; i++)
+    loop_dispatch(&evs[i]);
+  end_batch();
+}
+
+/* Batches until nothing is ready, waiting a little for attempts. */
 static void loop_run(void) {
   struct epoll_event evs[16];
   int waited = 0;
@@ -373,10 +384,9 @@ static void check_replaced(const Psock__V1__Address *a) {
 }
 
 static void check_port_1(const Psock__V1__Address *a) {
-  if (a && ((a->addr_case == PSOCK__V1__ADDRESS__ADDR_INET &&
-             a->inet->port != 1) ||
-            (a->addr_case == PSOCK__V1__ADDRESS__ADDR_INET6 &&
-             a->inet6->port != 1)))
+  if (a &&
+      ((a->addr_case == PSOCK__V1__ADDRESS__ADDR_INET && a->inet->port != 1) ||
+       (a->addr_case == PSOCK__V1__ADDRESS__ADDR_INET6 && a->inet6->port != 1)))
     fuzz_fail("connected to a port the policy does not allow");
 }
 
@@ -471,6 +481,25 @@ static int make_fd(unsigned kind, int *peer) {
   return fd;
 }
 
+/*
+ * Wait until the closer thread has closed everything queued so far: it
+ * closes in the order fds were queued, so once the write end of a pipe
+ * queued last is closed (the read end sees EOF), so are the others.
+ */
+static void closer_drain(void) {
+  struct pollfd p = {.events = POLLIN};
+  int sv[2];
+
+  if (pipe2(sv, O_CLOEXEC) < 0)
+    abort();
+  closer_add(closer, sv[1]);
+  closer_flush(closer);
+  p.fd = sv[0];
+  if (poll(&p, 1, 5000) != 1)
+    fuzz_fail("the closer did not close its fds within 5 s");
+  close(sv[0]);
+}
+
 /* ---------------------------------------------------------------- setup */
 
 /* A worker has no capabilities; neither has this process from here on
@@ -506,7 +535,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   limits.inflight_per_conn = 3;
   limits.lookups_per_uid = 2;
   loop.epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (loop.epfd < 0 ||
+  if (loop.epfd < 0 || closer_new(&closer) < 0 ||
       socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     abort();
   R.fd = sv[1];
@@ -521,8 +550,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 static void conn_start(bool hello_done) {
   struct identity peer = {.uid = FUZZ_UID, .gid = FUZZ_UID, .pid = getpid()};
 
-  conns = (struct conn_set){.loop = &loop};
-  if (closer_new(&conns.closer) < 0 || conn_add(&conns, -1, &peer, &conn) < 0)
+  conns = (struct conn_set){.loop = &loop, .closer = closer};
+  if (conn_add(&conns, -1, &peer, &conn) < 0)
     abort();
   conn_ref(conn); /* ours, as worker.c holds one while it reads */
   conn->hello_done = hello_done;
@@ -533,9 +562,8 @@ static void conn_start(bool hello_done) {
 /* One client packet with nfds fds of the kinds in kinds. */
 static void one_packet(const uint8_t *pkt, size_t len, uint8_t ctl,
                        unsigned kinds) {
-  struct ucred cr = {.pid = conn->peer.pid,
-                     .uid = conn->peer.uid,
-                     .gid = conn->peer.gid};
+  struct ucred cr = {
+      .pid = conn->peer.pid, .uid = conn->peer.uid, .gid = conn->peer.gid};
   unsigned nfds = ctl & FUZZ_CTL_NFDS_MASK;
   int fds[3], peers[3];
   uint8_t *copy = malloc(len ? len : 1);
@@ -563,19 +591,26 @@ static void one_packet(const uint8_t *pkt, size_t len, uint8_t ctl,
       close(peers[i]);
 }
 
-/* After a record: the resolver, then the loop, then the books. */
+/*
+ * After a record: the resolver, then the loop, then the books. A client
+ * that hangs up is seen to be gone one batch later: what that batch sends
+ * fails (EPIPE), and what is still in flight then is cancelled.
+ */
 static void settle(uint8_t ctl, bool hangup) {
   resolver_read(ctl);
   if (hangup)
     fake_conn_hang_up(conn);
   if (!(ctl & FUZZ_CTL_DEFER))
     resolver_answer_all(false);
+  if (hangup) {
+    loop_batch();
+    conn_close(conn, "hang-up");
+    return;
+  }
   loop_run();
   if (!conn->dead && unanswered.n != conn->inflight)
     fuzz_fail("%zu request(s) unanswered, %u in flight", unanswered.n,
               conn->inflight);
-  if (hangup)
-    conn_close(conn, "hang-up");
 }
 
 /* The client is gone: what was pending is cancelled, late answers find no
@@ -593,8 +628,7 @@ static void conn_finish(void) {
   conn = NULL;
   call_reap();
   conn_bury(&conns);
-  closer_free(conns.closer); /* closes what it holds, then stops */
-  conns.closer = NULL;
+  closer_drain();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -19,9 +19,9 @@
  * Seeds: tests/fuzz/corpus/policy/.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +40,10 @@ static const gid_t groups[] = {5, 6000};
 
 static const struct policy_subject subjects[] = {
     {.uid = 0, .gid = 0},
-    {.uid = 1000, .gid = 1000, .groups = groups, .n_groups = 2,
+    {.uid = 1000,
+     .gid = 1000,
+     .groups = groups,
+     .n_groups = 2,
      .unit = "app@1.service"},
     {.uid = 65534, .gid = 65534, .unit_unknown = true},
     {.uid = 1000, .gid = 100, .unit = "user@1000.service/a.service"},
@@ -68,10 +71,9 @@ static void make_queries(void) {
   sin6_lo = (struct sockaddr_in6){.sin6_family = AF_INET6,
                                   .sin6_port = htons(1),
                                   .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-  sin6_mapped = (struct sockaddr_in6){.sin6_family = AF_INET6,
-                                      .sin6_port = htons(1023)};
-  sin6_mapped.sin6_addr.s6_addr[10] = sin6_mapped.sin6_addr.s6_addr[11] =
-      0xff;
+  sin6_mapped =
+      (struct sockaddr_in6){.sin6_family = AF_INET6, .sin6_port = htons(1023)};
+  sin6_mapped.sin6_addr.s6_addr[10] = sin6_mapped.sin6_addr.s6_addr[11] = 0xff;
   sin6_mapped.sin6_addr.s6_addr[12] = 127;
   sin6_mapped.sin6_addr.s6_addr[15] = 1;
   sun_path = (struct sockaddr_un){.sun_family = AF_UNIX};
@@ -90,8 +92,8 @@ static void make_queries(void) {
     .proto = 0x0300);
   Q(.call = POLICY_SOCKET, .family = AF_NETLINK, .type = SOCK_RAW);
   Q(.call = POLICY_SOCKET, .family = AF_UNIX, .type = SOCK_SEQPACKET);
-  Q(.call = POLICY_BIND, .family = AF_INET,
-    .addr = (struct sockaddr *)&sin_lo, .addrlen = sizeof(sin_lo));
+  Q(.call = POLICY_BIND, .family = AF_INET, .addr = (struct sockaddr *)&sin_lo,
+    .addrlen = sizeof(sin_lo));
   Q(.call = POLICY_BIND, .family = AF_INET6,
     .addr = (struct sockaddr *)&sin6_mapped, .addrlen = sizeof(sin6_mapped));
   Q(.call = POLICY_CONNECT, .family = AF_INET,

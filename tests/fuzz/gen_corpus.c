@@ -181,6 +181,15 @@ static void seed_create_connection(void) {
   create_connection.timeout_ms = 0;
   create_connection.host = (char *)"127.0.0.1";
   dispatch_seed("create_connection_timeout_0", &req, 0, 0);
+  {
+    /* The client leaves while the connect is in progress. */
+    struct seq s = {.len = 0};
+    add_hello(&s, PSOCK_PROTOCOL_VERSION);
+    create_connection.has_timeout_ms = false;
+    req.id = 2;
+    add_request(&s, FUZZ_CTL_HANGUP, 0, &req);
+    write_file("dispatch", "create_connection_hangup", s.buf, s.len);
+  }
 }
 
 static void seed_bind_connect(void) {
