@@ -126,7 +126,6 @@ static struct {
 struct query {
   uint64_t tag;
   bool running; /* a cancel does not stop its answer */
-  bool deferred_now;
   uint8_t *req;
   size_t len;
 };
@@ -172,7 +171,6 @@ static void on_query(uint64_t tag, const uint8_t *body, size_t len,
   q = &R.q[R.n++];
   *q = (struct query){.tag = tag,
                       .running = ctl & FUZZ_CTL_RUNNING,
-                      .deferred_now = ctl & FUZZ_CTL_DEFER,
                       .req = malloc(len ? len : 1),
                       .len = len};
   if (!q->req)
@@ -257,15 +255,11 @@ static void resolver_answer(const struct query *q) {
   call_release(call);
 }
 
-/* Answer what is queued, but for queries deferred by this very record. */
-static void resolver_answer_all(bool all) {
-  for (size_t i = 0; i < R.n;) {
-    if (!all && R.q[i].deferred_now) {
-      R.q[i++].deferred_now = false;
-      continue;
-    }
-    resolver_answer(&R.q[i]);
-    query_remove(i);
+/* Answer every query held, in the order they came. */
+static void resolver_answer_all(void) {
+  while (R.n) {
+    resolver_answer(&R.q[0]);
+    query_remove(0);
   }
 }
 
@@ -481,6 +475,44 @@ static int make_fd(unsigned kind, int *peer) {
   return fd;
 }
 
+/* For a closer that hangs: where each thread waits, what is open. */
+static void dump_threads_and_fds(void) {
+  static const char *const what[] = {"comm", "wchan", "syscall", "stack"};
+  char path[512], buf[1024];
+  struct dirent *e;
+  DIR *d = opendir("/proc/self/task");
+
+  while (d && (e = readdir(d))) {
+    if (e->d_name[0] == '.')
+      continue;
+    for (size_t i = 0; i < sizeof(what) / sizeof(what[0]); i++) {
+      FILE *f;
+      size_t n;
+
+      snprintf(path, sizeof(path), "/proc/self/task/%s/%s", e->d_name, what[i]);
+      f = fopen(path, "re");
+      n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+      buf[n] = '\0';
+      fprintf(stderr, "task %s %s: %s\n", e->d_name, what[i], buf);
+      if (f)
+        fclose(f);
+    }
+  }
+  if (d)
+    closedir(d);
+  d = opendir("/proc/self/fd");
+  while (d && (e = readdir(d))) {
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+    n = readlink(path, buf, sizeof(buf) - 1);
+    buf[n < 0 ? 0 : n] = '\0';
+    fprintf(stderr, "fd %s -> %s\n", e->d_name, buf);
+  }
+  if (d)
+    closedir(d);
+}
+
 /*
  * Wait until the closer thread has closed everything queued so far: it
  * closes in the order fds were queued, so once the write end of a pipe
@@ -495,8 +527,10 @@ static void closer_drain(void) {
   closer_add(closer, sv[1]);
   closer_flush(closer);
   p.fd = sv[0];
-  if (poll(&p, 1, 5000) != 1)
+  if (poll(&p, 1, 5000) != 1) {
+    dump_threads_and_fds();
     fuzz_fail("the closer did not close its fds within 5 s");
+  }
   close(sv[0]);
 }
 
@@ -601,7 +635,7 @@ static void settle(uint8_t ctl, bool hangup) {
   if (hangup)
     fake_conn_hang_up(conn);
   if (!(ctl & FUZZ_CTL_DEFER))
-    resolver_answer_all(false);
+    resolver_answer_all();
   if (hangup) {
     loop_batch();
     conn_close(conn, "hang-up");
@@ -618,7 +652,7 @@ static void settle(uint8_t ctl, bool hangup) {
 static void conn_finish(void) {
   conn_close(conn, "client closed the connection");
   resolver_read(0);
-  resolver_answer_all(true);
+  resolver_answer_all();
   loop_run();
   R.n_dropped = 0;
   if (conn->refs != 1 || conn->inflight != 0 || conn->waiters)
