@@ -72,6 +72,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "authz.h"
@@ -331,10 +332,19 @@ static bool attempts_pending(void) {
   return !conn->dead && conn->inflight > R.n + R.n_dropped;
 }
 
+/* epoll_wait() through signals (libFuzzer's -timeout alarm). */
+static int loop_wait(struct epoll_event *evs, int ms) {
+  int n;
+
+  while ((n = epoll_wait(loop.epfd, evs, 16, ms)) < 0 && errno == EINTR)
+    ;
+  return n;
+}
+
 /* One batch of what is ready now. */
 static void loop_batch(void) {
   struct epoll_event evs[16];
-  int n = epoll_wait(loop.epfd, evs, 16, 0);
+  int n = loop_wait(evs, 0);
 
   for (int i = 0; i < n; i++)
     loop_dispatch(&evs[i]);
@@ -347,11 +357,11 @@ static void loop_run(void) {
   int waited = 0;
 
   for (;;) {
-    int n = epoll_wait(loop.epfd, evs, 16, 0);
+    int n = loop_wait(evs, 0);
 
     if (n == 0 && attempts_pending() && waited < ATTEMPT_WAIT_MS) {
       waited++;
-      n = epoll_wait(loop.epfd, evs, 16, 1);
+      n = loop_wait(evs, 1);
       if (n == 0)
         continue;
     }
@@ -537,6 +547,23 @@ static void dump_threads_and_fds(void) {
     closedir(d);
 }
 
+/* poll() for up to ms, through signals (libFuzzer's -timeout alarm
+ * interrupts it). */
+static int poll_for(struct pollfd *p, int ms) {
+  struct timespec t0, t;
+  int r, left = ms;
+
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while ((r = poll(p, 1, left)) < 0 && errno == EINTR) {
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    left = ms - (int)((t.tv_sec - t0.tv_sec) * 1000 +
+                      (t.tv_nsec - t0.tv_nsec) / 1000000);
+    if (left < 0)
+      left = 0;
+  }
+  return r;
+}
+
 /*
  * Wait until the closer thread has closed everything queued so far: it
  * closes in the order fds were queued, so once the write end of a pipe
@@ -551,20 +578,11 @@ static void closer_drain(void) {
   closer_add(closer, sv[1]);
   closer_flush(closer);
   p.fd = sv[0];
-  if (poll(&p, 1, 2000) != 1) {
-    /* Say so at once, and wait on: an observer with the privilege to
-     * read kernel stacks (/proc/PID/task/TID/stack) has time to look. */
-    int ms = 2000;
-
+  if (poll_for(&p, 5000) != 1) {
     dump_threads_and_fds();
-    fprintf(stderr, "closer slow: pid %d\n", (int)getpid());
-    while (ms < 60000 && poll(&p, 1, 500) != 1) {
-      ms += 500;
-      dump_threads_and_fds();
-    }
-    dump_threads_and_fds();
-    fuzz_fail("the closer did not close its fds within 2 s (%s)",
-              ms < 60000 ? "it did within 60 s" : "nor within 60 s");
+    fuzz_fail("the closer did not close its fds within 5 s (%s)",
+              poll_for(&p, 55000) == 1 ? "it did within 60 s"
+                                       : "nor within 60 s");
   }
   close(sv[0]);
 }
