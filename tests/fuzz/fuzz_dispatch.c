@@ -1,42 +1,69 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for request decoding and dispatch: the code a worker
- * runs on every packet a client sends (daemon/dispatch.c, the handlers in
- * daemon/rpc_*.c, policy, the address codec), fed a fuzzer-chosen sequence
- * of packets with real fds (socketpairs, inet sockets, a pipe, a memfd,
- * /dev/null) on one connection. Input format: tests/fuzz/fuzz.h.
+ * libFuzzer target for a worker below its event loop: request decoding and
+ * the method table (daemon/dispatch.c), the call object (call.c), every
+ * handler (rpc_socket.c, rpc_sockopt.c, rpc_connection.c, rpc_lookup.c),
+ * the resolver's asking side (resolveask.c) and the name-service handlers
+ * (names.c), authz and the policy, the closer, the address codec, fed a
+ * fuzzer-chosen sequence of packets with real fds (socketpairs, inet
+ * sockets, a pipe, a memfd, /dev/null) on one connection. Input format:
+ * tests/fuzz/fuzz.h.
  *
- * What stands in for the rest of psockd. This file links the daemon's
- * objects without worker.c and lookup.c and provides what those would: a
- * connection object, conn_send() (which checks every reply instead of
- * sending it), and a lookup "pool" that queues jobs and runs them when
- * this file says (after the packet, or later, or never: cancelled), on
- * this thread. There is no psockd-priv channel, so privileged operations
- * are tried in this process only (privops.c's single-process mode).
+ * What is not psockd's own code:
+ *  - the connection: tests/fuzz/fake_conn.c stands in for conn.c (no
+ *    client socket: every reply is checked instead of sent; see there);
+ *  - the log: tests/fuzz/fuzz_log.c formats every line and drops it;
+ *  - the resolver process: this file plays it, over a real SOCK_SEQPACKET
+ *    socketpair given to resolveask_init(). After each packet it reads the
+ *    queries the worker sent and answers them with the real names.c
+ *    handlers (names_handler()) on this thread, as resolver.c does on its
+ *    lookup threads; or later, or never (the input says); it honours
+ *    RESOLVE_CANCEL as resolver.c does for a query not yet started, or
+ *    answers anyway (a query already running). A resolver record sends
+ *    the input's bytes as an answer instead: a forged one;
+ *  - worker.c's loop: this file calls dispatch_packet() as conn_read()
+ *    would, and runs a real epoll loop (struct loop) after each packet,
+ *    which delivers the resolver's answers and drives the create_connection
+ *    attempts (non-blocking connects and their timerfds), with
+ *    closer_flush(), call_reap() and conn_bury() after every batch.
  *
- * Containment. The handlers run for real, as whoever runs the fuzzer
- * (often root), so what they may do is held to harmless calls by the
- * policy below and the peer identity: the client is uid 65534 (so psockd
- * refuses AF_UNIX path binds and connects before policy is asked); it may
- * create unix, TCP and UDP sockets (no raw, packet or netlink sockets: no
- * module loading, no traffic capture), bind them to loopback or an
- * abstract unix name, listen, connect and send only to port 1 on loopback,
- * and look names up. Name lookups use /etc/hosts, /etc/services and
- * /etc/protocols only (__nss_configure_lookup), never DNS. Options that
- * need privilege are denied by the policy; the rest act on the fuzzer's
- * own sockets.
+ * Containment. The handlers run for real, in this process, so what they
+ * may do is held to harmless calls:
+ *  - the process drops every capability first (a worker has none, so this
+ *    is also the worker's real situation), and there is no psockd-priv
+ *    channel (privask's single-process mode: the kernel's refusal stands);
+ *  - the client is uid 65534, so psockd refuses AF_UNIX sockets and
+ *    AF_UNIX path binds and connects before the policy is asked;
+ *  - the policy below allows unix, TCP and UDP sockets (no raw, packet or
+ *    netlink sockets: no module loading, no traffic capture), binds to
+ *    loopback, abstract unix names @psock-fuzz-* only, listen, connects
+ *    and sendto to port 1 on loopback only, and name lookups; privileged
+ *    socket options are denied;
+ *  - name lookups use /etc/hosts, /etc/services and /etc/protocols only
+ *    (__nss_configure_lookup), never DNS;
+ *  - a forged resolver answer that would hand the worker a unix path is
+ *    not sent (the policy does not judge paths, see docs/policy.md);
+ *  - small limits (3 requests in flight, 2 lookups) so inputs reach them.
  *
- * Oracles, besides the sanitizers: every reply must decode as a Response
- * whose fd_count equals the fds that came with it, each close-on-exec; an
- * error reply carries no fd and a message; after each input every call
- * object has been released (connection references and in-flight count
- * back to zero) and the process holds exactly the fds it held before.
+ * Oracles, besides the sanitizers and those of fake_conn.c on every reply:
+ *  - a reply answers a request the client sent and no request is answered
+ *    twice; while the connection lives, every request is either answered
+ *    or in flight;
+ *  - the worker asks its resolver name-service calls only;
+ *  - no AF_UNIX socket made for the client; a socket bound or connected in
+ *    psockd's place ("replaced") has an abstract name the policy names; a
+ *    connect or create_connection reply names port 1;
+ *  - after each input the connection's last reference is the target's own
+ *    (every call released), nothing is in flight or waiting, and the
+ *    process holds exactly the fds it held before.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <nss.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,135 +71,381 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "authz.h"
+#include "call.h"
+#include "closer.h"
 #include "dispatch.h"
+#include "fake_conn.h"
 #include "fuzz.h"
-#include "lookup.h"
+#include "names.h"
 #include "policy.h"
-#include "quota.h"
+#include "bounds.h"
+#include "resolveask.h"
+#include "resolveproto.h"
 #include "wire.h"
-#include "worker.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_UID 65534
+#define ABSTRACT_PREFIX "psock-fuzz-"
+/* How long one packet may wait for create_connection attempts (ms). */
+#define ATTEMPT_WAIT_MS 20
+/* Queries the played resolver holds at most (the worker allows 2 live). */
+#define MAX_QUERIES 32
 
 static const char fuzz_policy[] =
     "allow anyone socket family=unix type=stream,dgram,seqpacket proto=0\n"
     "allow anyone socket family=inet,inet6 type=stream,dgram "
     "proto=0,tcp,udp\n"
-    "allow anyone bind family=unix\n"
     "allow anyone bind family=inet,inet6 addr=127.0.0.1,::1 port=any\n"
+    "allow anyone bind,connect,sendto family=unix addr=@" ABSTRACT_PREFIX "*\n"
     "allow anyone connect,sendto family=inet,inet6 addr=127.0.0.1,::1 "
     "port=1\n"
     "allow anyone listen family=any\n"
     "allow anyone lookup,reverse\n";
 
-/* ------------------------------------------------ what worker.c would be */
+/* -------------------------------------------------------- the worker */
 
-struct worker {
-  uint8_t pack_buf[PSOCK_MAX_PACKET];
+static struct loop loop = {.epfd = -1};
+static struct closer *closer; /* the worker's, for the process's life */
+static struct conn_set conns;
+static struct conn *conn;
+
+/* Ids of requests that were dispatched and not answered yet. */
+static struct {
+  uint64_t ids[FUZZ_DISPATCH_MAX_RECORDS];
+  size_t n;
+} unanswered;
+
+/* ------------------------------------------------- the resolver, played */
+
+struct query {
+  uint64_t tag;
+  bool running; /* a cancel does not stop its answer */
+  uint8_t *req;
+  size_t len;
 };
 
-struct lookup_pool {
-  struct lookup_job *head, *tail;
-};
+static struct {
+  int fd; /* the resolver's end of the channel */
+  struct query q[MAX_QUERIES];
+  size_t n;
+  uint64_t dropped[MAX_QUERIES]; /* tags never to be answered */
+  size_t n_dropped;
+  uint8_t buf[sizeof(struct resolve_hdr) + PSOCK_MAX_PACKET];
+} R = {.fd = -1};
 
-static struct worker fake_worker;
-static struct lookup_pool fake_pool;
-static struct conn conn;
-
-uint8_t *worker_pack_buffer(struct worker *w) {
-  return w->pack_buf;
+static void query_remove(size_t i) {
+  free(R.q[i].req);
+  memmove(&R.q[i], &R.q[i + 1], (R.n - i - 1) * sizeof(R.q[0]));
+  R.n--;
 }
 
-struct lookup_pool *conn_lookup_pool(struct conn *c) {
-  (void)c;
-  return &fake_pool;
+static void dropped_remove(uint64_t tag) {
+  for (size_t i = 0; i < R.n_dropped; i++)
+    if (R.dropped[i] == tag) {
+      R.dropped[i] = R.dropped[--R.n_dropped];
+      return;
+    }
 }
 
-void conn_ref(struct conn *c) {
-  c->refs++;
+static bool strict(void) {
+  static int on = -1;
+
+  if (on < 0)
+    on = getenv("PSOCK_FUZZ_STRICT") != NULL;
+  return on;
 }
 
-void conn_unref(struct conn *c) {
-  if (c->refs == 0)
-    abort(); /* a call released twice */
-  c->refs--;
-}
+/*
+ * A query from the worker: a name-service Request, nothing else.
+ *
+ * Known, not fixed in daemon/: the worker forwards the client's Request
+ * re-packed with its unknown fields, and protobuf-c accepts on input what
+ * it cannot read back: a field number 0 written as a two-byte varint
+ * ("80 00") decodes as an unknown field, which packs as "00", which
+ * protobuf-c refuses. The resolver then answers "not a name-service call"
+ * (EPROTO) to a request the dispatcher took. Such a query is answered as
+ * resolver.c answers it, unless PSOCK_FUZZ_STRICT is set.
+ */
+static void on_query(uint64_t tag, const uint8_t *body, size_t len,
+                     uint8_t ctl) {
+  Psock__V1__Request *req = psock__v1__request__unpack(NULL, len, body);
+  struct query *q;
 
-void conn_close(struct conn *c, const char *why) {
-  (void)why;
-  c->dead = true;
-}
-
-static void check_reply(const void *buf, size_t len, const int *fds,
-                        size_t nfds) {
-  Psock__V1__Response *r;
-
-  if (len == 0 || len > PSOCK_MAX_PACKET || nfds > PSOCK_MAX_FDS)
-    abort();
-  r = psock__v1__response__unpack(NULL, len, buf);
-  if (!r || r->fd_count != nfds)
-    abort();
-  if (r->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR) {
-    const Psock__V1__Error *e = r->error;
-    if (nfds != 0 || !e->message || !e->message[0] ||
-        e->kind <= PSOCK__V1__ERROR__KIND__KIND_UNSPECIFIED ||
-        e->kind > PSOCK__V1__ERROR__KIND__PROTOCOL_ERROR)
-      abort();
-  } else if (r->result_case == PSOCK__V1__RESPONSE__RESULT__NOT_SET) {
-    abort();
+  if (req ? !names_handler((int)req->call_case) : strict())
+    fuzz_fail("the worker asked its resolver for %s %d",
+              req ? "call" : "an undecodable query of",
+              req ? (int)req->call_case : (int)len);
+  psock__v1__request__free_unpacked(req, NULL);
+  if ((ctl & FUZZ_CTL_DROP) || R.n == MAX_QUERIES) {
+    if (R.n_dropped < MAX_QUERIES)
+      R.dropped[R.n_dropped++] = tag;
+    return;
   }
-  for (size_t i = 0; i < nfds; i++) {
-    int flags = fcntl(fds[i], F_GETFD);
-    if (flags < 0 || !(flags & FD_CLOEXEC))
-      abort();
-  }
-  psock__v1__response__free_unpacked(r, NULL);
+  q = &R.q[R.n++];
+  *q = (struct query){.tag = tag,
+                      .running = ctl & FUZZ_CTL_RUNNING,
+                      .req = malloc(len ? len : 1),
+                      .len = len};
+  if (!q->req)
+    abort();
+  memcpy(q->req, body, len);
 }
 
-int conn_send(struct conn *c, const void *buf, size_t len, int *fds,
-              size_t nfds) {
-  if (c->dead) {
-    wire_close_fds(fds, nfds);
-    return -EPIPE;
-  }
-  check_reply(buf, len, fds, nfds);
-  wire_close_fds(fds, nfds);
-  if (c->close_when_sent)
-    c->dead = true;
-  return 0;
+/* RESOLVE_CANCEL: resolver.c removes a query no thread has taken. */
+static void on_cancel(uint64_t tag) {
+  dropped_remove(tag);
+  for (size_t i = 0; i < R.n; i++)
+    if (R.q[i].tag == tag && !R.q[i].running) {
+      query_remove(i);
+      return;
+    }
 }
 
-/* ------------------------------------------------ what lookup.c would be */
+/* Read everything the worker sent; ctl says what to do with queries. */
+static void resolver_read(uint8_t ctl) {
+  for (;;) {
+    struct resolve_hdr h;
+    size_t nfds = 0;
+    ssize_t n = wire_recv_packet(R.fd, R.buf, sizeof(R.buf), NULL, 0, &nfds,
+                                 MSG_DONTWAIT);
 
-void lookup_submit(struct lookup_pool *pool, struct lookup_job *job) {
-  job->cancelled = false;
-  job->next = NULL;
-  if (pool->tail)
-    pool->tail->next = job;
-  else
-    pool->head = job;
-  pool->tail = job;
-}
-
-/* Finish every queued job: run it first unless cancel is set. */
-static void run_lookups(bool cancel) {
-  while (fake_pool.head) {
-    struct lookup_job *job = fake_pool.head;
-
-    fake_pool.head = job->next;
-    if (!fake_pool.head)
-      fake_pool.tail = NULL;
-    if (cancel)
-      job->cancelled = true;
+    if (n == -EAGAIN)
+      return;
+    if (n < (ssize_t)sizeof(h))
+      fuzz_fail("the worker sent its resolver a packet of %zd", n);
+    memcpy(&h, R.buf, sizeof(h));
+    if (h.kind == RESOLVE_QUERY)
+      on_query(h.tag, R.buf + sizeof(h), (size_t)n - sizeof(h), ctl);
+    else if (h.kind == RESOLVE_CANCEL && n == sizeof(h))
+      on_cancel(h.tag);
     else
-      job->work(job);
-    job->done(job);
+      fuzz_fail("the worker sent its resolver kind %u (%zd bytes)", h.kind, n);
+  }
+}
+
+static void loop_run(void);
+
+/* Send an answer (R.buf holds its body). 0, or -errno: as resolver.c, an
+ * answer that cannot be sent is lost (logged there). */
+static int resolver_send(uint64_t tag, size_t body_len) {
+  struct resolve_hdr h = {.kind = RESOLVE_ANSWER, .tag = tag};
+  int r;
+
+  memcpy(R.buf, &h, sizeof(h));
+  r = wire_send_packet(R.fd, R.buf, sizeof(h) + body_len, NULL, 0,
+                       MSG_DONTWAIT);
+  if (r == -EAGAIN) {
+    /* resolver.c blocks until the worker reads; this thread is also the
+     * worker's: let it read, then try again. */
+    loop_run();
+    r = wire_send_packet(R.fd, R.buf, sizeof(h) + body_len, NULL, 0,
+                         MSG_DONTWAIT);
+  }
+  if (r == -EAGAIN)
+    fuzz_fail("the worker does not read its resolver's answers");
+  return r;
+}
+
+/* Run one query as resolver.c's on_query() and rjob_work() do. */
+static void resolver_answer(const struct query *q) {
+  struct rpc_call *call = call_new(NULL);
+  ProtobufCAllocator alloc;
+  names_handler_fn fn;
+  ssize_t len;
+
+  if (!call)
+    abort();
+  call_allocator(call, &alloc);
+  call->req = psock__v1__request__unpack(&alloc, q->len, q->req);
+  fn = call->req ? names_handler((int)call->req->call_case) : NULL;
+  if (!fn) {
+    rpc_fail(call, PSOCK__V1__ERROR__KIND__PROTOCOL_ERROR, EPROTO,
+             "not a name-service call");
+  } else {
+    call->resp.result_case =
+        (Psock__V1__Response__ResultCase)call->req->call_case;
+    fn(call);
+  }
+  len = call_pack_reply(call, R.buf + sizeof(struct resolve_hdr),
+                        PSOCK_MAX_PACKET);
+  if (len > 0)
+    resolver_send(q->tag, (size_t)len);
+  call_release(call);
+}
+
+/* Answer every query held, in the order they came. */
+static void resolver_answer_all(void) {
+  while (R.n) {
+    resolver_answer(&R.q[0]);
+    query_remove(0);
+  }
+}
+
+/* Would this answer hand the worker a unix path to bind or connect? */
+static bool names_a_path(const uint8_t *body, size_t len) {
+  Psock__V1__Response *r = psock__v1__response__unpack(NULL, len, body);
+  bool path = false;
+
+  if (r && r->result_case == PSOCK__V1__RESPONSE__RESULT_GETADDRINFO)
+    for (size_t i = 0; i < r->getaddrinfo->n_results; i++) {
+      const Psock__V1__Address *a = r->getaddrinfo->results[i]->address;
+      path |= a && a->addr_case == PSOCK__V1__ADDRESS__ADDR_UNIX_PATH;
+    }
+  psock__v1__response__free_unpacked(r, NULL);
+  return path;
+}
+
+/* A resolver record: its bytes answer the oldest query held. */
+static void resolver_forge(const uint8_t *body, size_t len) {
+  uint64_t tag = R.n ? R.q[0].tag : 0;
+
+  if (len > PSOCK_MAX_PACKET - sizeof(struct resolve_hdr) ||
+      names_a_path(body, len))
+    return;
+  memcpy(R.buf + sizeof(struct resolve_hdr), body, len);
+  if (resolver_send(tag, len) < 0)
+    return;
+  fake_conn_lenient = true; /* the worker passes the resolver's Error on */
+  if (R.n)
+    query_remove(0);
+}
+
+/* ------------------------------------------------------------ the loop */
+
+/* What worker.c does after every batch of events. */
+static void end_batch(void) {
+  closer_flush(conns.closer);
+  call_reap();
+  conn_bury(&conns);
+}
+
+/* A create_connection attempt (connect or timer) waits on the loop: in
+ * flight, but not for the resolver. */
+static bool attempts_pending(void) {
+  return !conn->dead && conn->inflight > R.n + R.n_dropped;
+}
+
+/* epoll_wait() through signals (libFuzzer's -timeout alarm). */
+static int loop_wait(struct epoll_event *evs, int ms) {
+  int n;
+
+  while ((n = epoll_wait(loop.epfd, evs, 16, ms)) < 0 && errno == EINTR)
+    ;
+  return n;
+}
+
+/* One batch of what is ready now. */
+static void loop_batch(void) {
+  struct epoll_event evs[16];
+  int n = loop_wait(evs, 0);
+
+  for (int i = 0; i < n; i++)
+    loop_dispatch(&evs[i]);
+  end_batch();
+}
+
+/* Batches until nothing is ready, waiting a little for attempts. */
+static void loop_run(void) {
+  struct epoll_event evs[16];
+  int waited = 0;
+
+  for (;;) {
+    int n = loop_wait(evs, 0);
+
+    if (n == 0 && attempts_pending() && waited < ATTEMPT_WAIT_MS) {
+      waited++;
+      n = loop_wait(evs, 1);
+      if (n == 0)
+        continue;
+    }
+    if (n <= 0)
+      break;
+    for (int i = 0; i < n; i++)
+      loop_dispatch(&evs[i]);
+    end_batch();
+  }
+}
+
+/* -------------------------------------------------------------- oracles */
+
+static void unanswered_add(const uint8_t *pkt, size_t len) {
+  Psock__V1__Request *req = psock__v1__request__unpack(NULL, len, pkt);
+
+  if (!req)
+    return; /* a framing error: never answered */
+  if (unanswered.n == FUZZ_DISPATCH_MAX_RECORDS)
+    abort();
+  unanswered.ids[unanswered.n++] = req->id;
+  psock__v1__request__free_unpacked(req, NULL);
+}
+
+static bool unanswered_take(uint64_t id) {
+  for (size_t i = 0; i < unanswered.n; i++)
+    if (unanswered.ids[i] == id) {
+      unanswered.ids[i] = unanswered.ids[--unanswered.n];
+      return true;
+    }
+  return false;
+}
+
+static int fd_domain(int fd) {
+  int v = -1;
+  socklen_t len = sizeof(v);
+
+  return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 ? -1 : v;
+}
+
+static void check_replaced(const Psock__V1__Address *a) {
+  const size_t n = strlen(ABSTRACT_PREFIX);
+
+  if (!a || a->addr_case != PSOCK__V1__ADDRESS__ADDR_UNIX_ABSTRACT ||
+      a->unix_abstract.len < n ||
+      memcmp(a->unix_abstract.data, ABSTRACT_PREFIX, n) != 0)
+    fuzz_fail("a replaced socket at an address the policy does not name");
+}
+
+static void check_port_1(const Psock__V1__Address *a) {
+  if (a &&
+      ((a->addr_case == PSOCK__V1__ADDRESS__ADDR_INET && a->inet->port != 1) ||
+       (a->addr_case == PSOCK__V1__ADDRESS__ADDR_INET6 && a->inet6->port != 1)))
+    fuzz_fail("connected to a port the policy does not allow");
+}
+
+static void on_reply(struct conn *c, const Psock__V1__Response *r,
+                     const int *fds, size_t nfds) {
+  (void)c;
+  if (!unanswered_take(r->id))
+    fuzz_fail("reply %llu answers no request waiting for one",
+              (unsigned long long)r->id);
+  switch (r->result_case) {
+  case PSOCK__V1__RESPONSE__RESULT_SOCKET:
+  case PSOCK__V1__RESPONSE__RESULT_SOCKETPAIR:
+  case PSOCK__V1__RESPONSE__RESULT_CREATE_CONNECTION:
+    for (size_t i = 0; i < nfds; i++)
+      if (fd_domain(fds[i]) == AF_UNIX)
+        fuzz_fail("an AF_UNIX socket made for uid %u", FUZZ_UID);
+    if (r->result_case == PSOCK__V1__RESPONSE__RESULT_CREATE_CONNECTION)
+      check_port_1(r->create_connection->peer);
+    break;
+  case PSOCK__V1__RESPONSE__RESULT_BIND:
+    if (r->bind->replaced)
+      check_replaced(r->bind->bound);
+    break;
+  case PSOCK__V1__RESPONSE__RESULT_CONNECT:
+    if (r->connect->replaced)
+      check_replaced(r->connect->peer);
+    else
+      check_port_1(r->connect->peer);
+    break;
+  default:
+    break;
   }
 }
 
@@ -236,14 +509,106 @@ static int make_fd(unsigned kind, int *peer) {
   return fd;
 }
 
+/* For a closer that hangs: where each thread waits, what is open. */
+static void dump_threads_and_fds(void) {
+  static const char *const what[] = {"comm", "stat", "wchan", "syscall"};
+  char path[512], buf[1024];
+  struct dirent *e;
+  DIR *d = opendir("/proc/self/task");
+
+  while (d && (e = readdir(d))) {
+    if (e->d_name[0] == '.')
+      continue;
+    for (size_t i = 0; i < sizeof(what) / sizeof(what[0]); i++) {
+      FILE *f;
+      size_t n;
+
+      snprintf(path, sizeof(path), "/proc/self/task/%s/%s", e->d_name, what[i]);
+      f = fopen(path, "re");
+      n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+      buf[n] = '\0';
+      fprintf(stderr, "task %s %s: %s\n", e->d_name, what[i], buf);
+      if (f)
+        fclose(f);
+    }
+  }
+  if (d)
+    closedir(d);
+  d = opendir("/proc/self/fd");
+  while (d && (e = readdir(d))) {
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+    n = readlink(path, buf, sizeof(buf) - 1);
+    buf[n < 0 ? 0 : n] = '\0';
+    fprintf(stderr, "fd %s -> %s\n", e->d_name, buf);
+  }
+  if (d)
+    closedir(d);
+}
+
+/* poll() for up to ms, through signals (libFuzzer's -timeout alarm
+ * interrupts it). */
+static int poll_for(struct pollfd *p, int ms) {
+  struct timespec t0, t;
+  int r, left = ms;
+
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while ((r = poll(p, 1, left)) < 0 && errno == EINTR) {
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    left = ms - (int)((t.tv_sec - t0.tv_sec) * 1000 +
+                      (t.tv_nsec - t0.tv_nsec) / 1000000);
+    if (left < 0)
+      left = 0;
+  }
+  return r;
+}
+
+/*
+ * Wait until the closer thread has closed everything queued so far: it
+ * closes in the order fds were queued, so once the write end of a pipe
+ * queued last is closed (the read end sees EOF), so are the others.
+ */
+static void closer_drain(void) {
+  struct pollfd p = {.events = POLLIN};
+  int sv[2];
+
+  if (pipe2(sv, O_CLOEXEC) < 0)
+    abort();
+  closer_add(closer, sv[1]);
+  closer_flush(closer);
+  p.fd = sv[0];
+  if (poll_for(&p, 5000) != 1) {
+    dump_threads_and_fds();
+    fuzz_fail("the closer did not close its fds within 5 s (%s)",
+              poll_for(&p, 55000) == 1 ? "it did within 60 s"
+                                       : "nor within 60 s");
+  }
+  close(sv[0]);
+}
+
 /* ---------------------------------------------------------------- setup */
+
+/* A worker has no capabilities; neither has this process from here on
+ * (as root it would otherwise set privileged options, bind low ports and
+ * load congestion-control modules for the fuzzer's sockets). */
+static void drop_capabilities(void) {
+  struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+  struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+  memset(d, 0, sizeof(d));
+  if (syscall(SYS_capset, &h, d) < 0)
+    abort();
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   struct policy *p = NULL;
   unsigned nerr = 0;
+  int sv[2];
 
   (void)argc;
   (void)argv;
+  drop_capabilities();
   /* Never ask DNS, whatever the machine's nsswitch.conf says. */
   __nss_configure_lookup("hosts", "files");
   __nss_configure_lookup("services", "files");
@@ -252,33 +617,43 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
                          stderr, &nerr, &p) != 0)
     abort();
   authz_install(p);
+  authz_set_audit_allow(true); /* every decision formats its record */
   /* Small limits, so that inputs reach them. */
-  limits.inflight_per_conn = 3;
-  limits.lookups_per_uid = 2;
+  bounds.inflight_per_conn = 3;
+  bounds.lookups_per_uid = 2;
+  loop.epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (loop.epfd < 0 || closer_new(&closer) < 0 ||
+      socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    abort();
+  R.fd = sv[1];
+  if (resolveask_init(&loop, sv[0], bounds.lookups_per_uid) < 0)
+    abort();
+  fake_conn_on_reply = on_reply;
   return 0;
 }
 
-static void conn_reset(bool hello_done) {
-  static uint64_t serial;
+/* ---------------------------------------------------------------- input */
 
-  memset(&conn, 0, sizeof(conn));
-  conn.w = &fake_worker;
-  conn.fd = -1;
-  conn.refs = 1; /* the worker's own reference */
-  conn.serial = ++serial;
-  conn.hello_done = hello_done;
-  conn.peer.uid = FUZZ_UID;
-  conn.peer.gid = FUZZ_UID;
-  conn.peer.pid = getpid();
-  conn.peer.pidfd = -1;
+static void conn_start(bool hello_done) {
+  struct identity peer = {.uid = FUZZ_UID, .gid = FUZZ_UID, .pid = getpid()};
+
+  conns = (struct conn_set){.loop = &loop, .closer = closer};
+  if (conn_add(&conns, -1, &peer, &conn) < 0)
+    abort();
+  conn_ref(conn); /* ours, as worker.c holds one while it reads */
+  conn->hello_done = hello_done;
+  unanswered.n = 0;
+  fake_conn_lenient = false;
 }
 
-/* One packet with nfds fds of the kinds in kinds; true if conn lives on. */
-static bool one_packet(const uint8_t *pkt, size_t len, unsigned nfds,
+/* One client packet with nfds fds of the kinds in kinds. */
+static void one_packet(const uint8_t *pkt, size_t len, uint8_t ctl,
                        unsigned kinds) {
+  struct ucred cr = {
+      .pid = conn->peer.pid, .uid = conn->peer.uid, .gid = conn->peer.gid};
+  unsigned nfds = ctl & FUZZ_CTL_NFDS_MASK;
   int fds[3], peers[3];
   uint8_t *copy = malloc(len ? len : 1);
-  int r;
 
   if (!copy)
     abort();
@@ -286,22 +661,69 @@ static bool one_packet(const uint8_t *pkt, size_t len, unsigned nfds,
   memcpy(copy, pkt, len);
   for (unsigned i = 0; i < nfds; i++)
     fds[i] = make_fd(i == 2 ? kinds >> 6 : (kinds >> (3 * i)) & 7, &peers[i]);
-  r = dispatch_packet(&conn, copy, len, fds, nfds);
+  if (ctl & FUZZ_CTL_OTHER_SENDER)
+    cr = (struct ucred){.pid = 1, .uid = 0, .gid = 0};
+  unanswered_add(copy, len);
+  if (dispatch_packet(conn, copy, len, fds, nfds, &cr) < 0) {
+    /* A framing error: no reply, and the worker closes the connection. */
+    Psock__V1__Request *req = psock__v1__request__unpack(NULL, len, copy);
+    if (req && !unanswered_take(req->id))
+      fuzz_fail("a packet the worker refused to frame was answered");
+    psock__v1__request__free_unpacked(req, NULL);
+    conn_close(conn, "protocol error");
+  }
   free(copy);
   for (unsigned i = 0; i < nfds; i++)
     if (peers[i] >= 0)
       close(peers[i]);
-  if (r < 0)
-    conn.dead = true;
-  return !conn.dead;
+}
+
+/*
+ * After a record: the resolver, then the loop, then the books. A client
+ * that hangs up is seen to be gone one batch later: what that batch sends
+ * fails (EPIPE), and what is still in flight then is cancelled.
+ */
+static void settle(uint8_t ctl, bool hangup) {
+  resolver_read(ctl);
+  if (hangup)
+    fake_conn_hang_up(conn);
+  if (!(ctl & FUZZ_CTL_DEFER))
+    resolver_answer_all();
+  if (hangup) {
+    loop_batch();
+    conn_close(conn, "hang-up");
+    return;
+  }
+  loop_run();
+  if (!conn->dead && unanswered.n != conn->inflight)
+    fuzz_fail("%zu request(s) unanswered, %u in flight", unanswered.n,
+              conn->inflight);
+}
+
+/* The client is gone: what was pending is cancelled, late answers find no
+ * call, and everything the input made is released. */
+static void conn_finish(void) {
+  conn_close(conn, "client closed the connection");
+  resolver_read(0);
+  resolver_answer_all();
+  loop_run();
+  R.n_dropped = 0;
+  if (conn->refs != 1 || conn->inflight != 0 || conn->waiters)
+    fuzz_fail("after the input: %u reference(s), %u in flight%s", conn->refs,
+              conn->inflight, conn->waiters ? ", a waiter" : "");
+  conn_unref(conn);
+  conn = NULL;
+  call_reap();
+  conn_bury(&conns);
+  closer_drain();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int fds_before = count_fds();
 
-  conn_reset(size > 0 && (data[0] & FUZZ_CTL_HANDSHAKE));
+  conn_start(size > 0 && (data[0] & FUZZ_CTL_HANDSHAKE));
   for (unsigned n = 0; n < FUZZ_DISPATCH_MAX_RECORDS &&
-                       size >= FUZZ_RECORD_HEADER && !conn.dead;
+                       size >= FUZZ_RECORD_HEADER && !conn->dead;
        n++) {
     uint8_t ctl = data[0], kinds = data[1];
     size_t len = (size_t)data[2] | (size_t)data[3] << 8;
@@ -310,23 +732,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size -= FUZZ_RECORD_HEADER;
     if (len > size)
       len = size;
-    if (!one_packet(data, len, ctl & FUZZ_CTL_NFDS_MASK, kinds))
-      break;
+    if ((ctl & FUZZ_CTL_NFDS_MASK) == 0 && (kinds & FUZZ_KIND_RESOLVER))
+      resolver_forge(data, len);
+    else
+      one_packet(data, len, ctl, kinds);
+    end_batch(); /* the batch in which worker.c read the packet */
     data += len;
     size -= len;
-    if (ctl & FUZZ_CTL_HANGUP) {
-      conn_close(&conn, "client went away");
-      break;
-    }
-    if (!(ctl & FUZZ_CTL_DEFER))
-      run_lookups(ctl & FUZZ_CTL_CANCEL);
+    settle(ctl, ctl & FUZZ_CTL_HANGUP);
   }
-  /* The client is gone; lookups still pending find a dead connection. */
-  conn.dead = true;
-  run_lookups(false);
-  if (conn.refs != 1 || conn.inflight != 0)
-    abort(); /* a call object was not released */
+  conn_finish();
   if (count_fds() != fds_before)
-    abort(); /* an fd was leaked (or closed twice) */
+    fuzz_fail("%d fd(s) before the input, %d after", fds_before, count_fds());
   return 0;
 }

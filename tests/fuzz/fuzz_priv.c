@@ -1,21 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for psockd-priv's request check (priv_validate in
- * daemon/priv.c): any bytes as a struct priv_request, with an fd of a
- * fuzzer-chosen kind (or none). priv_perform() is never called: nothing
- * here creates a privileged socket or binds anything. Input format:
- * tests/fuzz/fuzz.h.
+ * libFuzzer target for the fixed checks on psockd-priv's channel
+ * (privproto_validate() and privproto_socket_needs_priv() in
+ * daemon/privproto.c): psockd-priv runs them on every request a worker
+ * sends, the worker before it asks. Any bytes as a struct priv_request,
+ * with the SO_DOMAIN of a real fd of a fuzzer-chosen kind, of no fd, or a
+ * family number as is. Nothing is performed: privserve.c is not linked.
+ * Input format: tests/fuzz/fuzz.h.
  *
- * Oracle, besides the sanitizers: the decision must be the one the written
- * contract (privproto.h, docs/security.md) gives, restated here on its own
- * terms: socket of a listed family and type with a protocol in range and
- * no fd and no data; bind of a socket to an address of that socket's
- * family (inet or inet6) of the exact size; one of the listed options with
- * a value of its size on a socket. Anything else is -EPROTO.
+ * Oracle, besides the sanitizers: the decision is the contract of
+ * privproto.h and docs/security.md, restated here on its own terms (it
+ * reads the shared option table, proto/sockopts.h, as data, and none of
+ * its functions):
+ *  - socket: no fd, no data, no SOCK_CLOEXEC in the type; inet or inet6
+ *    SOCK_RAW with an 8-bit protocol, or packet SOCK_RAW or SOCK_DGRAM
+ *    with a 16-bit one (SOCK_NONBLOCK may come with either);
+ *  - bind: of an inet or inet6 socket, to an address of the socket's own
+ *    family, of exactly that family's sockaddr size;
+ *  - setsockopt: on a socket, of an option the table lists and psockd
+ *    sets at all (not SOCKOPT_F_NEVER, a size bound), with a value of a
+ *    size the table allows, that may need privilege for this value, and
+ *    never one flagged SOCKOPT_F_MODULE;
+ *  - anything else, and more data than PRIV_DATA_MAX: -EPROTO.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/if.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,13 +36,13 @@
 
 #include "fuzz.h"
 #include "privproto.h"
+#include "sockopts.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int make_fd(unsigned kind, int *ret_family) {
+static int make_fd(unsigned kind) {
   int fd = -1, sv[2];
 
-  *ret_family = -1;
   switch (kind) {
   case FUZZ_FD_UNIX_STREAM:
   case FUZZ_FD_UNIX_DGRAM:
@@ -43,7 +52,6 @@ static int make_fd(unsigned kind, int *ret_family) {
                    0, sv) == 0) {
       close(sv[1]);
       fd = sv[0];
-      *ret_family = AF_UNIX;
     }
     break;
   case FUZZ_FD_UDP:
@@ -51,11 +59,9 @@ static int make_fd(unsigned kind, int *ret_family) {
     fd = socket(AF_INET,
                 (kind == FUZZ_FD_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
                 0);
-    *ret_family = AF_INET;
     break;
   case FUZZ_FD_UDP6:
     fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    *ret_family = AF_INET6;
     break;
   case FUZZ_FD_PIPE:
     if (pipe2(sv, O_CLOEXEC) == 0) {
@@ -70,80 +76,115 @@ static int make_fd(unsigned kind, int *ret_family) {
     fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     break;
   default:
-    return -1; /* FUZZ_FD_NONE */
+    break;
   }
-  if (fd < 0)
-    *ret_family = -1;
   return fd;
 }
 
-static bool one_of(int v, const int *list, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (list[i] == v)
-      return true;
+/* What the worker passes: the socket's SO_DOMAIN, -1 for no socket. */
+static int family_of(int fd) {
+  int v;
+  socklen_t len = sizeof(v);
+
+  if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0)
+    return -1;
+  return v;
+}
+
+/* ----------------------------------------------------- the contract */
+
+static bool contract_socket_needs_priv(int family, int type, int proto) {
+  int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+  if (family == AF_INET || family == AF_INET6)
+    return base == SOCK_RAW && proto >= 0 && proto <= 0xff;
+  if (family == AF_PACKET) /* SOCK_PACKET: what AF_INET's becomes */
+    return (base == SOCK_RAW || base == SOCK_DGRAM || base == SOCK_PACKET) &&
+           proto >= 0 && proto <= 0xffff;
   return false;
 }
 
-/* What privproto.h promises, written independently of priv.c. */
-static bool contract_allows(const struct priv_request *r, int fd, int family) {
-  static const int families[] = {AF_INET, AF_INET6, AF_PACKET, AF_NETLINK};
-  static const int types[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_RAW,
-                              SOCK_SEQPACKET};
-  static const struct {
-    int level, optname;
-    uint32_t min, max;
-  } options[] = {
-      {SOL_SOCKET, SO_MARK, 4, 4},
-      {SOL_SOCKET, SO_PRIORITY, 4, 4},
-      {SOL_SOCKET, SO_RCVBUFFORCE, 4, 4},
-      {SOL_SOCKET, SO_SNDBUFFORCE, 4, 4},
-      {SOL_SOCKET, SO_DEBUG, 4, 4},
-      {SOL_SOCKET, SO_BINDTODEVICE, 0, IFNAMSIZ},
-      {IPPROTO_IP, IP_TRANSPARENT, 4, 4},
-      {IPPROTO_IPV6, IPV6_TRANSPARENT, 4, 4},
-  };
+static const struct sockopt *table_entry(int level, int optname) {
+  for (size_t i = 0; i < sockopt_count(); i++) {
+    const struct sockopt *o = sockopt_at(i);
+    if (o->level == level && o->optname == optname)
+      return o;
+  }
+  return NULL;
+}
+
+/* The int a by-value rule judges: the first int, or the first byte of a
+ * shorter value; none for an empty one (then privilege may be needed). */
+static bool value_needs_priv(const struct sockopt *o, const uint8_t *val,
+                             uint32_t len) {
+  int v;
+
+  switch (o->rule) {
+  case SOCKOPT_FREE:
+    return false;
+  case SOCKOPT_BY_VALUE:
+    if (o->value == SOCKOPT_STRING || len == 0)
+      return true;
+    if (len >= sizeof(int))
+      memcpy(&v, val, sizeof(int));
+    else
+      v = val[0];
+    return v < o->free_min || v > o->free_max;
+  default: /* privileged, by state */
+    return true;
+  }
+}
+
+static bool contract_allows(const struct priv_request *r, int family) {
+  const struct sockopt *o;
   uint16_t sa_family;
 
   if (r->len > PRIV_DATA_MAX)
     return false;
   switch (r->op) {
   case PRIV_OP_SOCKET:
-    return fd < 0 && r->len == 0 && one_of(r->family, families, 4) &&
-           one_of(r->type & ~SOCK_NONBLOCK, types, 4) && r->proto >= 0 &&
-           r->proto <= (r->family == AF_PACKET ? 0xffff : 0xff);
+    return family < 0 && r->len == 0 && !(r->type & SOCK_CLOEXEC) &&
+           contract_socket_needs_priv(r->family, r->type, r->proto);
   case PRIV_OP_BIND:
-    if (family < 0 || r->len < 2)
+    if (family < 0 || r->len < sizeof(sa_family))
       return false;
-    memcpy(&sa_family, r->data, 2);
+    memcpy(&sa_family, r->data, sizeof(sa_family));
     return sa_family == family &&
            ((family == AF_INET && r->len == sizeof(struct sockaddr_in)) ||
             (family == AF_INET6 && r->len == sizeof(struct sockaddr_in6)));
   case PRIV_OP_SETSOCKOPT:
-    if (family < 0)
-      return false;
-    for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
-      if (options[i].level == r->level && options[i].optname == r->optname)
-        return r->len >= options[i].min && r->len <= options[i].max;
-    return false;
+    o = table_entry(r->level, r->optname);
+    return family >= 0 && o && !(o->flags & SOCKOPT_F_NEVER) &&
+           o->max_len > 0 && r->len >= o->min_len && r->len <= o->max_len &&
+           !(o->flags & SOCKOPT_F_MODULE) &&
+           value_needs_priv(o, r->data, r->len);
   default:
     return false;
   }
 }
 
+/* --------------------------------------------------------------- input */
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct priv_request req;
-  int fd, family, r;
   unsigned kind = FUZZ_FD_NONE;
+  int fd = -1, family = -1, r;
 
   memset(&req, 0, sizeof(req));
   memcpy(&req, data, size < sizeof(req) ? size : sizeof(req));
   if (size > sizeof(req))
-    kind = data[sizeof(req)] % (FUZZ_FD_N_KINDS + 1);
-  fd = make_fd(kind, &family);
-  r = priv_validate(&req, fd);
+    kind = data[sizeof(req)];
+  if (kind < FUZZ_FD_N_KINDS)
+    family = family_of(fd = make_fd(kind));
+  else if (kind > FUZZ_FD_NONE)
+    family = (int)kind - (FUZZ_FD_NONE + 2); /* -1 .. 245, as is */
+  r = privproto_validate(&req, family);
   if (r != 0 && r != -EPROTO)
     abort(); /* the only refusal there is */
-  if ((r == 0) != contract_allows(&req, fd, family))
+  if ((r == 0) != contract_allows(&req, family))
+    abort();
+  if (!!privproto_socket_needs_priv(req.family, req.type, req.proto) !=
+      contract_socket_needs_priv(req.family, req.type, req.proto))
     abort();
   if (fd >= 0)
     close(fd);

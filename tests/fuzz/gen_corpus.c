@@ -15,6 +15,7 @@
 #include <linux/netlink.h>
 #include <linux/tipc.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -102,6 +103,16 @@ static void dispatch_seed(const char *name, Psock__V1__Request *req,
   write_file("dispatch", name, s.buf, s.len);
 }
 
+static Psock__V1__Address *mk_abstract(const char *name) {
+  static Psock__V1__Address a;
+
+  a = (Psock__V1__Address)PSOCK__V1__ADDRESS__INIT;
+  a.addr_case = PSOCK__V1__ADDRESS__ADDR_UNIX_ABSTRACT;
+  a.unix_abstract.data = (uint8_t *)name;
+  a.unix_abstract.len = strlen(name);
+  return &a;
+}
+
 static Psock__V1__Address *mk_inet(const char *host, uint32_t port) {
   static Psock__V1__InetAddress in;
   static Psock__V1__Address a;
@@ -165,6 +176,20 @@ static void seed_create_connection(void) {
   create_connection.source_host = (char *)"127.0.0.1";
   create_connection.has_source_port = true;
   dispatch_seed("create_connection_source", &req, 0, 0);
+  create_connection.source_host = NULL;
+  create_connection.has_source_port = false;
+  create_connection.timeout_ms = 0;
+  create_connection.host = (char *)"127.0.0.1";
+  dispatch_seed("create_connection_timeout_0", &req, 0, 0);
+  {
+    /* The client leaves while the connect is in progress. */
+    struct seq s = {.len = 0};
+    add_hello(&s, PSOCK_PROTOCOL_VERSION);
+    create_connection.has_timeout_ms = false;
+    req.id = 2;
+    add_request(&s, FUZZ_CTL_HANGUP, 0, &req);
+    write_file("dispatch", "create_connection_hangup", s.buf, s.len);
+  }
 }
 
 static void seed_bind_connect(void) {
@@ -178,10 +203,13 @@ static void seed_bind_connect(void) {
     bind.address = mk_inet("127.0.0.1", 0);
     dispatch_seed("bind_wrong_family", &req, 1, FUZZ_FD_UNIX_DGRAM);
     a.addr_case = PSOCK__V1__ADDRESS__ADDR_UNIX_ABSTRACT;
-    a.unix_abstract.data = (uint8_t *)"psock-fuzz";
-    a.unix_abstract.len = 10;
+    a.unix_abstract.data = (uint8_t *)"psock-fuzz-a";
+    a.unix_abstract.len = 12;
     bind.address = &a;
     dispatch_seed("bind_abstract", &req, 1, FUZZ_FD_UNIX_DGRAM);
+    a.unix_abstract.data = (uint8_t *)"/tmp/.X11-unix/X0";
+    a.unix_abstract.len = 17;
+    dispatch_seed("bind_abstract_denied", &req, 1, FUZZ_FD_UNIX_STREAM);
     a.addr_case = PSOCK__V1__ADDRESS__ADDR_UNIX_PATH;
     a.unix_path.data = (uint8_t *)"/tmp/x\0y";
     a.unix_path.len = 8;
@@ -195,6 +223,10 @@ static void seed_bind_connect(void) {
     dispatch_seed("connect_tcp", &req, 1, FUZZ_FD_TCP);
     connect.address = mk_inet("10.1.2.3", 80);
     dispatch_seed("connect_denied", &req, 1, FUZZ_FD_TCP);
+    connect.address = mk_inet("localhost", 1);
+    dispatch_seed("connect_name", &req, 1, FUZZ_FD_UDP);
+    connect.address = mk_abstract("psock-fuzz-a");
+    dispatch_seed("connect_abstract", &req, 1, FUZZ_FD_UNIX_DGRAM);
   }
   {
     REQ(sendto, SENDTO, Psock__V1__SendtoRequest,
@@ -203,6 +235,8 @@ static void seed_bind_connect(void) {
     sendto.data.len = 4;
     sendto.address = mk_inet("127.0.0.1", 1);
     dispatch_seed("sendto", &req, 1, FUZZ_FD_UDP);
+    sendto.address = mk_abstract("psock-fuzz-b");
+    dispatch_seed("sendto_abstract", &req, 1, FUZZ_FD_UNIX_DGRAM);
   }
 }
 
@@ -233,6 +267,17 @@ static void seed_socket_calls(void) {
     setsockopt.buf_value.data = (uint8_t *)"lo";
     setsockopt.buf_value.len = 3;
     dispatch_seed("setsockopt_buf", &req, 1, FUZZ_FD_UDP);
+    setsockopt.level = IPPROTO_TCP;
+    setsockopt.optname = TCP_CONGESTION;
+    setsockopt.buf_value.data = (uint8_t *)"cubic";
+    setsockopt.buf_value.len = 5;
+    dispatch_seed("setsockopt_congestion", &req, 1, FUZZ_FD_TCP);
+    /* protobuf-c gives an empty bytes field a NULL pointer. */
+    setsockopt.level = SOL_SOCKET;
+    setsockopt.optname = SO_BINDTODEVICE;
+    setsockopt.buf_value.data = NULL;
+    setsockopt.buf_value.len = 0;
+    dispatch_seed("setsockopt_empty_value", &req, 1, FUZZ_FD_UDP);
   }
   {
     REQ(getsockopt, GETSOCKOPT, Psock__V1__GetsockoptRequest,
@@ -340,15 +385,18 @@ static void seed_hostile(void) {
   /* Request with an unknown oneof member (field 50, an empty message). */
   static const uint8_t unknown[] = {0x08, 0x02, 0x10, 0x00, 0x92, 0x03, 0x00};
 
-  add_hello(&s, 2);
+  add_hello(&s, PSOCK_PROTOCOL_VERSION + 1);
   write_file("dispatch", "hello_wrong_version", s.buf, s.len);
+  s.len = 0;
+  add_hello(&s, 1);
+  write_file("dispatch", "hello_version_1", s.buf, s.len);
 
   s.len = 0;
   add_hello(&s, PSOCK_PROTOCOL_VERSION);
   add_record(&s, 0, 0, unknown, sizeof(unknown));
   write_file("dispatch", "unknown_call", s.buf, s.len);
 
-  /* Three lookups left pending, one cancelled, then the client leaves. */
+  /* Three lookups left pending, one dropped, then the client leaves. */
   s.len = 0;
   add_hello(&s, PSOCK_PROTOCOL_VERSION);
   gai.host = (char *)"localhost";
@@ -359,10 +407,31 @@ static void seed_hostile(void) {
     add_request(&s, FUZZ_CTL_DEFER, 0, &req);
   }
   req.id = 20;
-  add_request(&s, FUZZ_CTL_CANCEL, 0, &req);
+  add_request(&s, FUZZ_CTL_DROP, 0, &req);
   req.id = 21;
   add_request(&s, FUZZ_CTL_DEFER | FUZZ_CTL_HANGUP, 0, &req);
   write_file("dispatch", "pipelined_lookups", s.buf, s.len);
+
+  /* A lookup still running when its client leaves: the answer is late. */
+  s.len = 0;
+  add_hello(&s, PSOCK_PROTOCOL_VERSION);
+  req.id = 30;
+  add_request(&s, FUZZ_CTL_DEFER | FUZZ_CTL_RUNNING, 0, &req);
+  write_file("dispatch", "late_answer", s.buf, s.len);
+
+  /* The client goes away while its lookup is answered. */
+  s.len = 0;
+  add_hello(&s, PSOCK_PROTOCOL_VERSION);
+  req.id = 31;
+  add_request(&s, FUZZ_CTL_HANGUP, 0, &req);
+  write_file("dispatch", "hangup_on_answer", s.buf, s.len);
+
+  /* A request with another process's credentials. */
+  s.len = 0;
+  add_hello(&s, PSOCK_PROTOCOL_VERSION);
+  req.id = 32;
+  add_request(&s, FUZZ_CTL_OTHER_SENDER, 0, &req);
+  write_file("dispatch", "other_sender", s.buf, s.len);
 
   /* bind carrying no fd; then three fds (one a pipe). */
   s.len = 0;
@@ -381,6 +450,94 @@ static void seed_hostile(void) {
   req.id = 4;
   add_request(&s, 1, FUZZ_FD_UDP, &req);
   write_file("dispatch", "before_hello", s.buf, s.len);
+}
+
+/* A resolver record: resp packed as the answer to the oldest query. */
+static void add_answer(struct seq *s, const Psock__V1__Response *resp) {
+  uint8_t pkt[4096];
+  size_t n = psock__v1__response__get_packed_size(resp);
+
+  if (n > sizeof(pkt))
+    abort();
+  n = psock__v1__response__pack(resp, pkt);
+  add_record(s, 0, FUZZ_KIND_RESOLVER, pkt, n);
+}
+
+/* Seeds with forged resolver answers, after a query left pending. */
+static void seed_resolver(void) {
+  struct seq s = {.len = 0};
+  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
+  Psock__V1__GetaddrinfoRequest gai = PSOCK__V1__GETADDRINFO_REQUEST__INIT;
+  Psock__V1__CreateConnectionRequest cc =
+      PSOCK__V1__CREATE_CONNECTION_REQUEST__INIT;
+  Psock__V1__Response resp = PSOCK__V1__RESPONSE__INIT;
+  Psock__V1__GetaddrinfoReply g = PSOCK__V1__GETADDRINFO_REPLY__INIT;
+  Psock__V1__AddrInfo ai[2] = {PSOCK__V1__ADDR_INFO__INIT,
+                               PSOCK__V1__ADDR_INFO__INIT};
+  Psock__V1__AddrInfo *results[2] = {&ai[0], &ai[1]};
+  Psock__V1__Error err = PSOCK__V1__ERROR__INIT;
+  Psock__V1__InetAddress in[2] = {PSOCK__V1__INET_ADDRESS__INIT,
+                                  PSOCK__V1__INET_ADDRESS__INIT};
+  Psock__V1__Address addr[2] = {PSOCK__V1__ADDRESS__INIT,
+                                PSOCK__V1__ADDRESS__INIT};
+  static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0x01};
+
+  for (int i = 0; i < 2; i++) {
+    in[i].host = (char *)(i == 0 ? "10.0.0.1" : "127.0.0.1");
+    in[i].port = i == 0 ? 80 : 1;
+    addr[i].addr_case = PSOCK__V1__ADDRESS__ADDR_INET;
+    addr[i].inet = &in[i];
+    ai[i].family = AF_INET;
+    ai[i].socktype = SOCK_STREAM;
+    ai[i].canonname = (char *)"";
+    ai[i].address = &addr[i];
+  }
+  g.n_results = 2;
+  g.results = results;
+  resp.result_case = PSOCK__V1__RESPONSE__RESULT_GETADDRINFO;
+  resp.getaddrinfo = &g;
+
+  /* create_connection: a denied candidate, then loopback port 1. */
+  add_hello(&s, PSOCK_PROTOCOL_VERSION);
+  cc.host = (char *)"psock-fuzz.invalid";
+  cc.port = 1;
+  req.id = 40;
+  req.call_case = PSOCK__V1__REQUEST__CALL_CREATE_CONNECTION;
+  req.create_connection = &cc;
+  add_request(&s, FUZZ_CTL_DEFER, 0, &req);
+  add_answer(&s, &resp);
+  write_file("dispatch", "resolver_forged_addresses", s.buf, s.len);
+
+  /* getaddrinfo answered with an error, a wrong call, and garbage. */
+  s.len = 0;
+  add_hello(&s, PSOCK_PROTOCOL_VERSION);
+  gai.host = (char *)"localhost";
+  req = (Psock__V1__Request)PSOCK__V1__REQUEST__INIT;
+  req.call_case = PSOCK__V1__REQUEST__CALL_GETADDRINFO;
+  req.getaddrinfo = &gai;
+  req.id = 41;
+  add_request(&s, FUZZ_CTL_DEFER, 0, &req);
+  err.kind = PSOCK__V1__ERROR__KIND__GAI_ERROR;
+  err.code = -2;
+  err.message = (char *)"Name or service not known";
+  resp.result_case = PSOCK__V1__RESPONSE__RESULT_ERROR;
+  resp.error = &err;
+  add_answer(&s, &resp);
+  req.id = 42;
+  add_request(&s, FUZZ_CTL_DEFER, 0, &req);
+  resp.result_case = PSOCK__V1__RESPONSE__RESULT_GETNAMEINFO;
+  resp.getnameinfo = NULL;
+  {
+    Psock__V1__GetnameinfoReply ni = PSOCK__V1__GETNAMEINFO_REPLY__INIT;
+    ni.host = (char *)"localhost";
+    ni.service = (char *)"1";
+    resp.getnameinfo = &ni;
+    add_answer(&s, &resp);
+  }
+  req.id = 43;
+  add_request(&s, FUZZ_CTL_DEFER, 0, &req);
+  add_record(&s, 0, FUZZ_KIND_RESOLVER, garbage, sizeof(garbage));
+  write_file("dispatch", "resolver_forged_errors", s.buf, s.len);
 }
 
 /* ---------------------------------------------------------------- addr */
@@ -521,6 +678,34 @@ static void seed_priv(void) {
   memcpy(r.data, "lo", 3);
   priv_seed("setsockopt_bindtodevice", &r, FUZZ_FD_TCP);
   priv_seed("setsockopt_pipe", &r, FUZZ_FD_PIPE);
+  r.level = IPPROTO_TCP;
+  r.optname = TCP_CONGESTION;
+  r.len = 4;
+  memcpy(r.data, "bbr", 4);
+  priv_seed("setsockopt_congestion_module", &r, FUZZ_FD_TCP);
+  r.level = SOL_SOCKET;
+  r.optname = SO_PRIORITY;
+  r.len = sizeof(one);
+  memcpy(r.data, &one, sizeof(one));
+  priv_seed("setsockopt_priority_free", &r, FUZZ_FD_UDP);
+  one = 7;
+  memcpy(r.data, &one, sizeof(one));
+  priv_seed("setsockopt_priority_7", &r, FUZZ_FD_UDP);
+
+  memset(&r, 0, sizeof(r));
+  r.op = PRIV_OP_SOCKET;
+  r.family = AF_INET6;
+  r.type = SOCK_RAW | SOCK_CLOEXEC;
+  r.proto = IPPROTO_ICMPV6;
+  priv_seed("socket_raw_cloexec", &r, FUZZ_FD_NONE);
+  r.type = SOCK_RAW | SOCK_NONBLOCK;
+  priv_seed("socket_raw6_nonblock", &r, FUZZ_FD_NONE);
+  /* A family number as is (AF_PACKET), with no real fd. */
+  memset(&r, 0, sizeof(r));
+  r.op = PRIV_OP_BIND;
+  r.len = sizeof(sin6);
+  memcpy(r.data, &sin6, sizeof(sin6));
+  priv_seed("bind_family_number", &r, FUZZ_FD_NONE + 2 + AF_INET6);
 }
 
 int main(int argc, char **argv) {
@@ -536,6 +721,7 @@ int main(int argc, char **argv) {
   seed_socket_calls();
   seed_names();
   seed_hostile();
+  seed_resolver();
   seed_addr();
   seed_priv();
   printf("%u seed files written under %s\n", written, out_dir);
