@@ -120,7 +120,8 @@ int policy_load_file(const char *path, FILE *errs, unsigned *ret_nerrors,
  * (F_SEAL_WRITE | F_SEAL_SHRINK) is read through mmap, an unsealed one is
  * copied first with pread (its offset is neither used nor changed). A pipe
  * or character device is read from where it is to its end. fd stays open.
- * Returns as policy_load_file() (-EISDIR for a directory).
+ * fd < 0: the built-in default policy. Returns as policy_load_file()
+ * (-EISDIR for a directory).
  */
 int policy_load_fd(int fd, const char *name, FILE *errs, unsigned *ret_nerrors,
                    struct policy **ret);
@@ -131,11 +132,6 @@ int policy_load_string(const char *name, const char *text, size_t len,
 
 /* The built-in default policy (see psockd.policy(5)). */
 int policy_load_default(struct policy **ret);
-
-/* Parse the policy text held in fd (a sealed memfd: read with mmap), or
- * the built-in default policy if fd < 0. Errors as policy_load_string(). */
-int policy_load_fd(int fd, const char *name, FILE *errs, unsigned *ret_nerrors,
-                   struct policy **ret);
 
 /* Decide. Never fails: anything unexpected is a denial. */
 void policy_check(const struct policy *p, const struct policy_subject *who,

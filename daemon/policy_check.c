@@ -532,8 +532,13 @@ static void dump_addr(const struct pol_set *s, FILE *out) {
   }
 }
 
-/* With resolved, user= and group= are written as the uid= and gid= they
- * resolved to, so that the text parses without the name service. */
+/*
+ * With resolved, user= and group= names are written as the ids they
+ * resolved to, so that the text parses without the name service. They
+ * keep their own keys: a rule may carry both uid= and user= (each must
+ * match), and gid= and group= may each be matched by a different group
+ * of the client's, so folding one into the other would change the rule.
+ */
 static void dump_who(const struct policy_rule *r, bool resolved, FILE *out) {
   if (r->anyone) {
     fputs(" anyone", out);
@@ -545,13 +550,13 @@ static void dump_who(const struct policy_rule *r, bool resolved, FILE *out) {
 
     if (!ws->present)
       continue;
-    fprintf(out, " %s=",
-            numeric ? pol_who_names[w == PW_USER ? PW_UID : PW_GID]
-                    : pol_who_names[w]);
+    fprintf(out, " %s=", pol_who_names[w]);
     for (size_t i = 0; i < ws->n; i++) {
       if (i)
         fputc(',', out);
-      if (ws->names && !numeric)
+      if (numeric)
+        fprintf(out, "%u", ws->ids[i]);
+      else if (ws->names)
         fputs(ws->names[i], out);
       else
         fprintf(out, "%u", ws->ids[i]);

@@ -155,6 +155,14 @@ static int parse_who_elem(struct rule_ctx *c, int w, const struct tok *t,
         return -1;
       }
     }
+  } else if (strspn(name, "0123456789") == len) {
+    /* Digits: an id, as chown(1) and systemd read them (no account name is
+     * all digits), and the form policy_dump_resolved() writes names in. */
+    if (pol_parse_u32(s, len, UINT32_MAX - 1, &ws->ids[idx]) < 0) {
+      terr(c, t, off, "bad %s '%.*s' (expected a number below 4294967295)",
+           pol_who_names[w], pol_quote_len(len), s);
+      return -1;
+    }
   } else if ((r = resolve_name(w, name, &ws->ids[idx])) < 0) {
     if (r == -ENOMEM)
       c->ps->oom = true;

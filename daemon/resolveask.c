@@ -162,7 +162,8 @@ void resolveask_shutdown(void) {
 enum rpc_outcome resolveask(struct rpc_call *call,
                             const Psock__V1__Request *req,
                             resolve_done_fn done) {
-  uint8_t body[PSOCK_MAX_PACKET];
+  /* The header and the request in one packet of at most PSOCK_MAX_PACKET. */
+  uint8_t body[PSOCK_MAX_PACKET - sizeof(struct resolve_hdr)];
   unsigned i;
   ssize_t len;
   int r;

@@ -66,7 +66,10 @@ static void answer(uint64_t tag, struct rpc_call *call) {
   ssize_t len;
 
   memcpy(out_buf, &h, sizeof(h));
-  len = call_pack_reply(call, out_buf + sizeof(h), PSOCK_MAX_PACKET);
+  /* The header and the reply in one packet of at most PSOCK_MAX_PACKET:
+   * a reply too large becomes an error that fits. */
+  len =
+      call_pack_reply(call, out_buf + sizeof(h), PSOCK_MAX_PACKET - sizeof(h));
   /* Blocking: the worker reads its channel on every turn of its loop. */
   if (len > 0 &&
       wire_send_packet(R.ch, out_buf, sizeof(h) + (size_t)len, NULL, 0, 0) < 0)

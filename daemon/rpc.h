@@ -57,6 +57,15 @@ enum rpc_outcome rpc_resolve_host(struct rpc_call *call, const char *host,
                                   void (*done)(struct rpc_call *call,
                                                const Psock__V1__Response *r));
 
+/*
+ * Turn an address the resolver gave into a sockaddr: only an inet or inet6
+ * one (a host name never names a unix path: the resolver runs NSS modules
+ * and is the client's own process, so what it says is not trusted to
+ * reach bind or connect as anything else). 0 or -errno.
+ */
+int rpc_resolved_sockaddr(const Psock__V1__Address *a,
+                          struct rpc_sockaddr *ret);
+
 /* Handlers (rpc_socket.c, rpc_connection.c, rpc_lookup.c). */
 enum rpc_outcome rpc_socket(struct rpc_call *call);
 enum rpc_outcome rpc_socketpair(struct rpc_call *call);

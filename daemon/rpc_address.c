@@ -50,6 +50,14 @@ struct with_address {
   struct rpc_sockaddr sa;
 };
 
+int rpc_resolved_sockaddr(const Psock__V1__Address *a,
+                          struct rpc_sockaddr *ret) {
+  if (!a || (a->addr_case != PSOCK__V1__ADDRESS__ADDR_INET &&
+             a->addr_case != PSOCK__V1__ADDRESS__ADDR_INET6))
+    return -EAFNOSUPPORT;
+  return addr_to_sockaddr(a, &ret->sa, &ret->len);
+}
+
 /* The seed: a host name means the first address the resolver gives. */
 static void address_resolved(struct rpc_call *call,
                              const Psock__V1__Response *r) {
@@ -67,7 +75,7 @@ static void address_resolved(struct rpc_call *call,
   }
   g = r->getaddrinfo;
   if (g->n_results == 0 ||
-      addr_to_sockaddr(g->results[0]->address, &st->sa.sa, &st->sa.len) < 0) {
+      rpc_resolved_sockaddr(g->results[0]->address, &st->sa) < 0) {
     rpc_finish(call, rpc_fail(call, PSOCK__V1__ERROR__KIND__GAI_ERROR,
                               EAI_NONAME, "%s", gai_strerror(EAI_NONAME)));
     return;

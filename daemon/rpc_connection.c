@@ -292,7 +292,7 @@ static void cc_resolved(struct rpc_call *call, const Psock__V1__Response *r) {
        i++) {
     const Psock__V1__AddrInfo *ai = r->getaddrinfo->results[i];
     struct cc_addr *a = &cc->addrs[cc->n];
-    if (addr_to_sockaddr(ai->address, &a->sa.sa, &a->sa.len) == 0) {
+    if (rpc_resolved_sockaddr(ai->address, &a->sa) == 0) {
       a->proto = ai->proto;
       cc->n++;
     }

@@ -10,6 +10,7 @@
 
 #include "resolveask.h"
 #include "rpc.h"
+#include "wire.h"
 
 /* ------------------------------------------------ name-service calls */
 
@@ -28,5 +29,8 @@ static void lookup_done(struct rpc_call *call, const Psock__V1__Response *r) {
 }
 
 enum rpc_outcome rpc_lookup(struct rpc_call *call) {
+  /* Passed on: only what the resolver reads (protobuf-c would pack some
+   * unknown fields into bytes it refuses to decode). */
+  wire_drop_unknown(&call->req->base);
   return resolveask(call, call->req, lookup_done);
 }

@@ -302,6 +302,38 @@ ssize_t wire_pack(const ProtobufCMessage *msg, void *buf, size_t cap) {
   return (ssize_t)protobuf_c_message_pack(msg, buf);
 }
 
+static ProtobufCMessage *field_message(char *base,
+                                       const ProtobufCFieldDescriptor *f) {
+  return *(ProtobufCMessage **)(void *)(base + f->offset);
+}
+
+void wire_drop_unknown(ProtobufCMessage *msg) {
+  char *base = (char *)msg;
+
+  if (!msg)
+    return;
+  msg->n_unknown_fields = 0;
+  for (unsigned i = 0; i < msg->descriptor->n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &msg->descriptor->fields[i];
+
+    if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+      continue;
+    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+      /* Only the member the case names holds a message. */
+      if (*(uint32_t *)(void *)(base + f->quantifier_offset) == f->id)
+        wire_drop_unknown(field_message(base, f));
+    } else if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+      size_t n = *(size_t *)(void *)(base + f->quantifier_offset);
+      ProtobufCMessage **v = *(ProtobufCMessage ***)(void *)(base + f->offset);
+
+      for (size_t j = 0; j < n; j++)
+        wire_drop_unknown(v[j]);
+    } else {
+      wire_drop_unknown(field_message(base, f));
+    }
+  }
+}
+
 int wire_connect_path(const char *path) {
   struct sockaddr_un sun = {.sun_family = AF_UNIX};
   socklen_t len;

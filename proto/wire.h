@@ -106,6 +106,15 @@ void wire_close_fds(int *fds, size_t n);
 ssize_t wire_pack(const ProtobufCMessage *msg, void *buf, size_t cap);
 
 /*
+ * Forget the unknown fields of msg and of every message inside it, so that
+ * a message passed on carries only what its reader knows: protobuf-c
+ * decodes some bytes as unknown fields that it will not pack back (field
+ * number 0). For a message decoded into an arena: the fields' memory goes
+ * with the arena. NULL is ignored.
+ */
+void wire_drop_unknown(ProtobufCMessage *msg);
+
+/*
  * Connect a new SOCK_SEQPACKET | SOCK_CLOEXEC socket to the psockd control
  * socket at path. Returns the fd or -errno (-ENAMETOOLONG for a path that
  * does not fit sun_path). Uses raw system calls only.

@@ -76,6 +76,7 @@
 #include <unistd.h>
 
 #include "authz.h"
+#include "bounds.h"
 #include "call.h"
 #include "closer.h"
 #include "dispatch.h"
@@ -83,7 +84,6 @@
 #include "fuzz.h"
 #include "names.h"
 #include "policy.h"
-#include "bounds.h"
 #include "resolveask.h"
 #include "resolveproto.h"
 #include "wire.h"
@@ -154,31 +154,18 @@ static void dropped_remove(uint64_t tag) {
     }
 }
 
-static bool strict(void) {
-  static int on = -1;
-
-  if (on < 0)
-    on = getenv("PSOCK_FUZZ_STRICT") != NULL;
-  return on;
-}
-
 /*
  * A query from the worker: a name-service Request, nothing else.
- *
- * Known, not fixed in daemon/: the worker forwards the client's Request
- * re-packed with its unknown fields, and protobuf-c accepts on input what
- * it cannot read back: a field number 0 written as a two-byte varint
- * ("80 00") decodes as an unknown field, which packs as "00", which
- * protobuf-c refuses. The resolver then answers "not a name-service call"
- * (EPROTO) to a request the dispatcher took. Such a query is answered as
- * resolver.c answers it, unless PSOCK_FUZZ_STRICT is set.
+ * (The worker drops unknown fields before it passes a request on:
+ * protobuf-c decodes a field number 0 written as "80 00" as an unknown
+ * field it then packs as "00" and refuses to read back.)
  */
 static void on_query(uint64_t tag, const uint8_t *body, size_t len,
                      uint8_t ctl) {
   Psock__V1__Request *req = psock__v1__request__unpack(NULL, len, body);
   struct query *q;
 
-  if (req ? !names_handler((int)req->call_case) : strict())
+  if (!req || !names_handler((int)req->call_case))
     fuzz_fail("the worker asked its resolver for %s %d",
               req ? "call" : "an undecodable query of",
               req ? (int)req->call_case : (int)len);

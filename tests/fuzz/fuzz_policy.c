@@ -190,32 +190,6 @@ static struct policy *dump_and_parse(const struct policy *p,
   return q;
 }
 
-/*
- * Known bug, not fixed in daemon/ yet: policy_dump_resolved() writes user=
- * as uid= and group= as gid=, so a rule holding both uid= and user= (or
- * gid= and group=), which the parser accepts, comes out with the key twice
- * ("duplicate key uid="), and psockd-priv and every worker refuse the
- * policy the master accepted. Until it is fixed such policies skip the
- * resolved-dump oracle (the rest still runs), unless PSOCK_FUZZ_STRICT is
- * set in the environment; see docs/fuzzing.md.
- */
-static bool resolved_dump_known_bad(const struct policy *p) {
-  static int strict = -1;
-
-  if (strict < 0)
-    strict = getenv("PSOCK_FUZZ_STRICT") != NULL;
-  if (strict)
-    return false;
-  for (size_t i = 0; i < p->n_rules; i++) {
-    const struct pol_who_set *w = p->rules[i].who;
-
-    if ((w[PW_UID].present && w[PW_USER].present) ||
-        (w[PW_GID].present && w[PW_GROUP].present))
-      return true;
-  }
-  return false;
-}
-
 static void lint(const struct policy *p) {
   char *text = NULL;
   size_t len = 0;
@@ -245,11 +219,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fail("the dump parses to another policy", 0, 0, NULL, NULL);
   same_decisions(p, q, "the dump decides otherwise");
   policy_free(q);
-  if (!resolved_dump_known_bad(p)) {
-    q = dump_and_parse(p, policy_dump_resolved);
-    same_decisions(p, q, "the resolved dump decides otherwise");
-    policy_free(q);
-  }
+  q = dump_and_parse(p, policy_dump_resolved);
+  same_decisions(p, q, "the resolved dump decides otherwise");
+  policy_free(q);
   lint(p);
   policy_free(p);
   return 0;

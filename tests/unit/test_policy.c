@@ -251,6 +251,54 @@ static void test_who_all_keys_must_match(void **state) {
   policy_free(p);
 }
 
+/*
+ * What the master hands its roles: the resolved dump, names as ids.
+ * A rule with both uid= and user= (and gid= and group=, which different
+ * groups of one client may each match) parses back and decides exactly
+ * as the original, on the same line.
+ */
+static void test_resolved_dump_keeps_user_and_group(void **state) {
+  struct group *gr = getgrnam("root");
+  gid_t supp[] = {100};
+  struct policy_subject s;
+  struct policy *p, *r;
+  struct qb b;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+
+  assert_non_null(gr);
+  assert_non_null(f);
+  p = load("allow uid=0 user=root lookup\n"
+           "\n"
+           "allow gid=100 group=root reverse\n");
+  policy_dump_resolved(p, f);
+  fclose(f);
+  assert_string_equal(text, "allow uid=0 user=0 lookup\n"
+                            "\n"
+                            "allow gid=100 group=0 reverse\n");
+  r = load(text);
+  for (int i = 0; i < 2; i++) {
+    const struct policy *x = i ? r : p;
+    ALLOW(x, subj(&s, 0, 0), qfam(&b, POLICY_LOOKUP, 0), "t.conf:1");
+    NOMATCH(x, subj(&s, 1, 0), qfam(&b, POLICY_LOOKUP, 0));
+    /* gid 100 by a supplementary group, root by the primary one */
+    subj(&s, 1000, gr->gr_gid);
+    s.groups = supp;
+    s.n_groups = 1;
+    ALLOW(x, &s, qfam(&b, POLICY_REVERSE, 0), "t.conf:3");
+    s.n_groups = 0;
+    NOMATCH(x, &s, qfam(&b, POLICY_REVERSE, 0));
+  }
+  /* Digits are an id, never a name to look up; too large is an error. */
+  errors("allow user=4294967295 lookup\n", 1,
+         "t.conf:1:12: bad user '4294967295' (expected a number below "
+         "4294967295)\n");
+  policy_free(r);
+  policy_free(p);
+  free(text);
+}
+
 /* --- what --------------------------------------------------------------- */
 
 /* A rule for one call admits that call and no other. */
@@ -1433,6 +1481,7 @@ int main(void) {
       cmocka_unit_test(test_who_gid_group),
       cmocka_unit_test(test_who_unit),
       cmocka_unit_test(test_who_all_keys_must_match),
+      cmocka_unit_test(test_resolved_dump_keeps_user_and_group),
       cmocka_unit_test(test_each_call),
       cmocka_unit_test(test_family_type_proto),
       cmocka_unit_test(test_addr_cidr),

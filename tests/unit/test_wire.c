@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -580,6 +581,71 @@ static void test_recv_bad_args(void **state) {
                    -EBADF);
 }
 
+/* A bump allocator whose free does nothing, as the worker's call arena. */
+static uint8_t arena[16384];
+static size_t arena_used;
+
+static void *arena_alloc(void *data, size_t size) {
+  void *p = arena + arena_used;
+
+  (void)data;
+  size = (size + 15) & ~(size_t)15;
+  if (size > sizeof(arena) - arena_used)
+    return NULL;
+  arena_used += size;
+  return p;
+}
+
+static void arena_free(void *data, void *p) {
+  (void)data;
+  (void)p;
+}
+
+/*
+ * protobuf-c decodes a field number 0 written as the two-byte varint
+ * "80 00" as an unknown field, packs it as "00", and refuses its own
+ * output: a message passed on must lose its unknown fields, at every
+ * depth, and keep everything else.
+ */
+static void test_drop_unknown(void **state) {
+  ProtobufCAllocator alloc = {arena_alloc, arena_free, NULL};
+  static const uint8_t in[] = {
+      0x08, 0x07,       /* id = 7 */
+      0x10, 0x00,       /* fd_count = 0 */
+      0xf2, 0x01, 0x06, /* getaddrinfo (30), 6 bytes: */
+      0x0a, 0x01, 'a',  /*   host = "a" */
+      0x80, 0x00, 0x00, /*   unknown: field 0 */
+      0xf8, 0x07, 0x01, /* unknown: field 127 */
+  };
+  Psock__V1__Request *req, *back;
+  uint8_t out[64];
+  ssize_t n;
+
+  (void)state;
+  arena_used = 0;
+  req = psock__v1__request__unpack(&alloc, sizeof(in), in);
+  assert_non_null(req);
+  assert_int_equal(req->base.n_unknown_fields, 1);
+  assert_int_equal(req->getaddrinfo->base.n_unknown_fields, 1);
+  assert_string_equal(req->getaddrinfo->host, "a");
+  /* As it is, it packs into bytes that do not decode. */
+  n = wire_pack(&req->base, out, sizeof(out));
+  assert_true(n > 0);
+  assert_null(psock__v1__request__unpack(&alloc, (size_t)n, out));
+
+  wire_drop_unknown(&req->base);
+  assert_int_equal(req->base.n_unknown_fields, 0);
+  assert_int_equal(req->getaddrinfo->base.n_unknown_fields, 0);
+  n = wire_pack(&req->base, out, sizeof(out));
+  assert_true(n > 0);
+  back = psock__v1__request__unpack(&alloc, (size_t)n, out);
+  assert_non_null(back);
+  assert_int_equal(back->id, 7);
+  assert_int_equal(back->call_case, PSOCK__V1__REQUEST__CALL_GETADDRINFO);
+  assert_string_equal(back->getaddrinfo->host, "a");
+  wire_drop_unknown(NULL);
+}
+
 static void test_pack(void **state) {
   Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
   Psock__V1__Hello hello = PSOCK__V1__HELLO__INIT;
@@ -771,6 +837,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_recv_bad_args, setup_pair,
                                       teardown_pair),
       cmocka_unit_test(test_pack),
+      cmocka_unit_test(test_drop_unknown),
       cmocka_unit_test(test_connect_missing_path),
       cmocka_unit_test(test_connect_path_too_long),
       cmocka_unit_test(test_connect_listening),
