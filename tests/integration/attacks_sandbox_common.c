@@ -45,9 +45,7 @@ struct psockd_proc *sandbox_start_with_policy(int flags, const char *rules,
 
 void sandbox_stop_own(struct psockd_proc *p) {
   fx.watched = fx.psockd;
-  harness_stop_psockd(p);
-  assert_int_equal(setenv("PSOCK_SOCKET", harness_psockd_socket(fx.psockd), 1),
-                   0);
+  harness_stop_own_psockd(p, fx.psockd);
 }
 
 /* --------------------------------------------------- raw requests by hand */

@@ -172,9 +172,7 @@ static void test_nss_modules_cannot_kill_a_worker(void **state) {
   assert_int_equal(res2, res);
   assert_int_equal(harness_psockd_log_count(p, "forbidden system call"), 0);
   assert_int_equal(harness_psockd_log_count(p, "resolver gone"), 0);
-  harness_stop_psockd(p);
-  assert_int_equal(setenv("PSOCK_SOCKET", harness_psockd_socket(fx.psockd), 1),
-                   0);
+  harness_stop_own_psockd(p, fx.psockd);
 }
 
 int main(void) {

@@ -331,9 +331,7 @@ static void test_empty_netns_icmp_dgram_from_psockd_pings(void **state) {
       harness_start_psockd_flags(HARNESS_PSOCKD_OWN_NETNS, NULL);
 
   assert_as_nobody(HARNESS_EMPTY_NETNS, client_icmp_dgram_echo);
-  harness_stop_psockd(own);
-  assert_int_equal(setenv("PSOCK_SOCKET", harness_psockd_socket(fx.psockd), 1),
-                   0);
+  harness_stop_own_psockd(own, fx.psockd);
   if (!harness_ping_group_allows(HARNESS_NOBODY_GID))
     assert_as_nobody(HARNESS_EMPTY_NETNS, client_icmp_dgram_range_says_why);
 }

@@ -289,9 +289,7 @@ static void test_limits_give_typed_errors_or_close(void **state) {
   hostile_assert_not_logged_line(p, uid_other, "connections: refused");
   assert_back_to(p, start, "--max-conns");
 
-  harness_stop_psockd(p);
-  assert_int_equal(setenv("PSOCK_SOCKET", harness_psockd_socket(fx.psockd), 1),
-                   0);
+  harness_stop_own_psockd(p, fx.psockd);
 }
 
 int main(void) {

@@ -237,6 +237,13 @@ int harness_copy_file(const char *src, const char *dst, mode_t mode);
 double harness_now_ms(void);
 
 /*
+ * Stop a test's own psockd p (harness_stop_psockd()) and let PSOCK_SOCKET
+ * name back_to's socket again, for the clients that follow. Fails the test.
+ */
+void harness_stop_own_psockd(struct psockd_proc *p,
+                             const struct psockd_proc *back_to);
+
+/*
  * size bytes of zeroed memory shared with every child forked from now on:
  * where a client and the test process tell each other how far they are.
  * Fails the test. Release it with munmap().

@@ -37,6 +37,13 @@ double harness_now_ms(void) {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+void harness_stop_own_psockd(struct psockd_proc *p,
+                             const struct psockd_proc *back_to) {
+  harness_stop_psockd(p);
+  assert_int_equal(setenv("PSOCK_SOCKET", harness_psockd_socket(back_to), 1),
+                   0);
+}
+
 void *harness_shared_memory(size_t size) {
   void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                  -1, 0);
