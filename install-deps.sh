@@ -43,7 +43,7 @@ done
 # libnss-resolve depends on systemd-resolved, which on installation takes
 # over /etc/resolv.conf: name resolution breaks on a host whose init is not
 # systemd. The test needs only the module: it is unpacked into a cache
-# that test_attacks_users overlays on the library directory in a mount
+# that test_attacks_users_nss overlays on the library directory in a mount
 # namespace of its own.
 nss_cache=/var/cache/psock-test/nss-resolve
 multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)

@@ -27,20 +27,10 @@
 
 #include <cmocka.h>
 
-/* passwd and group too: psockd looks its service user up. */
-#define NSSWITCH_FMT                                                           \
-  "passwd: files\n"                                                            \
-  "group: files\n"                                                             \
-  "shadow: files\n"                                                            \
-  "hosts: %s\n"                                                                \
-  "networks: files\n"                                                          \
-  "protocols: files\n"                                                         \
-  "services: files\n"
-
 void api_private_name_service(const char *nameserver) {
   char nsswitch[256], resolv[256];
 
-  snprintf(nsswitch, sizeof(nsswitch), NSSWITCH_FMT,
+  snprintf(nsswitch, sizeof(nsswitch), HARNESS_NSSWITCH_FMT,
            nameserver ? "files dns" : "files");
   /* Without a nameserver line glibc would ask 127.0.0.1 anyway. */
   snprintf(resolv, sizeof(resolv),
@@ -56,11 +46,11 @@ void api_watch_psockd(struct psockd_proc *p) {
 }
 
 void api_assert_child(int r, const char *fn, const char *who, int flags) {
-  if (r != 0 && watched)
-    harness_print_psockd_log(watched);
-  if (r != 0)
-    fail_msg("%s as %s%s failed (%d; see stderr)", fn, who,
-             (flags & HARNESS_EMPTY_NETNS) ? " in an empty netns" : "", r);
+  char what[160];
+
+  snprintf(what, sizeof(what), "%s as %s%s", fn, who,
+           (flags & HARNESS_EMPTY_NETNS) ? " in an empty netns" : "");
+  harness_assert_child(watched, r, what);
 }
 
 bool api_is_error(int kind, int code) {
@@ -312,23 +302,11 @@ struct psockd_proc *api_start_psockd_with(const char *extra_rules) {
   static char path[sizeof(dir) + 16];
   static char arg[sizeof(path) + 16];
   const char *args[] = {arg, NULL};
-  char cmd[512];
-  FILE *out, *in;
-  int c;
 
   assert_non_null(mkdtemp(dir));
+  assert_int_equal(chmod(dir, 0755), 0);
   snprintf(path, sizeof(path), "%s/policy.conf", dir);
   snprintf(arg, sizeof(arg), "--policy=%s", path);
-  out = fopen(path, "we");
-  assert_non_null(out);
-  fputs(extra_rules, out);
-  snprintf(cmd, sizeof(cmd), "'%s' --dump-policy", getenv("PSOCKD"));
-  in = popen(cmd, "re");
-  assert_non_null(in);
-  while ((c = fgetc(in)) != EOF)
-    fputc(c, out);
-  assert_int_equal(pclose(in), 0);
-  assert_int_equal(fclose(out), 0);
-  assert_int_equal(chmod(dir, 0755), 0);
+  harness_write_policy(path, extra_rules, true);
   return harness_start_psockd(args);
 }

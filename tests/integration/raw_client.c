@@ -13,17 +13,59 @@
 
 #include "wire.h"
 
-#define RAW_TIMEOUT_MS 3000
+/* Replies raw_closed() skips before it gives up on the close. */
+#define RAW_CLOSE_SKIP 8
 
-int raw_send(int fd, Psock__V1__Request *req, const int *fds, size_t nfds) {
+/* Pack req with this fd_count and send it with fds[0..nfds). */
+static int send_packed(int fd, Psock__V1__Request *req, uint32_t fd_count,
+                       const int *fds, size_t nfds, int flags) {
   static uint8_t buf[PSOCK_MAX_PACKET];
   ssize_t n;
 
-  req->fd_count = (uint32_t)nfds;
+  req->fd_count = fd_count;
   n = wire_pack(&req->base, buf, sizeof(buf));
   if (n < 0)
     return (int)n;
-  return wire_send_packet(fd, buf, (size_t)n, fds, nfds, 0);
+  return wire_send_packet(fd, buf, (size_t)n, fds, nfds, flags);
+}
+
+int raw_send(int fd, Psock__V1__Request *req, const int *fds, size_t nfds) {
+  return send_packed(fd, req, (uint32_t)nfds, fds, nfds, 0);
+}
+
+int raw_send_count(int fd, Psock__V1__Request *req, uint32_t fd_count,
+                   const int *fds, size_t nfds) {
+  return send_packed(fd, req, fd_count, fds, nfds, 0);
+}
+
+int raw_send_nowait(int fd, Psock__V1__Request *req) {
+  return send_packed(fd, req, 0, NULL, 0, MSG_DONTWAIT);
+}
+
+int raw_sendmsg(int fd, const void *buf, size_t len, const int *fds,
+                size_t nfds) {
+  union {
+    char buf[CMSG_SPACE(8 * sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+  if (nfds > 8)
+    return -EINVAL;
+  if (nfds) {
+    struct cmsghdr *c;
+
+    memset(&u, 0, sizeof(u));
+    msg.msg_control = u.buf;
+    msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+    c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+  }
+  return sendmsg(fd, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
 Psock__V1__Response *raw_recv(int fd, int timeout_ms, int *fds, size_t max_fds,
@@ -76,7 +118,7 @@ Psock__V1__Response *raw_call(int fd, Psock__V1__Request *req, const int *fds,
     errno = -e;
     return NULL;
   }
-  r = raw_recv(fd, RAW_TIMEOUT_MS, ret_fds, max_fds, ret_nfds);
+  r = raw_recv(fd, RAW_REPLY_TIMEOUT_MS, ret_fds, max_fds, ret_nfds);
   if (r && r->id != req->id) {
     fprintf(stderr, "raw_call: reply id %llu, expected %llu\n",
             (unsigned long long)r->id, (unsigned long long)req->id);
@@ -87,24 +129,38 @@ Psock__V1__Response *raw_call(int fd, Psock__V1__Request *req, const int *fds,
   return r;
 }
 
-int raw_connect(void) {
+int raw_open(void) {
   const char *path = getenv("PSOCK_SOCKET");
-  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
-  Psock__V1__Hello h = PSOCK__V1__HELLO__INIT;
-  Psock__V1__Response *r;
   int fd = path ? wire_connect_path(path) : -EINVAL;
-  bool ok;
 
   if (fd < 0) {
     errno = -fd;
     return -1;
   }
-  h.protocol_version = PSOCK_PROTOCOL_VERSION;
+  return fd;
+}
+
+Psock__V1__Response *raw_hello(int fd, uint32_t version) {
+  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
+  Psock__V1__Hello h = PSOCK__V1__HELLO__INIT;
+
+  h.protocol_version = version;
   req.id = 1;
   req.call_case = PSOCK__V1__REQUEST__CALL_HELLO;
   req.hello = &h;
-  r = raw_call(fd, &req, NULL, 0, NULL, 0, NULL);
-  ok = r && r->result_case == PSOCK__V1__RESPONSE__RESULT_HELLO;
+  return raw_call(fd, &req, NULL, 0, NULL, 0, NULL);
+}
+
+int raw_connect(void) {
+  Psock__V1__Response *r;
+  int fd = raw_open();
+  bool ok;
+
+  if (fd < 0)
+    return -1;
+  r = raw_hello(fd, PSOCK_PROTOCOL_VERSION);
+  ok = r && r->result_case == PSOCK__V1__RESPONSE__RESULT_HELLO &&
+       r->hello->protocol_version == PSOCK_PROTOCOL_VERSION;
   if (r)
     psock__v1__response__free_unpacked(r, NULL);
   if (!ok) {
@@ -113,6 +169,35 @@ int raw_connect(void) {
     return -1;
   }
   return fd;
+}
+
+bool raw_closed(int fd) {
+  for (int i = 0; i < RAW_CLOSE_SKIP; i++) {
+    Psock__V1__Response *r = raw_recv(fd, RAW_REPLY_TIMEOUT_MS, NULL, 0, NULL);
+
+    if (!r)
+      return errno == 0;
+    psock__v1__response__free_unpacked(r, NULL);
+  }
+  return false;
+}
+
+bool raw_served(int fd, uint64_t id) {
+  struct raw_socket_req q;
+  Psock__V1__Response *r;
+  size_t nfds = 0;
+  int got = -1;
+  bool ok;
+
+  raw_socket_request(&q, id, AF_INET, SOCK_STREAM, 0);
+  r = raw_call(fd, &q.req, NULL, 0, &got, 1, &nfds);
+  ok = r && r->result_case == PSOCK__V1__RESPONSE__RESULT_SOCKET &&
+       r->fd_count == 1;
+  if (nfds)
+    close(got);
+  if (r)
+    psock__v1__response__free_unpacked(r, NULL);
+  return ok;
 }
 
 bool raw_is_error(const Psock__V1__Response *r, int kind, int code) {
@@ -245,6 +330,15 @@ void raw_socket_request(struct raw_socket_req *r, uint64_t id, int family,
   r->req.id = id;
   r->req.call_case = PSOCK__V1__REQUEST__CALL_SOCKET;
   r->req.socket = &r->s;
+}
+
+void raw_gai_request(struct raw_gai_req *r, uint64_t id, const char *host) {
+  r->req = (Psock__V1__Request)PSOCK__V1__REQUEST__INIT;
+  r->g = (Psock__V1__GetaddrinfoRequest)PSOCK__V1__GETADDRINFO_REQUEST__INIT;
+  r->g.host = (char *)host;
+  r->req.id = id;
+  r->req.call_case = PSOCK__V1__REQUEST__CALL_GETADDRINFO;
+  r->req.getaddrinfo = &r->g;
 }
 
 int raw_socket(int fd, int family, int type, int proto, int *ret_kind,

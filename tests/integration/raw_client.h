@@ -3,7 +3,8 @@
  * raw_client: speak psockd's wire protocol by hand, for tests that must
  * send what libpsock-client never would (a request on a connection after a
  * uid change, flags the library filters, an AF_UNIX request of a non-root
- * client, a pipeline of requests never read). Built on proto/wire.h and the
+ * client, a pipeline of requests never read, malformed framing, wrong fd
+ * counts, a wrong protocol version). Built on proto/wire.h and the
  * generated psock.pb-c.h; every function is safe to call in a forked child
  * (no cmocka asserts): failures are returned and explained on stderr.
  */
@@ -17,11 +18,36 @@
 
 #include "psock.pb-c.h"
 
-/* Connect to $PSOCK_SOCKET and shake hands. The fd, or -1 (errno set). */
+/* How long raw_call() waits for its reply: far longer than psockd takes
+ * for a request that needs no lookup. */
+#define RAW_REPLY_TIMEOUT_MS 3000
+
+/* Connect to $PSOCK_SOCKET, no handshake. The fd, or -1 (errno set). */
+int raw_open(void);
+
+/* Say hello with this protocol version (request id 1): the reply, as
+ * raw_call() gives it. */
+Psock__V1__Response *raw_hello(int fd, uint32_t version);
+
+/* raw_open() and shake hands (psockd must answer with our protocol
+ * version). The fd, or -1 (errno set). */
 int raw_connect(void);
 
 /* Send req (fd_count set from nfds) with fds[0..nfds). 0 or -errno. */
 int raw_send(int fd, Psock__V1__Request *req, const int *fds, size_t nfds);
+
+/* As raw_send(), but with any fd_count: what the library never sends. */
+int raw_send_count(int fd, Psock__V1__Request *req, uint32_t fd_count,
+                   const int *fds, size_t nfds);
+
+/* Send req (no fds) without waiting: 0, -EAGAIN once psockd has stopped
+ * reading this connection, or another -errno. */
+int raw_send_nowait(int fd, Psock__V1__Request *req);
+
+/* Any bytes with any fds (at most 8): what wire_send_packet() will not
+ * send. 0 or -errno. */
+int raw_sendmsg(int fd, const void *buf, size_t len, const int *fds,
+                size_t nfds);
 
 /*
  * The next reply within timeout_ms, or NULL with errno: 0 if psockd closed
@@ -36,6 +62,14 @@ Psock__V1__Response *raw_recv(int fd, int timeout_ms, int *fds, size_t max_fds,
 Psock__V1__Response *raw_call(int fd, Psock__V1__Request *req, const int *fds,
                               size_t nfds, int *ret_fds, size_t max_fds,
                               size_t *ret_nfds);
+
+/* Does psockd close fd within RAW_REPLY_TIMEOUT_MS (a few replies still
+ * on their way are read and skipped)? */
+bool raw_closed(int fd);
+
+/* Is a socket(AF_INET, SOCK_STREAM) request with this id answered with a
+ * socket (closed here)? That is, psockd still serves fd. */
+bool raw_served(int fd, uint64_t id);
 
 /* Is r an Error of this kind and code (with a message)? Says why not. */
 bool raw_is_error(const Psock__V1__Response *r, int kind, int code);
@@ -79,6 +113,13 @@ struct raw_socket_req {
 };
 void raw_socket_request(struct raw_socket_req *r, uint64_t id, int family,
                         int type, int proto);
+
+/* A request for getaddrinfo(host). */
+struct raw_gai_req {
+  Psock__V1__Request req;
+  Psock__V1__GetaddrinfoRequest g;
+};
+void raw_gai_request(struct raw_gai_req *r, uint64_t id, const char *host);
 
 /* socket(family, type, proto) through psockd on fd: the new fd, or -1 with
  * the reply's error kind and code in *ret_kind and *ret_code (0 and

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 /* cmocka needs these before its header. */
@@ -222,87 +220,8 @@ static void test_connect_to_closed_port_refused(void **state) {
 
 /* ----------------------------------------------------------------- ICMP */
 
-static uint16_t inet_checksum(const void *data, size_t len) {
-  const uint8_t *p = data;
-  uint32_t sum = 0;
-
-  for (; len > 1; p += 2, len -= 2)
-    sum += (uint32_t)(p[0] << 8 | p[1]);
-  if (len)
-    sum += (uint32_t)p[0] << 8;
-  while (sum >> 16)
-    sum = (sum & 0xffff) + (sum >> 16);
-  return htons((uint16_t)~sum);
-}
-
+/* The payload of client_icmp_dgram_echo()'s request. */
 #define PING_PAYLOAD "psock integration test ping"
-
-/* Is a reply to (id, seq) in this IPv4 packet from a raw socket? */
-static bool is_echo_reply(const uint8_t *pkt, size_t len, uint16_t id,
-                          uint16_t seq) {
-  size_t ihl;
-  const struct icmphdr *icmp;
-
-  if (len < sizeof(struct ip) || (pkt[0] >> 4) != 4)
-    return false;
-  ihl = (size_t)(pkt[0] & 0x0f) * 4;
-  if (len < ihl + sizeof(*icmp) + sizeof(PING_PAYLOAD))
-    return false;
-  icmp = (const struct icmphdr *)(pkt + ihl);
-  return icmp->type == ICMP_ECHOREPLY && ntohs(icmp->un.echo.id) == id &&
-         ntohs(icmp->un.echo.sequence) == seq &&
-         inet_checksum(pkt + ihl, len - ihl) == 0 &&
-         memcmp(pkt + ihl + sizeof(*icmp), PING_PAYLOAD,
-                sizeof(PING_PAYLOAD)) == 0;
-}
-
-/* One ICMP echo to 127.0.0.1 on a raw socket; 0 when the reply came. */
-static int ping_loopback(psock_sock *s, uint16_t id, uint16_t seq) {
-  uint8_t req[sizeof(struct icmphdr) + sizeof(PING_PAYLOAD)];
-  struct icmphdr *icmp = (struct icmphdr *)req;
-  time_t deadline = time(NULL) + 5;
-  psock_address to, from;
-
-  memset(req, 0, sizeof(req));
-  icmp->type = ICMP_ECHO;
-  icmp->un.echo.id = htons(id);
-  icmp->un.echo.sequence = htons(seq);
-  memcpy(req + sizeof(*icmp), PING_PAYLOAD, sizeof(PING_PAYLOAD));
-  icmp->checksum = inet_checksum(req, sizeof(req));
-
-  CHECK(psock_addr_inet(&to, "127.0.0.1", 0) == 0);
-  CHECK(psock_sendto(s, req, sizeof(req), &to) == (ssize_t)sizeof(req));
-  CHECK(psock_settimeout(s, 0.5) == 0);
-  while (time(NULL) < deadline) {
-    uint8_t buf[2048];
-    ssize_t n = psock_recvfrom(s, buf, sizeof(buf), 0, &from);
-
-    if (n < 0 && psock_last_error_kind() == PSOCK_ERR_TIMEOUT)
-      continue;
-    CHECK(n > 0);
-    /* Our own request shows up too on loopback; so may others' traffic. */
-    if (is_echo_reply(buf, (size_t)n, id, seq)) {
-      CHECK(from.family == AF_INET);
-      CHECK(strcmp(from.u.in.host, "127.0.0.1") == 0);
-      return 0;
-    }
-  }
-  fprintf(stderr, "no ICMP echo reply for id %u seq %u within 5 s\n", id, seq);
-  return __LINE__;
-}
-
-/* Does net.ipv4.ping_group_range (of this netns) let gid open ICMP sockets? */
-static bool ping_group_allows(gid_t gid) {
-  FILE *f = fopen("/proc/sys/net/ipv4/ping_group_range", "re");
-  long lo = 1, hi = 0;
-
-  if (f) {
-    if (fscanf(f, "%ld %ld", &lo, &hi) != 2)
-      lo = 1, hi = 0;
-    fclose(f);
-  }
-  return (long)gid >= lo && (long)gid <= hi;
-}
 
 static int client_icmp_direct_refused(void *arg) {
   int fd;
@@ -313,7 +232,7 @@ static int client_icmp_direct_refused(void *arg) {
   /* ping sockets: off for nobody while ping_group_range is "1 0". */
   errno = 0;
   fd = socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP);
-  if (ping_group_allows(getgid())) {
+  if (harness_ping_group_allows(getgid())) {
     fprintf(stderr, "note: ping_group_range admits gid %d here\n",
             (int)getgid());
     CHECK(fd >= 0);
@@ -343,7 +262,7 @@ static int client_icmp_raw_echo(void *arg) {
   CHECK(s != NULL);
   CHECK(psock_type(s) == SOCK_RAW && psock_proto(s) == IPPROTO_ICMP);
   for (uint16_t seq = 1; seq <= 2; seq++) {
-    int r = ping_loopback(s, id, seq);
+    int r = harness_ping_loopback(s, id, seq);
 
     CHECK(r == 0);
   }
@@ -382,9 +301,7 @@ static int client_icmp_dgram_echo(void *arg) {
 /* Where the host's ping_group_range leaves nobody out, the error says so. */
 static int client_icmp_dgram_range_says_why(void *arg) {
   CHECK(psock_socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP) == NULL);
-  CHECK(psock_last_error_kind() == PSOCK_ERR_OS);
-  CHECK(psock_last_error_code() == EACCES);
-  CHECK(strstr(psock_last_error_message(), "ping_group_range") != NULL);
+  CHECK(harness_last_error(PSOCK_ERR_OS, EACCES, "ping_group_range"));
   return 0;
 }
 
@@ -414,10 +331,8 @@ static void test_empty_netns_icmp_dgram_from_psockd_pings(void **state) {
       harness_start_psockd_flags(HARNESS_PSOCKD_OWN_NETNS, NULL);
 
   assert_as_nobody(HARNESS_EMPTY_NETNS, client_icmp_dgram_echo);
-  harness_stop_psockd(own);
-  assert_int_equal(setenv("PSOCK_SOCKET", harness_psockd_socket(fx.psockd), 1),
-                   0);
-  if (!ping_group_allows(HARNESS_NOBODY_GID))
+  harness_stop_own_psockd(own, fx.psockd);
+  if (!harness_ping_group_allows(HARNESS_NOBODY_GID))
     assert_as_nobody(HARNESS_EMPTY_NETNS, client_icmp_dgram_range_says_why);
 }
 

@@ -5,8 +5,9 @@
  * unprivileged user nobody (uid 65534), optionally inside an empty network
  * namespace.
  *
- * Functions named harness_start_* / harness_stop_* run in the cmocka test
- * process and fail the current test (cmocka) when something goes wrong.
+ * Functions named harness_start_* / harness_stop_* / harness_assert_* (and
+ * those whose comment says so) run in the cmocka test process and fail the
+ * current test (cmocka) when something goes wrong.
  * Functions passed to harness_run_as_nobody() run in a forked child: they
  * must not use cmocka's assert_* (a failure there would unwind into the
  * child's copy of the test runner); they use CHECK() and return non-zero.
@@ -229,5 +230,115 @@ void harness_private_name_service(const char *hosts, const char *resolv_conf,
  * Returns 0, or -1 with errno.
  */
 int harness_copy_file(const char *src, const char *dst, mode_t mode);
+
+/* -------------------------------- shared tools (tests/lib/harness_tools.c) */
+
+/* CLOCK_MONOTONIC in milliseconds. */
+double harness_now_ms(void);
+
+/*
+ * Stop a test's own psockd p (harness_stop_psockd()) and let PSOCK_SOCKET
+ * name back_to's socket again, for the clients that follow. Fails the test.
+ */
+void harness_stop_own_psockd(struct psockd_proc *p,
+                             const struct psockd_proc *back_to);
+
+/*
+ * size bytes of zeroed memory shared with every child forked from now on:
+ * where a client and the test process tell each other how far they are.
+ * Fails the test. Release it with munmap().
+ */
+void *harness_shared_memory(size_t size);
+
+/* Wait until *flag (in harness_shared_memory()) is at least want; false
+ * after timeout_ms. Safe in a client. */
+bool harness_wait_flag(volatile int *flag, int want, int timeout_ms);
+
+/*
+ * Fail the test unless r, a result of harness_run_as*() or harness_wait(),
+ * is 0: "WHAT failed (R; see stderr)", after printing p's log (p may be
+ * NULL: the client talked to no psockd of the test's).
+ */
+void harness_assert_child(const struct psockd_proc *p, int r, const char *what);
+
+/* How many times p's log says text so far. */
+unsigned harness_psockd_log_count(const struct psockd_proc *p,
+                                  const char *text);
+
+/* Does p's log say text at least n times, within timeout_ms (0: now)? */
+bool harness_psockd_logged(const struct psockd_proc *p, const char *text,
+                           unsigned n, int timeout_ms);
+
+/* As harness_psockd_logged(), but fail the test (p's log printed) if not. */
+void harness_assert_logged(const struct psockd_proc *p, const char *text,
+                           unsigned n, int timeout_ms);
+
+/*
+ * The one process of p titled title (a prefix, as harness_psockd_procs()
+ * takes it), waiting up to timeout_ms for it to appear and for others of
+ * that title to go (a worker that retires may overlap with its successor
+ * for a moment). 0 if there is not exactly one by then (said on stderr).
+ * Safe in a client.
+ */
+pid_t harness_psockd_one_proc(const struct psockd_proc *p, const char *title,
+                              int timeout_ms);
+
+/*
+ * For CHECK() in a client: the last psock error is (kind, code) and, if
+ * text is not NULL, its message holds text. Says what it got otherwise.
+ */
+bool harness_last_error(int kind, int code, const char *text);
+
+/*
+ * Write a policy file: rules, then, if with_default, the built-in default
+ * policy (as `$PSOCKD --dump-policy` prints it). It is written beside path
+ * and renamed into place, so that a psockd reading path (at its start or on
+ * SIGHUP) never sees half of it. Fails the test.
+ */
+void harness_write_policy(const char *path, const char *rules,
+                          bool with_default);
+
+/*
+ * A private name service (harness_private_name_service()) whose /etc/hosts
+ * knows localhost only, and whose one name server never answers: a UDP
+ * socket bound to port 53 of 127.NET.X.Y (X.Y from the pid: test programs
+ * running at the same time, here or in another checkout, each get their
+ * own) that nobody reads. A lookup of any other name takes timeout_s
+ * seconds ("options timeout:T attempts:1"): long enough to hold lookups in
+ * flight on purpose. hosts is nsswitch.conf's hosts line ("files dns").
+ * Returns the socket (close it at the end); the resolv.conf text goes to
+ * ret_resolv (at least 128 bytes). Fails the test.
+ */
+int harness_silent_name_service(unsigned net, int timeout_s, const char *hosts,
+                                char *ret_resolv, size_t size);
+
+/* The /etc/hosts of harness_silent_name_service(). */
+#define HARNESS_HOSTS_LOCALHOST                                                \
+  "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
+
+/* An nsswitch.conf with files for all but hosts. passwd and group too:
+ * psockd looks its service user up. */
+#define HARNESS_NSSWITCH_FMT                                                   \
+  "passwd: files\ngroup: files\nshadow: files\nhosts: %s\n"                    \
+  "networks: files\nprotocols: files\nservices: files\n"
+
+/* ----------------------------------------------------- ICMP echo, by hand */
+
+/* Does net.ipv4.ping_group_range (of this netns) let gid open ICMP
+ * datagram ("ping") sockets? */
+bool harness_ping_group_allows(gid_t gid);
+
+/* The Internet checksum (RFC 1071) of data, as it goes into a header. */
+uint16_t harness_inet_checksum(const void *data, size_t len);
+
+/*
+ * One ICMP echo (id, seq) to 127.0.0.1 on s, an ICMP socket from psockd:
+ * raw (the reply must carry id and seq, a valid checksum and our payload,
+ * and come from 127.0.0.1; our own request shows up too on loopback) or a
+ * datagram "ping" socket (whose kernel sets the id and strips the IP
+ * header). 0 once the reply is there, within 5 s; else non-zero, said on
+ * stderr. For a client (CHECK, no cmocka).
+ */
+int harness_ping_loopback(psock_sock *s, uint16_t id, uint16_t seq);
 
 #endif /* PSOCK_TEST_HARNESS_H */
