@@ -84,6 +84,13 @@ static int add_notified(scmp_filter_ctx ctx, const struct sf_config *cfg) {
       r = RULE(ctx, SCMP_ACT_NOTIFY, setsockopt, ARG(1, o->level),
                ARG(2, o->optname));
   }
+  /* Interface names and indexes, which the kernel answers for the
+   * namespace of the socket they are asked on: libc asks on an AF_UNIX
+   * socket of its own, in the program's namespace (sv_calls.h). */
+  if (r == 0)
+    r = RULE(ctx, SCMP_ACT_NOTIFY, ioctl, ARG(1, SIOCGIFINDEX));
+  if (r == 0)
+    r = RULE(ctx, SCMP_ACT_NOTIFY, ioctl, ARG(1, SIOCGIFNAME));
   /* Its owner is in memory: the supervisor reads it once. */
   if (r == 0)
     r = RULE(ctx, SCMP_ACT_NOTIFY, fcntl, ARG(1, F_SETOWN_EX));

@@ -9,7 +9,8 @@
  * decides: socket and socketpair of the families psockd serves (inet,
  * inet6, netlink, packet, tipc; AF_UNIX and the others stay the kernel's),
  * bind, connect, listen, the setsockopt options the shared option table
- * (proto/sockopts.h) says may need privilege, fcntl(F_SETOWN_EX), and, when
+ * (proto/sockopts.h) says may need privilege, ioctl(SIOCGIFINDEX) and
+ * ioctl(SIOCGIFNAME), fcntl(F_SETOWN_EX), and, when
  * the policy could refuse a destination, sendto with one, sendmsg and
  * sendmmsg. It refuses what would go around it or reach the supervisor:
  * io_uring (ENOSYS), clone3 (ENOSYS: its flags are in memory), a clone

@@ -10,9 +10,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/netlink.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -350,4 +353,68 @@ void sv_fcntl(struct sv_req *r) {
   if (rc == 0)
     rc = fcntl(fd, F_SETOWN_EX, &owner) < 0 ? -errno : 0;
   answer(r, fd, rc);
+}
+
+/* ------------------------------------------------------------ ioctl */
+
+/* A NETLINK_ROUTE socket from psockd (of psockd's namespace), or -1 when
+ * psockd refused it or could not be asked, as the preload asks for one. */
+static int host_netlink(void) {
+  psock_sock *s =
+      psock_socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  int fd = s ? psock_detach(s) : -1;
+  char words[96];
+
+  sv_socket_words(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, words, sizeof(words));
+  sv_hint(fd < 0, "socket %s", words);
+  return fd;
+}
+
+/* Does fd name one of the caller's AF_UNIX sockets? Anything else (no
+ * such fd, not a socket) is the kernel's to answer. */
+static bool own_unix_socket(struct sv_req *r, int fd, bool *ret_gone) {
+  int copy = sv_fd(r, fd);
+  bool unix_socket = copy >= 0 && sv_sock_family(copy) == AF_UNIX;
+
+  *ret_gone = copy == -ESRCH;
+  if (copy >= 0)
+    close(copy);
+  return unix_socket;
+}
+
+void sv_ioctl(struct sv_req *r) {
+  unsigned long cmd = (uint32_t)sv_arg(r, 1);
+  struct ifreq ifr;
+  bool gone;
+  int nl;
+  long rc;
+
+  if (!own_unix_socket(r, sv_int(r, 0), &gone)) {
+    if (!gone)
+      sv_reply_continue(r);
+    return;
+  }
+  /* The kernel reads the whole struct first (EFAULT). */
+  rc = sv_read(r, sv_arg(r, 2), &ifr, sizeof(ifr));
+  if (rc == 0 && !sv_valid(r))
+    rc = SV_NO_ANSWER;
+  if (rc < 0 && rc != -EFAULT && rc != SV_NO_ANSWER) {
+    sv_reply_continue(r); /* unreadable: the program's own answer */
+    return;
+  }
+  if (rc < 0) {
+    answer(r, -1, rc);
+    return;
+  }
+  nl = host_netlink();
+  if (nl < 0) {
+    sv_reply_continue(r); /* refused: the program's own namespace */
+    return;
+  }
+  rc = ioctl(nl, cmd, &ifr) < 0 ? -errno : 0;
+  if (rc == 0 && !sv_valid(r))
+    rc = SV_NO_ANSWER;
+  if (rc == 0)
+    rc = sv_write(r, sv_arg(r, 2), &ifr, sizeof(ifr));
+  answer(r, nl, rc);
 }

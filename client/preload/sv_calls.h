@@ -2,12 +2,12 @@
 /*
  * sv_calls: what psock-run's seccomp supervisor does with each system call
  * the filter (seccomp_filter.h) stops: socket, socketpair, bind, connect,
- * listen, setsockopt, fcntl(F_SETOWN_EX) here, the sends with a
- * destination in sv_send.c. The supervisor performs the call; it never
- * lets the kernel run one whose check depended on memory the program can
- * still change: it copies the arguments once, checks that the call is
- * still waiting after the copy, asks psockd (libpsock-client) with the
- * copy, and answers with psockd's result, as the preload shim does in
+ * listen, setsockopt, fcntl(F_SETOWN_EX), two interface ioctls here, the
+ * sends with a destination in sv_send.c. The supervisor performs the call;
+ * it never lets the kernel run one whose check depended on memory the
+ * program can still change: it copies the arguments once, checks that the
+ * call is still waiting after the copy, asks psockd (libpsock-client) with
+ * the copy, and answers with psockd's result, as the preload shim does in
  * the program's own process (docs/unmodified-programs.md):
  *
  *   socket, socketpair  psockd makes the socket (policy `socket`); it is
@@ -24,6 +24,20 @@
  *   setsockopt          tried on the caller's socket; when the kernel
  *                       refused it for lack of privilege, psockd
  *                       (policy `setsockopt`)
+ *   ioctl               SIOCGIFINDEX and SIOCGIFNAME (if_nametoindex(),
+ *                       if_indextoname()), which the kernel answers for
+ *                       the namespace of the socket they are made on:
+ *                       on one of the caller's AF_UNIX sockets (where
+ *                       glibc and musl make them), the supervisor makes
+ *                       them on a NETLINK_ROUTE socket from psockd
+ *                       (policy `socket`), as the preload does, and
+ *                       copies the struct ifreq in and out; where psockd
+ *                       refuses that socket, and on any other fd (a
+ *                       socket from psockd is of psockd's namespace
+ *                       already), the kernel runs the call (CONTINUE).
+ *                       Nothing is judged on the program's copy, so
+ *                       another thread changing the fd or the struct
+ *                       meanwhile changes only the program's own answer
  *
  * Every other family (AF_UNIX above all) is the program's own: its bind,
  * connect and listen happen as the kernel does them in the program's own
@@ -49,3 +63,4 @@ void sv_connect(struct sv_req *r);
 void sv_listen(struct sv_req *r);
 void sv_setsockopt(struct sv_req *r);
 void sv_fcntl(struct sv_req *r);
+void sv_ioctl(struct sv_req *r);

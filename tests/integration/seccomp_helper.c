@@ -31,6 +31,13 @@
  *                          a connect to it, an abstract name, a datagram
  *                          with sendto() to a path; what each gives,
  *                          as natively
+ *   ifnames NAME INDEX     if_nametoindex() of lo and NAME,
+ *                          if_indextoname(INDEX) (glibc asks with ioctl
+ *                          on an AF_UNIX socket of its own), then the
+ *                          same ioctls made directly: on an AF_UNIX
+ *                          socket (an alias NAME:7, which the kernel
+ *                          hands back as it was; a bad pointer), on an
+ *                          inet socket, a pipe and no fd
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -39,6 +46,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/io_uring.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -49,6 +57,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -439,6 +448,60 @@ static int do_unix_threads(void) {
   return 0;
 }
 
+/* ---------------------------------------------------- interface names */
+
+/* "NAME: index N name S" or "NAME: ERROR" for ioctl(cmd) on fd. */
+static void show_ifreq(const char *what, int fd, unsigned long cmd,
+                       struct ifreq *ifr) {
+  if (ioctl(fd, cmd, ifr) < 0)
+    printf("%s: %s\n", what, strerror(errno));
+  else
+    printf("%s: index %d name %.*s\n", what, ifr->ifr_ifindex, IFNAMSIZ,
+           ifr->ifr_name);
+}
+
+static void show_nametoindex(const char *name) {
+  unsigned i;
+
+  errno = 0;
+  i = if_nametoindex(name);
+  printf("if_nametoindex(%s) = %u%s%s\n", name, i, i ? "" : " ",
+         i ? "" : strerror(errno));
+}
+
+static int do_ifnames(const char *name, unsigned index) {
+  char buf[IF_NAMESIZE];
+  struct ifreq ifr;
+  const char *n;
+  int u, in, p[2];
+
+  show_nametoindex("lo");
+  show_nametoindex(name);
+  errno = 0;
+  n = if_indextoname(index, buf);
+  printf("if_indextoname(%u) = %s%s%s\n", index, n ? n : "NULL", n ? "" : " ",
+         n ? "" : strerror(errno));
+
+  u = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  in = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (u < 0 || in < 0 || pipe2(p, O_CLOEXEC) < 0)
+    FAIL("sockets");
+  memset(&ifr, 0, sizeof(ifr));
+  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%.9s:7", name);
+  show_ifreq("SIOCGIFINDEX alias on unix", u, SIOCGIFINDEX, &ifr);
+  memset(&ifr, 0, sizeof(ifr));
+  ifr.ifr_ifindex = (int)index;
+  show_ifreq("SIOCGIFNAME on unix", u, SIOCGIFNAME, &ifr);
+  printf("SIOCGIFINDEX bad pointer: %s\n",
+         ioctl(u, SIOCGIFINDEX, (void *)16) < 0 ? strerror(errno) : "ok");
+  memset(&ifr, 0, sizeof(ifr));
+  ifr.ifr_ifindex = (int)index;
+  show_ifreq("SIOCGIFNAME on inet", in, SIOCGIFNAME, &ifr);
+  show_ifreq("SIOCGIFNAME on a pipe", p[0], SIOCGIFNAME, &ifr);
+  show_ifreq("SIOCGIFNAME on no fd", 999, SIOCGIFNAME, &ifr);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc >= 2 && strcmp(argv[1], "status") == 0)
@@ -464,6 +527,8 @@ int main(int argc, char **argv) {
     return do_io_uring();
   if (argc >= 2 && strcmp(argv[1], "unix-threads") == 0)
     return do_unix_threads();
+  if (argc >= 4 && strcmp(argv[1], "ifnames") == 0)
+    return do_ifnames(argv[2], (unsigned)atoi(argv[3]));
   fprintf(stderr, "usage: %s MODE ARGS...\n", argv[0]);
   return 2;
 }

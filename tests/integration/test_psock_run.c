@@ -62,7 +62,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -843,10 +842,15 @@ static void conformance_as(bool nobody, const char *tag) {
   assert_has(&native, native.out, "\ndone\n");
 
   /* For root, psock-run's namespace is the host's unless asked. */
-  shim.argv = (const char *const[]){
-      fx.psock_run, "--mode=preload", "--netns=empty",
-      "--socket",   harness_psockd_socket(fx.dflt), "--",
-      fx.sockcalls, ds,                             NULL};
+  shim.argv = (const char *const[]){fx.psock_run,
+                                    "--mode=preload",
+                                    "--netns=empty",
+                                    "--socket",
+                                    harness_psockd_socket(fx.dflt),
+                                    "--",
+                                    fx.sockcalls,
+                                    ds,
+                                    NULL};
   shim.extra_env = leak_check;
   start(&shim);
   assert_true(finish(&shim, RUN_TIMEOUT_MS));
@@ -1603,38 +1607,6 @@ static struct psockd_proc *start_with_policy(const char *name,
   return harness_start_psockd(args);
 }
 
-/*
- * A psockd with the built-in default policy: what a user gets with no
- * configuration. It reads /etc/psockd/policy.conf when there is one, so an
- * empty directory is mounted over /etc/psockd in our private mount
- * namespace (harness_private_name_service() made it) first.
- */
-static struct psockd_proc *start_with_default_policy(void) {
-  const char *args[] = {"--workers", "1", NULL};
-  struct psockd_proc *p;
-  long long deadline;
-  bool said = false;
-
-  if (access("/etc/psockd", F_OK) == 0 &&
-      mount("psock-test", "/etc/psockd", "tmpfs", MS_RDONLY, "mode=0755") < 0)
-    fail_msg("hiding /etc/psockd: %s", strerror(errno));
-  p = harness_start_psockd(args);
-  deadline = now_ms() + 5000;
-  while (!said && now_ms() < deadline) {
-    char *log = harness_psockd_log(p);
-
-    said = strstr(log, "policy: default policy") != NULL;
-    free(log);
-    if (!said)
-      sleep_ms(20);
-  }
-  if (!said) {
-    harness_print_psockd_log(p);
-    fail_msg("psockd did not say it uses the default policy");
-  }
-  return p;
-}
-
 /* PSOCK_PRELOAD for the runs: in a sanitizer build the runtimes the
  * instrumented preload needs come first. false: cannot be done. */
 static bool preload_value(void) {
@@ -1723,7 +1695,8 @@ static int setup(void **state) {
   fx.allow = start_with_policy("programs", POLICY_PROGRAMS);
   fx.deny = start_with_policy("twins", POLICY_TWINS);
   fx.everything = start_with_policy("everything", POLICY_EVERYTHING);
-  fx.dflt = start_with_default_policy();
+  fx.dflt = harness_start_psockd_default_policy(
+      (const char *const[]){"--workers", "1", NULL});
   return 0;
 }
 

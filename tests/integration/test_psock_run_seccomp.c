@@ -21,13 +21,23 @@
  *             to a destination a rule denies: refused here, let through
  *             in preload mode; its sendto() likewise
  *
- * and: the conformance program's output matches the native run; threads,
- * fork, exec, close-all and dup2; blocking connect (a timeout, a signal,
- * other calls served meanwhile); io_uring refused; what the program can
- * do to its supervisor (nothing); exit status and signals; --mode=auto
- * picks seccomp here; Go is warned about in preload mode; and inside
- * bubblewrap (as Flatpak runs apps), in both modes, with and without
- * nested namespaces.
+ * What a user gets through psock-run is what the same user gets natively
+ * (docs/unmodified-programs.md): tests/conformance/sockcalls run natively
+ * in the host's namespace and through psock-run in an empty one under
+ * psockd's built-in default policy, as nobody both ways and as root both
+ * ways, gives the same output; if_nametoindex() and if_indextoname()
+ * (static C, dynamic C, Python), whose ioctls libc makes on an AF_UNIX
+ * socket of the program's own namespace, answer for the host's (twin: no
+ * netlink socket from psockd, lo only); and under a policy that grants
+ * nobody everything, the battery's privileged lines read as root's
+ * natively, but for the netlink writes psockd cannot grant.
+ *
+ * And: threads, fork, exec, close-all and dup2; blocking connect (a
+ * timeout, a signal, other calls served meanwhile); io_uring refused;
+ * what the program can do to its supervisor (nothing); exit status and
+ * signals; --mode=auto picks seccomp here; Go is warned about in preload
+ * mode; and inside bubblewrap (as Flatpak runs apps), in both modes, with
+ * and without nested namespaces.
  *
  * The Go programs (tests/integration/go/) are built here, offline, with
  * Debian's golang-go (docs: /work/shared/design/TESTING.md). The name
@@ -39,6 +49,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -104,9 +115,15 @@
   "port=any\n"                                                                 \
   "allow uid=65534 lookup,reverse\n"
 
-#define POLICY_CONFORMANCE                                                     \
+/* Everything psockd can grant: what root gets natively, for nobody. */
+#define POLICY_EVERYTHING                                                      \
   "allow uid=65534 all family=any type=any proto=any addr=any,@* port=any "    \
   "option=any\n"
+
+/* Inet sockets, no netlink: the interfaces are the program's own. */
+#define POLICY_NO_NETLINK                                                      \
+  "allow uid=65534 socket family=inet,inet6 type=stream,dgram "                \
+  "proto=0,tcp,udp\n"
 
 static struct {
   char work[64];  /* 0755: copies of our binaries, policies */
@@ -116,7 +133,7 @@ static struct {
       busybox[PATH_MAX], go_static[PATH_MAX], go_cgo[PATH_MAX],
       go_server[PATH_MAX];
   struct api_dns *dns;
-  struct psockd_proc *allow, *deny, *nodns, *conform;
+  struct psockd_proc *allow, *deny, *nodns, *dflt, *everything;
 } fx;
 
 #define SECCOMP(psockd, ...)                                                   \
@@ -435,41 +452,285 @@ static void test_own_connect_and_sendto(void **state) {
 
 /* --------------------------------------------------------- conformance */
 
-static void test_conformance(void **state) {
-  struct run native = {.tag = "sockcalls-native"},
-             sec = {.tag = "sockcalls-seccomp"},
-             diff = {.tag = "sockcalls-diff"};
-  char dn[PATH_MAX], ds[PATH_MAX];
+/* Show both runs and their diff, and fail. */
+static void fail_differs(struct run *native, struct run *sec) {
+  struct run diff = {.tag = "diff"};
 
-  snprintf(dn, sizeof(dn), "%s/native", fx.files);
-  snprintf(ds, sizeof(ds), "%s/seccomp", fx.files);
-  assert_int_equal(mkdir(dn, 0777), 0);
-  assert_int_equal(mkdir(ds, 0777), 0);
-  assert_int_equal(chmod(ds, 0777), 0);
+  diff.argv = (const char *const[]){"/usr/bin/diff", "-u", native->outpath,
+                                    sec->outpath, NULL};
+  start(&diff);
+  finish(&diff, RUN_TIMEOUT_MS);
+  /* The diff last: a long log is cut at its head. */
+  show(native);
+  show(sec);
+  fprintf(stderr, "----- diff -u %s %s -----\n%s-----\n", native->tag, sec->tag,
+          diff.out);
+  run_free(&diff);
+  fail_msg("%s differs from %s", sec->tag, native->tag);
+}
 
-  /* Natively: root, the host's namespace, no psockd. */
-  native.argv = (const char *const[]){fx.sockcalls, dn, NULL};
-  start(&native);
-  assert_true(finish(&native, RUN_TIMEOUT_MS));
-  assert_exit(&native, 0);
-  assert_has(&native, native.out, "\ndone\n");
+/* A 0777 directory for a run of sockcalls (it writes there), in dir. */
+static void sockcalls_dir(const char *tag, char *dir, size_t len) {
+  snprintf(dir, len, "%s/%s", fx.files, tag);
+  assert_int_equal(mkdir(dir, 0777), 0);
+  assert_int_equal(chmod(dir, 0777), 0);
+}
 
-  /* Seccomp mode: nobody, an empty namespace, everything granted. */
-  sec.argv = SECCOMP(fx.conform, fx.sockcalls, ds);
-  run_nobody(&sec);
-  assert_exit(&sec, 0);
-  if (strcmp(native.out, sec.out) != 0) {
-    diff.argv = (const char *const[]){"/usr/bin/diff", "-u", native.outpath,
-                                      sec.outpath, NULL};
-    start(&diff);
-    finish(&diff, RUN_TIMEOUT_MS);
-    show(&sec);
-    fprintf(stderr, "----- diff -u native seccomp -----\n%s-----\n", diff.out);
-    run_free(&diff);
-    fail_msg("sockcalls in seccomp mode differs from the native run");
-  }
+/* Run sockcalls (argv: it, or psock-run in front of it) to the end. */
+static void run_sockcalls(struct run *r, const char *const *argv) {
+  r->argv = argv;
+  start(r);
+  assert_true(finish(r, RUN_TIMEOUT_MS));
+  assert_exit(r, 0);
+  assert_has(r, r->out, "\ndone\n");
+}
+
+/*
+ * sockcalls natively (the host's namespace, no psockd) and through
+ * psock-run --mode=seccomp (an empty namespace, psockd's built-in default
+ * policy), as the same user: identical output.
+ */
+static void conformance_as(bool nobody, const char *who) {
+  struct run native = {.nobody = nobody}, sec = {.nobody = nobody};
+  char dn[PATH_MAX], ds[PATH_MAX], tn[64], ts[64];
+
+  snprintf(tn, sizeof(tn), "sockcalls-%s-native", who);
+  snprintf(ts, sizeof(ts), "sockcalls-%s-seccomp", who);
+  native.tag = tn;
+  sec.tag = ts;
+  sockcalls_dir(tn, dn, sizeof(dn));
+  sockcalls_dir(ts, ds, sizeof(ds));
+  run_sockcalls(&native, (const char *const[]){fx.sockcalls, dn, NULL});
+  /* For root, psock-run's namespace is the host's unless asked. */
+  run_sockcalls(&sec, (const char *const[]){fx.psock_run, "--mode=seccomp",
+                                            "--netns=empty", "--socket",
+                                            harness_psockd_socket(fx.dflt),
+                                            "--", fx.sockcalls, ds, NULL});
+  if (strcmp(native.out, sec.out) != 0)
+    fail_differs(&native, &sec);
   run_free(&native);
   run_free(&sec);
+}
+
+/*
+ * The contract: what a user gets through psock-run is what the same user
+ * gets natively, under the policy a user has by default. Root both ways
+ * adds what privilege grants, through psockd (the default policy grants
+ * root everything): raw and packet sockets with an ICMP echo, privileged
+ * ports, options and netlink writes. (A root program is not confined by
+ * its supervisor, docs/security.md; its calls are still psockd's.)
+ */
+static void test_conformance(void **state) {
+  conformance_as(true, "nobody");
+  conformance_as(false, "root");
+}
+
+/* The lines of text, split in place; their number in *ret_n. */
+static char **split_lines(char *text, size_t *ret_n) {
+  size_t n = 0, max = 16;
+  char **v = malloc(max * sizeof(*v));
+
+  assert_non_null(v);
+  for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
+    if (n == max) {
+      max *= 2;
+      v = realloc(v, max * sizeof(*v));
+      assert_non_null(v);
+    }
+    v[n++] = l;
+  }
+  *ret_n = n;
+  return v;
+}
+
+/* Lines the battery prints for a user other than root only. */
+static bool nobody_only(const char *l) {
+  return strncmp(l, "socket(AF_INET, SOCK_PACKET, ", 29) == 0;
+}
+
+/*
+ * What psockd cannot grant, by design: a netlink write needs
+ * CAP_NET_ADMIN in its sender (the program, at each sendmsg()) and in the
+ * socket's opener (the user's worker), and neither holds it
+ * (docs/security.md); a raw socketpair is refused the user's way (EPERM)
+ * where root's kernel gets to say that inet sockets have no pairs
+ * (EOPNOTSUPP).
+ */
+static bool not_granted(const char *l) {
+  static const char *const calls[] = {
+      "sock_diag(SOCK_DESTROY our listener) = ",
+      "rtnetlink(RTM_NEWADDR on no interface) = ",
+      "socketpair(AF_INET6, SOCK_RAW, IPPROTO_RAW) = ",
+  };
+
+  for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+    if (strncmp(l, calls[i], strlen(calls[i])) == 0)
+      return true;
+  return false;
+}
+
+/*
+ * Under a policy that grants everything, nobody gets through psockd what
+ * root gets natively: every line on which the battery's native runs as
+ * nobody and as root differ (what privilege changes) reads as root's,
+ * except what psockd cannot grant (not_granted()); every other line is
+ * the same in all three. This is the only run that has psockd perform
+ * privileged options for the seccomp supervisor (the supervisor tries
+ * them first, without privilege). test_conformance is its twin: the same
+ * lines refused under the default policy.
+ */
+static void test_privilege_granted(void **state) {
+  struct run nobody = {.nobody = true, .tag = "sockcalls-nobody"},
+             root = {.tag = "sockcalls-root"},
+             granted = {.nobody = true, .tag = "sockcalls-granted"};
+  char dn[PATH_MAX], dr[PATH_MAX], dg[PATH_MAX], **n, **r, **g;
+  size_t nn, nr, ng, ir = 0, privileged = 0;
+
+  sockcalls_dir(nobody.tag, dn, sizeof(dn));
+  sockcalls_dir(root.tag, dr, sizeof(dr));
+  sockcalls_dir(granted.tag, dg, sizeof(dg));
+  run_sockcalls(&nobody, (const char *const[]){fx.sockcalls, dn, NULL});
+  run_sockcalls(&root, (const char *const[]){fx.sockcalls, dr, NULL});
+  run_sockcalls(&granted, SECCOMP(fx.everything, fx.sockcalls, dg));
+  assert_has(&granted, granted.out,
+             "socket(AF_INET, SOCK_PACKET, ETH_P_ALL) = fd=lowest ");
+  n = split_lines(nobody.out, &nn);
+  r = split_lines(root.out, &nr);
+  g = split_lines(granted.out, &ng);
+  if (ng != nn) {
+    fail_differs(&nobody, &granted);
+  }
+  for (size_t i = 0; i < nn; i++) {
+    const char *want;
+
+    if (nobody_only(n[i]))
+      continue;
+    assert_true(ir < nr);
+    want = r[ir++];
+    if (strcmp(n[i], want) != 0 && not_granted(n[i]))
+      want = n[i];
+    else if (strcmp(n[i], want) != 0)
+      privileged++;
+    if (strcmp(g[i], want) != 0) {
+      show(&root);
+      show(&granted);
+      fail_msg("granted everything, nobody got \"%s\" where %s \"%s\"", g[i],
+               want == n[i] ? "psockd cannot grant:" : "root gets", want);
+    }
+  }
+  assert_int_equal(ir, nr);
+  /* Raw and packet sockets, ports, options: it did grant something. */
+  assert_true(privileged >= 20);
+  free(n);
+  free(r);
+  free(g);
+  run_free(&nobody);
+  run_free(&root);
+  run_free(&granted);
+}
+
+/* ---------------------------------------------------- interface names */
+
+/* The first interface of the host's namespace (the test's) but lo. */
+static bool host_interface(char *name, size_t len, unsigned *ret_index) {
+  struct if_nameindex *list = if_nameindex();
+  bool found = false;
+
+  for (struct if_nameindex *i = list; i && i->if_index && !found; i++) {
+    if (strcmp(i->if_name, "lo") != 0) {
+      snprintf(name, len, "%s", i->if_name);
+      *ret_index = i->if_index;
+      found = true;
+    }
+  }
+  if (list)
+    if_freenameindex(list);
+  return found;
+}
+
+/* argv natively and through psock-run under the default policy, as
+ * nobody: both exit 0 with the same output. */
+static void same_as_native(const char *tag, const char *const *argv) {
+  struct run native = {0}, sec = {0};
+  const char *sec_argv[16] = {fx.psock_run, "--mode=seccomp", "--socket",
+                              harness_psockd_socket(fx.dflt), "--"};
+  size_t n = 5;
+  char tn[64], ts[64];
+
+  snprintf(tn, sizeof(tn), "%s-native", tag);
+  snprintf(ts, sizeof(ts), "%s-seccomp", tag);
+  native.tag = tn;
+  sec.tag = ts;
+  for (size_t i = 0; argv[i]; i++) {
+    assert_true(n < sizeof(sec_argv) / sizeof(sec_argv[0]) - 1);
+    sec_argv[n++] = argv[i];
+  }
+  sec_argv[n] = NULL;
+  native.argv = argv;
+  run_nobody(&native);
+  assert_exit(&native, 0);
+  sec.argv = sec_argv;
+  run_nobody(&sec);
+  assert_exit(&sec, 0);
+  if (strcmp(native.out, sec.out) != 0)
+    fail_differs(&native, &sec);
+  run_free(&native);
+  run_free(&sec);
+}
+
+#define PY_IFS                                                                 \
+  "import socket\n"                                                            \
+  "ifs = socket.if_nameindex()\n"                                              \
+  "print(ifs)\n"                                                               \
+  "print([socket.if_nametoindex(n) for i, n in ifs])\n"                        \
+  "print([socket.if_indextoname(i) for i, n in ifs])\n"
+
+/*
+ * if_nametoindex() and if_indextoname() (glibc, static or not; musl
+ * alike) ask the kernel with ioctl(SIOCGIFINDEX / SIOCGIFNAME) on an
+ * AF_UNIX socket of their own, which lives in the program's empty
+ * namespace: the supervisor asks on a NETLINK_ROUTE socket from psockd
+ * instead, and the answers are the host's, as natively (the ioctls made
+ * directly too: an alias, a bad pointer, an inet socket, a pipe, no fd).
+ * Twin: psockd refuses that socket, and the kernel answers for the
+ * program's own namespace: lo only. An inet socket from psockd is of
+ * psockd's namespace still.
+ */
+static void test_interface_names(void **state) {
+  struct run twin = {.tag = "ifnames-twin"};
+  char name[IF_NAMESIZE], index[16], want[128];
+  struct psockd_proc *p;
+  unsigned i = 0;
+
+  if (!host_interface(name, sizeof(name), &i))
+    skip(); /* the host has lo only: nothing to tell apart */
+  snprintf(index, sizeof(index), "%u", i);
+  same_as_native(
+      "ifnames-static",
+      (const char *const[]){fx.helper_static, "ifnames", name, index, NULL});
+  same_as_native("ifnames", (const char *const[]){fx.helper, "ifnames", name,
+                                                  index, NULL});
+  same_as_native("python-ifs",
+                 (const char *const[]){"/usr/bin/python3", "-c", PY_IFS, NULL});
+
+  p = start_with_policy("no-netlink", POLICY_NO_NETLINK);
+  twin.argv = SECCOMP(p, fx.helper_static, "ifnames", name, index);
+  run_nobody(&twin);
+  assert_exit(&twin, 0);
+  assert_has(&twin, twin.out, "if_nametoindex(lo) = 1\n");
+  snprintf(want, sizeof(want), "if_nametoindex(%s) = 0 %s\n", name,
+           strerror(ENODEV));
+  assert_has(&twin, twin.out, want);
+  snprintf(want, sizeof(want), "if_indextoname(%u) = NULL %s\n", i,
+           strerror(ENXIO));
+  assert_has(&twin, twin.out, want);
+  snprintf(want, sizeof(want), "SIOCGIFNAME on inet: index %u name %s\n", i,
+           name);
+  assert_has(&twin, twin.out, want);
+  assert_audit(p, &twin,
+               AUDIT("decision=deny", "uid=65534", "call=socket", "family=16"));
+  harness_stop_psockd(p);
+  run_free(&twin);
 }
 
 /* ------------------------------------------------- processes and fds */
@@ -840,14 +1101,17 @@ static int setup(void **state) {
   fx.allow = start_with_policy("allow", POLICY_ALLOW);
   fx.deny = start_with_policy("deny", POLICY_DENY);
   fx.nodns = start_with_policy("nodns", POLICY_NO_DNS);
-  fx.conform = start_with_policy("conformance", POLICY_CONFORMANCE);
+  fx.everything = start_with_policy("everything", POLICY_EVERYTHING);
+  fx.dflt = harness_start_psockd_default_policy(
+      (const char *const[]){"--workers", "1", "--audit-allow", NULL});
   return 0;
 }
 
 static int teardown(void **state) {
   char cmd[PATH_MAX + 16];
 
-  harness_stop_psockd(fx.conform);
+  harness_stop_psockd(fx.dflt);
+  harness_stop_psockd(fx.everything);
   harness_stop_psockd(fx.nodns);
   harness_stop_psockd(fx.deny);
   harness_stop_psockd(fx.allow);
@@ -871,6 +1135,8 @@ int main(void) {
       cmocka_unit_test(test_toctou_connect_and_sendmsg),
       cmocka_unit_test(test_own_connect_and_sendto),
       cmocka_unit_test(test_conformance),
+      cmocka_unit_test(test_privilege_granted),
+      cmocka_unit_test(test_interface_names),
       cmocka_unit_test(test_threads_fork_exec_close_dup2),
       cmocka_unit_test(test_blocking_connect),
       cmocka_unit_test(test_unix_with_threads),

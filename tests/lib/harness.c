@@ -543,6 +543,36 @@ struct psockd_proc *harness_start_psockd_flags(int flags,
   return p;
 }
 
+struct psockd_proc *
+harness_start_psockd_default_policy(const char *const *extra_args) {
+  struct psockd_proc *p;
+  int64_t deadline;
+  bool said = false;
+
+  if (harness_has_arg(extra_args, "--policy"))
+    fail_msg("harness_start_psockd_default_policy() takes no --policy");
+  /* A tmpfs of our own over the directory, in our private mount
+   * namespace: the host's /etc/psockd is left as it is. */
+  if (access("/etc/psockd", F_OK) == 0 &&
+      mount("psock-test", "/etc/psockd", "tmpfs", MS_RDONLY, "mode=0755") < 0)
+    fail_msg("hiding /etc/psockd: %s", strerror(errno));
+  p = harness_start_psockd(extra_args);
+  deadline = now_ms() + PSOCKD_START_TIMEOUT_MS * slowdown();
+  while (!said && now_ms() < deadline) {
+    char *log = harness_psockd_log(p);
+
+    said = log && strstr(log, "policy: default policy") != NULL;
+    free(log);
+    if (!said)
+      sleep_ms(20);
+  }
+  if (!said) {
+    harness_print_psockd_log(p);
+    fail_msg("psockd did not say it uses the default policy");
+  }
+  return p;
+}
+
 void harness_stop_psockd(struct psockd_proc *p) {
   char why[256] = "";
   int status;

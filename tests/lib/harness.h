@@ -57,6 +57,17 @@ struct psockd_proc *harness_start_psockd_flags(int flags,
                                                const char *const *extra_args);
 
 /*
+ * harness_start_psockd() without --policy: psockd's built-in default
+ * policy, what a user gets with no configuration. psockd would read
+ * /etc/psockd/policy.conf where there is one, so an empty read-only tmpfs
+ * is mounted over /etc/psockd first: call harness_private_name_service()
+ * (which gives this process a private mount namespace) before. Waits
+ * until psockd's log says it uses the default policy.
+ */
+struct psockd_proc *
+harness_start_psockd_default_policy(const char *const *extra_args);
+
+/*
  * SIGTERM psockd and wait (at most 10 s). Fails the test, after printing
  * the daemon's log, unless psockd exited with status 0, removed its socket
  * and its log holds no report of AddressSanitizer, LeakSanitizer (which
