@@ -152,6 +152,14 @@ void closer_add_fds(struct closer *c, int *fds, size_t n) {
   }
 }
 
+void closer_close_sent(int *fds, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (fds[i] >= 0)
+      close(fds[i]);
+    fds[i] = -1;
+  }
+}
+
 void closer_flush(struct closer *c) {
   bool wake;
 

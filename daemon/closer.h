@@ -34,6 +34,16 @@ void closer_add(struct closer *c, int fd);
 /* Queue fds[0..n) and set each slot to -1. */
 void closer_add_fds(struct closer *c, int *fds, size_t n);
 
+/*
+ * Close fds[0..n) just sent in a reply, at once, and set each slot to -1.
+ * Each is still referenced by the message in flight until the client has
+ * read it, so this close is the last only if the client read the reply,
+ * set a linger time and closed its copy in the moment since the send: no
+ * look at it first would close that race, and losing it stalls only the
+ * worker of the client's own identity (see closer_add()).
+ */
+void closer_close_sent(int *fds, size_t n);
+
 /* Hand what was queued since the last flush to the thread. */
 void closer_flush(struct closer *c);
 

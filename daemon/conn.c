@@ -197,9 +197,8 @@ static bool may_send_fds(struct conn *c, size_t nfds) {
 }
 
 static void sent(struct conn *c, int *fds, size_t nfds) {
-  /* The client holds its own copies now (in flight or read): ours go,
-   * off the loop. */
-  closer_add_fds(c->set->closer, fds, nfds);
+  /* The client holds its own copies now (in flight or read): ours go. */
+  closer_close_sent(fds, nfds);
   set_unread(c, c->unread_fds + (unsigned)nfds);
   c->set->replies++;
 }

@@ -517,8 +517,10 @@ struct psockd_proc *harness_start_psockd_flags(int flags,
 
   fflush(NULL);
   p->pid = fork();
-  if (p->pid < 0)
+  if (p->pid < 0) {
     fail_start(p, strerror(errno));
+    return NULL; /* fail_start() does not return: cmocka jumps out */
+  }
   if (p->pid == 0)
     exec_psockd(p->log, (char *const *)argv, flags);
 
