@@ -275,12 +275,50 @@ static int cc_arm_timer(struct cc *cc, uint32_t timeout_ms) {
   return loop_add(cc->loop, cc->tfd, EPOLLIN, &cc->timer_watch);
 }
 
+/* The addresses are known: arm the timeout, try the first. RPC_PENDING,
+ * or the outcome with cc ended. */
+static enum rpc_outcome cc_begin(struct cc *cc) {
+  const Psock__V1__CreateConnectionRequest *q =
+      cc->call->req->create_connection;
+  int e = q->has_timeout_ms ? cc_arm_timer(cc, q->timeout_ms) : 0;
+  enum rpc_outcome out = e < 0 ? rpc_errno(cc->call, e) : cc_try_next(cc);
+
+  if (out != RPC_PENDING)
+    cc_end(cc);
+  return out;
+}
+
+/*
+ * A numeric host is its own one address, as getaddrinfo() would give it
+ * (AI_NUMERICHOST): no round trip to the resolver. Anything else (names,
+ * the "127.1" forms inet_aton() takes) is the resolver's.
+ */
+static bool cc_numeric(struct cc *cc, const char *host, uint32_t port) {
+  struct cc_addr *a = &cc->addrs[0];
+  struct sockaddr_in *sin = (struct sockaddr_in *)&a->sa.sa;
+  struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->sa.sa;
+
+  memset(a, 0, sizeof(*a));
+  if (host && inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons((uint16_t)port);
+    a->sa.len = sizeof(*sin);
+  } else if (host && inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons((uint16_t)port);
+    a->sa.len = sizeof(*sin6);
+  } else {
+    return false;
+  }
+  a->proto = IPPROTO_TCP;
+  cc->n = 1;
+  return true;
+}
+
 /* The resolver answered: try its addresses. */
 static void cc_resolved(struct rpc_call *call, const Psock__V1__Response *r) {
-  const Psock__V1__CreateConnectionRequest *q = call->req->create_connection;
   struct cc *cc = call->state;
   enum rpc_outcome out;
-  int e;
 
   if (!r || r->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR) {
     if (r)
@@ -297,12 +335,9 @@ static void cc_resolved(struct rpc_call *call, const Psock__V1__Response *r) {
       cc->n++;
     }
   }
-  e = q->has_timeout_ms ? cc_arm_timer(cc, q->timeout_ms) : 0;
-  out = e < 0 ? rpc_errno(call, e) : cc_try_next(cc);
-  if (out != RPC_PENDING) {
-    cc_end(cc);
+  out = cc_begin(cc);
+  if (out != RPC_PENDING)
     rpc_finish(call, out);
-  }
 }
 
 enum rpc_outcome rpc_create_connection(struct rpc_call *call) {
@@ -328,6 +363,8 @@ enum rpc_outcome rpc_create_connection(struct rpc_call *call) {
       return rpc_errno(call, e);
   }
   call->state = cc;
+  if (cc_numeric(cc, q->host, q->port))
+    return cc_begin(cc);
   return rpc_resolve_host(call, q->host, q->port, AF_UNSPEC, SOCK_STREAM,
                           cc_resolved);
 }
