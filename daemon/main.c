@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -464,13 +465,22 @@ static int socket_access(const struct options *o, gid_t *ret_gid,
  */
 static int bind_node(int fd, const struct sockaddr_un *sun, gid_t gid,
                      mode_t mode) {
-  gid_t old_gid = (gid_t)setfsgid(gid);
-  mode_t old_mask = umask(~mode & 0777);
+  int pdeathsig = 0;
+  gid_t old_gid;
+  mode_t old_mask;
   struct stat st;
-  int r = bind(fd, (const struct sockaddr *)sun, sizeof(*sun)) < 0 ? -errno : 0;
+  int r;
 
+  /* A change of the fsgid clears the parent-death signal that whoever
+   * started psockd may have asked for (a test harness does): keep it. */
+  prctl(PR_GET_PDEATHSIG, &pdeathsig);
+  old_gid = (gid_t)setfsgid(gid);
+  old_mask = umask(~mode & 0777);
+  r = bind(fd, (const struct sockaddr *)sun, sizeof(*sun)) < 0 ? -errno : 0;
   umask(old_mask);
   setfsgid(old_gid);
+  if (pdeathsig)
+    prctl(PR_SET_PDEATHSIG, pdeathsig);
   if (r == 0 && (lstat(sun->sun_path, &st) < 0 || st.st_gid != gid ||
                  (st.st_mode & 07777) != mode))
     r = -EPERM; /* not root, and not a member of the group */
