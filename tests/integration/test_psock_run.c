@@ -1610,38 +1610,15 @@ static struct psockd_proc *start_with_policy(const char *name,
 /* PSOCK_PRELOAD for the runs: in a sanitizer build the runtimes the
  * instrumented preload needs come first. false: cannot be done. */
 static bool preload_value(void) {
-  const char *sanitize = getenv("PSOCK_SANITIZE");
-  const char *runtimes = getenv("PSOCK_SANITIZER_RUNTIMES");
-  char list[2 * PATH_MAX] = "";
-
-  if (!sanitize || !*sanitize || strcmp(sanitize, "none") == 0) {
-    snprintf(fx.preload_env, sizeof(fx.preload_env), "%s", fx.preload);
-    return true;
-  }
-  if (!runtimes || !*runtimes) {
-    snprintf(fx.skip_why, sizeof(fx.skip_why),
-             "the preload is built with -fsanitize=%s and the runtimes it "
-             "needs in front of it are unknown",
-             sanitize);
+  if (harness_sanitizer_runtimes(fx.runtimes, sizeof(fx.runtimes), fx.skip_why,
+                                 sizeof(fx.skip_why)) < 0)
+    return false;
+  if (strlen(fx.runtimes) + strlen(fx.preload) >= sizeof(fx.preload_env)) {
+    snprintf(fx.skip_why, sizeof(fx.skip_why), "LD_PRELOAD too long");
     return false;
   }
-  /* Each runtime as the loader should load it (a resolved file name). */
-  for (const char *p = runtimes; *p;) {
-    size_t n = strcspn(p, ":");
-    char name[PATH_MAX], real[PATH_MAX];
-
-    snprintf(name, sizeof(name), "%.*s", (int)n, p);
-    if (!realpath(name, real) || access(real, R_OK) < 0) {
-      snprintf(fx.skip_why, sizeof(fx.skip_why),
-               "sanitizer runtime %s not found", name);
-      return false;
-    }
-    strncat(list, real, sizeof(list) - strlen(list) - 2);
-    strcat(list, ":");
-    p += n + (p[n] == ':');
-  }
-  snprintf(fx.runtimes, sizeof(fx.runtimes), "%s", list);
-  snprintf(fx.preload_env, sizeof(fx.preload_env), "%s%s", list, fx.preload);
+  strcpy(fx.preload_env, fx.runtimes);
+  strcat(fx.preload_env, fx.preload);
   return true;
 }
 

@@ -333,6 +333,15 @@ int harness_silent_name_service(unsigned net, int timeout_s, const char *hosts,
   "passwd: files\ngroup: files\nshadow: files\nhosts: %s\n"                    \
   "networks: files\nprotocols: files\nservices: files\n"
 
+/*
+ * In a sanitizer build (meson passes PSOCK_SANITIZE and
+ * PSOCK_SANITIZER_RUNTIMES to the tests that need it), the runtimes a
+ * program must have in front of libpsock-preload.so in LD_PRELOAD, as
+ * "a:b:" (resolved file names); "" otherwise. 0, or -1 with why set.
+ */
+int harness_sanitizer_runtimes(char *out, size_t len, char *why,
+                               size_t why_len);
+
 /* ----------------------------------------------------- ICMP echo, by hand */
 
 /* Does net.ipv4.ping_group_range (of this netns) let gid open ICMP

@@ -278,3 +278,39 @@ int harness_ping_loopback(psock_sock *s, uint16_t id, uint16_t seq) {
   fprintf(stderr, "no ICMP echo reply for id %u seq %u within 5 s\n", id, seq);
   return __LINE__;
 }
+
+int harness_sanitizer_runtimes(char *out, size_t len, char *why,
+                               size_t why_len) {
+  const char *sanitize = getenv("PSOCK_SANITIZE");
+  const char *runtimes = getenv("PSOCK_SANITIZER_RUNTIMES");
+
+  out[0] = '\0';
+  if (!sanitize || !*sanitize || strcmp(sanitize, "none") == 0)
+    return 0;
+  if (!runtimes || !*runtimes) {
+    snprintf(why, why_len,
+             "the preload is built with -fsanitize=%s and the runtimes it "
+             "needs in front of it are unknown",
+             sanitize);
+    return -1;
+  }
+  /* Each runtime as the loader should load it (a resolved file name). */
+  for (const char *p = runtimes; *p;) {
+    size_t n = strcspn(p, ":");
+    char name[PATH_MAX], real[PATH_MAX];
+
+    snprintf(name, sizeof(name), "%.*s", (int)n, p);
+    if (!realpath(name, real) || access(real, R_OK) < 0) {
+      snprintf(why, why_len, "sanitizer runtime %s not found", name);
+      return -1;
+    }
+    if (strlen(out) + strlen(real) + 2 > len) {
+      snprintf(why, why_len, "sanitizer runtimes: list too long");
+      return -1;
+    }
+    strcat(out, real);
+    strcat(out, ":");
+    p += n + (p[n] == ':');
+  }
+  return 0;
+}
