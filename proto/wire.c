@@ -35,7 +35,7 @@
  */
 #define WIRE_EXTRA_FDS 16u
 #define WIRE_RECV_CMSG_SPACE                                                   \
-  (CMSG_SPACE(sizeof(int) * (PSOCK_MAX_FDS + WIRE_EXTRA_FDS)) +                \
+  (CMSG_SPACE(sizeof(int) * (PSOCK_MAX_REPLY_FDS + WIRE_EXTRA_FDS)) +          \
    CMSG_SPACE(sizeof(struct ucred)))
 
 int wire_sys_socket(int domain, int type, int proto) {
@@ -61,7 +61,7 @@ void wire_close_fds(int *fds, size_t n) {
 static int send_packet(int sock, const void *buf, size_t len, const int *fds,
                        size_t nfds, int flags, const struct ucred *creds) {
   union {
-    char buf[CMSG_SPACE(sizeof(int) * PSOCK_MAX_FDS) +
+    char buf[CMSG_SPACE(sizeof(int) * PSOCK_MAX_REPLY_FDS) +
              CMSG_SPACE(sizeof(struct ucred))];
     struct cmsghdr align;
   } control;
@@ -70,7 +70,7 @@ static int send_packet(int sock, const void *buf, size_t len, const int *fds,
   struct cmsghdr *cmsg;
   ssize_t n;
 
-  if (len > PSOCK_MAX_PACKET || nfds > PSOCK_MAX_FDS)
+  if (len > PSOCK_MAX_PACKET || nfds > PSOCK_MAX_REPLY_FDS)
     return -EMSGSIZE;
   /* The receiver cannot tell an empty packet from EOF: never send one. */
   if (len == 0 || !buf || (nfds > 0 && !fds))
@@ -230,8 +230,8 @@ static ssize_t recv_packet(int sock, void *buf, size_t cap, int *fds,
 
   if (ret_nfds)
     *ret_nfds = 0;
-  if (max_fds > PSOCK_MAX_FDS || (max_fds > 0 && !fds) || (cap > 0 && !buf) ||
-      !ret_nfds)
+  if (max_fds > PSOCK_MAX_REPLY_FDS || (max_fds > 0 && !fds) ||
+      (cap > 0 && !buf) || !ret_nfds)
     return -EINVAL;
   if (cap > SSIZE_MAX)
     iov.iov_len = SSIZE_MAX;

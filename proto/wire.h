@@ -30,8 +30,19 @@
 /* Largest packet either side sends or accepts, in bytes. */
 #define PSOCK_MAX_PACKET (64u * 1024u)
 
-/* Most fds one message may carry (socketpair carries two). */
+/* Most fds one request may carry, and most any reply carried before
+ * issue 16 (socketpair carries two). psockd reads requests with this. */
 #define PSOCK_MAX_FDS 2u
+
+/*
+ * Most fds one reply may carry: a socket reply with its batch (up to
+ * PSOCK_MAX_REPLY_FDS - 1 more sockets, SocketRequest.batch). A client
+ * reads replies with this; requests stay at PSOCK_MAX_FDS.
+ */
+#define PSOCK_MAX_REPLY_FDS 8u
+
+_Static_assert(PSOCK_MAX_FDS <= PSOCK_MAX_REPLY_FDS,
+               "a reply may carry what a request may");
 
 /* Where psockd listens unless told otherwise. */
 #define PSOCK_DEFAULT_SOCKET "/run/psockd/psockd.sock"
@@ -40,8 +51,10 @@
  * Send one packet of len bytes with nfds fds attached (nfds may be 0).
  * flags are passed to sendmsg() in addition to MSG_NOSIGNAL.
  * Returns 0 on success, -EMSGSIZE if len > PSOCK_MAX_PACKET or
- * nfds > PSOCK_MAX_FDS, -EINVAL if len is 0 (the peer would read an empty
- * packet as EOF), or -errno from sendmsg(). The fds stay the caller's.
+ * nfds > PSOCK_MAX_REPLY_FDS (the limit of the direction is the receiver's
+ * to check: psockd reads requests with PSOCK_MAX_FDS), -EINVAL if len is 0 (the
+ * peer would read an empty packet as EOF), or -errno from sendmsg(). The fds
+ * stay the caller's.
  */
 int wire_send_packet(int sock, const void *buf, size_t len, const int *fds,
                      size_t nfds, int flags);
@@ -67,7 +80,8 @@ int wire_send_packet_creds(int sock, const void *buf, size_t len,
  * peer (recvmsg() cannot tell an empty packet without fds from EOF, so
  * neither side sends one). Errors: -EMSGSIZE (packet larger than cap),
  * -EPROTO (control data truncated, more than max_fds fds, unexpected control
- * message, empty packet with fds), -EINVAL (max_fds > PSOCK_MAX_FDS), or
+ * message, empty packet with fds), -EINVAL (max_fds > PSOCK_MAX_REPLY_FDS),
+ * or
  * -errno from recvmsg() (-EAGAIN with MSG_DONTWAIT). On any error no fd is
  * left open and *ret_nfds is 0.
  */

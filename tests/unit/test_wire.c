@@ -247,6 +247,51 @@ static void test_too_many_fds_ctrunc(void **state) {
   check_too_many_fds(*state, 100);
 }
 
+/*
+ * A reply of PSOCK_MAX_REPLY_FDS fds (a socket with its batch): whole for
+ * a receiver of replies, in order and close-on-exec; a receiver of
+ * requests (PSOCK_MAX_FDS) refuses it and keeps none; one fd more is too
+ * many for a receiver of replies too.
+ */
+static void test_reply_fd_limit(void **state) {
+  struct pair *p = *state;
+  int out[PSOCK_MAX_REPLY_FDS + 1], fds[PSOCK_MAX_REPLY_FDS];
+  char buf[8];
+  size_t nfds = 99;
+  int before;
+
+  for (size_t i = 0; i < PSOCK_MAX_REPLY_FDS + 1; i++)
+    assert_true((out[i] = socket(AF_INET, SOCK_DGRAM, 0)) >= 0);
+  assert_int_equal(wire_send_packet(p->tx, "r", 1, out, PSOCK_MAX_REPLY_FDS, 0),
+                   0);
+  assert_int_equal(wire_recv_packet(p->rx, buf, sizeof(buf), fds,
+                                    PSOCK_MAX_REPLY_FDS, &nfds, 0),
+                   1);
+  assert_int_equal(nfds, PSOCK_MAX_REPLY_FDS);
+  for (size_t i = 0; i < nfds; i++) {
+    assert_same_file(fds[i], out[i]);
+    assert_cloexec(fds[i]);
+  }
+  wire_close_fds(fds, nfds);
+
+  assert_int_equal(wire_send_packet(p->tx, "r", 1, out, PSOCK_MAX_REPLY_FDS, 0),
+                   0);
+  before = count_open_fds();
+  assert_int_equal(
+      wire_recv_packet(p->rx, buf, sizeof(buf), fds, PSOCK_MAX_FDS, &nfds, 0),
+      -EPROTO);
+  assert_int_equal(nfds, 0);
+  assert_int_equal(count_open_fds(), before);
+
+  raw_send(p->tx, "r", 1, out, PSOCK_MAX_REPLY_FDS + 1);
+  assert_int_equal(wire_recv_packet(p->rx, buf, sizeof(buf), fds,
+                                    PSOCK_MAX_REPLY_FDS, &nfds, 0),
+                   -EPROTO);
+  assert_int_equal(count_open_fds(), before);
+  assert_nothing_queued(p->rx);
+  wire_close_fds(out, PSOCK_MAX_REPLY_FDS + 1);
+}
+
 static void test_more_fds_than_caller_allows(void **state) {
   struct pair *p = *state;
   int pipefd[2], fds[1] = {-1}, before;
@@ -507,14 +552,15 @@ static void test_oversized_packet(void **state) {
 static void test_send_limits(void **state) {
   struct pair *p = *state;
   char *buf = calloc(1, PSOCK_MAX_PACKET + 1);
-  int fds[PSOCK_MAX_FDS + 1] = {0, 0, 0};
+  int fds[PSOCK_MAX_REPLY_FDS + 1] = {0};
 
   assert_non_null(buf);
   assert_int_equal(
       wire_send_packet(p->tx, buf, PSOCK_MAX_PACKET + 1, NULL, 0, 0),
       -EMSGSIZE);
-  assert_int_equal(wire_send_packet(p->tx, "x", 1, fds, PSOCK_MAX_FDS + 1, 0),
-                   -EMSGSIZE);
+  assert_int_equal(
+      wire_send_packet(p->tx, "x", 1, fds, PSOCK_MAX_REPLY_FDS + 1, 0),
+      -EMSGSIZE);
   assert_int_equal(wire_send_packet(p->tx, "", 0, NULL, 0, 0), -EINVAL);
   /* None of the refused sends reached the peer. */
   assert_nothing_queued(p->rx);
@@ -569,11 +615,12 @@ static void test_dontwait_empty(void **state) {
 static void test_recv_bad_args(void **state) {
   struct pair *p = *state;
   char buf[8];
-  int fds[PSOCK_MAX_FDS + 1];
+  int fds[PSOCK_MAX_REPLY_FDS + 1];
   size_t nfds = 99;
 
   assert_int_equal(wire_recv_packet(p->rx, buf, sizeof(buf), fds,
-                                    PSOCK_MAX_FDS + 1, &nfds, MSG_DONTWAIT),
+                                    PSOCK_MAX_REPLY_FDS + 1, &nfds,
+                                    MSG_DONTWAIT),
                    -EINVAL);
   assert_int_equal(nfds, 0);
   assert_int_equal(wire_recv_packet(-1, buf, sizeof(buf), fds, PSOCK_MAX_FDS,
@@ -810,6 +857,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_too_many_fds_5, setup_pair,
                                       teardown_pair),
       cmocka_unit_test_setup_teardown(test_too_many_fds_ctrunc, setup_pair,
+                                      teardown_pair),
+      cmocka_unit_test_setup_teardown(test_reply_fd_limit, setup_pair,
                                       teardown_pair),
       cmocka_unit_test_setup_teardown(test_more_fds_than_caller_allows,
                                       setup_pair, teardown_pair),
