@@ -6,8 +6,9 @@
  * PSOCK_PAGE_SIZE bytes, sealed against growing, shrinking and any new
  * writable mapping: F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE |
  * F_SEAL_SEAL), keeps the one writable mapping it made before sealing,
- * and sends the memfd with every HelloReply (HelloReply.page, fd_count 1).
- * A client maps it PROT_READ, MAP_SHARED.
+ * and sends the memfd with every HelloReply to a Hello that asks for it
+ * (Hello.page; the reply sets HelloReply.page, fd_count 1). A client maps
+ * it PROT_READ, MAP_SHARED.
  *
  * Trust boundary: the page is psockd's word to the client about the
  * client's own policy; the client can only read it. Nothing it says widens
@@ -19,8 +20,9 @@
  * Reading (the client): a seqlock. Load seq with acquire; if it is odd,
  * psockd is rewriting: treat nothing as free. Read the fields, then load
  * seq again (acquire fence before it); if it changed, treat nothing as
- * free. Writing (the worker): seq += 1 (odd, release), write the fields,
- * generation += 1, seq += 1 (even, release). generation changes at every
+ * free. Writing (the worker): seq += 1 (odd; then a release fence, so
+ * that no field is written before it), write the fields, generation += 1,
+ * seq += 1 (even, release). generation changes at every
  * policy the worker installs, so a client that cached anything by policy
  * (sockets from a batch) knows to drop it.
  */
@@ -35,9 +37,11 @@
 /*
  * Calls an identity may make without asking psockd: psockd's policy allows
  * every request of that call and family for this identity (any address,
- * any port; for bind, any port the kernel lets an unprivileged process
- * take, i.e. 0 and those not below net.ipv4.ip_unprivileged_port_start:
- * a bind the kernel refuses for lack of privilege still goes to psockd).
+ * any port; for bind, port 0 and ports 1024-65535, the range the kernel
+ * leaves to unprivileged processes by default: a client sends a bind to
+ * ports 1-1023 to psockd even where net.ipv4.ip_unprivileged_port_start
+ * is lower, and a bind the kernel refuses for lack of privilege still goes
+ * to psockd).
  * psockd sets none of them while it audits allowed calls (--audit-allow):
  * each call must reach it to be recorded.
  */
