@@ -135,3 +135,25 @@ bool authz_sendto_restricted(const struct authz *a,
   identity_to_subject(who, &subject);
   return policy_sendto_restricted(a->policy, &subject);
 }
+
+void authz_scope(const struct authz *a, const struct identity *who,
+                 struct policy_scope *ret) {
+  struct policy_subject subject;
+
+  *ret = (struct policy_scope){0};
+  if (!a || audit_allow)
+    return;
+  identity_to_subject(who, &subject);
+  policy_scope_of(a->policy, &subject, ret);
+}
+
+bool authz_batchable(const struct authz *a, const struct identity *who,
+                     int family, int type, int proto) {
+  uint32_t kind = policy_batch_kind(family, type, proto);
+  struct policy_subject subject;
+
+  if (!a || audit_allow || !kind)
+    return false;
+  identity_to_subject(who, &subject);
+  return policy_allows_batch(a->policy, &subject, kind);
+}

@@ -51,3 +51,21 @@ bool authz_decide(const struct authz *a, const struct identity *who,
 /* Could the policy of snapshot a refuse who a sendto() destination
  * (policy_sendto_restricted())? true without a policy. */
 bool authz_sendto_restricted(const struct authz *a, const struct identity *who);
+
+/*
+ * What the policy of snapshot a leaves open to who, for the policy page
+ * (policy_scope_of()): nothing without a policy, and nothing with
+ * --audit-allow, where every allowed call must reach psockd to be
+ * recorded.
+ */
+void authz_scope(const struct authz *a, const struct identity *who,
+                 struct policy_scope *ret);
+
+/*
+ * May who get a batch of socket(family, type, proto) (type without
+ * flags) under snapshot a: a kind the page lists in its batch bits
+ * (authz_scope())? Decided without an audit record: with --audit-allow
+ * the answer is no.
+ */
+bool authz_batchable(const struct authz *a, const struct identity *who,
+                     int family, int type, int proto);

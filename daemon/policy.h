@@ -18,7 +18,9 @@
  *   parser    policy_load.c (file, fd, default text) -> policy_parse.c
  *             (rules) -> policy_parse_keys.c (KEY=VALUE values); it owns
  *             the in-memory form (policy_free)
- *   decision  policy.c: policy_check, policy_dump, policy_equal; beside
+ *   decision  policy_check.c: policy_check, policy_dump, policy_equal;
+ *             above it policy_scope.c (what a policy leaves open to a
+ *             subject: the policy page, sendto_restricted); beside
  *             it policy_lint.c (warnings for psockctl)
  * The parser and the decision never call each other: they meet only in
  * the in-memory form (policy_internal.h).
@@ -31,6 +33,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -146,16 +149,57 @@ void policy_check(const struct policy *p, const struct policy_subject *who,
 int policy_default_errno(const struct policy_query *q);
 
 /*
+ * What a policy leaves open to one subject (policy_scope.c; the policy
+ * page of proto/policy_page.h, issue 16).
+ *
+ * policy_allows_every(): does p allow who every request of call in
+ * family? call is POLICY_BIND, POLICY_CONNECT, POLICY_SENDTO or
+ * POLICY_LISTEN; family AF_INET, AF_INET6 or AF_NETLINK (anything else:
+ * false). Every request means every address (of either inet family, on
+ * either inet socket) and every port, but for bind only port 0 and ports
+ * 1024-65535: the range the kernel leaves to unprivileged processes by
+ * default (net.ipv4.ip_unprivileged_port_start 1024), which a client
+ * binds itself; it asks psockd for ports below, and for any bind the
+ * kernel refuses for lack of privilege. Rules are walked in order as
+ * policy_check() walks them: a deny rule who and the family may match for
+ * some such request answers no; an allow rule that matches every one of
+ * them answers yes; a narrower allow rule is passed over (what it matches
+ * is allowed, the rest falls through); no rule left: the default denial,
+ * no. A yes is never wrong; a no may be conservative.
+ */
+bool policy_allows_every(const struct policy *p,
+                         const struct policy_subject *who,
+                         enum policy_call call, int family);
+
+/* The enum psock_batch_kind bit of socket(family, type, proto) (type
+ * without SOCK_NONBLOCK / SOCK_CLOEXEC), or 0 for a kind never batched. */
+uint32_t policy_batch_kind(int family, int type, int proto);
+
+/*
+ * Does p allow who sockets of the batch kind outright: policy_check()
+ * allows both forms of the request (proto 0 and IPPROTO_TCP or
+ * IPPROTO_UDP), which need no privilege? false for 0 or several bits.
+ */
+bool policy_allows_batch(const struct policy *p,
+                         const struct policy_subject *who, uint32_t kind);
+
+/* The policy page's bits for who. */
+struct policy_scope {
+  uint32_t free;  /* enum psock_free_call: policy_allows_every() */
+  uint32_t batch; /* enum psock_batch_kind: policy_allows_batch() */
+};
+
+/* Fill *ret with what p leaves open to who (NULL p: nothing). */
+void policy_scope_of(const struct policy *p, const struct policy_subject *who,
+                     struct policy_scope *ret);
+
+/*
  * Could policy_check() refuse who a sendto() to some destination of a
  * family psockd sends to (inet, inet6, netlink), on a socket psockd may
- * give who? Families no rule gives who a socket of are left out. Rules
- * are walked in order as policy_check() walks them, family by family: a
- * deny rule for
- * sendto that who and the family may match restricts (whatever its
- * address); an allow rule that admits every destination of the family
- * (addr=any port=any for inet and inet6) settles the family; narrower
- * allow rules are passed over. No settling rule: the default denial
- * restricts. A true answer may be conservative, a false one never is.
+ * give who? It could unless policy_allows_every(POLICY_SENDTO) says yes
+ * for each of those families that some rule may give who a socket of
+ * (families no rule gives who a socket of are left out). A true answer
+ * may be conservative, a false one never is.
  */
 bool policy_sendto_restricted(const struct policy *p,
                               const struct policy_subject *who);

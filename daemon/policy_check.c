@@ -3,7 +3,8 @@
  * policy_check: deciding a request, and writing a policy back out. The file
  * syntax is parsed in policy_parse.c, which this file never calls: the two
  * meet only in the in-memory form (policy_internal.h). Names come from
- * policy_names.c.
+ * policy_names.c. What a policy leaves open to a subject as a whole is
+ * policy_scope.c's question, above this file.
  *
  * Trust boundary: policy_check() runs for every client request. The query
  * comes from the daemon (decoded and resolved, but its numbers and bytes
@@ -348,8 +349,8 @@ static bool unit_in(const struct policy_rule *r,
   return false;
 }
 
-static bool who_match(const struct policy_rule *r,
-                      const struct policy_subject *s) {
+bool pol_who_match(const struct policy_rule *r,
+                   const struct policy_subject *s) {
   const struct pol_who_set *w = r->who;
 
   if (r->anyone)
@@ -384,94 +385,13 @@ void policy_check(const struct policy *p, const struct policy_subject *who,
   for (size_t i = 0; i < p->n_rules; i++) {
     const struct policy_rule *r = &p->rules[i];
 
-    if ((r->calls & v.bit) && who_match(r, who) && what_match(r, &v)) {
+    if ((r->calls & v.bit) && pol_who_match(r, who) && what_match(r, &v)) {
       decide(ret, r->allow, r->error ? r->error : policy_default_errno(q),
              r->origin);
       return;
     }
   }
   decide(ret, false, policy_default_errno(q), "no rule matched");
-}
-
-/* --- what a subject's sendto rules leave open --------------------------- */
-
-/* Does the family key of r name family (absent or any: every family)? */
-static bool family_in(const struct pol_set *s, uint32_t family) {
-  if (!s->present || s->any)
-    return true;
-  for (size_t i = 0; i < s->n; i++)
-    if (family >= s->v[i].lo && family <= s->v[i].hi)
-      return true;
-  return false;
-}
-
-/* For the sendto queries of family, with the keys they carry: true when
- * r settles family (allows every destination), false when it passes over
- * it, and *ret_restricts set when it refuses some. */
-static bool sendto_rule(const struct policy_rule *r, uint32_t family,
-                        uint32_t carried, bool *ret_restricts) {
-  for (int k = 0; k < PK_N; k++) {
-    const struct pol_set *s = &r->key[k];
-
-    /* A deny rule with a key sendto never carries never matches. */
-    if (!r->allow && s->present && !(carried & BIT(k)))
-      return false;
-  }
-  if (!family_in(&r->key[PK_FAMILY], family))
-    return false;
-  if (!r->allow) {
-    *ret_restricts = true;
-    return true;
-  }
-  for (int k = 0; k < PK_N; k++)
-    if (k != PK_FAMILY && (carried & BIT(k)) &&
-        (!r->key[k].present || !r->key[k].any))
-      return false; /* narrower: some destinations fall through */
-  return r->key[PK_FAMILY].present;
-}
-
-/* May some rule give who a socket of family? (Any type and protocol: a
- * yes may be wider than the truth, never narrower.) */
-static bool socket_possible(const struct policy *p,
-                            const struct policy_subject *who, uint32_t family) {
-  for (size_t i = 0; i < p->n_rules; i++) {
-    const struct policy_rule *r = &p->rules[i];
-
-    if (r->allow && (r->calls & BIT(POLICY_SOCKET)) && who_match(r, who) &&
-        family_in(&r->key[PK_FAMILY], family))
-      return true;
-  }
-  return false;
-}
-
-bool policy_sendto_restricted(const struct policy *p,
-                              const struct policy_subject *who) {
-  static const struct {
-    uint32_t family, carried;
-  } fams[] = {
-      {AF_INET, BIT(PK_FAMILY) | BIT(PK_ADDR) | BIT(PK_PORT)},
-      {AF_INET6, BIT(PK_FAMILY) | BIT(PK_ADDR) | BIT(PK_PORT)},
-      {AF_NETLINK, BIT(PK_FAMILY)},
-  };
-
-  if (!p || !who)
-    return true;
-  for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
-    bool settled = false, restricts = false;
-
-    /* No socket of the family, no destination to refuse. */
-    if (!socket_possible(p, who, fams[f].family))
-      continue;
-    for (size_t i = 0; i < p->n_rules && !settled; i++) {
-      const struct policy_rule *r = &p->rules[i];
-
-      if ((r->calls & BIT(POLICY_SENDTO)) && who_match(r, who))
-        settled = sendto_rule(r, fams[f].family, fams[f].carried, &restricts);
-    }
-    if (!settled || restricts)
-      return true;
-  }
-  return false;
 }
 
 /* --- writing ------------------------------------------------------------ */

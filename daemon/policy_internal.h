@@ -3,7 +3,8 @@
  * policy_internal: the in-memory form of a policy and the name tables.
  *
  * The parser (policy_parse.c) builds it, the decision and the dump
- * (policy.c) and the lint (policy_lint.c) read it; the name tables and
+ * (policy_check.c), the scope (policy_scope.c) and the lint (policy_lint.c)
+ * read it; the name tables and
  * value parsers (policy_names.c) sit below all of them. This header is the
  * only thing the parser and the decision share: neither calls the other.
  * Everything a decision needs is resolved at load time (names to numbers,
@@ -187,6 +188,12 @@ void pol_write_abstract(const struct pol_abstract *a, FILE *out);
 
 /* Release what a rule owns (not the rule itself). */
 void pol_rule_clear(struct policy_rule *r);
+
+/* --- matching (policy_check.c) ----------------------------------------- */
+
+/* Is s one of the subjects of r (its WHO keys, or anyone)? An unknown unit
+ * is in every deny rule's units and in no allow rule's. */
+bool pol_who_match(const struct policy_rule *r, const struct policy_subject *s);
 
 /* --- comparing (policy.c) ----------------------------------------------- */
 
