@@ -126,7 +126,9 @@ struct rpc_call *call_new(struct conn *conn) {
   call->arena.used = 0;
   ASAN_POISON_MEMORY_REGION(call->arena.first, sizeof(call->arena.first));
   for (size_t i = 0; i < PSOCK_MAX_FDS; i++)
-    call->fds_in[i] = call->fds_out[i] = -1;
+    call->fds_in[i] = -1;
+  for (size_t i = 0; i < PSOCK_MAX_REPLY_FDS; i++)
+    call->fds_out[i] = -1;
   call->resp = (Psock__V1__Response)PSOCK__V1__RESPONSE__INIT;
   call->name = "unknown";
   if (conn)
@@ -142,7 +144,7 @@ void call_release(struct rpc_call *call) {
   /* fds_in are the client's sockets: it may have set SO_LINGER on them and
    * closed its own copy, so ours may be the last one. */
   closer_add_fds(closer, call->fds_in, PSOCK_MAX_FDS);
-  closer_add_fds(closer, call->fds_out, PSOCK_MAX_FDS);
+  closer_add_fds(closer, call->fds_out, PSOCK_MAX_REPLY_FDS);
   if (call->pending && call->conn)
     conn_unwait(call->conn, &call->waiter);
   authz_put(call->authz);
@@ -236,7 +238,7 @@ enum rpc_outcome rpc_refuse(struct rpc_call *call) {
 }
 
 int rpc_add_fd(struct rpc_call *call, int fd) {
-  if (call->nfds_out >= PSOCK_MAX_FDS) {
+  if (call->nfds_out >= PSOCK_MAX_REPLY_FDS) {
     close(fd);
     return -EMSGSIZE;
   }
@@ -320,7 +322,7 @@ static void settle(struct rpc_call *call, enum rpc_outcome outcome) {
   }
   if (resp->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR) {
     log_error_reply(call);
-    closer_add_fds(closer, call->fds_out, PSOCK_MAX_FDS);
+    closer_add_fds(closer, call->fds_out, PSOCK_MAX_REPLY_FDS);
     call->nfds_out = 0;
   }
   resp->id = call->id;
@@ -361,7 +363,7 @@ void rpc_finish(struct rpc_call *call, enum rpc_outcome outcome) {
     /* conn_send() owns the fds from here, sent or not. */
     if (len > 0)
       conn_send(c, pack_buf, (size_t)len, call->fds_out, call->nfds_out);
-    for (size_t i = 0; i < PSOCK_MAX_FDS; i++)
+    for (size_t i = 0; i < PSOCK_MAX_REPLY_FDS; i++)
       call->fds_out[i] = -1;
   }
   call_release(call);

@@ -57,7 +57,7 @@ struct rpc_call {
   size_t nfds_in;
   int fd_family; /* SO_DOMAIN of fds_in[0], read by the dispatcher */
   Psock__V1__Response resp;
-  int fds_out[PSOCK_MAX_FDS];
+  int fds_out[PSOCK_MAX_REPLY_FDS]; /* a socket with its batch at most */
   size_t nfds_out;
   struct policy_decision decision; /* the last rpc_allowed() */
   void *state;                     /* the method's own, in the arena */
@@ -117,8 +117,8 @@ bool rpc_allowed(struct rpc_call *call, const struct policy_query *q);
  * sendto() destination? (HelloReply.sendto_restricted) */
 bool rpc_sendto_restricted(const struct rpc_call *call);
 
-/* Take ownership of fd as the next fd of the reply. 0, or -EMSGSIZE (fd is
- * closed then). */
+/* Take ownership of fd as the next fd of the reply (at most
+ * PSOCK_MAX_REPLY_FDS). 0, or -EMSGSIZE (fd is closed then). */
 int rpc_add_fd(struct rpc_call *call, int fd);
 
 /*

@@ -27,9 +27,13 @@ struct outpkt {
   struct outpkt *next;
   size_t len;
   size_t nfds;
-  int fds[PSOCK_MAX_FDS];
+  int fds[PSOCK_MAX_REPLY_FDS];
   uint8_t data[];
 };
+
+/* A reply larger than the bound could never go out. */
+_Static_assert(PSOCK_MAX_REPLY_FDS <= CONN_MAX_UNREAD_FDS,
+               "a reply's fds fit in the unread bound");
 
 static void conn_on_event(struct watch *w, uint32_t events);
 
@@ -226,9 +230,9 @@ int conn_send(struct conn *c, const void *buf, size_t len, int *fds,
               size_t nfds) {
   int r;
 
-  if (c->dead) {
+  if (c->dead || nfds > PSOCK_MAX_REPLY_FDS) {
     closer_add_fds(c->set->closer, fds, nfds);
-    return -EPIPE;
+    return c->dead ? -EPIPE : -EMSGSIZE;
   }
   if (!c->out_head && may_send_fds(c, nfds)) {
     r = wire_send_packet(c->fd, buf, len, fds, nfds, MSG_DONTWAIT);
