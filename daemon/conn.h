@@ -31,6 +31,7 @@
 struct closer;
 struct outpkt;
 struct conn;
+struct page;
 
 /* Something in flight off the loop for a connection: cancelled (on the
  * loop thread) when the connection closes before it finishes. */
@@ -43,6 +44,7 @@ struct conn_waiter {
 struct conn_set {
   struct loop *loop;
   struct closer *closer;
+  const struct page *page; /* the identity's policy page, or NULL */
   struct conn *live;
   struct conn *graveyard; /* freed after the current batch of events */
   uint64_t next_serial;

@@ -24,6 +24,7 @@
 #include "closer.h"
 #include "config.h"
 #include "log.h"
+#include "page.h"
 #include "rpc.h"
 
 struct rpc_method {
@@ -91,6 +92,15 @@ size_t dispatch_features(const char **names, size_t max) {
   return n;
 }
 
+/* The identity's policy page, as the reply's one fd, for a client that
+ * takes it (Hello.page); without a page, no fd and every call asks. */
+static void hello_page(struct rpc_call *call, Psock__V1__HelloReply *r) {
+  int fd = page_dup_fd(call->conn->set->page);
+
+  r->has_page = true;
+  r->page = fd >= 0 && rpc_add_fd(call, fd) == 0;
+}
+
 static enum rpc_outcome rpc_hello(struct rpc_call *call) {
   const Psock__V1__Hello *h = call->req->hello;
   struct conn *c = call->conn;
@@ -121,6 +131,8 @@ static enum rpc_outcome rpc_hello(struct rpc_call *call) {
   r->max_packet = PSOCK_MAX_PACKET;
   r->has_sendto_restricted = true;
   r->sendto_restricted = rpc_sendto_restricted(call);
+  if (h->has_page && h->page)
+    hello_page(call, r);
   c->hello_done = true;
   call->resp.hello = r;
   return RPC_REPLIED;

@@ -40,6 +40,7 @@
 #include "control.h"
 #include "dispatch.h"
 #include "log.h"
+#include "page.h"
 #include "privask.h"
 #include "resolveask.h"
 #include "resolver.h"
@@ -54,6 +55,7 @@ struct worker {
   struct loop loop;
   struct conn_set conns;
   struct closer *closer;
+  struct page *page; /* NULL where the kernel cannot seal one */
   struct watch ctl_watch, sig_watch, retry_watch;
   int sig_fd, retry_fd;
   bool retry_armed;
@@ -146,6 +148,21 @@ static void pong(void) {
   wire_send_packet(W->cfg->ctl_fd, &m, sizeof(m), NULL, 0, MSG_DONTWAIT);
 }
 
+/* What the policy just installed leaves our identity, on the page. */
+static void publish_page(void) {
+  struct policy_scope s;
+  struct authz *a;
+
+  if (!W->page)
+    return;
+  a = authz_get();
+  authz_scope(a, &W->cfg->who, &s);
+  authz_put(a);
+  page_publish(W->page, s.free, s.batch);
+  log_debug("policy page generation %" PRIu64 ": free 0x%x, batch 0x%x",
+            page_generation(W->page), s.free, s.batch);
+}
+
 static void on_control(struct watch *w, uint32_t events) {
   struct ctl_msg m;
   int fds[1] = {-1};
@@ -171,10 +188,13 @@ static void on_control(struct watch *w, uint32_t events) {
   }
   if (m.type == CTL_POLICY) {
     r = authz_install_fd(nfds ? fds[0] : -1, m.name);
-    if (r < 0)
+    if (r < 0) {
       log_err("policy from the master rejected: %s", strerror(-r));
-    else
+    } else {
+      /* The page first: once this line is logged, it tells the truth. */
+      publish_page();
       log_info("policy in force: %s", m.name);
+    }
   } else if (m.type == CTL_PING) {
     W->ping_seq = m.seq;
     W->ping_due = true;
@@ -278,8 +298,15 @@ static int worker_setup(void) {
   ch = resolver_start(&ro, &W->resolver_pid);
   if (ch < 0)
     return ch;
-  W->conns = (struct conn_set){
-      .loop = &W->loop, .closer = W->closer, .on_readable = conn_read};
+  /* After the resolver's fork (it must not hold the writable mapping),
+   * before the filter (which has no memfd_create()). */
+  r = page_new(&W->page);
+  if (r < 0)
+    log_warn("no policy page, every call asks psockd: %s", strerror(-r));
+  W->conns = (struct conn_set){.loop = &W->loop,
+                               .closer = W->closer,
+                               .page = W->page,
+                               .on_readable = conn_read};
   if ((r = resolveask_init(&W->loop, ch, bounds.lookups_per_uid)) < 0 ||
       (r = add_fd_watch(cfg->ctl_fd, &W->ctl_watch, on_control)) < 0 ||
       (r = add_fd_watch(W->retry_fd, &W->retry_watch, on_retry)) < 0)
@@ -299,6 +326,7 @@ static void worker_teardown(void) {
   closer_free(W->closer);
   call_cleanup();
   authz_shutdown();
+  page_free(W->page);
   if (W->sig_fd >= 0)
     close(W->sig_fd);
   if (W->retry_fd >= 0)
