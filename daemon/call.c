@@ -229,6 +229,12 @@ bool rpc_sendto_restricted(const struct rpc_call *call) {
   return !call->conn || authz_sendto_restricted(call->authz, &call->conn->peer);
 }
 
+bool rpc_batchable(const struct rpc_call *call, int family, int type,
+                   int proto) {
+  return call->conn &&
+         authz_batchable(call->authz, &call->conn->peer, family, type, proto);
+}
+
 enum rpc_outcome rpc_refuse(struct rpc_call *call) {
   const struct policy_decision *d = &call->decision;
 

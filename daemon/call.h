@@ -117,6 +117,11 @@ bool rpc_allowed(struct rpc_call *call, const struct policy_query *q);
  * sendto() destination? (HelloReply.sendto_restricted) */
 bool rpc_sendto_restricted(const struct rpc_call *call);
 
+/* May the call's client get a batch of socket(family, type, proto) (type
+ * without flags): a kind its policy page lists (authz_batchable())? */
+bool rpc_batchable(const struct rpc_call *call, int family, int type,
+                   int proto);
+
 /* Take ownership of fd as the next fd of the reply (at most
  * PSOCK_MAX_REPLY_FDS). 0, or -EMSGSIZE (fd is closed then). */
 int rpc_add_fd(struct rpc_call *call, int fd);
