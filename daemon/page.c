@@ -18,9 +18,12 @@
 #include "cleanup.h"
 #include "policy_page.h"
 
-/* Older libc headers lack it (Linux 5.1). */
+/* Older libc headers lack them (Linux 5.1, 6.3). */
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
 #endif
 
 #define PAGE_SEALS                                                             \
@@ -39,7 +42,11 @@ int page_new(struct page **ret) {
 
   if (!pg)
     return -ENOMEM;
-  fd = memfd_create("psock-page", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  /* Never executable where the kernel can say so (6.3: F_SEAL_EXEC). */
+  fd = memfd_create("psock-page",
+                    MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
+  if (fd < 0 && errno == EINVAL)
+    fd = memfd_create("psock-page", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0 || ftruncate(fd, PSOCK_PAGE_SIZE) < 0)
     return -errno;
   map = mmap(NULL, PSOCK_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
