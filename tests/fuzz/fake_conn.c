@@ -37,10 +37,10 @@
  * connection is never on the epoll loop.
  *
  * Oracles, on every reply: its length is 1..PSOCK_MAX_PACKET with at most
- * PSOCK_MAX_FDS fds; it decodes as a Response with a result set and
- * fd_count equal to the fds that come with it; every fd is open and
- * close-on-exec; an error reply has no fd, a known kind and a message.
- * And what conn.c takes for granted: no reference is dropped twice, no
+ * PSOCK_MAX_REPLY_FDS fds (a socket with its batch); it decodes as a Response
+ * with a result set and fd_count equal to the fds that come with it; every fd
+ * is open and close-on-exec; an error reply has no fd, a known kind and a
+ * message. And what conn.c takes for granted: no reference is dropped twice, no
  * call waits on a closed connection (nothing would ever cancel it), no
  * reply is sent on a connection whose last reference is gone.
  */
@@ -217,7 +217,7 @@ static void check_reply(struct conn *c, const void *buf, size_t len,
 
   if (len == 0 || len > PSOCK_MAX_PACKET)
     fuzz_fail("a reply of %zu bytes", len);
-  if (nfds > PSOCK_MAX_FDS)
+  if (nfds > PSOCK_MAX_REPLY_FDS)
     fuzz_fail("a reply with %zu fds", nfds);
   r = psock__v1__response__unpack(NULL, len, buf);
   if (!r)

@@ -43,13 +43,20 @@
  *    (__nss_configure_lookup), never DNS;
  *  - a forged resolver answer that would hand the worker a unix path is
  *    not sent (the policy does not judge paths, see docs/policy.md);
- *  - small limits (3 requests in flight, 2 lookups) so inputs reach them.
+ *  - small limits (3 requests in flight, 2 lookups) so inputs reach them;
+ *  - an input of even length runs with --audit-allow (every decision
+ *    formats its record), one of odd length without it, so that the
+ *    policy's batch kinds (TCP and UDP) give batches.
  *
  * Oracles, besides the sanitizers and those of fake_conn.c on every reply:
  *  - a reply answers a request the client sent and no request is answered
  *    twice; while the connection lives, every request is either answered
  *    or in flight;
  *  - the worker asks its resolver name-service calls only;
+ *  - a socket reply with more than one fd (a batch, issue 16) comes
+ *    without --audit-allow only, and its fds are distinct TCP or UDP
+ *    sockets of one kind; a hello reply that says it carries the policy
+ *    page carries one fd, sealed, and any other carries none;
  *  - no AF_UNIX socket made for the client; a socket bound or connected in
  *    psockd's place ("replaced") has an abstract name the policy names; a
  *    connect or create_connection reply names port 1;
@@ -71,6 +78,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,6 +91,7 @@
 #include "fake_conn.h"
 #include "fuzz.h"
 #include "names.h"
+#include "page.h"
 #include "policy.h"
 #include "resolveask.h"
 #include "resolveproto.h"
@@ -115,6 +124,8 @@ static struct loop loop = {.epfd = -1};
 static struct closer *closer; /* the worker's, for the process's life */
 static struct conn_set conns;
 static struct conn *conn;
+static struct page *page; /* the worker's policy page */
+static bool audit_allow;  /* this input's --audit-allow */
 
 /* Ids of requests that were dispatched and not answered yet. */
 static struct {
@@ -405,6 +416,50 @@ static void check_port_1(const Psock__V1__Address *a) {
     fuzz_fail("connected to a port the policy does not allow");
 }
 
+static int sock_opt(int fd, int opt) {
+  int v = -1;
+  socklen_t len = sizeof(v);
+
+  return getsockopt(fd, SOL_SOCKET, opt, &v, &len) < 0 ? -1 : v;
+}
+
+/* A batch: without --audit-allow, distinct TCP or UDP sockets of one kind. */
+static void check_batch(const int *fds, size_t nfds) {
+  int family = fd_domain(fds[0]), type = sock_opt(fds[0], SO_TYPE);
+  int proto = sock_opt(fds[0], SO_PROTOCOL);
+  struct stat st[PSOCK_MAX_REPLY_FDS];
+
+  if (audit_allow)
+    fuzz_fail("a batch of %zu sockets with --audit-allow", nfds);
+  if ((family != AF_INET && family != AF_INET6) ||
+      !((type == SOCK_STREAM && proto == IPPROTO_TCP) ||
+        (type == SOCK_DGRAM && proto == IPPROTO_UDP)))
+    fuzz_fail("a batch of socket(%d, %d, %d)", family, type, proto);
+  for (size_t i = 0; i < nfds; i++) {
+    if (fstat(fds[i], &st[i]) < 0 || fd_domain(fds[i]) != family ||
+        sock_opt(fds[i], SO_TYPE) != type ||
+        sock_opt(fds[i], SO_PROTOCOL) != proto)
+      fuzz_fail("a batch of sockets of different kinds");
+    for (size_t j = 0; j < i; j++)
+      if (st[i].st_ino == st[j].st_ino)
+        fuzz_fail("a batch holds the same socket twice");
+  }
+}
+
+/* The page comes sealed, alone, and only when the reply says so. */
+static void check_page(const Psock__V1__HelloReply *h, const int *fds,
+                       size_t nfds) {
+  const int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+
+  if (!h->page) {
+    if (nfds)
+      fuzz_fail("a hello reply without the page carries %zu fd(s)", nfds);
+    return;
+  }
+  if (nfds != 1 || (fcntl(fds[0], F_GET_SEALS) & seals) != seals)
+    fuzz_fail("a hello reply's page: %zu fd(s), not sealed", nfds);
+}
+
 static void on_reply(struct conn *c, const Psock__V1__Response *r,
                      const int *fds, size_t nfds) {
   (void)c;
@@ -412,7 +467,13 @@ static void on_reply(struct conn *c, const Psock__V1__Response *r,
     fuzz_fail("reply %llu answers no request waiting for one",
               (unsigned long long)r->id);
   switch (r->result_case) {
+  case PSOCK__V1__RESPONSE__RESULT_HELLO:
+    check_page(r->hello, fds, nfds);
+    break;
   case PSOCK__V1__RESPONSE__RESULT_SOCKET:
+    if (nfds > 1)
+      check_batch(fds, nfds);
+    /* fall through */
   case PSOCK__V1__RESPONSE__RESULT_SOCKETPAIR:
   case PSOCK__V1__RESPONSE__RESULT_CREATE_CONNECTION:
     for (size_t i = 0; i < nfds; i++)
@@ -604,7 +665,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
                          stderr, &nerr, &p) != 0)
     abort();
   authz_install(p);
-  authz_set_audit_allow(true); /* every decision formats its record */
   /* Small limits, so that inputs reach them. */
   bounds.inflight_per_conn = 3;
   bounds.lookups_per_uid = 2;
@@ -613,8 +673,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
       socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     abort();
   R.fd = sv[1];
-  if (resolveask_init(&loop, sv[0], bounds.lookups_per_uid) < 0)
+  if (resolveask_init(&loop, sv[0], bounds.lookups_per_uid) < 0 ||
+      page_new(&page) < 0)
     abort();
+  page_publish(page, 0, 0);
   fake_conn_on_reply = on_reply;
   return 0;
 }
@@ -624,7 +686,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 static void conn_start(bool hello_done) {
   struct identity peer = {.uid = FUZZ_UID, .gid = FUZZ_UID, .pid = getpid()};
 
-  conns = (struct conn_set){.loop = &loop, .closer = closer};
+  conns = (struct conn_set){.loop = &loop, .closer = closer, .page = page};
   if (conn_add(&conns, -1, &peer, &conn) < 0)
     abort();
   conn_ref(conn); /* ours, as worker.c holds one while it reads */
@@ -708,6 +770,9 @@ static void conn_finish(void) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int fds_before = count_fds();
 
+  /* Even: every decision formats its record; odd: batches apply. */
+  audit_allow = size % 2 == 0;
+  authz_set_audit_allow(audit_allow);
   conn_start(size > 0 && (data[0] & FUZZ_CTL_HANDSHAKE));
   for (unsigned n = 0; n < FUZZ_DISPATCH_MAX_RECORDS &&
                        size >= FUZZ_RECORD_HEADER && !conn->dead;

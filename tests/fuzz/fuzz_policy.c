@@ -14,10 +14,15 @@
  *    same allow and the same errno;
  *  - every decision is an allow with errno 0 or a denial with EACCES or
  *    EPERM, and names its rule;
+ *  - what policy_scope_of() calls free for a subject (the policy page,
+ *    issue 16) policy_check() allows it for a sample of addresses (IPv4,
+ *    IPv6, v4-mapped, any, broadcast) and ports (bind: 0 and 1024 up);
+ *    a batch kind's socket requests are allowed;
  *  - the lint runs.
  *
  * Seeds: tests/fuzz/corpus/policy/.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -31,6 +36,7 @@
 
 #include "policy.h"
 #include "policy_internal.h"
+#include "policy_page.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -167,6 +173,84 @@ static void same_decisions(const struct policy *p, const struct policy *q,
     }
 }
 
+/* policy_check() of call in family to a at port: must allow (subject s). */
+static void free_call_allowed(const struct policy *p, size_t s,
+                              enum policy_call call, int family,
+                              const struct sockaddr_storage *a, uint16_t port) {
+  struct sockaddr_storage ss = *a;
+  struct policy_query q = {.call = call, .family = family};
+  struct policy_decision d;
+
+  if (ss.ss_family == AF_INET) {
+    ((struct sockaddr_in *)&ss)->sin_port = htons(port);
+    q.addrlen = sizeof(struct sockaddr_in);
+  } else {
+    ((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+    q.addrlen = sizeof(struct sockaddr_in6);
+  }
+  q.addr = call == POLICY_LISTEN ? NULL : (struct sockaddr *)&ss;
+  if (call == POLICY_LISTEN)
+    q.addrlen = 0;
+  policy_check(p, &subjects[s], &q, &d);
+  if (!d.allow) {
+    fprintf(stderr, "fuzz_policy: call %d family %d port %u\n", (int)call,
+            family, port);
+    fail("a call the scope calls free is refused", s, 0, &d, NULL);
+  }
+}
+
+/* What the page would say free or batched, policy_check() allows. */
+static void scope_is_sound(const struct policy *p) {
+  static const struct {
+    uint32_t bit;
+    enum policy_call call;
+    int family;
+  } calls[] = {
+      {PSOCK_FREE_CONNECT_INET, POLICY_CONNECT, AF_INET},
+      {PSOCK_FREE_CONNECT_INET6, POLICY_CONNECT, AF_INET6},
+      {PSOCK_FREE_SENDTO_INET, POLICY_SENDTO, AF_INET},
+      {PSOCK_FREE_SENDTO_INET6, POLICY_SENDTO, AF_INET6},
+      {PSOCK_FREE_BIND_INET, POLICY_BIND, AF_INET},
+      {PSOCK_FREE_BIND_INET6, POLICY_BIND, AF_INET6},
+      {PSOCK_FREE_LISTEN_INET, POLICY_LISTEN, AF_INET},
+      {PSOCK_FREE_LISTEN_INET6, POLICY_LISTEN, AF_INET6},
+  };
+  static const uint16_t ports[] = {0, 1, 22, 80, 1023, 1024, 8080, 65535};
+  static const char *const hosts[] = {
+      "127.0.0.1", "10.1.2.3",         "0.0.0.0",     "255.255.255.255",
+      "::1",       "::ffff:127.0.0.1", "2001:db8::1", "::"};
+  struct sockaddr_storage addrs[sizeof(hosts) / sizeof(hosts[0])];
+
+  for (size_t h = 0; h < sizeof(hosts) / sizeof(hosts[0]); h++) {
+    memset(&addrs[h], 0, sizeof(addrs[h]));
+    if (inet_pton(AF_INET, hosts[h],
+                  &((struct sockaddr_in *)&addrs[h])->sin_addr) == 1)
+      addrs[h].ss_family = AF_INET;
+    else if (inet_pton(AF_INET6, hosts[h],
+                       &((struct sockaddr_in6 *)&addrs[h])->sin6_addr) == 1)
+      addrs[h].ss_family = AF_INET6;
+    else
+      abort();
+  }
+  for (size_t s = 0; s < sizeof(subjects) / sizeof(subjects[0]); s++) {
+    struct policy_scope sc;
+
+    policy_scope_of(p, &subjects[s], &sc);
+    for (size_t c = 0; c < sizeof(calls) / sizeof(calls[0]); c++) {
+      if (!(sc.free & calls[c].bit))
+        continue;
+      for (size_t h = 0; h < sizeof(addrs) / sizeof(addrs[0]); h++)
+        for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++)
+          if (calls[c].call != POLICY_BIND || ports[i] == 0 || ports[i] >= 1024)
+            free_call_allowed(p, s, calls[c].call, calls[c].family, &addrs[h],
+                              ports[i]);
+    }
+    for (uint32_t kind = 1; kind <= PSOCK_BATCH_UDP6; kind <<= 1)
+      if ((sc.batch & kind) && !policy_allows_batch(p, &subjects[s], kind))
+        fail("a batch kind the policy does not allow", s, 0, NULL, NULL);
+  }
+}
+
 /* Dump p with dump(), parse it back; the caller frees the result. */
 static struct policy *dump_and_parse(const struct policy *p,
                                      void (*dump)(const struct policy *,
@@ -222,6 +306,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   q = dump_and_parse(p, policy_dump_resolved);
   same_decisions(p, q, "the resolved dump decides otherwise");
   policy_free(q);
+  scope_is_sound(p);
   lint(p);
   policy_free(p);
   return 0;

@@ -147,6 +147,56 @@ static void seed_socket(void) {
   dispatch_seed("socket_raw_denied", &req, 0, 0);
 }
 
+/* Seeds of odd length: fuzz_dispatch runs them without --audit-allow, so
+ * that a batch kind gives a batch (one byte more than a record holds is
+ * ignored). */
+static void write_odd(const char *name, struct seq *s) {
+  if (s->len % 2 == 0)
+    s->buf[s->len++] = 0;
+  write_file("dispatch", name, s->buf, s->len);
+}
+
+/* Issue 16: a hello that asks for the page, then socket batches of a batch
+ * kind (8 sockets), of one that is not (one), and one capped at 8. */
+static void seed_page_batch(void) {
+  Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
+  Psock__V1__Hello h = PSOCK__V1__HELLO__INIT;
+  Psock__V1__SocketRequest sock = PSOCK__V1__SOCKET_REQUEST__INIT;
+  struct seq s = {.len = 0};
+
+  h.protocol_version = PSOCK_PROTOCOL_VERSION;
+  h.has_page = h.page = true;
+  req.id = 1;
+  req.call_case = PSOCK__V1__REQUEST__CALL_HELLO;
+  req.hello = &h;
+  add_request(&s, 0, 0, &req);
+  req = (Psock__V1__Request)PSOCK__V1__REQUEST__INIT;
+  req.call_case = PSOCK__V1__REQUEST__CALL_SOCKET;
+  req.socket = &sock;
+  sock.family = AF_INET;
+  sock.type = SOCK_STREAM;
+  sock.has_batch = true;
+  sock.batch = 7;
+  req.id = 2;
+  add_request(&s, 0, 0, &req);
+  sock.family = AF_INET6;
+  sock.type = SOCK_DGRAM | SOCK_NONBLOCK;
+  sock.proto = IPPROTO_UDP;
+  sock.batch = 1000;
+  req.id = 3;
+  add_request(&s, 0, 0, &req);
+  sock.family = AF_INET;
+  sock.type = SOCK_RAW;
+  sock.proto = IPPROTO_ICMP;
+  req.id = 4;
+  add_request(&s, 0, 0, &req);
+  write_odd("hello_page_socket_batch", &s);
+  /* Its twin with --audit-allow: one byte longer, nothing free, no batch. */
+  if (s.len % 2)
+    s.buf[s.len++] = 0;
+  write_file("dispatch", "hello_page_socket_batch_audited", s.buf, s.len);
+}
+
 static void seed_socketpair_fromfd(void) {
   {
     REQ(socketpair, SOCKETPAIR, Psock__V1__SocketpairRequest,
@@ -715,6 +765,7 @@ int main(int argc, char **argv) {
   }
   out_dir = argv[1];
   seed_socket();
+  seed_page_batch();
   seed_socketpair_fromfd();
   seed_create_connection();
   seed_bind_connect();
