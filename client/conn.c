@@ -30,7 +30,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -38,7 +37,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -48,6 +46,7 @@
 #include "conn.h"
 #include "deadline.h"
 #include "error.h"
+#include "ident.h"
 #include "wire.h"
 
 /* Idle connections kept for reuse; more busy threads open more. */
@@ -55,34 +54,6 @@
 /* Library fds live at or above this number, out of the program's way. */
 #define CONN_FD_MIN 100
 #define DAEMON_TIMEOUT_MS_DEFAULT 30000
-/* Supplementary groups compared without an allocation. */
-#define GROUPS_ON_STACK 64
-
-/* The sender's ids for this request: SCM_CREDENTIALS and pool matching. */
-struct ident {
-  uid_t euid;
-  gid_t egid;
-  bool frozen; /* read from the frozen cache, no system call made */
-};
-
-/*
- * A thread whose identity can no longer change reads it once: with no
- * capability in its permitted set and one uid and one gid for real,
- * effective and saved, setuid(), setgid() and setgroups() can only set what
- * it already has (only an execve() could give it more, and that replaces
- * this library). Sandboxed programs are such threads and pay no system call
- * per request for their identity. A new user namespace renumbers the ids
- * without changing them: the kernel then refuses the cached numbers in
- * SCM_CREDENTIALS, and the thread reads them again. Per thread, because
- * the kernel keeps credentials per thread.
- */
-static _Thread_local struct {
-  bool checked, frozen;
-  uid_t euid;
-  gid_t egid;
-  int ngroups;
-  gid_t groups[GROUPS_ON_STACK];
-} frozen;
 
 struct conn {
   int fd;
@@ -106,9 +77,6 @@ static unsigned pool_nidle;
 static pid_t pool_pid;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static atomic_bool unreachable_logged;
-/* Our pid, in a page the kernel wipes in the child of any fork (see
- * self_pid()); NULL where MADV_WIPEONFORK is not supported. */
-static pid_t *pid_page;
 
 /* Keep the pool mutex consistent across fork(): a child of a
  * multi-threaded program must not inherit it locked. */
@@ -121,36 +89,13 @@ static void pool_postfork(void) {
 }
 
 static void pool_init(void) {
-  void *p = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
   pthread_atfork(pool_prefork, pool_postfork, pool_postfork);
-  if (p != MAP_FAILED &&
-      madvise(p, (size_t)sysconf(_SC_PAGESIZE), MADV_WIPEONFORK) < 0) {
-    munmap(p, (size_t)sysconf(_SC_PAGESIZE));
-    p = MAP_FAILED;
-  }
-  pid_page = p == MAP_FAILED ? NULL : p;
 }
 
-/*
- * getpid() without a system call per request (glibc caches no pid). The
- * page reads as zero in the child of every kind of fork, also those that
- * run no pthread_atfork() handler (_Fork(), a raw clone()), so a child
- * never takes its parent's pid from it. Linux 4.14+; getpid() before.
- */
+/* Our pid, with the pool's fork handlers in place. */
 static pid_t self_pid(void) {
-  pid_t pid;
-
   pthread_once(&pool_once, pool_init);
-  if (!pid_page)
-    return getpid();
-  pid = __atomic_load_n(pid_page, __ATOMIC_RELAXED);
-  if (pid == 0) {
-    pid = getpid();
-    __atomic_store_n(pid_page, pid, __ATOMIC_RELAXED);
-  }
-  return pid;
+  return pc_self_pid();
 }
 
 static int daemon_timeout_ms(void) {
@@ -194,115 +139,10 @@ static void conn_free(struct conn *c) {
 
 DEFINE_CLEANUP(struct conn *, conn_free)
 
-/* Is the calling thread's identity frozen (see above)? Caches it if so. */
-static void frozen_check(void) {
-  struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
-  struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3];
-  uid_t ru, eu, su;
-  gid_t rg, eg, sg;
-  int n;
-
-  frozen.checked = true;
-  frozen.frozen = false;
-  if (syscall(SYS_capget, &h, caps) < 0 || caps[0].permitted ||
-      caps[1].permitted)
-    return;
-  if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 ||
-      ru != eu || eu != su || rg != eg || eg != sg)
-    return;
-  n = getgroups(GROUPS_ON_STACK, frozen.groups);
-  if (n < 0)
-    return;
-  frozen.ngroups = n;
-  frozen.euid = eu;
-  frozen.egid = eg;
-  frozen.frozen = true;
-}
-
-int pc_conn_identity_fixed(void) {
-  uid_t ru, eu, su;
-  gid_t rg, eg, sg;
-  int n;
-
-  if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
-    return -errno;
-  n = getgroups(GROUPS_ON_STACK, frozen.groups);
-  if (n < 0)
-    return -errno;
-  frozen.ngroups = n;
-  frozen.euid = eu;
-  frozen.egid = eg;
-  frozen.checked = true;
-  frozen.frozen = true;
-  return 0;
-}
-
-/* The calling thread's effective ids, from the frozen cache if it may. */
-static void ident_now(struct ident *id) {
-  if (!frozen.checked)
-    frozen_check();
-  id->frozen = frozen.frozen;
-  id->euid = frozen.frozen ? frozen.euid : geteuid();
-  id->egid = frozen.frozen ? frozen.egid : getegid();
-}
-
-/* The supplementary groups now, in *ret (malloc'd, NULL if none). */
-static int groups_now(const struct ident *id, gid_t **ret, int *ret_n) {
-  _cleanup_free_ gid_t *g = NULL;
-  int n;
-
-  if (id->frozen) {
-    n = frozen.ngroups;
-    g = n ? malloc((size_t)n * sizeof(gid_t)) : NULL;
-    if (n && !g)
-      return -ENOMEM;
-    if (n)
-      memcpy(g, frozen.groups, (size_t)n * sizeof(gid_t));
-    *ret = TAKE_PTR(g);
-    *ret_n = n;
-    return 0;
-  }
-
-  /* Count, then read: if a setgroups() in another thread changed the
-   * count in between, the read fails or falls short; again. */
-  for (;;) {
-    n = getgroups(0, NULL);
-    if (n < 0)
-      return -errno;
-    free(g);
-    g = n ? malloc((size_t)n * sizeof(gid_t)) : NULL;
-    if (n && !g)
-      return -ENOMEM;
-    if (getgroups(n, g) == n)
-      break;
-  }
-  *ret = TAKE_PTR(g);
-  *ret_n = n;
-  return 0;
-}
-
-/* Was c opened under the caller's identity? One getgroups() call: with
- * room for exactly the groups c knows, any other set fails or differs. */
-static bool conn_same_ident(const struct conn *c, const struct ident *id) {
-  gid_t stack[GROUPS_ON_STACK];
-  _cleanup_free_ gid_t *heap = NULL;
-  gid_t *g = stack;
-  int n;
-
-  if (c->euid != id->euid || c->egid != id->egid)
-    return false;
-  if (id->frozen)
-    return c->ngroups == frozen.ngroups &&
-           (c->ngroups == 0 || memcmp(c->groups, frozen.groups,
-                                      (size_t)c->ngroups * sizeof(gid_t)) == 0);
-  if (c->ngroups > GROUPS_ON_STACK) {
-    g = heap = malloc((size_t)c->ngroups * sizeof(gid_t));
-    if (!heap)
-      return false; /* a new connection is always safe */
-  }
-  n = getgroups(c->ngroups, g);
-  return n == c->ngroups &&
-         (n == 0 || memcmp(g, c->groups, (size_t)n * sizeof(gid_t)) == 0);
+/* Was c opened under the caller's identity? */
+static bool conn_same_ident(const struct conn *c, const struct pc_ident *id) {
+  return c->euid == id->euid && c->egid == id->egid &&
+         pc_ident_same_groups(id, c->groups, c->ngroups);
 }
 
 /* Close c if its number is still ours, then free it. */
@@ -329,7 +169,7 @@ static void pool_forget_parent(void) {
 }
 
 /* An idle connection this process opened under identity id, or NULL. */
-static struct conn *pool_take(const struct ident *id) {
+static struct conn *pool_take(const struct pc_ident *id) {
   struct conn *c;
   pid_t pid = self_pid();
 
@@ -406,7 +246,7 @@ enum xchg {
 
 static enum xchg xchg_send(struct conn *c, Psock__V1__Request *req,
                            const int *fds, size_t nfds,
-                           const struct ident *id) {
+                           const struct pc_ident *id) {
   struct ucred creds = {.pid = self_pid(), .uid = id->euid, .gid = id->egid};
   ssize_t n;
   int r;
@@ -425,7 +265,7 @@ static enum xchg xchg_send(struct conn *c, Psock__V1__Request *req,
    * changed them since they were read); EINVAL for cached ids: a new user
    * namespace renumbered them. Again, with the ids read anew. */
   if ((r == -EPERM || r == -EINVAL) && id->frozen)
-    frozen.checked = false;
+    pc_ident_forget();
   if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN || r == -EPERM ||
       (r == -EINVAL && id->frozen))
     return XCHG_LOST;
@@ -505,7 +345,7 @@ static enum xchg xchg_recv(struct conn *c, int *fds, size_t *nfds,
 
 /* One request/response on c. On XCHG_OK the response's id and fd count
  * are verified; ret_fds holds exactly resp->fd_count fds. */
-static enum xchg xchg(struct conn *c, const struct ident *id,
+static enum xchg xchg(struct conn *c, const struct pc_ident *id,
                       Psock__V1__Request *req, const int *fds, size_t nfds,
                       Psock__V1__Response **ret_resp, int *ret_fds,
                       size_t *ret_nfds, bool cloexec) {
@@ -551,7 +391,7 @@ static int record_error_reply(const Psock__V1__Error *e) {
   return pc_error(kind, e->code, "%s", e->message ? e->message : "");
 }
 
-static int hello(struct conn *c, const struct ident *id) {
+static int hello(struct conn *c, const struct pc_ident *id) {
   Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
   Psock__V1__Hello h = PSOCK__V1__HELLO__INIT;
   Psock__V1__Response *resp = NULL;
@@ -593,7 +433,7 @@ static int hello(struct conn *c, const struct ident *id) {
  * records errors. */
 /* Open and handshake one connection; NULL with the error recorded, or with
  * *ret_lost set if psockd closed it before it answered the handshake. */
-static struct conn *conn_open_once(const struct ident *id, bool *ret_lost) {
+static struct conn *conn_open_once(const struct pc_ident *id, bool *ret_lost) {
   const char *path = socket_path();
   _cleanup_close_ int fd = -1;
   _cleanup_(conn_freep) struct conn *c = NULL;
@@ -618,7 +458,7 @@ static struct conn *conn_open_once(const struct ident *id, bool *ret_lost) {
     return NULL;
   }
   c->buf = malloc(PSOCK_MAX_PACKET);
-  r = c->buf ? groups_now(id, &c->groups, &c->ngroups) : -ENOMEM;
+  r = c->buf ? pc_ident_groups(id, &c->groups, &c->ngroups) : -ENOMEM;
   if (r < 0) {
     pc_error_os(-r);
     return NULL;
@@ -644,7 +484,7 @@ static struct conn *conn_open_once(const struct ident *id, bool *ret_lost) {
  * closed before the handshake is answered, and a second one goes to a
  * worker that lives: try a few times before giving up.
  */
-static struct conn *conn_open(const struct ident *id) {
+static struct conn *conn_open(const struct pc_ident *id) {
   for (int attempt = 0; attempt < 3; attempt++) {
     bool lost = false;
     struct conn *c = conn_open_once(id, &lost);
@@ -699,11 +539,11 @@ void pc_conn_flush(void) {
 }
 
 int pc_conn_sendto_restricted(void) {
-  struct ident id;
+  struct pc_ident id;
   struct conn *c;
   bool restricted;
 
-  ident_now(&id);
+  pc_ident_now(&id);
   c = pool_take(&id);
   if (!c)
     c = conn_open(&id);
@@ -722,7 +562,7 @@ static int call(Psock__V1__Request *req, const int *fds, size_t nfds,
   int rfds[PSOCK_MAX_FDS];
   size_t nrfds = 0;
   enum xchg x = XCHG_LOST;
-  struct ident id;
+  struct pc_ident id;
   struct conn *c;
   int r;
 
@@ -730,12 +570,12 @@ static int call(Psock__V1__Request *req, const int *fds, size_t nfds,
    * and the request sent again: every call is safe to repeat, since it
    * acts on fds the client holds or creates new ones. */
   for (int attempt = 0; attempt < 2 && x == XCHG_LOST; attempt++) {
-    ident_now(&id);
+    pc_ident_now(&id);
     c = pool_take(&id);
     if (!c && !id.frozen) {
       /* A new identity, maybe one that can no longer change. */
-      frozen_check();
-      ident_now(&id);
+      pc_ident_recheck();
+      pc_ident_now(&id);
     }
     if (!c)
       c = conn_open(&id);
@@ -780,4 +620,8 @@ int pc_call_upto(Psock__V1__Request *req, const int *fds, size_t nfds,
                  size_t max_fds, Psock__V1__Response **ret_resp, int *ret_fds,
                  size_t *ret_nfds) {
   return call(req, fds, nfds, 0, max_fds, ret_resp, ret_fds, ret_nfds, true);
+}
+
+int pc_conn_identity_fixed(void) {
+  return pc_ident_fix();
 }
