@@ -24,12 +24,19 @@
  * opened, so the identity psockd took at connect time (SO_PEERCRED, the
  * worker of that uid) is always the sender's.
  *
+ * The policy page (issue 16): a HelloReply may carry the identity's page
+ * (page.h). Each connection maps its own and unmaps it when it goes; the
+ * fast paths (fast.c) read the page of one connection of the caller's
+ * identity that psockd still holds open (pc_conn_page()), and a batch of
+ * sockets is asked for on that same connection where it is idle.
+ *
  * Trust boundary: everything received here comes from psockd; the id,
  * result case and fd count of each response are checked before any caller
  * sees it, and a response that breaks framing ends that connection.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -47,6 +54,7 @@
 #include "deadline.h"
 #include "error.h"
 #include "ident.h"
+#include "page.h"
 #include "wire.h"
 
 /* Idle connections kept for reuse; more busy threads open more. */
@@ -68,6 +76,8 @@ struct conn {
   uint64_t next_id;
   bool sendto_restricted; /* HelloReply's; true when it did not say */
   uint8_t *buf;           /* PSOCK_MAX_PACKET bytes, for both directions */
+  const struct psock_page *page; /* HelloReply.page's mapping, or NULL */
+  uint64_t page_id;
   struct conn *next_idle;
 };
 
@@ -77,14 +87,24 @@ static unsigned pool_nidle;
 static pid_t pool_pid;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static atomic_bool unreachable_logged;
+/*
+ * The connection whose policy page the fast paths read (issue 16): one of
+ * this process's that brought a page, busy or idle, until it goes. Under
+ * page_lock (taken after pool_lock, never before), which conn_free() also
+ * takes before it unmaps a page: a page is never read after its unmap.
+ */
+static pthread_mutex_t page_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conn *page_conn;
 
-/* Keep the pool mutex consistent across fork(): a child of a
- * multi-threaded program must not inherit it locked. */
+/* Keep the mutexes consistent across fork(): a child of a multi-threaded
+ * program must not inherit them locked. */
 static void pool_prefork(void) {
   pthread_mutex_lock(&pool_lock);
+  pthread_mutex_lock(&page_lock);
 }
 
 static void pool_postfork(void) {
+  pthread_mutex_unlock(&page_lock);
   pthread_mutex_unlock(&pool_lock);
 }
 
@@ -132,6 +152,13 @@ static bool conn_is_ours(const struct conn *c) {
 }
 
 static void conn_free(struct conn *c) {
+  if (c->page) {
+    pthread_mutex_lock(&page_lock);
+    if (page_conn == c)
+      __atomic_store_n(&page_conn, NULL, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&page_lock);
+    pc_page_unmap(c->page);
+  }
   free(c->groups);
   free(c->buf);
   free(c);
@@ -168,6 +195,26 @@ static void pool_forget_parent(void) {
   pool_nidle = 0;
 }
 
+/* Called with pool_lock held: take the idle connection whose page the
+ * fast paths read if it is idle (a batch of sockets comes by that page,
+ * fast.c), else the one used last. */
+static struct conn *pool_unlink(void) {
+  struct conn **pp = &pool_idle, *c;
+
+  pthread_mutex_lock(&page_lock);
+  while (*pp && *pp != page_conn)
+    pp = &(*pp)->next_idle;
+  pthread_mutex_unlock(&page_lock);
+  if (!*pp)
+    pp = &pool_idle;
+  c = *pp;
+  if (c) {
+    *pp = c->next_idle;
+    pool_nidle--;
+  }
+  return c;
+}
+
 /* An idle connection this process opened under identity id, or NULL. */
 static struct conn *pool_take(const struct pc_ident *id) {
   struct conn *c;
@@ -179,11 +226,7 @@ static struct conn *pool_take(const struct pc_ident *id) {
       pool_forget_parent();
       pool_pid = pid;
     }
-    c = pool_idle;
-    if (c) {
-      pool_idle = c->next_idle;
-      pool_nidle--;
-    }
+    c = pool_unlink();
     pthread_mutex_unlock(&pool_lock);
     if (!c)
       return NULL;
@@ -198,6 +241,25 @@ static struct conn *pool_take(const struct pc_ident *id) {
   }
 }
 
+/* Two connections opened under the same identity? */
+static bool conn_same_owner(const struct conn *a, const struct conn *b) {
+  return a->pid == b->pid && a->euid == b->euid && a->egid == b->egid &&
+         a->ngroups == b->ngroups &&
+         (a->ngroups == 0 || memcmp(a->groups, b->groups,
+                                    (size_t)a->ngroups * sizeof(gid_t)) == 0);
+}
+
+/* Called with pool_lock held: c, kept and with a page, is the one the
+ * fast paths read if none is, or only one of another identity or process
+ * (the page is per identity: a program that changed its ids reads the
+ * page of its new identity once a call of that identity went to psockd). */
+static void page_offer(struct conn *c) {
+  pthread_mutex_lock(&page_lock);
+  if (!page_conn || !conn_same_owner(page_conn, c))
+    __atomic_store_n(&page_conn, c, __ATOMIC_RELAXED);
+  pthread_mutex_unlock(&page_lock);
+}
+
 static void pool_put(struct conn *c) {
   bool keep;
 
@@ -207,6 +269,8 @@ static void pool_put(struct conn *c) {
     c->next_idle = pool_idle;
     pool_idle = c;
     pool_nidle++;
+    if (c->page)
+      page_offer(c);
   }
   pthread_mutex_unlock(&pool_lock);
   if (!keep)
@@ -398,6 +462,7 @@ static int hello(struct conn *c, const struct pc_ident *id) {
   int fds[PSOCK_MAX_FDS];
   size_t nfds = 0;
   enum xchg x;
+  bool page;
   int r = 0;
 
   h.protocol_version = PSOCK_PROTOCOL_VERSION;
@@ -410,12 +475,14 @@ static int hello(struct conn *c, const struct pc_ident *id) {
     return -ECONNRESET;
   if (x != XCHG_OK)
     return -PC_ERECORDED;
+  /* The policy page comes as the reply's one fd (issue 16). */
+  page = resp->hello && resp->hello->has_page && resp->hello->page;
   if (resp->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR && resp->error)
     r = pc_error(PSOCK_ERR_PROTOCOL, resp->error->code,
                  "psockd refused the handshake: %s",
                  resp->error->message ? resp->error->message : "");
   else if (resp->result_case != PSOCK__V1__RESPONSE__RESULT_HELLO ||
-           !resp->hello || nfds != 0)
+           !resp->hello || nfds > (page ? 1u : 0u))
     r = pc_error(PSOCK_ERR_PROTOCOL, EPROTO, "psockd sent no handshake reply");
   else if (resp->hello->protocol_version != PSOCK_PROTOCOL_VERSION)
     r = pc_error(PSOCK_ERR_PROTOCOL, EPROTONOSUPPORT,
@@ -424,6 +491,11 @@ static int hello(struct conn *c, const struct pc_ident *id) {
   else
     c->sendto_restricted =
         !resp->hello->has_sendto_restricted || resp->hello->sendto_restricted;
+  /* A page that is not one is no page: every call asks, as without. */
+  if (r == 0 && nfds == 1) {
+    c->page = pc_page_map(fds[0], &c->page_id);
+    nfds = 0;
+  }
   wire_close_fds(fds, nfds);
   psock__v1__response__free_unpacked(resp, NULL);
   return r;
@@ -554,10 +626,76 @@ int pc_conn_sendto_restricted(void) {
   return restricted;
 }
 
-/* The exchange behind pc_call*(): between min_fds and max_fds fds back. */
+/* ------------------------------------------------------ the policy page */
+
+/*
+ * Is the connection of fd (still the socket dev/ino) open at psockd's
+ * end? A worker that died, or a psockd that stopped, writes its page no
+ * more: its hang-up shows in the socket's state before any call of ours
+ * notices it, and its page must not be believed from then on.
+ */
+static bool conn_alive(int fd, dev_t dev, ino_t ino) {
+  struct conn probe = {.fd = fd, .dev = dev, .ino = ino};
+  struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+
+  if (poll(&p, 1, 0) < 0 ||
+      (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)))
+    return false;
+  return conn_fd_matches(&probe);
+}
+
+int pc_conn_page(struct pc_page_view *ret) {
+  struct pc_page_view v;
+  struct pc_ident id;
+  struct conn *c;
+  bool read = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  int fd = -1;
+
+  /* No connection brought a page (none yet, or an older psockd): no
+   * lock, no system call. */
+  if (!__atomic_load_n(&page_conn, __ATOMIC_RELAXED))
+    return 0;
+  pc_ident_now(&id);
+  pthread_mutex_lock(&page_lock);
+  c = page_conn;
+  if (c && c->pid == self_pid() && conn_same_ident(c, &id) &&
+      pc_page_read(c->page, c->page_id, &v)) {
+    read = true;
+    fd = c->fd;
+    dev = c->dev;
+    ino = c->ino;
+  }
+  pthread_mutex_unlock(&page_lock);
+  if (!read)
+    return 0;
+  if (!conn_alive(fd, dev, ino)) {
+    /* Its next call finds it lost and opens another, with a page. */
+    pthread_mutex_lock(&page_lock);
+    if (page_conn == c)
+      __atomic_store_n(&page_conn, NULL, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&page_lock);
+    return 0;
+  }
+  *ret = v;
+  return 1;
+}
+
+/* What c's page says now (c is the caller's: no lock); zero without. */
+static void conn_page_view(const struct conn *c, struct pc_page_view *ret) {
+  if (!c->page || !pc_page_read(c->page, c->page_id, ret))
+    memset(ret, 0, sizeof(*ret));
+}
+
+/* ------------------------------------------------------------ calls */
+
+/* The exchange behind pc_call*(): between min_fds and max_fds fds back;
+ * with ret_view, what the page of the connection used said before. */
 static int call(Psock__V1__Request *req, const int *fds, size_t nfds,
                 size_t min_fds, size_t max_fds, Psock__V1__Response **ret_resp,
-                int *ret_fds, size_t *ret_nfds, bool cloexec) {
+                int *ret_fds, size_t *ret_nfds, bool cloexec,
+                struct pc_page_view *ret_view) {
   Psock__V1__Response *resp = NULL;
   int rfds[PSOCK_MAX_FDS];
   size_t nrfds = 0;
@@ -581,6 +719,8 @@ static int call(Psock__V1__Request *req, const int *fds, size_t nfds,
       c = conn_open(&id);
     if (!c)
       return -PC_ERECORDED;
+    if (ret_view)
+      conn_page_view(c, ret_view);
     x = xchg(c, &id, req, fds, nfds, &resp, rfds, &nrfds, cloexec);
     if (x == XCHG_OK || x == XCHG_FAIL_KEEP)
       pool_put(c);
@@ -605,21 +745,29 @@ static int call(Psock__V1__Request *req, const int *fds, size_t nfds,
 
 int pc_call(Psock__V1__Request *req, const int *fds, size_t nfds,
             size_t want_fds, Psock__V1__Response **ret_resp, int *ret_fds) {
-  return call(req, fds, nfds, want_fds, want_fds, ret_resp, ret_fds, NULL,
-              true);
+  return call(req, fds, nfds, want_fds, want_fds, ret_resp, ret_fds, NULL, true,
+              NULL);
 }
 
 int pc_call_fds(Psock__V1__Request *req, const int *fds, size_t nfds,
                 size_t want_fds, Psock__V1__Response **ret_resp, int *ret_fds,
                 bool cloexec) {
   return call(req, fds, nfds, want_fds, want_fds, ret_resp, ret_fds, NULL,
-              cloexec);
+              cloexec, NULL);
 }
 
 int pc_call_upto(Psock__V1__Request *req, const int *fds, size_t nfds,
                  size_t max_fds, Psock__V1__Response **ret_resp, int *ret_fds,
                  size_t *ret_nfds) {
-  return call(req, fds, nfds, 0, max_fds, ret_resp, ret_fds, ret_nfds, true);
+  return call(req, fds, nfds, 0, max_fds, ret_resp, ret_fds, ret_nfds, true,
+              NULL);
+}
+
+int pc_call_batch(Psock__V1__Request *req, Psock__V1__Response **ret_resp,
+                  int *ret_fds, size_t *ret_nfds,
+                  struct pc_page_view *ret_view) {
+  return call(req, NULL, 0, 1, PSOCK_MAX_FDS, ret_resp, ret_fds, ret_nfds, true,
+              ret_view);
 }
 
 int pc_conn_identity_fixed(void) {

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "page.h"
 #include "psock.pb-c.h"
 
 /* Set the call of a Request: CASE names the oneof case, field its member. */
@@ -52,6 +53,30 @@ int pc_call_fds(Psock__V1__Request *req, const int *fds, size_t nfds,
 int pc_call_upto(Psock__V1__Request *req, const int *fds, size_t nfds,
                  size_t max_fds, Psock__V1__Response **ret_resp, int *ret_fds,
                  size_t *ret_nfds);
+
+/*
+ * As pc_call_upto() for a SocketRequest with a batch (issue 16): between 1
+ * and PSOCK_MAX_FDS fds back (the first is the socket asked for), every
+ * one close-on-exec; and in *ret_view what the policy page of the
+ * connection that carried the request said just before it was sent
+ * (ret_view->page 0: none, or psockd was rewriting it): psockd adds the
+ * batch by that page, and a policy installed since shows as another
+ * generation of it.
+ */
+int pc_call_batch(Psock__V1__Request *req, Psock__V1__Response **ret_resp,
+                  int *ret_fds, size_t *ret_nfds,
+                  struct pc_page_view *ret_view);
+
+/*
+ * The policy page of the caller's identity, read now (issue 16): 1 and
+ * *ret, from the page of a connection of this process, opened under the
+ * caller's identity, that psockd still holds open (a page whose worker
+ * died is written no more) and read consistently (page.h); 0 when there
+ * is none to believe: every call then asks psockd. Never talks to psockd
+ * and records no error; without a page it costs no system call, with one
+ * a poll() and an fstat() of the connection.
+ */
+int pc_conn_page(struct pc_page_view *ret);
 
 /*
  * Could psockd's policy refuse the caller's identity some sendto()
