@@ -690,12 +690,20 @@ static void conn_page_view(const struct conn *c, struct pc_page_view *ret) {
 
 /* ------------------------------------------------------------ calls */
 
+/* pc_call_paged()'s hook and where the view goes. */
+struct paged {
+  pc_page_hook hook;
+  void *arg;
+  struct pc_page_view *view;
+};
+
 /* The exchange behind pc_call*(): between min_fds and max_fds fds back;
- * with ret_view, what the page of the connection used said before. */
+ * with pg, the request as its hook makes it by the page of the connection
+ * used. */
 static int call(Psock__V1__Request *req, const int *fds, size_t nfds,
                 size_t min_fds, size_t max_fds, Psock__V1__Response **ret_resp,
                 int *ret_fds, size_t *ret_nfds, bool cloexec,
-                struct pc_page_view *ret_view) {
+                const struct paged *pg) {
   Psock__V1__Response *resp = NULL;
   int rfds[PSOCK_MAX_FDS];
   size_t nrfds = 0;
@@ -719,8 +727,10 @@ static int call(Psock__V1__Request *req, const int *fds, size_t nfds,
       c = conn_open(&id);
     if (!c)
       return -PC_ERECORDED;
-    if (ret_view)
-      conn_page_view(c, ret_view);
+    if (pg) {
+      conn_page_view(c, pg->view);
+      max_fds = pg->hook(req, pg->view, pg->arg);
+    }
     x = xchg(c, &id, req, fds, nfds, &resp, rfds, &nrfds, cloexec);
     if (x == XCHG_OK || x == XCHG_FAIL_KEEP)
       pool_put(c);
@@ -763,11 +773,12 @@ int pc_call_upto(Psock__V1__Request *req, const int *fds, size_t nfds,
               NULL);
 }
 
-int pc_call_batch(Psock__V1__Request *req, Psock__V1__Response **ret_resp,
-                  int *ret_fds, size_t *ret_nfds,
-                  struct pc_page_view *ret_view) {
-  return call(req, NULL, 0, 1, PSOCK_MAX_FDS, ret_resp, ret_fds, ret_nfds, true,
-              ret_view);
+int pc_call_paged(Psock__V1__Request *req, pc_page_hook hook, void *arg,
+                  Psock__V1__Response **ret_resp, int *ret_fds,
+                  size_t *ret_nfds, struct pc_page_view *ret_view) {
+  struct paged pg = {.hook = hook, .arg = arg, .view = ret_view};
+
+  return call(req, NULL, 0, 1, 1, ret_resp, ret_fds, ret_nfds, true, &pg);
 }
 
 int pc_conn_identity_fixed(void) {

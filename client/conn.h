@@ -55,17 +55,25 @@ int pc_call_upto(Psock__V1__Request *req, const int *fds, size_t nfds,
                  size_t *ret_nfds);
 
 /*
- * As pc_call_upto() for a SocketRequest with a batch (issue 16): between 1
- * and PSOCK_MAX_FDS fds back (the first is the socket asked for), every
- * one close-on-exec; and in *ret_view what the policy page of the
- * connection that carried the request said just before it was sent
- * (ret_view->page 0: none, or psockd was rewriting it): psockd adds the
- * batch by that page, and a policy installed since shows as another
- * generation of it.
+ * pc_call_paged()'s hook: what the policy page of the connection about to
+ * carry req says (v->page 0: no page, or psockd was rewriting it); it may
+ * change req, and returns how many fds the reply may carry (>= 1).
  */
-int pc_call_batch(Psock__V1__Request *req, Psock__V1__Response **ret_resp,
-                  int *ret_fds, size_t *ret_nfds,
-                  struct pc_page_view *ret_view);
+typedef size_t (*pc_page_hook)(Psock__V1__Request *req,
+                               const struct pc_page_view *v, void *arg);
+
+/*
+ * As pc_call_upto(), for a request shaped by the page of the connection
+ * that carries it (issue 16: a SocketRequest asks for a batch only where
+ * that page lists the kind): hook(req, v, arg) runs just before req is
+ * sent, on a new connection too, and bounds the fds of the reply, between
+ * 1 and its answer, every one close-on-exec. *ret_view is what the page
+ * said then: psockd adds a batch by that page, and a policy installed
+ * since shows as another generation of it.
+ */
+int pc_call_paged(Psock__V1__Request *req, pc_page_hook hook, void *arg,
+                  Psock__V1__Response **ret_resp, int *ret_fds,
+                  size_t *ret_nfds, struct pc_page_view *ret_view);
 
 /*
  * The policy page of the caller's identity, read now (issue 16): 1 and
