@@ -24,13 +24,19 @@
  * opened, so the identity psockd took at connect time (SO_PEERCRED, the
  * worker of that uid) is always the sender's.
  *
+ * The policy page (issue 16): a HelloReply may carry the identity's page
+ * (page.h). Each connection maps its own and unmaps it when it goes; the
+ * fast paths (fast.c) read the page of one connection of the caller's
+ * identity that psockd still holds open (pc_conn_page()), and a batch of
+ * sockets is asked for on that same connection where it is idle.
+ *
  * Trust boundary: everything received here comes from psockd; the id,
  * result case and fd count of each response are checked before any caller
  * sees it, and a response that breaks framing ends that connection.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/capability.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -38,7 +44,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -48,6 +53,8 @@
 #include "conn.h"
 #include "deadline.h"
 #include "error.h"
+#include "ident.h"
+#include "page.h"
 #include "wire.h"
 
 /* Idle connections kept for reuse; more busy threads open more. */
@@ -55,34 +62,6 @@
 /* Library fds live at or above this number, out of the program's way. */
 #define CONN_FD_MIN 100
 #define DAEMON_TIMEOUT_MS_DEFAULT 30000
-/* Supplementary groups compared without an allocation. */
-#define GROUPS_ON_STACK 64
-
-/* The sender's ids for this request: SCM_CREDENTIALS and pool matching. */
-struct ident {
-  uid_t euid;
-  gid_t egid;
-  bool frozen; /* read from the frozen cache, no system call made */
-};
-
-/*
- * A thread whose identity can no longer change reads it once: with no
- * capability in its permitted set and one uid and one gid for real,
- * effective and saved, setuid(), setgid() and setgroups() can only set what
- * it already has (only an execve() could give it more, and that replaces
- * this library). Sandboxed programs are such threads and pay no system call
- * per request for their identity. A new user namespace renumbers the ids
- * without changing them: the kernel then refuses the cached numbers in
- * SCM_CREDENTIALS, and the thread reads them again. Per thread, because
- * the kernel keeps credentials per thread.
- */
-static _Thread_local struct {
-  bool checked, frozen;
-  uid_t euid;
-  gid_t egid;
-  int ngroups;
-  gid_t groups[GROUPS_ON_STACK];
-} frozen;
 
 struct conn {
   int fd;
@@ -97,6 +76,8 @@ struct conn {
   uint64_t next_id;
   bool sendto_restricted; /* HelloReply's; true when it did not say */
   uint8_t *buf;           /* PSOCK_MAX_PACKET bytes, for both directions */
+  const struct psock_page *page; /* HelloReply.page's mapping, or NULL */
+  uint64_t page_id;
   struct conn *next_idle;
 };
 
@@ -106,51 +87,35 @@ static unsigned pool_nidle;
 static pid_t pool_pid;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static atomic_bool unreachable_logged;
-/* Our pid, in a page the kernel wipes in the child of any fork (see
- * self_pid()); NULL where MADV_WIPEONFORK is not supported. */
-static pid_t *pid_page;
+/*
+ * The connection whose policy page the fast paths read (issue 16): one of
+ * this process's that brought a page, busy or idle, until it goes. Under
+ * page_lock (taken after pool_lock, never before), which conn_free() also
+ * takes before it unmaps a page: a page is never read after its unmap.
+ */
+static pthread_mutex_t page_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conn *page_conn;
 
-/* Keep the pool mutex consistent across fork(): a child of a
- * multi-threaded program must not inherit it locked. */
+/* Keep the mutexes consistent across fork(): a child of a multi-threaded
+ * program must not inherit them locked. */
 static void pool_prefork(void) {
   pthread_mutex_lock(&pool_lock);
+  pthread_mutex_lock(&page_lock);
 }
 
 static void pool_postfork(void) {
+  pthread_mutex_unlock(&page_lock);
   pthread_mutex_unlock(&pool_lock);
 }
 
 static void pool_init(void) {
-  void *p = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
   pthread_atfork(pool_prefork, pool_postfork, pool_postfork);
-  if (p != MAP_FAILED &&
-      madvise(p, (size_t)sysconf(_SC_PAGESIZE), MADV_WIPEONFORK) < 0) {
-    munmap(p, (size_t)sysconf(_SC_PAGESIZE));
-    p = MAP_FAILED;
-  }
-  pid_page = p == MAP_FAILED ? NULL : p;
 }
 
-/*
- * getpid() without a system call per request (glibc caches no pid). The
- * page reads as zero in the child of every kind of fork, also those that
- * run no pthread_atfork() handler (_Fork(), a raw clone()), so a child
- * never takes its parent's pid from it. Linux 4.14+; getpid() before.
- */
+/* Our pid, with the pool's fork handlers in place. */
 static pid_t self_pid(void) {
-  pid_t pid;
-
   pthread_once(&pool_once, pool_init);
-  if (!pid_page)
-    return getpid();
-  pid = __atomic_load_n(pid_page, __ATOMIC_RELAXED);
-  if (pid == 0) {
-    pid = getpid();
-    __atomic_store_n(pid_page, pid, __ATOMIC_RELAXED);
-  }
-  return pid;
+  return pc_self_pid();
 }
 
 static int daemon_timeout_ms(void) {
@@ -187,6 +152,13 @@ static bool conn_is_ours(const struct conn *c) {
 }
 
 static void conn_free(struct conn *c) {
+  if (c->page) {
+    pthread_mutex_lock(&page_lock);
+    if (page_conn == c)
+      __atomic_store_n(&page_conn, NULL, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&page_lock);
+    pc_page_unmap(c->page);
+  }
   free(c->groups);
   free(c->buf);
   free(c);
@@ -194,115 +166,10 @@ static void conn_free(struct conn *c) {
 
 DEFINE_CLEANUP(struct conn *, conn_free)
 
-/* Is the calling thread's identity frozen (see above)? Caches it if so. */
-static void frozen_check(void) {
-  struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
-  struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3];
-  uid_t ru, eu, su;
-  gid_t rg, eg, sg;
-  int n;
-
-  frozen.checked = true;
-  frozen.frozen = false;
-  if (syscall(SYS_capget, &h, caps) < 0 || caps[0].permitted ||
-      caps[1].permitted)
-    return;
-  if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 ||
-      ru != eu || eu != su || rg != eg || eg != sg)
-    return;
-  n = getgroups(GROUPS_ON_STACK, frozen.groups);
-  if (n < 0)
-    return;
-  frozen.ngroups = n;
-  frozen.euid = eu;
-  frozen.egid = eg;
-  frozen.frozen = true;
-}
-
-int pc_conn_identity_fixed(void) {
-  uid_t ru, eu, su;
-  gid_t rg, eg, sg;
-  int n;
-
-  if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
-    return -errno;
-  n = getgroups(GROUPS_ON_STACK, frozen.groups);
-  if (n < 0)
-    return -errno;
-  frozen.ngroups = n;
-  frozen.euid = eu;
-  frozen.egid = eg;
-  frozen.checked = true;
-  frozen.frozen = true;
-  return 0;
-}
-
-/* The calling thread's effective ids, from the frozen cache if it may. */
-static void ident_now(struct ident *id) {
-  if (!frozen.checked)
-    frozen_check();
-  id->frozen = frozen.frozen;
-  id->euid = frozen.frozen ? frozen.euid : geteuid();
-  id->egid = frozen.frozen ? frozen.egid : getegid();
-}
-
-/* The supplementary groups now, in *ret (malloc'd, NULL if none). */
-static int groups_now(const struct ident *id, gid_t **ret, int *ret_n) {
-  _cleanup_free_ gid_t *g = NULL;
-  int n;
-
-  if (id->frozen) {
-    n = frozen.ngroups;
-    g = n ? malloc((size_t)n * sizeof(gid_t)) : NULL;
-    if (n && !g)
-      return -ENOMEM;
-    if (n)
-      memcpy(g, frozen.groups, (size_t)n * sizeof(gid_t));
-    *ret = TAKE_PTR(g);
-    *ret_n = n;
-    return 0;
-  }
-
-  /* Count, then read: if a setgroups() in another thread changed the
-   * count in between, the read fails or falls short; again. */
-  for (;;) {
-    n = getgroups(0, NULL);
-    if (n < 0)
-      return -errno;
-    free(g);
-    g = n ? malloc((size_t)n * sizeof(gid_t)) : NULL;
-    if (n && !g)
-      return -ENOMEM;
-    if (getgroups(n, g) == n)
-      break;
-  }
-  *ret = TAKE_PTR(g);
-  *ret_n = n;
-  return 0;
-}
-
-/* Was c opened under the caller's identity? One getgroups() call: with
- * room for exactly the groups c knows, any other set fails or differs. */
-static bool conn_same_ident(const struct conn *c, const struct ident *id) {
-  gid_t stack[GROUPS_ON_STACK];
-  _cleanup_free_ gid_t *heap = NULL;
-  gid_t *g = stack;
-  int n;
-
-  if (c->euid != id->euid || c->egid != id->egid)
-    return false;
-  if (id->frozen)
-    return c->ngroups == frozen.ngroups &&
-           (c->ngroups == 0 || memcmp(c->groups, frozen.groups,
-                                      (size_t)c->ngroups * sizeof(gid_t)) == 0);
-  if (c->ngroups > GROUPS_ON_STACK) {
-    g = heap = malloc((size_t)c->ngroups * sizeof(gid_t));
-    if (!heap)
-      return false; /* a new connection is always safe */
-  }
-  n = getgroups(c->ngroups, g);
-  return n == c->ngroups &&
-         (n == 0 || memcmp(g, c->groups, (size_t)n * sizeof(gid_t)) == 0);
+/* Was c opened under the caller's identity? */
+static bool conn_same_ident(const struct conn *c, const struct pc_ident *id) {
+  return c->euid == id->euid && c->egid == id->egid &&
+         pc_ident_same_groups(id, c->groups, c->ngroups);
 }
 
 /* Close c if its number is still ours, then free it. */
@@ -328,8 +195,28 @@ static void pool_forget_parent(void) {
   pool_nidle = 0;
 }
 
+/* Called with pool_lock held: take the idle connection whose page the
+ * fast paths read if it is idle (a batch of sockets comes by that page,
+ * fast.c), else the one used last. */
+static struct conn *pool_unlink(void) {
+  struct conn **pp = &pool_idle, *c;
+
+  pthread_mutex_lock(&page_lock);
+  while (*pp && *pp != page_conn)
+    pp = &(*pp)->next_idle;
+  pthread_mutex_unlock(&page_lock);
+  if (!*pp)
+    pp = &pool_idle;
+  c = *pp;
+  if (c) {
+    *pp = c->next_idle;
+    pool_nidle--;
+  }
+  return c;
+}
+
 /* An idle connection this process opened under identity id, or NULL. */
-static struct conn *pool_take(const struct ident *id) {
+static struct conn *pool_take(const struct pc_ident *id) {
   struct conn *c;
   pid_t pid = self_pid();
 
@@ -339,11 +226,7 @@ static struct conn *pool_take(const struct ident *id) {
       pool_forget_parent();
       pool_pid = pid;
     }
-    c = pool_idle;
-    if (c) {
-      pool_idle = c->next_idle;
-      pool_nidle--;
-    }
+    c = pool_unlink();
     pthread_mutex_unlock(&pool_lock);
     if (!c)
       return NULL;
@@ -358,6 +241,25 @@ static struct conn *pool_take(const struct ident *id) {
   }
 }
 
+/* Two connections opened under the same identity? */
+static bool conn_same_owner(const struct conn *a, const struct conn *b) {
+  return a->pid == b->pid && a->euid == b->euid && a->egid == b->egid &&
+         a->ngroups == b->ngroups &&
+         (a->ngroups == 0 || memcmp(a->groups, b->groups,
+                                    (size_t)a->ngroups * sizeof(gid_t)) == 0);
+}
+
+/* Called with pool_lock held: c, kept and with a page, is the one the
+ * fast paths read if none is, or only one of another identity or process
+ * (the page is per identity: a program that changed its ids reads the
+ * page of its new identity once a call of that identity went to psockd). */
+static void page_offer(struct conn *c) {
+  pthread_mutex_lock(&page_lock);
+  if (!page_conn || !conn_same_owner(page_conn, c))
+    __atomic_store_n(&page_conn, c, __ATOMIC_RELAXED);
+  pthread_mutex_unlock(&page_lock);
+}
+
 static void pool_put(struct conn *c) {
   bool keep;
 
@@ -367,6 +269,8 @@ static void pool_put(struct conn *c) {
     c->next_idle = pool_idle;
     pool_idle = c;
     pool_nidle++;
+    if (c->page)
+      page_offer(c);
   }
   pthread_mutex_unlock(&pool_lock);
   if (!keep)
@@ -406,7 +310,7 @@ enum xchg {
 
 static enum xchg xchg_send(struct conn *c, Psock__V1__Request *req,
                            const int *fds, size_t nfds,
-                           const struct ident *id) {
+                           const struct pc_ident *id) {
   struct ucred creds = {.pid = self_pid(), .uid = id->euid, .gid = id->egid};
   ssize_t n;
   int r;
@@ -425,7 +329,7 @@ static enum xchg xchg_send(struct conn *c, Psock__V1__Request *req,
    * changed them since they were read); EINVAL for cached ids: a new user
    * namespace renumbered them. Again, with the ids read anew. */
   if ((r == -EPERM || r == -EINVAL) && id->frozen)
-    frozen.checked = false;
+    pc_ident_forget();
   if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN || r == -EPERM ||
       (r == -EINVAL && id->frozen))
     return XCHG_LOST;
@@ -505,7 +409,7 @@ static enum xchg xchg_recv(struct conn *c, int *fds, size_t *nfds,
 
 /* One request/response on c. On XCHG_OK the response's id and fd count
  * are verified; ret_fds holds exactly resp->fd_count fds. */
-static enum xchg xchg(struct conn *c, const struct ident *id,
+static enum xchg xchg(struct conn *c, const struct pc_ident *id,
                       Psock__V1__Request *req, const int *fds, size_t nfds,
                       Psock__V1__Response **ret_resp, int *ret_fds,
                       size_t *ret_nfds, bool cloexec) {
@@ -551,13 +455,14 @@ static int record_error_reply(const Psock__V1__Error *e) {
   return pc_error(kind, e->code, "%s", e->message ? e->message : "");
 }
 
-static int hello(struct conn *c, const struct ident *id) {
+static int hello(struct conn *c, const struct pc_ident *id) {
   Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
   Psock__V1__Hello h = PSOCK__V1__HELLO__INIT;
   Psock__V1__Response *resp = NULL;
   int fds[PSOCK_MAX_FDS];
   size_t nfds = 0;
   enum xchg x;
+  bool page;
   int r = 0;
 
   h.protocol_version = PSOCK_PROTOCOL_VERSION;
@@ -570,12 +475,14 @@ static int hello(struct conn *c, const struct ident *id) {
     return -ECONNRESET;
   if (x != XCHG_OK)
     return -PC_ERECORDED;
+  /* The policy page comes as the reply's one fd (issue 16). */
+  page = resp->hello && resp->hello->has_page && resp->hello->page;
   if (resp->result_case == PSOCK__V1__RESPONSE__RESULT_ERROR && resp->error)
     r = pc_error(PSOCK_ERR_PROTOCOL, resp->error->code,
                  "psockd refused the handshake: %s",
                  resp->error->message ? resp->error->message : "");
   else if (resp->result_case != PSOCK__V1__RESPONSE__RESULT_HELLO ||
-           !resp->hello || nfds != 0)
+           !resp->hello || nfds > (page ? 1u : 0u))
     r = pc_error(PSOCK_ERR_PROTOCOL, EPROTO, "psockd sent no handshake reply");
   else if (resp->hello->protocol_version != PSOCK_PROTOCOL_VERSION)
     r = pc_error(PSOCK_ERR_PROTOCOL, EPROTONOSUPPORT,
@@ -584,6 +491,11 @@ static int hello(struct conn *c, const struct ident *id) {
   else
     c->sendto_restricted =
         !resp->hello->has_sendto_restricted || resp->hello->sendto_restricted;
+  /* A page that is not one is no page: every call asks, as without. */
+  if (r == 0 && nfds == 1) {
+    c->page = pc_page_map(fds[0], &c->page_id);
+    nfds = 0;
+  }
   wire_close_fds(fds, nfds);
   psock__v1__response__free_unpacked(resp, NULL);
   return r;
@@ -593,7 +505,7 @@ static int hello(struct conn *c, const struct ident *id) {
  * records errors. */
 /* Open and handshake one connection; NULL with the error recorded, or with
  * *ret_lost set if psockd closed it before it answered the handshake. */
-static struct conn *conn_open_once(const struct ident *id, bool *ret_lost) {
+static struct conn *conn_open_once(const struct pc_ident *id, bool *ret_lost) {
   const char *path = socket_path();
   _cleanup_close_ int fd = -1;
   _cleanup_(conn_freep) struct conn *c = NULL;
@@ -618,7 +530,7 @@ static struct conn *conn_open_once(const struct ident *id, bool *ret_lost) {
     return NULL;
   }
   c->buf = malloc(PSOCK_MAX_PACKET);
-  r = c->buf ? groups_now(id, &c->groups, &c->ngroups) : -ENOMEM;
+  r = c->buf ? pc_ident_groups(id, &c->groups, &c->ngroups) : -ENOMEM;
   if (r < 0) {
     pc_error_os(-r);
     return NULL;
@@ -644,7 +556,7 @@ static struct conn *conn_open_once(const struct ident *id, bool *ret_lost) {
  * closed before the handshake is answered, and a second one goes to a
  * worker that lives: try a few times before giving up.
  */
-static struct conn *conn_open(const struct ident *id) {
+static struct conn *conn_open(const struct pc_ident *id) {
   for (int attempt = 0; attempt < 3; attempt++) {
     bool lost = false;
     struct conn *c = conn_open_once(id, &lost);
@@ -699,11 +611,11 @@ void pc_conn_flush(void) {
 }
 
 int pc_conn_sendto_restricted(void) {
-  struct ident id;
+  struct pc_ident id;
   struct conn *c;
   bool restricted;
 
-  ident_now(&id);
+  pc_ident_now(&id);
   c = pool_take(&id);
   if (!c)
     c = conn_open(&id);
@@ -714,15 +626,89 @@ int pc_conn_sendto_restricted(void) {
   return restricted;
 }
 
-/* The exchange behind pc_call*(): between min_fds and max_fds fds back. */
+/* ------------------------------------------------------ the policy page */
+
+/*
+ * Is the connection of fd (still the socket dev/ino) open at psockd's
+ * end? A worker that died, or a psockd that stopped, writes its page no
+ * more: its hang-up shows in the socket's state before any call of ours
+ * notices it, and its page must not be believed from then on.
+ */
+static bool conn_alive(int fd, dev_t dev, ino_t ino) {
+  struct conn probe = {.fd = fd, .dev = dev, .ino = ino};
+  struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+
+  if (poll(&p, 1, 0) < 0 ||
+      (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)))
+    return false;
+  return conn_fd_matches(&probe);
+}
+
+int pc_conn_page(struct pc_page_view *ret) {
+  struct pc_page_view v;
+  struct pc_ident id;
+  struct conn *c;
+  bool read = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  int fd = -1;
+
+  /* No connection brought a page (none yet, or an older psockd): no
+   * lock, no system call. */
+  if (!__atomic_load_n(&page_conn, __ATOMIC_RELAXED))
+    return 0;
+  pc_ident_now(&id);
+  pthread_mutex_lock(&page_lock);
+  c = page_conn;
+  if (c && c->pid == self_pid() && conn_same_ident(c, &id) &&
+      pc_page_read(c->page, c->page_id, &v)) {
+    read = true;
+    fd = c->fd;
+    dev = c->dev;
+    ino = c->ino;
+  }
+  pthread_mutex_unlock(&page_lock);
+  if (!read)
+    return 0;
+  if (!conn_alive(fd, dev, ino)) {
+    /* Its next call finds it lost and opens another, with a page. */
+    pthread_mutex_lock(&page_lock);
+    if (page_conn == c)
+      __atomic_store_n(&page_conn, NULL, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&page_lock);
+    return 0;
+  }
+  *ret = v;
+  return 1;
+}
+
+/* What c's page says now (c is the caller's: no lock); zero without. */
+static void conn_page_view(const struct conn *c, struct pc_page_view *ret) {
+  if (!c->page || !pc_page_read(c->page, c->page_id, ret))
+    memset(ret, 0, sizeof(*ret));
+}
+
+/* ------------------------------------------------------------ calls */
+
+/* pc_call_paged()'s hook and where the view goes. */
+struct paged {
+  pc_page_hook hook;
+  void *arg;
+  struct pc_page_view *view;
+};
+
+/* The exchange behind pc_call*(): between min_fds and max_fds fds back;
+ * with pg, the request as its hook makes it by the page of the connection
+ * used. */
 static int call(Psock__V1__Request *req, const int *fds, size_t nfds,
                 size_t min_fds, size_t max_fds, Psock__V1__Response **ret_resp,
-                int *ret_fds, size_t *ret_nfds, bool cloexec) {
+                int *ret_fds, size_t *ret_nfds, bool cloexec,
+                const struct paged *pg) {
   Psock__V1__Response *resp = NULL;
   int rfds[PSOCK_MAX_FDS];
   size_t nrfds = 0;
   enum xchg x = XCHG_LOST;
-  struct ident id;
+  struct pc_ident id;
   struct conn *c;
   int r;
 
@@ -730,17 +716,21 @@ static int call(Psock__V1__Request *req, const int *fds, size_t nfds,
    * and the request sent again: every call is safe to repeat, since it
    * acts on fds the client holds or creates new ones. */
   for (int attempt = 0; attempt < 2 && x == XCHG_LOST; attempt++) {
-    ident_now(&id);
+    pc_ident_now(&id);
     c = pool_take(&id);
     if (!c && !id.frozen) {
       /* A new identity, maybe one that can no longer change. */
-      frozen_check();
-      ident_now(&id);
+      pc_ident_recheck();
+      pc_ident_now(&id);
     }
     if (!c)
       c = conn_open(&id);
     if (!c)
       return -PC_ERECORDED;
+    if (pg) {
+      conn_page_view(c, pg->view);
+      max_fds = pg->hook(req, pg->view, pg->arg);
+    }
     x = xchg(c, &id, req, fds, nfds, &resp, rfds, &nrfds, cloexec);
     if (x == XCHG_OK || x == XCHG_FAIL_KEEP)
       pool_put(c);
@@ -765,19 +755,32 @@ static int call(Psock__V1__Request *req, const int *fds, size_t nfds,
 
 int pc_call(Psock__V1__Request *req, const int *fds, size_t nfds,
             size_t want_fds, Psock__V1__Response **ret_resp, int *ret_fds) {
-  return call(req, fds, nfds, want_fds, want_fds, ret_resp, ret_fds, NULL,
-              true);
+  return call(req, fds, nfds, want_fds, want_fds, ret_resp, ret_fds, NULL, true,
+              NULL);
 }
 
 int pc_call_fds(Psock__V1__Request *req, const int *fds, size_t nfds,
                 size_t want_fds, Psock__V1__Response **ret_resp, int *ret_fds,
                 bool cloexec) {
   return call(req, fds, nfds, want_fds, want_fds, ret_resp, ret_fds, NULL,
-              cloexec);
+              cloexec, NULL);
 }
 
 int pc_call_upto(Psock__V1__Request *req, const int *fds, size_t nfds,
                  size_t max_fds, Psock__V1__Response **ret_resp, int *ret_fds,
                  size_t *ret_nfds) {
-  return call(req, fds, nfds, 0, max_fds, ret_resp, ret_fds, ret_nfds, true);
+  return call(req, fds, nfds, 0, max_fds, ret_resp, ret_fds, ret_nfds, true,
+              NULL);
+}
+
+int pc_call_paged(Psock__V1__Request *req, pc_page_hook hook, void *arg,
+                  Psock__V1__Response **ret_resp, int *ret_fds,
+                  size_t *ret_nfds, struct pc_page_view *ret_view) {
+  struct paged pg = {.hook = hook, .arg = arg, .view = ret_view};
+
+  return call(req, NULL, 0, 1, 1, ret_resp, ret_fds, ret_nfds, true, &pg);
+}
+
+int pc_conn_identity_fixed(void) {
+  return pc_ident_fix();
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "page.h"
 #include "psock.pb-c.h"
 
 /* Set the call of a Request: CASE names the oneof case, field its member. */
@@ -52,6 +53,38 @@ int pc_call_fds(Psock__V1__Request *req, const int *fds, size_t nfds,
 int pc_call_upto(Psock__V1__Request *req, const int *fds, size_t nfds,
                  size_t max_fds, Psock__V1__Response **ret_resp, int *ret_fds,
                  size_t *ret_nfds);
+
+/*
+ * pc_call_paged()'s hook: what the policy page of the connection about to
+ * carry req says (v->page 0: no page, or psockd was rewriting it); it may
+ * change req, and returns how many fds the reply may carry (>= 1).
+ */
+typedef size_t (*pc_page_hook)(Psock__V1__Request *req,
+                               const struct pc_page_view *v, void *arg);
+
+/*
+ * As pc_call_upto(), for a request shaped by the page of the connection
+ * that carries it (issue 16: a SocketRequest asks for a batch only where
+ * that page lists the kind): hook(req, v, arg) runs just before req is
+ * sent, on a new connection too, and bounds the fds of the reply, between
+ * 1 and its answer, every one close-on-exec. *ret_view is what the page
+ * said then: psockd adds a batch by that page, and a policy installed
+ * since shows as another generation of it.
+ */
+int pc_call_paged(Psock__V1__Request *req, pc_page_hook hook, void *arg,
+                  Psock__V1__Response **ret_resp, int *ret_fds,
+                  size_t *ret_nfds, struct pc_page_view *ret_view);
+
+/*
+ * The policy page of the caller's identity, read now (issue 16): 1 and
+ * *ret, from the page of a connection of this process, opened under the
+ * caller's identity, that psockd still holds open (a page whose worker
+ * died is written no more) and read consistently (page.h); 0 when there
+ * is none to believe: every call then asks psockd. Never talks to psockd
+ * and records no error; without a page it costs no system call, with one
+ * a poll() and an fstat() of the connection.
+ */
+int pc_conn_page(struct pc_page_view *ret);
 
 /*
  * Could psockd's policy refuse the caller's identity some sendto()

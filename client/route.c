@@ -16,6 +16,12 @@ bool pc_route_daemon(void) {
   return r && strcmp(r, "daemon") == 0;
 }
 
+bool pc_fast_enabled(void) {
+  const char *f = getenv("PSOCK_FAST");
+
+  return !(f && strcmp(f, "0") == 0) && !pc_route_daemon();
+}
+
 /* psockd serves AF_UNIX sockets and paths to root only, and only when
  * everything is to go through psockd. */
 static bool unix_root_via_daemon(void) {

@@ -12,6 +12,9 @@
  * for anyone (psockd binds or connects a name a policy rule names, on a
  * socket of its own namespace that replaces the client's), sockets and
  * paths for root only (psockd refuses them to everyone else).
+ *
+ * PSOCK_FAST=0 turns off the fast paths (fast.h): every call psockd
+ * performs goes to psockd, every socket is asked for alone.
  */
 #pragma once
 
@@ -21,6 +24,14 @@
 
 /* True if PSOCK_ROUTE=daemon: every call with a daemon message goes there. */
 bool pc_route_daemon(void);
+
+/*
+ * May the fast paths of issue 16 be taken (calls the policy page makes
+ * free, sockets from a batch)? Not with PSOCK_FAST=0 (tests and the
+ * benchmark compare), nor under PSOCK_ROUTE=daemon, which sends every call
+ * with a daemon message to psockd.
+ */
+bool pc_fast_enabled(void);
 
 /* Does the client make AF_UNIX sockets and socketpairs itself? */
 bool pc_unix_socket_local(void);

@@ -15,6 +15,14 @@
  *
  * psockd never waits for a connection: connect comes back "in progress"
  * and the waiting, in the socket's own mode, happens here.
+ *
+ * The fast paths (issue 16, fast.h): where the policy page says psockd
+ * would allow every connect, bind or listen of an inet or inet6 socket of
+ * this identity, the call is made on the fd here, as the local route
+ * makes it (a host name in the address still resolved by psockd); a bind
+ * the kernel refuses for lack of privilege then goes to psockd after all
+ * (try first, then escalate, as setsockopt). A socket of a kind psockd
+ * batches comes from the cache of sockets made before.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +38,7 @@
 #include "conn.h"
 #include "deadline.h"
 #include "error.h"
+#include "fast.h"
 #include "names.h"
 #include "native.h"
 #include "route.h"
@@ -75,14 +84,12 @@ static psock_sock *socket_local(int family, int type, int proto) {
   return pc_sock_wrap(fd, family, type, proto);
 }
 
-PSOCK_EXPORT psock_sock *psock_socket(int family, int type, int proto) {
+/* One socket from psockd: the fd, close-on-exec exactly as asked. */
+static int socket_daemon(int family, int type, int proto, int *ret_fd) {
   Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
   Psock__V1__SocketRequest sr = PSOCK__V1__SOCKET_REQUEST__INIT;
   Psock__V1__Response *resp;
-  int fd;
 
-  if (family == AF_UNIX && pc_unix_socket_local())
-    return socket_local(family, type, proto);
   /* The flags go to psockd with the type: SOCK_NONBLOCK must hold on the
    * open file description it creates. */
   sr.family = family;
@@ -90,12 +97,28 @@ PSOCK_EXPORT psock_sock *psock_socket(int family, int type, int proto) {
   sr.proto = proto;
   PC_REQUEST(req, SOCKET, socket, &sr);
   /* Received close-on-exec exactly when asked, as socket(2) makes it. */
-  if (pc_call_fds(&req, NULL, 0, 1, &resp, &fd, (type & SOCK_CLOEXEC) != 0) <
-      0) {
+  if (pc_call_fds(&req, NULL, 0, 1, &resp, ret_fd, (type & SOCK_CLOEXEC) != 0) <
+      0)
+    return -PC_ERECORDED;
+  psock__v1__response__free_unpacked(resp, NULL);
+  return 0;
+}
+
+PSOCK_EXPORT psock_sock *psock_socket(int family, int type, int proto) {
+  int fd, r;
+
+  if (family == AF_UNIX && pc_unix_socket_local())
+    return socket_local(family, type, proto);
+  /* One made before it was asked for, where psockd batches the kind;
+   * its mode (SOCK_NONBLOCK, the default timeout) is set as for any. */
+  r = pc_fast_socket(family, type, proto, &fd);
+  if (r == 0)
+    r = socket_daemon(family, type, proto, &fd);
+  if (r < 0) {
+    pc_record(r);
     policy_or_native(false, family, type, proto);
     return NULL;
   }
-  psock__v1__response__free_unpacked(resp, NULL);
   return pc_sock_wrap(fd, family, type, proto);
 }
 
@@ -194,6 +217,15 @@ PSOCK_EXPORT psock_sock *psock_fromfd(int fd, int family, int type, int proto) {
 
 /* ------------------------------------------------- calls on a socket */
 
+/* Does call on s with address a go to psockd? Not an address of the
+ * program's own AF_UNIX, nor a call the policy page makes free. */
+static bool via_daemon(enum pc_fast_call call, const psock_sock *s,
+                       const psock_address *a) {
+  if (pc_unix_address_local(a))
+    return false;
+  return !s || !a || !pc_fast_free(call, s->family, a->family);
+}
+
 /*
  * BindReply / ConnectReply .replaced: psockd made the call on a socket of
  * its own network namespace and sent that socket back; it takes the place
@@ -256,6 +288,14 @@ static int bind_daemon(psock_sock *s, Psock__V1__Address *pa) {
   return replace_if(s, replaced, fds, nfds);
 }
 
+/* A local bind of an inet port the kernel keeps from the program for
+ * lack of privilege (EACCES; EPERM too, as psockd's own bind escalates
+ * both): psockd may grant it. */
+static bool bind_escalates(const psock_sock *s, int r) {
+  return (r == -EACCES || r == -EPERM) &&
+         (s->family == AF_INET || s->family == AF_INET6);
+}
+
 int pc_bind_via(psock_sock *s, const psock_address *address, bool daemon) {
   Psock__V1__Address *pa;
   struct addr_buf buf;
@@ -264,13 +304,19 @@ int pc_bind_via(psock_sock *s, const psock_address *address, bool daemon) {
   r = pc_check_sock(s);
   if (r == 0)
     r = address_arg(address, &buf, &pa);
-  if (r == 0)
-    r = daemon ? bind_daemon(s, pa) : bind_local(s, address);
+  if (r < 0)
+    return pc_fail(r);
+  if (!daemon) {
+    r = bind_local(s, address);
+    daemon = bind_escalates(s, r);
+  }
+  if (daemon)
+    r = bind_daemon(s, pa);
   return r < 0 ? pc_fail(r) : 0;
 }
 
 PSOCK_EXPORT int psock_bind(psock_sock *s, const psock_address *address) {
-  return pc_bind_via(s, address, !pc_unix_address_local(address));
+  return pc_bind_via(s, address, via_daemon(PC_FAST_BIND, s, address));
 }
 
 static int connect_finish(psock_sock *s) {
@@ -288,7 +334,10 @@ static int connect_finish(psock_sock *s) {
 }
 
 /* connect(2) on the fd in the socket's mode, as CPython does it: only
- * EINPROGRESS is waited for. */
+ * EINPROGRESS is waited for. A signal that stops a blocking inet connect
+ * leaves the attempt running (CPython waits for it then): waited for as
+ * after psockd's attempt, so that the fast path (fast.h) answers as the
+ * daemon route would. */
 static int connect_local(psock_sock *s, const psock_address *address) {
   struct sockaddr_storage ss;
   socklen_t len;
@@ -296,6 +345,9 @@ static int connect_local(psock_sock *s, const psock_address *address) {
 
   if (r == 0 && connect(s->fd, (struct sockaddr *)&ss, len) < 0)
     r = -errno;
+  if (r == -EINTR && s->timeout < 0.0 &&
+      (s->family == AF_INET || s->family == AF_INET6))
+    r = -EINPROGRESS;
   if (r == -EINPROGRESS && s->timeout != 0.0)
     r = connect_finish(s);
   return r;
@@ -350,7 +402,7 @@ int pc_connect_via(psock_sock *s, const psock_address *address, bool daemon) {
 }
 
 PSOCK_EXPORT int psock_connect(psock_sock *s, const psock_address *address) {
-  return pc_connect_via(s, address, !pc_unix_address_local(address));
+  return pc_connect_via(s, address, via_daemon(PC_FAST_CONNECT, s, address));
 }
 
 PSOCK_EXPORT int psock_connect_ex(psock_sock *s, const psock_address *address) {
@@ -358,7 +410,7 @@ PSOCK_EXPORT int psock_connect_ex(psock_sock *s, const psock_address *address) {
   int r, code;
 
   pc_error_save(&saved);
-  r = connect_sock(s, address, !pc_unix_address_local(address));
+  r = connect_sock(s, address, via_daemon(PC_FAST_CONNECT, s, address));
   if (r == -PC_ERECORDED) {
     /* Only the connect's own OS errors become a return value. */
     if (psock_last_error_kind() != PSOCK_ERR_OS)
@@ -378,8 +430,10 @@ PSOCK_EXPORT int psock_listen(psock_sock *s, int backlog) {
 
   /* Seed: "the minimum value is forced to 0". */
   l.backlog = backlog < 0 ? 0 : backlog;
-  if (r == 0 && s->family == AF_UNIX && pc_unix_listen_local()) {
-    /* The program's own socket, in its own namespace. */
+  if (r == 0 && ((s->family == AF_UNIX && pc_unix_listen_local()) ||
+                 pc_fast_free(PC_FAST_LISTEN, s->family, s->family))) {
+    /* The program's own socket, in its own namespace; or one psockd
+     * would let listen anyway (fast.h). */
     if (listen(s->fd, l.backlog) < 0)
       r = -errno;
   } else if (r == 0) {

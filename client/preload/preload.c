@@ -30,6 +30,15 @@
  * an unreachable or misbehaving psockd is EACCES, with one line on stderr
  * from the library the first time.
  *
+ * Fast paths (issue 16): where psockd's policy page says psockd would
+ * allow every connect, bind or listen of the socket's family (client/fast.h),
+ * the library makes the call on the program's fd, as the kernel would
+ * natively (a blocking connect blocks in the kernel, with its own
+ * SO_SNDTIMEO and signal behaviour); a bind the kernel refuses for lack
+ * of privilege goes to psockd after all. A socket may come from the
+ * library's batch cache: at the lowest free number with the flags asked
+ * for, as socket() gives it.
+ *
  * No recursion: libpsock-client's plumbing uses raw system calls, and while
  * a thread is inside the library any interposed name it calls (its local
  * bind/connect of AF_UNIX paths, its local setsockopt) goes straight to
@@ -53,6 +62,7 @@
 
 #include "address.h"
 #include "config.h"
+#include "fast.h"
 #include "kcheck.h"
 #include "route.h"
 #include "shim.h"
@@ -337,7 +347,7 @@ SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
     return fail(-rc);
   stack_sock(&s, fd, family);
   shim_enter();
-  rc = pc_bind_via(&s, &a, true);
+  rc = pc_bind_via(&s, &a, !pc_fast_free(PC_FAST_BIND, family, a.family));
   if (rc < 0)
     err = shim_errno();
   address_words(family, &a, words, sizeof(words));
@@ -437,6 +447,7 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
   psock_sock s;
   char words[320];
   int family, type = 0, fl, rc, err = 0;
+  bool fast;
 
   if (shim_busy())
     return r->connect(fd, addr, len);
@@ -468,7 +479,9 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     return -1;
   stack_sock(&s, fd, family);
   shim_enter();
-  rc = pc_connect_via(&s, &a, true);
+  /* Free: the kernel's own connect on the fd, in its own mode. */
+  fast = pc_fast_free(PC_FAST_CONNECT, family, a.family);
+  rc = pc_connect_via(&s, &a, !fast);
   if (rc < 0)
     err = shim_errno();
   address_words(family, &a, words, sizeof(words));
@@ -477,7 +490,7 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
   if (rc == 0)
     return 0;
   /* psockd started it without waiting; a blocking socket waits here. */
-  if (err != EINPROGRESS || (fl & O_NONBLOCK))
+  if (fast || err != EINPROGRESS || (fl & O_NONBLOCK))
     return fail(err);
   return connect_wait(fd, (struct sockaddr *)&ss, len);
 }

@@ -4,6 +4,15 @@
  * handler follows the kernel's order of checks (the fd, then the
  * arguments), reads what it needs from the caller once, checks that the
  * call still waits, then acts with its copies only.
+ *
+ * Fast paths (issue 16): where psockd's policy page says psockd would
+ * allow every such call of the socket's family (client/fast.h), the
+ * supervisor makes a bind or listen on its copy of the caller's socket
+ * itself (a bind the kernel refuses for lack of privilege still goes to
+ * psockd), and a connect too, without waiting, as psockd makes it; or
+ * lets the kernel run the caller's connect (CONTINUE) where no other task
+ * can change the caller's fd table and any address the caller could put
+ * in its place meanwhile is free as well.
  */
 #include "sv_calls.h"
 
@@ -21,6 +30,7 @@
 #include <unistd.h>
 
 #include "address.h"
+#include "fast.h"
 #include "kcheck.h"
 #include "sock.h"
 #include "sockcalls.h"
@@ -147,7 +157,9 @@ void sv_bind(struct sv_req *r) {
     rc = SV_NO_ANSWER;
   if (rc == 0) {
     sv_stack_sock(&s, fd, family);
-    rc = pc_bind_via(&s, &a, true) < 0 ? -sv_errno() : 0;
+    rc = pc_bind_via(&s, &a, !pc_fast_free(PC_FAST_BIND, family, a.family)) < 0
+             ? -sv_errno()
+             : 0;
     sv_address_words(family, &a, words, sizeof(words));
     sv_hint(rc < 0, "bind %s", words);
   }
@@ -202,6 +214,38 @@ static long connect_park(struct sv_req *r, int fd, long rc,
   return rc < 0 ? rc : SV_NO_ANSWER; /* parked: answered later */
 }
 
+/*
+ * A free connect (fast.h), made here as psockd makes it: on the copy, the
+ * open file made non-blocking for the attempt and restored (the flag is
+ * the file's, shared with the caller, as psockd shares it), so that the
+ * supervisor never waits in connect(); a blocking caller waits in
+ * connect_park() as after psockd's attempt.
+ */
+static long connect_here(int fd, const struct sockaddr_storage *ss,
+                         socklen_t len) {
+  int fl = fcntl(fd, F_GETFL);
+  long rc;
+
+  if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
+    return -errno;
+  rc = connect(fd, (const struct sockaddr *)ss, len) < 0 ? -errno : 0;
+  if (!(fl & O_NONBLOCK))
+    fcntl(fd, F_SETFL, fl);
+  return rc;
+}
+
+/* May the kernel run the caller's connect itself? Only where no task but
+ * the caller can change which socket fd is, and any address the caller
+ * could put in place of its copy meanwhile is free too (an inet6 datagram
+ * socket also connects to an AF_INET address); not with --policy-hint,
+ * which names every destination. */
+static bool connect_continues(struct sv_req *r, int family) {
+  return !sv_ctx()->hint &&
+         (family != AF_INET6 ||
+          pc_fast_free(PC_FAST_CONNECT, AF_INET, AF_INET)) &&
+         sv_fdtable_private(r) && sv_valid(r);
+}
+
 /* Dissolve an association (AF_UNSPEC): no destination, nothing to
  * judge; the copy decided it, so the supervisor does it. */
 static long connect_unspec(struct sv_req *r, int fd,
@@ -218,6 +262,7 @@ void sv_connect(struct sv_req *r) {
   psock_address a;
   psock_sock s;
   int fd, family, type = 0;
+  bool attempted = false;
   long rc;
 
   fd = take_socket(r, sv_int(r, 0), &family);
@@ -244,16 +289,28 @@ void sv_connect(struct sv_req *r) {
     rc = pc_sockaddr_to_address((struct sockaddr *)&ss, len, &a);
   if (rc == 0 && !sv_valid(r))
     rc = SV_NO_ANSWER;
-  if (rc == 0) {
+  if (rc == 0 && pc_fast_free(PC_FAST_CONNECT, family, a.family)) {
+    if (connect_continues(r, family)) {
+      close(fd);
+      sv_reply_continue(r);
+      return;
+    }
+    /* Whatever its outcome, a call the policy allows. */
+    rc = connect_here(fd, &ss, len);
+    attempted = true;
+    sv_address_words(family, &a, words, sizeof(words));
+    sv_hint(false, "connect %s", words);
+  } else if (rc == 0) {
     sv_stack_sock(&s, fd, family);
     rc = pc_connect_via(&s, &a, true) < 0 ? -sv_errno() : 0;
+    attempted = true;
     sv_address_words(family, &a, words, sizeof(words));
     sv_hint(rc < 0 && rc != -EINPROGRESS, "connect %s", words);
-    if (rc < 0) {
-      rc = connect_park(r, fd, rc, &ss, len);
-      if (rc == SV_NO_ANSWER)
-        return; /* the wait has fd */
-    }
+  }
+  if (attempted && rc < 0) {
+    rc = connect_park(r, fd, rc, &ss, len);
+    if (rc == SV_NO_ANSWER)
+      return; /* the wait has fd */
   }
   answer(r, fd, rc);
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "address.h"
+#include "fast.h"
 #include "sock.h"
 #include "sockio.h"
 #include "sv_common.h"
@@ -62,12 +63,22 @@ static void answer(struct sv_req *r, int fd, long val) {
     sv_reply(r, val);
 }
 
+/* Is every destination of a send on a socket of family free (fast.h)?
+ * An inet6 datagram socket also sends to AF_INET addresses. */
+static bool any_destination_free(int family) {
+  return pc_fast_free(PC_FAST_SENDTO, family, family) &&
+         (family != AF_INET6 || pc_fast_free(PC_FAST_SENDTO, AF_INET, AF_INET));
+}
+
 /* May the kernel run the send on fd itself? Only if its destination is
- * not psockd's to judge, which depends on the socket alone, and no task
- * but the caller can change which socket fd is meanwhile. */
+ * not psockd's to judge (no destination, or every one free: both depend
+ * on the socket alone; not with --policy-hint, which names them), and no
+ * task but the caller can change which socket fd is meanwhile. */
 static bool kernel_may_run(struct sv_req *r, int family, int type, int flags) {
+  bool fastopen = type == SOCK_STREAM && (flags & MSG_FASTOPEN);
   bool no_destination =
-      !sv_addressed(family) || (type == SOCK_STREAM && !(flags & MSG_FASTOPEN));
+      !sv_addressed(family) || (type == SOCK_STREAM && !fastopen) ||
+      (!fastopen && !sv_ctx()->hint && any_destination_free(family));
 
   return no_destination && sv_fdtable_private(r) && sv_valid(r);
 }
@@ -193,6 +204,13 @@ static long send_copy(const struct sv_req *r, int fd, struct msg_copy *m) {
   n = n < 0 ? -errno : n;
   if (namelen)
     sv_local_leave();
+  /* A free destination (route()): a send the policy allows. */
+  if (namelen && sv_addressed(m->family) &&
+      pc_sockaddr_to_address((struct sockaddr *)&m->name, m->namelen, &a) ==
+          0) {
+    sv_address_words(m->family, &a, words, sizeof(words));
+    sv_hint(false, "sendto %s", words);
+  }
   return n;
 }
 
@@ -259,7 +277,9 @@ static int route(struct msg_copy *m) {
     return -EOPNOTSUPP; /* a connect with data: not done */
   if (stream && sv_addressed(m->family))
     m->namelen = 0;
-  m->daemon = m->namelen > 0 && sv_addressed(m->family);
+  /* A destination psockd would allow whatever it is goes out here. */
+  m->daemon = m->namelen > 0 && sv_addressed(m->family) &&
+              !pc_fast_free(PC_FAST_SENDTO, m->family, m->name.ss_family);
   if (m->daemon && m->controllen)
     return -EOPNOTSUPP;
   return 0;

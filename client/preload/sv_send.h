@@ -12,7 +12,12 @@
  *
  *   - a datagram with a destination on a socket psockd addresses (inet,
  *     inet6, netlink) is sent by psockd (policy `sendto`), as
- *     libpsock-client's sendto to a restricted destination is;
+ *     libpsock-client's sendto to a restricted destination is; unless
+ *     psockd's policy page says psockd would send to every destination of
+ *     that family (issue 16, client/fast.h): then the supervisor sends the
+ *     copy itself, control messages and all, or lets the kernel run the
+ *     caller's send where the caller's fd table is its own and every
+ *     destination it could put in place of the copy is free;
  *   - a message without one is sent by the supervisor on the caller's
  *     socket with the copied data and control (a stream socket ignores a
  *     destination, unless MSG_FASTOPEN);

@@ -5,10 +5,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -23,6 +25,7 @@
 #include <cmocka.h>
 
 #include "../../client/conn.h"
+#include "../../client/fast.h"
 #include "addr.h"
 #include "fake_psockd.h"
 #include "psock/psock.h"
@@ -73,14 +76,94 @@ static void fake_error(int fd, uint64_t id, Psock__V1__Error__Kind kind,
 static void fake_hello(int fd, uint64_t id) {
   Psock__V1__Response resp = PSOCK__V1__RESPONSE__INIT;
   Psock__V1__HelloReply h = PSOCK__V1__HELLO_REPLY__INIT;
+  int kind = atomic_load(&fk.page_kind);
 
   h.protocol_version = fk.hello_version;
   h.daemon_version = "fake";
   h.max_packet = PSOCK_MAX_PACKET;
+  /* As a worker of issue 16: the page with every reply. */
+  h.has_page = kind != FAKE_PAGE_NONE;
+  h.page = h.has_page;
+  resp.fd_count = h.page && fk.page_fd >= 0 ? 1 : 0;
   resp.id = id;
   resp.result_case = PSOCK__V1__RESPONSE__RESULT_HELLO;
   resp.hello = &h;
-  fake_send(fd, &resp, NULL, 0);
+  fake_send(fd, &resp, &fk.page_fd, resp.fd_count);
+}
+
+/* ---------------------------------------------------------- the page */
+
+void fake_page_start(int kind, uint32_t free, uint32_t batch) {
+  size_t size = kind == FAKE_PAGE_SHORT ? PSOCK_PAGE_SIZE / 2 : PSOCK_PAGE_SIZE;
+  int fd, hi;
+  void *m;
+
+  if (kind == FAKE_PAGE_NO_FD) {
+    atomic_store(&fk.page_kind, kind);
+    return;
+  }
+  fd = memfd_create("fake-policy-page", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  assert_true(fd >= 0);
+  /* This fake shares the test's fd table: high, out of the way. */
+  hi = fcntl(fd, F_DUPFD_CLOEXEC, 200);
+  close(fd);
+  assert_true(hi >= 0);
+  assert_int_equal(ftruncate(hi, (off_t)size), 0);
+  m = mmap(NULL, PSOCK_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, hi, 0);
+  assert_true(m != MAP_FAILED);
+  fk.page = m;
+  fk.page->magic = kind == FAKE_PAGE_MAGIC ? 0x12345678u : PSOCK_PAGE_MAGIC;
+  fk.page->layout = PSOCK_PAGE_LAYOUT;
+  fk.page->generation = 1;
+  fk.page->free = free;
+  fk.page->batch = batch;
+  /* As psockd seals it: its own writable mapping stays, no other comes. */
+  if (kind != FAKE_PAGE_UNSEALED)
+    assert_int_equal(
+        fcntl(hi, F_ADD_SEALS,
+              F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL),
+        0);
+  fk.page_fd = hi;
+  atomic_store(&fk.page_kind, kind);
+}
+
+void fake_page_set(uint32_t free, uint32_t batch) {
+  __atomic_fetch_add(&fk.page->seq, 1, __ATOMIC_RELEASE);
+  __atomic_store_n(&fk.page->free, free, __ATOMIC_RELAXED);
+  __atomic_store_n(&fk.page->batch, batch, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&fk.page->generation, 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&fk.page->seq, 1, __ATOMIC_RELEASE);
+}
+
+void fake_page_hold(bool odd) {
+  uint64_t seq = __atomic_load_n(&fk.page->seq, __ATOMIC_RELAXED);
+
+  if ((seq & 1) != odd)
+    __atomic_fetch_add(&fk.page->seq, 1, __ATOMIC_RELEASE);
+}
+
+/* The batch bit of a socket request's kind, or 0. */
+static uint32_t fake_batch_bit(const Psock__V1__SocketRequest *q) {
+  int type = q->type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+  bool tcp = type == SOCK_STREAM && (q->proto == 0 || q->proto == IPPROTO_TCP);
+  bool udp = type == SOCK_DGRAM && (q->proto == 0 || q->proto == IPPROTO_UDP);
+
+  if (q->family == AF_INET)
+    return tcp ? PSOCK_BATCH_TCP4 : udp ? PSOCK_BATCH_UDP4 : 0;
+  if (q->family == AF_INET6)
+    return tcp ? PSOCK_BATCH_TCP6 : udp ? PSOCK_BATCH_UDP6 : 0;
+  return 0;
+}
+
+/* How many sockets a batch adds, as the contract says: what was asked,
+ * at most PSOCK_MAX_FDS - 1, only for a kind the page lists. */
+static size_t fake_batch_size(const Psock__V1__SocketRequest *q) {
+  uint32_t bit = fake_batch_bit(q);
+
+  if (!q->has_batch || !fk.page || !bit ||
+      !(__atomic_load_n(&fk.page->batch, __ATOMIC_RELAXED) & bit))
+    return 0;
+  return q->batch < PSOCK_MAX_FDS - 1 ? q->batch : PSOCK_MAX_FDS - 1;
 }
 
 /* Returns false when the connection should be closed. */
@@ -88,8 +171,11 @@ static bool fake_socket(int fd, const Psock__V1__Request *req) {
   Psock__V1__Response resp = PSOCK__V1__RESPONSE__INIT;
   Psock__V1__SocketReply sr = PSOCK__V1__SOCKET_REPLY__INIT;
   Psock__V1__SocketInfo info = PSOCK__V1__SOCKET_INFO__INIT;
-  int s[2];
+  int s[PSOCK_MAX_FDS + 1];
+  size_t extra = fake_batch_size(req->socket), n;
 
+  atomic_store(&fk.last_batch,
+               req->socket->has_batch ? (int)req->socket->batch : 0);
   if (fk.mode == FAKE_DROP_FIRST && !fk.dropped) {
     fk.dropped = true;
     return false;
@@ -114,19 +200,36 @@ static bool fake_socket(int fd, const Psock__V1__Request *req) {
   s[1] = fcntl(s[0], F_DUPFD_CLOEXEC, 200);
   close(s[0]);
   s[0] = fcntl(s[1], F_DUPFD_CLOEXEC, 200);
+  if (fk.mode == FAKE_EXTRA_FD)
+    extra = 0;
+  /* A batch: more of the same kind, made as the first. */
+  for (size_t i = 0; i < extra; i++) {
+    int e = socket(req->socket->family, req->socket->type | SOCK_CLOEXEC,
+                   req->socket->proto);
+
+    assert_true(e >= 0);
+    s[2 + i] = fcntl(e, F_DUPFD_CLOEXEC, 200);
+    close(e);
+  }
+  if (extra) {
+    /* s[1] is the spare copy of s[0]: the batch follows s[0]. */
+    close(s[1]);
+    for (size_t i = 0; i < extra; i++)
+      s[1 + i] = s[2 + i];
+    s[1 + extra] = -1;
+    atomic_fetch_add(&fk.batch_extras, (int)extra);
+  }
+  n = fk.mode == FAKE_FD_LIE ? 0 : fk.mode == FAKE_EXTRA_FD ? 2 : 1 + extra;
   info.family = req->socket->family;
   info.type = req->socket->type;
   sr.info = &info;
   resp.id = req->id;
   resp.result_case = PSOCK__V1__RESPONSE__RESULT_SOCKET;
   resp.socket = &sr;
-  resp.fd_count = fk.mode == FAKE_EXTRA_FD ? 2 : 1;
-  fake_send(fd, &resp, s,
-            fk.mode == FAKE_FD_LIE     ? 0
-            : fk.mode == FAKE_EXTRA_FD ? 2
-                                       : 1);
-  close(s[0]);
-  close(s[1]);
+  resp.fd_count = fk.mode == FAKE_EXTRA_FD ? 2 : (uint32_t)(1 + extra);
+  fake_send(fd, &resp, s, n);
+  for (size_t i = 0; i < 1 + (extra ? extra : 1); i++)
+    close(s[i]);
   return true;
 }
 
@@ -380,11 +483,28 @@ static void *fake_main(void *arg) {
       p[2 + i] = (struct pollfd){.fd = conns[i], .events = POLLIN};
     if (poll(p, (nfds_t)(2 + nconns), -1) < 0)
       continue;
-    if (p[0].revents)
-      break;
-    if ((p[1].revents & POLLIN) && nconns < FAKE_MAX_CONNS) {
-      int c = accept4(fk.lfd, NULL, NULL, SOCK_CLOEXEC), one = 1;
+    if (p[0].revents) {
+      char cmd = 'x';
 
+      if (read(fk.stop[0], &cmd, 1) != 1 || cmd != 'h')
+        break;
+      /* fake_hangup(): every connection closed, as a worker that dies. */
+      for (int i = 0; i < nconns; i++)
+        close(conns[i]);
+      nconns = 0;
+      atomic_store(&fk.open_conns, 0);
+      atomic_store(&fk.hangup, 0);
+      continue;
+    }
+    if ((p[1].revents & POLLIN) && nconns < FAKE_MAX_CONNS) {
+      int c = accept4(fk.lfd, NULL, NULL, SOCK_CLOEXEC), one = 1, hi;
+
+      /* High, as the fake's other fds: the numbers the client is given
+       * are the lowest free ones, which tests predict. */
+      if (c >= 0 && (hi = fcntl(c, F_DUPFD_CLOEXEC, 200)) >= 0) {
+        close(c);
+        c = hi;
+      }
       if (c >= 0) {
         struct ucred pc = {0};
         socklen_t pl = sizeof(pc);
@@ -418,6 +538,14 @@ static void *fake_main(void *arg) {
   return NULL;
 }
 
+void fake_hangup(void) {
+  atomic_store(&fk.hangup, 1);
+  assert_int_equal(write(fk.stop[1], "h", 1), 1);
+  for (int i = 0; i < 200 && atomic_load(&fk.hangup); i++)
+    usleep(5000);
+  assert_int_equal(atomic_load(&fk.hangup), 0);
+}
+
 void fake_settle(void) {
   for (int i = 0;
        i < 200 && atomic_load(&fk.served) < atomic_load(&fk.requests); i++)
@@ -426,6 +554,7 @@ void fake_settle(void) {
 }
 
 void fake_quiesce(void) {
+  pc_fast_flush();
   pc_conn_flush();
   for (int i = 0; i < 200 && atomic_load(&fk.open_conns) > 0; i++)
     usleep(10000);
@@ -436,6 +565,7 @@ int fake_start(void **state) {
   struct sockaddr_un sun = {.sun_family = AF_UNIX};
 
   memset(&fk, 0, sizeof(fk));
+  fk.page_fd = -1;
   fk.hello_version = PSOCK_PROTOCOL_VERSION;
   snprintf(fk.dir, sizeof(fk.dir), "/tmp/psock-unit.XXXXXX");
   assert_non_null(mkdtemp(fk.dir));
@@ -453,13 +583,17 @@ int fake_start(void **state) {
   setenv("PSOCK_SOCKET", fk.path, 1);
   unsetenv("PSOCK_DAEMON_TIMEOUT_MS");
   unsetenv("PSOCK_ROUTE");
-  /* Connections to an earlier test's server must not count here. */
+  unsetenv("PSOCK_FAST");
+  /* Connections and sockets of an earlier test's server must not count
+   * here. */
+  pc_fast_flush();
   pc_conn_flush();
   psock_clear_error();
   return 0;
 }
 
 int fake_stop(void **state) {
+  pc_fast_flush();
   pc_conn_flush();
   assert_int_equal(write(fk.stop[1], "x", 1), 1);
   pthread_join(fk.thread, NULL);
@@ -468,6 +602,10 @@ int fake_stop(void **state) {
   close(fk.lfd);
   unlink(fk.path);
   rmdir(fk.dir);
+  if (fk.page)
+    munmap(fk.page, PSOCK_PAGE_SIZE);
+  if (fk.page_fd >= 0)
+    close(fk.page_fd);
   psock_setdefaulttimeout(PSOCK_TIMEOUT_NONE);
   return 0;
 }

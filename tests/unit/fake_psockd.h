@@ -9,6 +9,11 @@
  * end to end, and it receives every request as the new psockd does, with
  * SO_PASSCRED: a request without SCM_CREDENTIALS ends the connection.
  *
+ * With fake_page_start() it also does what issue 16 asks of psockd: it
+ * sends a policy page (a sealed memfd) with every HelloReply, rewrites it
+ * as a worker does at a reload (fake_page_set()), and adds sockets to a
+ * SocketRequest with a batch when the page lists the kind.
+ *
  * The directory and socket are open to every user (0755, 0666) so that a
  * child that dropped privileges can still reach it.
  */
@@ -19,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "policy_page.h"
 #include "wire.h"
 
 enum fake_mode {
@@ -36,6 +42,16 @@ enum fake_mode {
 };
 
 #define FAKE_MAX_CONNS 32
+
+/* What HelloReply.page carries (fake_page_start()). */
+enum fake_page {
+  FAKE_PAGE_NONE,     /* no page: as an older psockd */
+  FAKE_PAGE_GOOD,     /* the sealed page */
+  FAKE_PAGE_UNSEALED, /* a page anyone could write */
+  FAKE_PAGE_MAGIC,    /* a page of another layout */
+  FAKE_PAGE_SHORT,    /* half a page */
+  FAKE_PAGE_NO_FD,    /* page = true, no fd */
+};
 
 struct fake {
   char dir[32];
@@ -67,6 +83,12 @@ struct fake {
   atomic_int listen_calls;
   atomic_int setsockopt_calls;
   atomic_int setsockopt_last; /* optname of the last setsockopt call */
+  atomic_int last_batch;      /* SocketRequest.batch of the last socket call */
+  atomic_int batch_extras;    /* sockets added to batches so far */
+  _Atomic int page_kind;      /* enum fake_page */
+  int page_fd;                /* the page's memfd, -1 */
+  struct psock_page *page;    /* the fake's writable mapping */
+  atomic_int hangup;          /* set: close every connection, then clear */
   uint8_t buf[PSOCK_MAX_PACKET];
 };
 
@@ -83,6 +105,24 @@ void fake_quiesce(void);
 /* Wait until the fake is done with every request it received (it answers
  * before it closes the fds that came with the request). */
 void fake_settle(void);
+
+/*
+ * Send a policy page of this kind with every HelloReply from now on,
+ * saying free and batch (enum psock_free_call, enum psock_batch_kind
+ * bits), generation 1. The connections already open have none.
+ */
+void fake_page_start(int kind, uint32_t free, uint32_t batch);
+
+/* Install a new "policy" as a worker does: seq odd, the bits, generation
+ * + 1, seq even. */
+void fake_page_set(uint32_t free, uint32_t batch);
+
+/* Leave the page half-written (seq odd) or finish it (even again). */
+void fake_page_hold(bool odd);
+
+/* Close every client connection, as a worker that dies (the next poll of
+ * the fake's thread), and wait until it has. */
+void fake_hangup(void);
 
 /* Open fds of this process. */
 int count_fds(void);
