@@ -381,7 +381,7 @@ static enum xchg xchg_recv(struct conn *c, int *fds, size_t *nfds,
    */
   if (set_rcvtimeo(c, tmo) == 0)
     n = wire_recv_packet_once(c->fd, c->buf, PSOCK_MAX_PACKET, fds,
-                              PSOCK_MAX_FDS, nfds, 0, cloexec);
+                              PSOCK_MAX_REPLY_FDS, nfds, 0, cloexec);
   while (n == -EAGAIN || n == -EINTR) {
     r = pc_wait_fd(c->fd, POLLIN, &d);
     if (r == -PC_ETIMEOUT) {
@@ -394,7 +394,7 @@ static enum xchg xchg_recv(struct conn *c, int *fds, size_t *nfds,
       return XCHG_FAIL_DROP;
     }
     n = wire_recv_packet_once(c->fd, c->buf, PSOCK_MAX_PACKET, fds,
-                              PSOCK_MAX_FDS, nfds, MSG_DONTWAIT, cloexec);
+                              PSOCK_MAX_REPLY_FDS, nfds, MSG_DONTWAIT, cloexec);
   }
   if (n == 0 || n == -ECONNRESET)
     return XCHG_LOST;
@@ -459,7 +459,7 @@ static int hello(struct conn *c, const struct pc_ident *id) {
   Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
   Psock__V1__Hello h = PSOCK__V1__HELLO__INIT;
   Psock__V1__Response *resp = NULL;
-  int fds[PSOCK_MAX_FDS];
+  int fds[PSOCK_MAX_REPLY_FDS];
   size_t nfds = 0;
   enum xchg x;
   bool page;
@@ -467,6 +467,9 @@ static int hello(struct conn *c, const struct pc_ident *id) {
 
   h.protocol_version = PSOCK_PROTOCOL_VERSION;
   h.client_version = (char *)PSOCK_VERSION;
+  /* The policy page of our identity, for the fast paths (fast.h). */
+  h.has_page = true;
+  h.page = true;
   req.call_case = PSOCK__V1__REQUEST__CALL_HELLO;
   req.hello = &h;
   x = xchg(c, id, &req, NULL, 0, &resp, fds, &nfds, true);
@@ -705,7 +708,7 @@ static int call(Psock__V1__Request *req, const int *fds, size_t nfds,
                 int *ret_fds, size_t *ret_nfds, bool cloexec,
                 const struct paged *pg) {
   Psock__V1__Response *resp = NULL;
-  int rfds[PSOCK_MAX_FDS];
+  int rfds[PSOCK_MAX_REPLY_FDS];
   size_t nrfds = 0;
   enum xchg x = XCHG_LOST;
   struct pc_ident id;

@@ -40,6 +40,9 @@
 #include "route.h"
 #include "wire.h"
 
+_Static_assert(1 + PC_FAST_BATCH <= PSOCK_MAX_REPLY_FDS,
+               "a batch and its first socket fit in one reply");
+
 /* Library fds live at or above this number, as conn.c's. */
 #define CACHE_FD_MIN 100
 /* The kinds of enum psock_batch_kind, one list each. */
@@ -260,6 +263,14 @@ bool pc_fast_free(enum pc_fast_call call, int sock_family, int addr_family) {
   return (v.free & free_bit(call, sock_family)) != 0;
 }
 
+bool pc_fast_bind(int sock_family, const psock_address *a) {
+  /* The page's bit leaves the ports below 1024 to psockd's rules. */
+  if ((a->family == AF_INET || a->family == AF_INET6) && a->u.in.port > 0 &&
+      a->u.in.port < 1024)
+    return false;
+  return pc_fast_free(PC_FAST_BIND, sock_family, a->family);
+}
+
 /* pc_call_paged()'s hook: a batch where the connection's page lists the
  * kind (arg: its bit), else one socket, as without a page. */
 static size_t batch_by_page(Psock__V1__Request *req,
@@ -269,7 +280,7 @@ static size_t batch_by_page(Psock__V1__Request *req,
 
   req->socket->has_batch = batch;
   req->socket->batch = batch ? PC_FAST_BATCH : 0;
-  return batch ? PSOCK_MAX_FDS : 1;
+  return batch ? 1 + PC_FAST_BATCH : 1;
 }
 
 /* Ask psockd for a socket of kind k, with a batch where the page of the
@@ -281,7 +292,7 @@ static int batch_ask(int family, int type, int proto, unsigned k, int *ret_fd) {
   Psock__V1__Response *resp;
   struct pc_page_view v;
   uint32_t bit = 1u << k;
-  int fds[PSOCK_MAX_FDS];
+  int fds[1 + PC_FAST_BATCH];
   size_t nfds = 0;
 
   /* Blocking, all of them: the caller sets O_NONBLOCK on the one it

@@ -15,6 +15,8 @@
 
 #include <stdbool.h>
 
+#include "psock/psock.h"
+
 /* The calls a page can make free. */
 enum pc_fast_call {
   PC_FAST_CONNECT,
@@ -38,6 +40,15 @@ enum pc_fast_call {
  * policy generation.
  */
 bool pc_fast_free(enum pc_fast_call call, int sock_family, int addr_family);
+
+/*
+ * May a socket of sock_family bind to a (an inet or inet6 address) without
+ * asking psockd? pc_fast_free(PC_FAST_BIND) and a port the page's bind bit
+ * covers: 0 or 1024-65535 (proto/policy_page.h). Ports 1-1023 go to
+ * psockd even where net.ipv4.ip_unprivileged_port_start is lower, so that
+ * a rule on them is judged.
+ */
+bool pc_fast_bind(int sock_family, const psock_address *a);
 
 /*
  * psock_socket()'s socket, when the page lists its kind for batches

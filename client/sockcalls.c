@@ -223,7 +223,11 @@ static bool via_daemon(enum pc_fast_call call, const psock_sock *s,
                        const psock_address *a) {
   if (pc_unix_address_local(a))
     return false;
-  return !s || !a || !pc_fast_free(call, s->family, a->family);
+  if (!s || !a)
+    return true;
+  if (call == PC_FAST_BIND)
+    return !pc_fast_bind(s->family, a);
+  return !pc_fast_free(call, s->family, a->family);
 }
 
 /*

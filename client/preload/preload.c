@@ -347,7 +347,7 @@ SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
     return fail(-rc);
   stack_sock(&s, fd, family);
   shim_enter();
-  rc = pc_bind_via(&s, &a, !pc_fast_free(PC_FAST_BIND, family, a.family));
+  rc = pc_bind_via(&s, &a, !pc_fast_bind(family, &a));
   if (rc < 0)
     err = shim_errno();
   address_words(family, &a, words, sizeof(words));

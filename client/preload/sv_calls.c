@@ -157,9 +157,7 @@ void sv_bind(struct sv_req *r) {
     rc = SV_NO_ANSWER;
   if (rc == 0) {
     sv_stack_sock(&s, fd, family);
-    rc = pc_bind_via(&s, &a, !pc_fast_free(PC_FAST_BIND, family, a.family)) < 0
-             ? -sv_errno()
-             : 0;
+    rc = pc_bind_via(&s, &a, !pc_fast_bind(family, &a)) < 0 ? -sv_errno() : 0;
     sv_address_words(family, &a, words, sizeof(words));
     sv_hint(rc < 0, "bind %s", words);
   }

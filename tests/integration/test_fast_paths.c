@@ -18,9 +18,8 @@
  *             policy with the fast paths on and with PSOCK_FAST=0, as
  *             nobody and as root: every output identical to the native one.
  *
- * A psockd that sends no page (HelloReply.page) has no fast paths to
- * test: the program then says "skipped: psockd sends no policy page" and
- * exits 77 (meson's skip), never silently.
+ * psockd sends the page to every Hello that asks (Hello.page): setup
+ * asserts that it does, so that no fast path goes untested unnoticed.
  *
  * Client functions run in forked children: CHECK(), never cmocka asserts.
  */
@@ -85,7 +84,6 @@
   "allow uid=65534 listen family=inet,inet6\n"
 
 static struct {
-  bool no_page;   /* psockd sends no policy page: everything skips */
   char work[64];  /* 0755: copies of our binaries, the policy */
   char files[96]; /* 0777: what nobody writes */
   char policy[128];
@@ -137,6 +135,8 @@ static bool psockd_sends_page(const struct psockd_proc *p) {
   fd = raw_open();
   assert_true(fd >= 0);
   h.protocol_version = PSOCK_PROTOCOL_VERSION;
+  h.has_page = true;
+  h.page = true;
   req.id = 1;
   req.call_case = PSOCK__V1__REQUEST__CALL_HELLO;
   req.hello = &h;
@@ -294,14 +294,10 @@ static void reload_honoured(bool fast) {
 }
 
 static void test_reload_honoured_by_next_connect(void **state) {
-  if (fx.no_page)
-    skip();
   reload_honoured(true);
 }
 
 static void test_reload_honoured_without_fast_paths(void **state) {
-  if (fx.no_page)
-    skip();
   reload_honoured(false);
 }
 
@@ -453,8 +449,6 @@ static void conformance_as(bool nobody, const char *who) {
 }
 
 static void test_conformance_with_and_without_fast_paths(void **state) {
-  if (fx.no_page)
-    skip();
   conformance_as(true, "nobody");
   conformance_as(false, "root");
 }
@@ -493,7 +487,7 @@ static int setup(void **state) {
   /* Not --audit-allow: a psockd that logs allowed calls frees none. */
   fx.dflt = harness_start_psockd_default_policy(
       (const char *const[]){"--workers", "1", NULL});
-  fx.no_page = !psockd_sends_page(fx.reload);
+  assert_true(psockd_sends_page(fx.reload));
   return 0;
 }
 
@@ -517,11 +511,5 @@ int main(void) {
       cmocka_unit_test(test_reload_honoured_without_fast_paths),
       cmocka_unit_test(test_conformance_with_and_without_fast_paths),
   };
-  int r = cmocka_run_group_tests_name("fast paths", tests, setup, teardown);
-
-  if (r == 0 && fx.no_page) {
-    printf("skipped: psockd sends no policy page\n");
-    return 77;
-  }
-  return r;
+  return cmocka_run_group_tests_name("fast paths", tests, setup, teardown);
 }
