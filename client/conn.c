@@ -324,7 +324,13 @@ static enum xchg xchg_send(struct conn *c, Psock__V1__Request *req,
              PSOCK_MAX_PACKET);
     return XCHG_FAIL_KEEP;
   }
-  r = wire_send_packet_creds(c->fd, c->buf, (size_t)n, fds, nfds, 0, &creds);
+  /* psockd judges the credentials the kernel attests on each request.
+   * Where the kernel's own (our real ids) are ours, it attaches them
+   * itself: no SCM_CREDENTIALS for it to check on every request. */
+  if (id->kernel_creds)
+    r = wire_send_packet(c->fd, c->buf, (size_t)n, fds, nfds, 0);
+  else
+    r = wire_send_packet_creds(c->fd, c->buf, (size_t)n, fds, nfds, 0, &creds);
   /* EPERM: the kernel no longer accepts these ids from us (another thread
    * changed them since they were read); EINVAL for cached ids: a new user
    * namespace renumbered them. Again, with the ids read anew. */

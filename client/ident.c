@@ -32,6 +32,7 @@
 
 static _Thread_local struct {
   bool checked, frozen;
+  bool plain; /* real ids == effective ids */
   uid_t euid;
   gid_t egid;
   int ngroups;
@@ -90,6 +91,7 @@ void pc_ident_recheck(void) {
   frozen.ngroups = n;
   frozen.euid = eu;
   frozen.egid = eg;
+  frozen.plain = true;
   frozen.frozen = true;
 }
 
@@ -110,6 +112,7 @@ int pc_ident_fix(void) {
   frozen.ngroups = n;
   frozen.euid = eu;
   frozen.egid = eg;
+  frozen.plain = ru == eu && rg == eg;
   frozen.checked = true;
   frozen.frozen = true;
   return 0;
@@ -119,6 +122,7 @@ void pc_ident_now(struct pc_ident *id) {
   if (!frozen.checked)
     pc_ident_recheck();
   id->frozen = frozen.frozen;
+  id->kernel_creds = frozen.frozen && frozen.plain;
   id->euid = frozen.frozen ? frozen.euid : geteuid();
   id->egid = frozen.frozen ? frozen.egid : getegid();
 }

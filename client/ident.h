@@ -18,6 +18,9 @@ struct pc_ident {
   uid_t euid;
   gid_t egid;
   bool frozen; /* read from the frozen cache, no system call made */
+  /* frozen, and the real ids are these: the credentials the kernel puts
+   * on a message we send without SCM_CREDENTIALS are exactly ours. */
+  bool kernel_creds;
 };
 
 /*

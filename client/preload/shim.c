@@ -161,14 +161,16 @@ static bool hint_first(const char *text) {
   return fresh;
 }
 
-void shim_hint(bool failed, const char *fmt, ...) {
+bool shim_hint_enabled(void) {
+  return hint_enabled;
+}
+
+void shim_hint_print(bool failed, const char *fmt, ...) {
   char what[384], line[768];
   bool refused = false;
   int saved = errno, kind, n;
   va_list ap;
 
-  if (!hint_enabled)
-    return;
   if (failed) {
     /* psockd did not decide (unreachable, not understood): no hint. A
      * failure after psockd allowed the call (EADDRINUSE, EAI_NONAME) is

@@ -67,8 +67,16 @@ int shim_errno(void);
  * psockd did not decide). fmt describes the call in psockd.policy(5) terms
  * ("socket family=inet type=stream proto=0"). errno is kept.
  */
-void shim_hint(bool failed, const char *fmt, ...)
+void shim_hint_print(bool failed, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Whether hints are asked for: the arguments of a hint are only worked
+ * out then (naming a family costs on every socket() otherwise). */
+bool shim_hint_enabled(void);
+#define shim_hint(failed, ...)                                                 \
+  do {                                                                         \
+    if (shim_hint_enabled())                                                   \
+      shim_hint_print((failed), __VA_ARGS__);                                  \
+  } while (0)
 
 /*
  * Copy len bytes from the caller's pointer src into dst without crashing on

@@ -507,7 +507,22 @@ static void use_psockd(const struct bench_psockd *p) {
 
 /* ----------------------------------------------- figures 1, 2: latency */
 
-enum { M_DIRECT, M_REF, M_PSOCK, M_N };
+/*
+ * M_PSOCK is psock_socket() with the fast paths off (PSOCK_FAST=0): one
+ * round trip to psockd per socket, the figure against the floor. M_BATCH
+ * is psock_socket() as a program gets it: a socket of a batch psockd
+ * handed out before (issue 16), one round trip per 1 + PC_FAST_BATCH.
+ */
+enum { M_DIRECT, M_REF, M_PSOCK, M_BATCH, M_N };
+
+/* The fast paths on or off for the psock_socket() calls that follow (the
+ * library reads PSOCK_FAST at each call). */
+static void fast_paths(bool on) {
+  if (on)
+    unsetenv("PSOCK_FAST");
+  else
+    setenv("PSOCK_FAST", "0", 1);
+}
 
 struct lat_shared {
   int ok;
@@ -560,7 +575,7 @@ static int lat_client(void *p) {
     return 2;
   for (int m = 0; m < M_N; m++)
     for (int i = 0; i < S.lat_samples / 10 + 10; i++)
-      if (lat_op(m, refc) < 0) {
+      if ((fast_paths(m == M_BATCH), lat_op(m, refc)) < 0) {
         fprintf(stderr, "latency: method %d failed: %s\n", m,
                 psock_last_error_message());
         return 3;
@@ -572,7 +587,10 @@ static int lat_client(void *p) {
     for (int i = 0; i < S.lat_samples; i++)
       for (int k = 0; k < M_N; k++) {
         int m = (i + k) % M_N;
-        uint64_t t0 = bench_now_ns();
+        uint64_t t0;
+
+        fast_paths(m == M_BATCH); /* outside the clock */
+        t0 = bench_now_ns();
 
         if (lat_op(m, refc) < 0)
           return 3;
@@ -590,26 +608,30 @@ static double lat_q(struct lat_shared *sh, int r, int m, double q) {
   return bench_quantile(v, (size_t)S.lat_samples, q);
 }
 
-/* Median over rounds of each method's quantile and of psock/ref. */
-static void lat_summary(struct lat_shared *sh, double q, double *ret_direct,
-                        double *ret_ref, double *ret_psock, double *ret_ratio) {
-  double d[64], f[64], p[64], ratio[64];
+/* One quantile of the latency figure: each method's, the median over
+ * rounds, and the ratios the targets are about, the median of each
+ * round's. */
+struct lat_fig {
+  double us[M_N];
+  double psock_ref;    /* psock_socket() without the fast paths / floor */
+  double batch_direct; /* psock_socket() with them / direct socket() */
+};
+
+static void lat_summary(struct lat_shared *sh, double q, struct lat_fig *ret) {
+  double v[M_N][64], pr[64], bd[64];
   int n = S.rounds < 64 ? S.rounds : 64;
 
   for (int r = 0; r < n; r++) {
-    d[r] = lat_q(sh, r, M_DIRECT, q);
-    f[r] = lat_q(sh, r, M_REF, q);
-    p[r] = lat_q(sh, r, M_PSOCK, q);
-    ratio[r] = p[r] / f[r];
+    for (int m = 0; m < M_N; m++)
+      v[m][r] = lat_q(sh, r, m, q);
+    pr[r] = v[M_PSOCK][r] / v[M_REF][r];
+    bd[r] = v[M_BATCH][r] / v[M_DIRECT][r];
   }
-  *ret_direct = bench_median(d, (size_t)n);
-  *ret_ref = bench_median(f, (size_t)n);
-  *ret_psock = bench_median(p, (size_t)n);
-  *ret_ratio = bench_median(ratio, (size_t)n);
+  for (int m = 0; m < M_N; m++)
+    ret->us[m] = bench_median(v[m], (size_t)n);
+  ret->psock_ref = bench_median(pr, (size_t)n);
+  ret->batch_direct = bench_median(bd, (size_t)n);
 }
-
-/* Measured broker round trip (p50), for figure 5's allowance. */
-static double broker_rtt_us;
 
 static void figure_latency(const struct bench_psockd *p1) {
   size_t size = sizeof(struct lat_shared) +
@@ -617,7 +639,7 @@ static void figure_latency(const struct bench_psockd *p1) {
   struct lat_shared *sh = bench_shared(size);
   char ref_path[128];
   struct lat_arg a = {.sh = sh, .ref_path = ref_path};
-  double d50, f50, p50, r50, d99, f99, p99, r99;
+  struct lat_fig q50, q99;
   pid_t ref;
   struct row *row;
 
@@ -631,38 +653,52 @@ static void figure_latency(const struct bench_psockd *p1) {
     die("latency client failed");
   bench_kill(ref);
 
-  lat_summary(sh, 0.50, &d50, &f50, &p50, &r50);
-  lat_summary(sh, 0.99, &d99, &f99, &p99, &r99);
-  broker_rtt_us = p50;
+  lat_summary(sh, 0.50, &q50);
+  lat_summary(sh, 0.99, &q99);
 
-  row = row_new("socket() direct, no broker (p50)");
+  row = row_new("socket() direct, no broker (p50/p99)");
   SET(row->psock, "-");
-  SET(row->ref, "%.2f us", d50);
+  SET(row->ref, "%.2f / %.2f us", q50.us[M_DIRECT], q99.us[M_DIRECT]);
   SET(row->ratio, "-");
   SET(row->target, "info");
   SET(row->place, "client on CPU%d", S.cpu);
 
   row = row_new("1. reference floor socket() RT (p50/p99)");
   SET(row->psock, "-");
-  SET(row->ref, "%.2f / %.2f us", f50, f99);
+  SET(row->ref, "%.2f / %.2f us", q50.us[M_REF], q99.us[M_REF]);
   SET(row->ratio, "-");
   SET(row->target, "info");
   SET(row->place, "client+server on CPU%d", S.cpu);
 
   row = row_new("2. psock socket() RT p50 vs floor");
-  SET(row->psock, "%.2f us", p50);
-  SET(row->ref, "%.2f us", f50);
-  SET(row->ratio, "%.2fx", r50);
-  SET(row->target, "<= 1.25x");
-  row_met(row, r50 <= 1.25);
+  SET(row->psock, "%.2f us", q50.us[M_PSOCK]);
+  SET(row->ref, "%.2f us", q50.us[M_REF]);
+  SET(row->ratio, "%.2fx", q50.psock_ref);
+  SET(row->target, "<= 1.25x (PSOCK_FAST=0)");
+  row_met(row, q50.psock_ref <= 1.25);
   SET(row->place, "client+worker on CPU%d", S.cpu);
 
   row = row_new("2. psock socket() RT p99 vs floor");
-  SET(row->psock, "%.2f us", p99);
-  SET(row->ref, "%.2f us", f99);
-  SET(row->ratio, "%.2fx", r99);
+  SET(row->psock, "%.2f us", q99.us[M_PSOCK]);
+  SET(row->ref, "%.2f us", q99.us[M_REF]);
+  SET(row->ratio, "%.2fx", q99.psock_ref);
+  SET(row->target, "<= 1.5x (PSOCK_FAST=0)");
+  row_met(row, q99.psock_ref <= 1.5);
+  SET(row->place, "client+worker on CPU%d", S.cpu);
+
+  row = row_new("2. psock_socket() batched p50 vs direct");
+  SET(row->psock, "%.2f us", q50.us[M_BATCH]);
+  SET(row->ref, "direct %.2f us", q50.us[M_DIRECT]);
+  SET(row->ratio, "%.2fx", q50.batch_direct);
   SET(row->target, "<= 1.5x");
-  row_met(row, r99 <= 1.5);
+  row_met(row, q50.batch_direct <= 1.5);
+  SET(row->place, "client+worker on CPU%d", S.cpu);
+
+  row = row_new("2. psock_socket() batched p99 vs direct");
+  SET(row->psock, "%.2f us", q99.us[M_BATCH]);
+  SET(row->ref, "direct %.2f us", q99.us[M_DIRECT]);
+  SET(row->ratio, "%.2fx", q99.batch_direct);
+  SET(row->target, "info (a RT per batch)");
   SET(row->place, "client+worker on CPU%d", S.cpu);
   bench_unshare(sh, size);
 }
@@ -696,6 +732,8 @@ static int tput_client(void *p) {
   int refc = -1;
 
   close(a->go_w); /* or the parent's close would not reach us as EOF */
+  /* Round trips: every psock_socket() asks psockd, as the floor's. */
+  fast_paths(false);
   if ((a->cpu >= 0 && bench_pin_self(a->cpu) < 0) || bench_become_user() < 0)
     return 1;
   /* Connected (and for psock handshaken) before the clock starts. */
@@ -828,8 +866,9 @@ static void figure_throughput(const struct bench_psockd *p2) {
     SET(row->psock, "%.0fk RT/s", pm / 1000.0);
     SET(row->ref, "%.0fk RT/s", fm / 1000.0);
     SET(row->ratio, "%.2fx", rm);
-    SET(row->target, ">= 0.85x");
-    row_met(row, rm >= 0.85);
+    /* Issue 16's target for 64 clients, issue 7's for fewer. */
+    SET(row->target, ">= %.2fx (PSOCK_FAST=0)", counts[k] == 64 ? 0.95 : 0.85);
+    row_met(row, rm >= (counts[k] == 64 ? 0.95 : 0.85));
     if (one)
       SET(row->place, "client, its worker / floor proc on CPU%d", S.cpu);
     else
@@ -849,14 +888,20 @@ enum path {
   PATH_PASTA_TAP,    /* pasta: tap device, gateway mapped to host */
   PATH_SLIRP,        /* slirp4netns: tap device, 10.0.2.2 = host */
   PATH_PSOCK_CC,     /* empty namespace, psock_create_connection() by psockd */
+  PATH_PSOCK_SLOW,   /* as PATH_PSOCK with PSOCK_FAST=0: socket and connect
+                        each a round trip to psockd (before issue 16) */
   PATH_N
 };
 /* The paths of the bulk figure (create_connection makes the same socket). */
 #define PATH_BULK_N PATH_PSOCK_CC
 
-static const char *path_name[PATH_N] = {
-    "native",      "psock",       "pasta -T (splice)",
-    "pasta (tap)", "slirp4netns", "psock create_connection"};
+static const char *path_name[PATH_N] = {"native",
+                                        "psock",
+                                        "pasta -T (splice)",
+                                        "pasta (tap)",
+                                        "slirp4netns",
+                                        "psock create_connection",
+                                        "psock, PSOCK_FAST=0"};
 
 static char pasta_bin[256], slirp_bin[256];
 
@@ -884,7 +929,7 @@ static int net_connect(const struct net_ctx *ctx) {
     s = psock_create_connection(&a, PSOCK_TIMEOUT_NONE, NULL);
     return s ? psock_detach(s) : -1;
   }
-  if (ctx->path == PATH_PSOCK) {
+  if (ctx->path == PATH_PSOCK || ctx->path == PATH_PSOCK_SLOW) {
     psock_address a;
     psock_sock *s = psock_socket(AF_INET, SOCK_STREAM, 0);
 
@@ -957,8 +1002,11 @@ static int net_child(void *p) {
   if (!pasta && ctx->path != PATH_NATIVE && unshare(CLONE_NEWNET) < 0)
     return 11;
   if (ctx->path != PATH_NATIVE && ctx->path != PATH_PSOCK &&
-      ctx->path != PATH_PSOCK_CC && bench_loopback_up() < 0)
+      ctx->path != PATH_PSOCK_CC && ctx->path != PATH_PSOCK_SLOW &&
+      bench_loopback_up() < 0)
     return 11;
+  if (ctx->path == PATH_PSOCK_SLOW)
+    setenv("PSOCK_FAST", "0", 1);
   /* One request: psockd resolves, creates and connects (the route that
    * PSOCK_ROUTE=daemon selects for create_connection). */
   if (ctx->path == PATH_PSOCK_CC)
@@ -1352,40 +1400,46 @@ static void figure_connect(const struct bench_psockd *p1) {
 
   double direct = median_ok(us[PATH_NATIVE], n);
   double ps = median_ok(us[PATH_PSOCK], n);
-  double allowed = 1.5 * direct + broker_rtt_us;
+  double rd = median_ok(ratio[PATH_NATIVE], n);
 
   row = row_new("5. connect+1st byte vs direct");
   SET(row->psock, "%.1f us", ps);
   SET(row->ref, "direct %.1f us", direct);
-  SET(row->ratio, "%.2fx", median_ok(ratio[PATH_NATIVE], n));
-  SET(row->target, "<= 1.5x + 1 RT (%.1f us)", allowed);
-  row_met(row, ps <= allowed);
+  SET(row->ratio, "%.2fx", rd);
+  SET(row->target, "<= 1.2x");
+  row_met(row, rd <= 1.2);
   SET(row->place, "%s", placement_same());
-  if (nok[PATH_PSOCK_CC]) {
-    double cc = median_ok(us[PATH_PSOCK_CC], n);
+  /* What the fast paths buy, and the one-request route: information. */
+  for (int k = PATH_PSOCK_CC; k < PATH_N; k++) {
+    double v = median_ok(us[k], n);
 
-    row = row_new("5. ... by psock_create_connection");
-    SET(row->psock, "%.1f us", cc);
+    if (!nok[k])
+      continue;
+    row = row_new(k == PATH_PSOCK_CC ? "5. ... by psock_create_connection"
+                                     : "5. ... with PSOCK_FAST=0");
+    SET(row->psock, "%.1f us", v);
     SET(row->ref, "direct %.1f us", direct);
-    SET(row->ratio, "%.2fx", cc / direct);
-    SET(row->target, "info (PSOCK_ROUTE=daemon)");
+    SET(row->ratio, "%.2fx", v / direct);
+    SET(row->target, k == PATH_PSOCK_CC ? "info (PSOCK_ROUTE=daemon)" : "info");
     SET(row->place, "%s", placement_same());
   }
   for (int k = PATH_PASTA_SPLICE; k < PATH_BULK_N; k++) {
     char name[64];
-    double rm;
+    double rm, max;
 
     snprintf(name, sizeof(name), "5. connect+1st byte vs %s", path_name[k]);
     row = row_new(name);
     SET(row->psock, "%.1f us", ps);
     SET(row->place, "%s", placement_same());
-    SET(row->target, "<= 0.5x");
+    /* Issue 16's target against pasta; issue 7's against slirp4netns. */
+    max = k == PATH_SLIRP ? 0.5 : 0.35;
+    SET(row->target, "<= %.2fx", max);
     if (peer_missing(row, (enum path)k, nok[k]))
       continue;
     rm = median_ok(ratio[k], n);
     SET(row->ref, "%.1f us", median_ok(us[k], n));
     SET(row->ratio, "%.2fx", rm);
-    row_met(row, rm <= 0.5);
+    row_met(row, rm <= max);
   }
 }
 
@@ -1608,7 +1662,10 @@ static void figure_bind(const struct bench_psockd *p3) {
   }
   row = row_new("6. bind port 80 as nobody vs authbind");
   SET(row->psock, "%.1f us", bench_median(ps, (size_t)n));
-  SET(row->target, "<= 0.01x (100x faster)");
+  /* Information only since issue 16: authbind's cost is a fork and an
+   * exec of a setuid helper, psock's two round trips; the figure shows
+   * the order of magnitude, not a limit psock works against. */
+  SET(row->target, "info");
   SET(row->place, "client+worker+priv on CPU%d", S.cpu);
   if (!have_ab) {
     SET(row->ref, bench_find_program("authbind", authbind, sizeof(authbind))
@@ -1620,7 +1677,6 @@ static void figure_bind(const struct bench_psockd *p3) {
 
     SET(row->ref, "authbind %.1f us", bench_median(ab, (size_t)n));
     SET(row->ratio, "%.4fx", rm);
-    row_met(row, rm <= 0.01);
   }
   /* The kernel frees a port when the last copy of its socket closes: a
    * bind right after the close of the last one never fails natively. */
@@ -2183,7 +2239,7 @@ int main(int argc, char **argv) {
   psockd_start(&p3, "p3", 1, BENCH_NS_NET | BENCH_NS_STALLDNS, NULL);
   psockd_start(&p4, "p4", 1, BENCH_NS_NET | BENCH_NS_STALLDNS, NULL);
 
-  if (want("latency") || want("connect"))
+  if (want("latency"))
     figure_latency(&p1);
   if (want("throughput"))
     figure_throughput(&p2);
