@@ -364,6 +364,30 @@ static void test_privileged_bind_escalates(void **state) {
   assert_int_equal(calls(&fk.bind_calls), geteuid() == 0 && start > 1);
 }
 
+/* The page's bind bit covers ports 0 and 1024-65535 only: a bind to a
+ * port below 1024 goes to psockd even where the kernel would let the
+ * caller (root here, or a low ip_unprivileged_port_start) bind it, so
+ * that a rule on those ports is judged. Twin: port 1024 stays local. */
+static void test_low_port_bind_asks_psockd(void **state) {
+  psock_address a;
+  psock_sock *s;
+
+  fake_page_start(FAKE_PAGE_GOOD, FREE_ALL, 0);
+  s = psock_socket(AF_INET, SOCK_STREAM, 0);
+  assert_non_null(s);
+  psock_addr_inet(&a, "127.0.0.1", 1023);
+  /* Whatever the (same-user) fake's own bind says: it was asked. */
+  (void)psock_bind(s, &a);
+  assert_int_equal(calls(&fk.bind_calls), 1);
+  psock_close(s);
+  s = psock_socket(AF_INET6, SOCK_STREAM, 0);
+  assert_non_null(s);
+  psock_addr_inet6(&a, "::1", 1024, 0, 0);
+  assert_int_equal(psock_bind(s, &a), 0);
+  assert_int_equal(calls(&fk.bind_calls), 1);
+  psock_close(s);
+}
+
 /* ------------------------------------------------------------ batches */
 
 /* A socket as psock_socket() must give it, at number want. */
@@ -850,6 +874,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_free_connect_keeps_the_modes,
                                       fake_start, fake_stop),
       cmocka_unit_test_setup_teardown(test_privileged_bind_escalates,
+                                      fake_start, fake_stop),
+      cmocka_unit_test_setup_teardown(test_low_port_bind_asks_psockd,
                                       fake_start, fake_stop),
       cmocka_unit_test_setup_teardown(test_batch_sockets_handed_out_as_asked,
                                       fake_start, fake_stop),
