@@ -285,7 +285,8 @@ static size_t batch_by_page(Psock__V1__Request *req,
 
 /* Ask psockd for a socket of kind k, with a batch where the page of the
  * connection lists the kind: the first for the caller (close-on-exec as
- * asked), the rest for the cache. */
+ * asked), the rest for the cache. 1, -errno or -PC_ERECORDED as
+ * pc_fast_socket(); 0 when a batch did not fit the program's fds. */
 static int batch_ask(int family, int type, int proto, unsigned k, int *ret_fd) {
   Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
   Psock__V1__SocketRequest sr = PSOCK__V1__SOCKET_REQUEST__INIT;
@@ -301,8 +302,18 @@ static int batch_ask(int family, int type, int proto, unsigned k, int *ret_fd) {
   sr.type = type & ~SOCK_NONBLOCK;
   sr.proto = proto;
   PC_REQUEST(req, SOCKET, socket, &sr);
-  if (pc_call_paged(&req, batch_by_page, &bit, &resp, fds, &nfds, &v) < 0)
+  if (pc_call_paged(&req, batch_by_page, &bit, &resp, fds, &nfds, &v) < 0) {
+    /* A batch may not fit the fds the program has left: the kernel then
+     * truncates the reply (MSG_CTRUNC) and the exchange fails as a bad
+     * packet. One socket asked alone (the caller's path when this returns
+     * 0) is what socket(2) would still give; our cached ones go first. */
+    if (sr.has_batch && psock_last_error_kind() == PSOCK_ERR_PROTOCOL &&
+        psock_last_error_code() == EPROTO) {
+      pc_fast_flush();
+      return 0;
+    }
     return -PC_ERECORDED;
+  }
   psock__v1__response__free_unpacked(resp, NULL);
   for (size_t i = 1; i < nfds; i++)
     cache_add(k, fds[i], &v);

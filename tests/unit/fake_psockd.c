@@ -163,7 +163,8 @@ static size_t fake_batch_size(const Psock__V1__SocketRequest *q) {
   if (!q->has_batch || !fk.page || !bit ||
       !(__atomic_load_n(&fk.page->batch, __ATOMIC_RELAXED) & bit))
     return 0;
-  return q->batch < PSOCK_MAX_FDS - 1 ? q->batch : PSOCK_MAX_FDS - 1;
+  return q->batch < PSOCK_MAX_REPLY_FDS - 1 ? q->batch
+                                            : PSOCK_MAX_REPLY_FDS - 1;
 }
 
 /* Returns false when the connection should be closed. */
@@ -171,7 +172,7 @@ static bool fake_socket(int fd, const Psock__V1__Request *req) {
   Psock__V1__Response resp = PSOCK__V1__RESPONSE__INIT;
   Psock__V1__SocketReply sr = PSOCK__V1__SOCKET_REPLY__INIT;
   Psock__V1__SocketInfo info = PSOCK__V1__SOCKET_INFO__INIT;
-  int s[PSOCK_MAX_FDS + 1];
+  int s[PSOCK_MAX_REPLY_FDS + 1];
   size_t extra = fake_batch_size(req->socket), n;
 
   atomic_store(&fk.last_batch,

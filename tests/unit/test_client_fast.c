@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -59,7 +60,8 @@
   (PSOCK_BATCH_TCP4 | PSOCK_BATCH_UDP4 | PSOCK_BATCH_TCP6 | PSOCK_BATCH_UDP6)
 /* Sockets a batch adds (the fake gives what the wire allows). */
 #define EXTRAS                                                                 \
-  ((int)(PSOCK_MAX_FDS - 1 < PC_FAST_BATCH ? PSOCK_MAX_FDS - 1 : PC_FAST_BATCH))
+  ((int)(PSOCK_MAX_REPLY_FDS - 1 < PC_FAST_BATCH ? PSOCK_MAX_REPLY_FDS - 1     \
+                                                 : PC_FAST_BATCH))
 
 /* In a child: a step that must hold, else exit with its number. */
 #define CHILD_CHECK(step, cond)                                                \
@@ -449,10 +451,10 @@ static void test_batch_sockets_handed_out_as_asked(void **state) {
   }
   /* The rest of a batch waits above fd 100, close-on-exec. */
   {
-    int fds[8], n;
+    int fds[64], n;
 
     psock_close(psock_socket(AF_INET, SOCK_STREAM, 0));
-    n = cached_fds(fds, 8);
+    n = cached_fds(fds, 64);
     assert_int_equal(n, EXTRAS);
     for (int i = 0; i < n; i++)
       assert_true(fcntl(fds[i], F_GETFD) & FD_CLOEXEC);
@@ -482,7 +484,7 @@ static bool cached_inode(ino_t ino) {
 }
 
 static void test_new_generation_drops_the_cache(void **state) {
-  int fds[8], n, before;
+  int fds[64], n, before;
   ino_t old[8];
   psock_address a;
   psock_sock *s;
@@ -490,7 +492,7 @@ static void test_new_generation_drops_the_cache(void **state) {
 
   fake_page_start(FAKE_PAGE_GOOD, 0, BATCH_ALL);
   psock_close(psock_socket(AF_INET, SOCK_STREAM, 0));
-  n = cached_fds(fds, 8);
+  n = cached_fds(fds, 64);
   assert_int_equal(n, EXTRAS);
   for (int i = 0; i < n; i++) {
     assert_int_equal(fstat(fds[i], &st), 0);
@@ -526,14 +528,14 @@ static void test_new_generation_drops_the_cache(void **state) {
 /* The program closes or replaces a cached number: the library forgets it
  * and never closes what is there now. */
 static void test_cached_number_closed_or_replaced(void **state) {
-  int fds[8], n, p[2], mine, want;
+  int fds[64], n, p[2], mine, want;
   struct stat st, now;
   psock_sock *s;
   char c;
 
   fake_page_start(FAKE_PAGE_GOOD, 0, BATCH_ALL);
   psock_close(psock_socket(AF_INET, SOCK_STREAM, 0));
-  n = cached_fds(fds, 8);
+  n = cached_fds(fds, 64);
   assert_int_equal(n, EXTRAS);
 
   /* dup2() of the program's own socket over every cached number. */
@@ -556,7 +558,7 @@ static void test_cached_number_closed_or_replaced(void **state) {
 
   /* Closed, then a pipe at the number: written to by the program only. */
   psock_close(psock_socket(AF_INET, SOCK_DGRAM, 0)); /* fills UDP4 */
-  n = cached_fds(fds, 8);
+  n = cached_fds(fds, 64);
   assert_int_equal(n, EXTRAS * 2);
   assert_int_equal(pipe2(p, O_CLOEXEC), 0);
   for (int i = 0; i < n; i++)
@@ -576,17 +578,103 @@ static void test_cached_number_closed_or_replaced(void **state) {
   close(p[1]);
 }
 
+/* ------------------------------------------------------- few fds left */
+
+/* Numbers open below n. */
+static int open_below(int n) {
+  int k = 0;
+
+  for (int fd = 0; fd < n; fd++)
+    k += fcntl(fd, F_GETFD) >= 0;
+  return k;
+}
+
+/* Fill every free number in [from, to) with a copy of fd 2; how many. */
+static int fill(int from, int to) {
+  int k = 0;
+
+  for (int fd = from; fd < to; fd++)
+    if (fcntl(fd, F_GETFD) < 0 && dup2(2, fd) == fd)
+      k++;
+  return k;
+}
+
+/*
+ * With fewer free fds than a batch brings, the kernel truncates the
+ * reply: the socket is still given, at the number socket(2) would give,
+ * by a request for one. Twin: with no fd free, no socket and no fd
+ * leaked. The limit is 102 and the numbers from lo + 3 to 99 are taken,
+ * so that the library's connection still finds its place at 100 or 101.
+ */
+static int child_few_fds(bool none_free) {
+  struct rlimit rl;
+  int lo, n0, filled;
+  psock_sock *s;
+
+  /* The connection open (a first batch), nothing cached. */
+  psock_close(psock_socket(AF_INET, SOCK_STREAM, 0));
+  pc_fast_flush();
+  lo = lowest_free();
+  CHILD_CHECK(10, lo + 3 < 100 && fcntl(lo + 1, F_GETFD) < 0 &&
+                      fcntl(lo + 2, F_GETFD) < 0);
+  filled = fill(lo + 3, 100);
+  CHILD_CHECK(11, getrlimit(RLIMIT_NOFILE, &rl) == 0);
+  rl.rlim_cur = 102;
+  CHILD_CHECK(12, setrlimit(RLIMIT_NOFILE, &rl) == 0);
+  CHILD_CHECK(13, 102 - open_below(102) < 1 + PC_FAST_BATCH);
+  if (!none_free) {
+    s = psock_socket(AF_INET, SOCK_STREAM, 0);
+    CHILD_CHECK(14, s != NULL && psock_fileno(s) == lo);
+    psock_close(s);
+    return 0;
+  }
+  /* Every number below the limit taken: no socket, nothing leaked. */
+  n0 = open_below(1024);
+  filled += fill(0, 102);
+  CHILD_CHECK(15, psock_socket(AF_INET, SOCK_STREAM, 0) == NULL);
+  CHILD_CHECK(16, open_below(1024) <= n0 + filled);
+  return 0;
+}
+
+static int child_few_fds_left(void) {
+  return child_few_fds(false);
+}
+
+static int child_no_fd_left(void) {
+  return child_few_fds(true);
+}
+
+static void test_batch_beyond_the_fd_limit(void **state) {
+  int before;
+
+  fake_page_start(FAKE_PAGE_GOOD, 0, BATCH_ALL);
+  before = calls(&fk.socket_calls);
+  assert_int_equal(in_child(false, child_few_fds_left), 0);
+  /* The first batch; the one truncated; then one socket alone. */
+  assert_int_equal(calls(&fk.socket_calls), before + 3);
+  assert_int_equal(in_child(false, child_no_fd_left), 0);
+}
+
 /* ------------------------------------------------------------- fork */
 
-static int cached_in_parent[8], ncached_in_parent;
+static int cached_in_parent[64], ncached_in_parent;
+static ino_t cached_ino[64];
 
-/* In the child: none of the parent's cached sockets is open, and a socket
- * still comes, from psockd. */
+/* Is fd open as the socket of inode ino? */
+static bool is_socket_ino(int fd, ino_t ino) {
+  struct stat st;
+
+  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == ino;
+}
+
+/* In the child: none of the parent's cached sockets is open (its numbers
+ * may hold the child's own batch by now), and a socket still comes, from
+ * psockd. */
 static int child_has_no_cache(void) {
   psock_sock *s;
 
   for (int i = 0; i < ncached_in_parent; i++)
-    CHILD_CHECK(20 + i, !is_inet_socket(cached_in_parent[i]));
+    CHILD_CHECK(20 + i, !is_socket_ino(cached_in_parent[i], cached_ino[i]));
   s = psock_socket(AF_INET, SOCK_STREAM, 0);
   CHILD_CHECK(30, s != NULL && psock_fileno(s) < 100);
   psock_close(s);
@@ -597,9 +685,17 @@ static void check_child_then_parent(bool raw) {
   int status, before;
   pid_t pid;
 
+  /* A fresh batch: what an earlier round left is not this round's. */
+  pc_fast_flush();
   psock_close(psock_socket(AF_INET, SOCK_STREAM, 0));
-  ncached_in_parent = cached_fds(cached_in_parent, 8);
+  ncached_in_parent = cached_fds(cached_in_parent, 64);
   assert_int_equal(ncached_in_parent, EXTRAS);
+  for (int i = 0; i < ncached_in_parent; i++) {
+    struct stat st;
+
+    assert_int_equal(fstat(cached_in_parent[i], &st), 0);
+    cached_ino[i] = st.st_ino;
+  }
   fflush(NULL);
   /* The fake's thread idle (it holds no lock a child could inherit). */
   fake_settle();
@@ -624,7 +720,7 @@ static void check_child_then_parent(bool raw) {
   assert_int_equal(WEXITSTATUS(status), 0);
   /* The parent's are still there, and still handed out. */
   for (int i = 0; i < ncached_in_parent; i++)
-    assert_true(is_inet_socket(cached_in_parent[i]));
+    assert_true(is_socket_ino(cached_in_parent[i], cached_ino[i]));
   before = calls(&fk.socket_calls);
   psock_close(psock_socket(AF_INET, SOCK_STREAM, 0));
   assert_int_equal(calls(&fk.socket_calls), before);
@@ -876,6 +972,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_privileged_bind_escalates,
                                       fake_start, fake_stop),
       cmocka_unit_test_setup_teardown(test_low_port_bind_asks_psockd,
+                                      fake_start, fake_stop),
+      cmocka_unit_test_setup_teardown(test_batch_beyond_the_fd_limit,
                                       fake_start, fake_stop),
       cmocka_unit_test_setup_teardown(test_batch_sockets_handed_out_as_asked,
                                       fake_start, fake_stop),
