@@ -183,6 +183,15 @@ uint32_t policy_batch_kind(int family, int type, int proto);
 bool policy_allows_batch(const struct policy *p,
                          const struct policy_subject *who, uint32_t kind);
 
+/* The policy page's free bits: each, the call and family it stands for. */
+struct policy_free_call {
+  uint32_t bit; /* enum psock_free_call */
+  enum policy_call call;
+  int family;
+};
+#define POLICY_N_FREE_CALLS 8
+extern const struct policy_free_call policy_free_calls[POLICY_N_FREE_CALLS];
+
 /* The policy page's bits for who. */
 struct policy_scope {
   uint32_t free;  /* enum psock_free_call: policy_allows_every() */

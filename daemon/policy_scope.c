@@ -249,29 +249,27 @@ bool policy_allows_batch(const struct policy *p,
 
 /* --------------------------------------------------------------- scope */
 
+const struct policy_free_call policy_free_calls[POLICY_N_FREE_CALLS] = {
+    {PSOCK_FREE_CONNECT_INET, POLICY_CONNECT, AF_INET},
+    {PSOCK_FREE_CONNECT_INET6, POLICY_CONNECT, AF_INET6},
+    {PSOCK_FREE_SENDTO_INET, POLICY_SENDTO, AF_INET},
+    {PSOCK_FREE_SENDTO_INET6, POLICY_SENDTO, AF_INET6},
+    {PSOCK_FREE_BIND_INET, POLICY_BIND, AF_INET},
+    {PSOCK_FREE_BIND_INET6, POLICY_BIND, AF_INET6},
+    {PSOCK_FREE_LISTEN_INET, POLICY_LISTEN, AF_INET},
+    {PSOCK_FREE_LISTEN_INET6, POLICY_LISTEN, AF_INET6},
+};
+
 void policy_scope_of(const struct policy *p, const struct policy_subject *who,
                      struct policy_scope *ret) {
-  static const struct {
-    uint32_t bit;
-    enum policy_call call;
-    int family;
-  } calls[] = {
-      {PSOCK_FREE_CONNECT_INET, POLICY_CONNECT, AF_INET},
-      {PSOCK_FREE_CONNECT_INET6, POLICY_CONNECT, AF_INET6},
-      {PSOCK_FREE_SENDTO_INET, POLICY_SENDTO, AF_INET},
-      {PSOCK_FREE_SENDTO_INET6, POLICY_SENDTO, AF_INET6},
-      {PSOCK_FREE_BIND_INET, POLICY_BIND, AF_INET},
-      {PSOCK_FREE_BIND_INET6, POLICY_BIND, AF_INET6},
-      {PSOCK_FREE_LISTEN_INET, POLICY_LISTEN, AF_INET},
-      {PSOCK_FREE_LISTEN_INET6, POLICY_LISTEN, AF_INET6},
-  };
+  const struct policy_free_call *c = policy_free_calls;
 
   *ret = (struct policy_scope){0};
   if (!p || !who)
     return;
-  for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
-    if (policy_allows_every(p, who, calls[i].call, calls[i].family))
-      ret->free |= calls[i].bit;
+  for (size_t i = 0; i < POLICY_N_FREE_CALLS; i++)
+    if (policy_allows_every(p, who, c[i].call, c[i].family))
+      ret->free |= c[i].bit;
   for (size_t i = 0; i < N_BATCH_KINDS; i++)
     if (policy_allows_batch(p, who, batch_kinds[i].kind))
       ret->batch |= batch_kinds[i].kind;

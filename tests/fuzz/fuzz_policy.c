@@ -201,20 +201,7 @@ static void free_call_allowed(const struct policy *p, size_t s,
 
 /* What the page would say free or batched, policy_check() allows. */
 static void scope_is_sound(const struct policy *p) {
-  static const struct {
-    uint32_t bit;
-    enum policy_call call;
-    int family;
-  } calls[] = {
-      {PSOCK_FREE_CONNECT_INET, POLICY_CONNECT, AF_INET},
-      {PSOCK_FREE_CONNECT_INET6, POLICY_CONNECT, AF_INET6},
-      {PSOCK_FREE_SENDTO_INET, POLICY_SENDTO, AF_INET},
-      {PSOCK_FREE_SENDTO_INET6, POLICY_SENDTO, AF_INET6},
-      {PSOCK_FREE_BIND_INET, POLICY_BIND, AF_INET},
-      {PSOCK_FREE_BIND_INET6, POLICY_BIND, AF_INET6},
-      {PSOCK_FREE_LISTEN_INET, POLICY_LISTEN, AF_INET},
-      {PSOCK_FREE_LISTEN_INET6, POLICY_LISTEN, AF_INET6},
-  };
+  const struct policy_free_call *calls = policy_free_calls;
   static const uint16_t ports[] = {0, 1, 22, 80, 1023, 1024, 8080, 65535};
   static const char *const hosts[] = {
       "127.0.0.1", "10.1.2.3",         "0.0.0.0",     "255.255.255.255",
@@ -236,7 +223,7 @@ static void scope_is_sound(const struct policy *p) {
     struct policy_scope sc;
 
     policy_scope_of(p, &subjects[s], &sc);
-    for (size_t c = 0; c < sizeof(calls) / sizeof(calls[0]); c++) {
+    for (size_t c = 0; c < POLICY_N_FREE_CALLS; c++) {
       if (!(sc.free & calls[c].bit))
         continue;
       for (size_t h = 0; h < sizeof(addrs) / sizeof(addrs[0]); h++)

@@ -42,21 +42,6 @@ void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
-char *read_text(const char *path) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = fopen(path, "re");
-
-  if (!f)
-    return strdup("");
-  if (getdelim(&text, &len, '\0', f) < 0) {
-    free(text);
-    text = strdup("");
-  }
-  fclose(f);
-  return text;
-}
-
 void write_text(const char *path, const char *text, mode_t mode) {
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 
@@ -137,8 +122,8 @@ bool finish(struct run *r, int timeout_ms) {
   }
   free(r->out);
   free(r->err);
-  r->out = read_text(r->outpath);
-  r->err = read_text(r->errpath);
+  r->out = harness_read_text(r->outpath);
+  r->err = harness_read_text(r->errpath);
   return done;
 }
 

@@ -32,7 +32,6 @@ struct run {
 
 long long now_ms(void);
 void sleep_ms(int ms);
-char *read_text(const char *path);
 void write_text(const char *path, const char *text, mode_t mode);
 /* The first of /usr/bin, /bin, /usr/sbin, /sbin that has name. */
 const char *system_program(const char *name);

@@ -314,21 +314,6 @@ struct run {
   char *out;
 };
 
-static char *read_text(const char *path) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = fopen(path, "re");
-
-  if (!f)
-    return strdup("");
-  if (getdelim(&text, &len, '\0', f) < 0) {
-    free(text);
-    text = strdup("");
-  }
-  fclose(f);
-  return text;
-}
-
 /* Run r to its end (setpriv in front for nobody), stdout to a file. */
 static void run(struct run *r) {
   const char *argv[32];
@@ -373,10 +358,10 @@ static void run(struct run *r) {
     }
     usleep(5000);
   }
-  r->out = read_text(r->outpath);
+  r->out = harness_read_text(r->outpath);
   if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0 ||
       !strstr(r->out, "\ndone\n")) {
-    char *err = read_text(errpath);
+    char *err = harness_read_text(errpath);
 
     fprintf(stderr, "----- %s (status 0x%x) -----\n%s----- stderr -----\n%s",
             r->tag, r->status, r->out, err);

@@ -154,21 +154,6 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
-static char *read_text(const char *path) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = fopen(path, "re");
-
-  if (!f)
-    return strdup("");
-  if (getdelim(&text, &len, '\0', f) < 0) {
-    free(text);
-    text = strdup("");
-  }
-  fclose(f);
-  return text;
-}
-
 static void write_text(const char *path, const char *text, mode_t mode) {
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 
@@ -284,8 +269,8 @@ static bool finish(struct run *r, int timeout_ms) {
   }
   if (fx.server == r->pid)
     fx.server = 0;
-  r->out = read_text(r->outpath);
-  r->err = read_text(r->errpath);
+  r->out = harness_read_text(r->outpath);
+  r->err = harness_read_text(r->errpath);
   return done;
 }
 
@@ -653,8 +638,8 @@ static void test_python_http_server_port_80(void **state) {
     if (!page) {
       if (waitpid(srv.pid, &srv.status, WNOHANG) == srv.pid) {
         fx.server = 0;
-        srv.out = read_text(srv.outpath);
-        srv.err = read_text(srv.errpath);
+        srv.out = harness_read_text(srv.outpath);
+        srv.err = harness_read_text(srv.errpath);
         show(&srv);
         fail_msg("python3 -m http.server 80 exited");
       }
@@ -780,8 +765,8 @@ static bool socat_exchange(struct run *r, struct psockd_proc *p) {
   }
   if (r->pid < 0) {
     r->pid = -r->pid;
-    r->out = read_text(r->outpath);
-    r->err = read_text(r->errpath);
+    r->out = harness_read_text(r->outpath);
+    r->err = harness_read_text(r->errpath);
   } else if (!finish(r, RUN_TIMEOUT_MS)) {
     show(r);
     fail_msg("socat still running");
@@ -1106,7 +1091,7 @@ static void test_socat_bindtodevice(void **state) {
   }
   sleep_ms(200);
   stop_pid(sink);
-  got = read_text(sinkpath);
+  got = harness_read_text(sinkpath);
   if (!strstr(got, "native\n") || !strstr(got, "through psock\n")) {
     show(&native);
     show(&shim);
@@ -1136,7 +1121,7 @@ static uint16_t free_port(void) {
  * rule, "Permission denied". */
 /* Is something of this namespace listening on 127.0.0.1:port (TCP)? */
 static bool tcp_listening(unsigned port) {
-  char *text = read_text("/proc/net/tcp"), want[32];
+  char *text = harness_read_text("/proc/net/tcp"), want[32];
   bool found;
 
   /* "  N: 0100007F:PPPP 00000000:0000 0A": state 0A is LISTEN. */
@@ -1402,7 +1387,7 @@ static void abstract_listener(struct run *r, const char *name) {
   r->nobody = true;
   start(r);
   for (;;) {
-    char *out = read_text(r->outpath);
+    char *out = harness_read_text(r->outpath);
     bool ready = strstr(out, "ready\n") != NULL;
 
     free(out);
@@ -1450,7 +1435,7 @@ static void test_unix_local_or_through_psockd(void **state) {
   snprintf(name, sizeof(name), "psock-run-test-daemon-%d", (int)getpid());
   routed.extra_env = daemon_env;
   abstract_listener(&routed, name);
-  out = read_text(routed.outpath);
+  out = harness_read_text(routed.outpath);
   replaced = strstr(out, "replaced\n") != NULL;
   free(out);
   err = connect_abstract(name);

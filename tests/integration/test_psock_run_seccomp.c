@@ -232,7 +232,7 @@ static void test_go_server_port_80(void **state) {
   deadline = now_ms() + 10000;
   do {
     sleep_ms(20);
-    out = read_text(srv.outpath);
+    out = harness_read_text(srv.outpath);
     if (strstr(out, "listening") &&
         fetch_port80(harness_psockd_pid(p), page, sizeof(page)))
       deadline = 0;
@@ -841,7 +841,7 @@ static void test_supervisor_out_of_reach(void **state) {
   start(&r);
   /* While it runs: the supervisor as the kernel sees it. */
   for (deadline = now_ms() + 10000; !sv && now_ms() < deadline;) {
-    char *out = read_text(r.outpath);
+    char *out = harness_read_text(r.outpath);
 
     p = strstr(out, "supervisor pid ");
     if (p && strchr(p, '\n'))
@@ -851,7 +851,7 @@ static void test_supervisor_out_of_reach(void **state) {
   }
   assert_true(sv > 1);
   snprintf(path, sizeof(path), "/proc/%d/status", sv);
-  status = read_text(path);
+  status = harness_read_text(path);
   /* Not dumpable: its /proc files belong to root, not to its user. */
   assert_int_equal(stat(path, &st), 0);
   assert_int_equal(st.st_uid, 0);
@@ -892,7 +892,7 @@ static void test_exit_status_and_signals(void **state) {
   start(&fwd);
   deadline = now_ms() + 10000;
   for (char *out = NULL; now_ms() < deadline; free(out)) {
-    out = read_text(fwd.outpath);
+    out = harness_read_text(fwd.outpath);
     if (strstr(out, "ready")) {
       free(out);
       break;

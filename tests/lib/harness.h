@@ -242,6 +242,9 @@ void harness_private_name_service(const char *hosts, const char *resolv_conf,
  */
 int harness_copy_file(const char *src, const char *dst, mode_t mode);
 
+/* The whole text of path (malloc'ed; "" if it cannot be read). */
+char *harness_read_text(const char *path);
+
 /* -------------------------------- shared tools (tests/lib/harness_tools.c) */
 
 /* CLOCK_MONOTONIC in milliseconds. */

@@ -314,3 +314,18 @@ int harness_sanitizer_runtimes(char *out, size_t len, char *why,
   }
   return 0;
 }
+
+char *harness_read_text(const char *path) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = fopen(path, "re");
+
+  if (!f)
+    return strdup("");
+  if (getdelim(&text, &len, '\0', f) < 0) {
+    free(text);
+    text = strdup("");
+  }
+  fclose(f);
+  return text;
+}

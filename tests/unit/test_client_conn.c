@@ -348,9 +348,13 @@ static void test_requests_carry_the_effective_ids(void **state) {
 }
 
 /* A thread with no capabilities and one uid and gid reads its identity
- * once (conn.c, "frozen"); a new user namespace renumbers its ids, which
- * the kernel then refuses in SCM_CREDENTIALS, and the library reads them
- * again instead of failing. */
+ * once (ident.c, "frozen") and sends no SCM_CREDENTIALS: the kernel's own
+ * are its ids. A new user namespace renumbers them, and the kernel's
+ * credentials still name the same user to psockd: the same connection
+ * serves. An identity fixed with real and effective ids apart sends its
+ * effective ids in SCM_CREDENTIALS, which the kernel refuses once a user
+ * namespace renumbered them; the library reads them again instead of
+ * failing. */
 static int write_file(const char *path, const char *text) {
   int fd = open(path, O_WRONLY | O_CLOEXEC), ok;
 
@@ -379,6 +383,23 @@ static int frozen_then_renumbered(void) {
   CHILD_CHECK(5, geteuid() == 0);
   CHILD_CHECK(6, one_call() && one_call());
   CHILD_CHECK(7, library_conns() == 1);
+  return 0;
+}
+
+static int fixed_then_renumbered(void) {
+  CHILD_CHECK(1, setgroups(0, NULL) == 0 &&
+                     setresgid(65534, 65534, 65534) == 0 &&
+                     setresuid(65534, 65533, 65533) == 0);
+  CHILD_CHECK(2, pc_conn_identity_fixed() == 0);
+  CHILD_CHECK(3, one_call() && one_call() && library_conns() == 1);
+  CHILD_CHECK(8, prctl(PR_SET_DUMPABLE, 1) == 0);
+  if (unshare(CLONE_NEWUSER) < 0)
+    return 77;
+  CHILD_CHECK(4, write_file("/proc/self/setgroups", "deny") == 0 &&
+                     write_file("/proc/self/uid_map", "0 65533 1") == 0 &&
+                     write_file("/proc/self/gid_map", "0 65534 1") == 0);
+  CHILD_CHECK(5, geteuid() == 0);
+  CHILD_CHECK(6, one_call() && one_call());
   return 0;
 }
 
@@ -419,13 +440,25 @@ static void test_frozen_identity_and_user_namespaces(void **state) {
     skip();
   assert_int_equal(status, 0);
   /* Root's connection never opened (the drop came first): one as nobody,
-   * one after the renumbering, both seen by psockd as uid 65534. */
-  assert_int_equal(atomic_load(&fk.connections), 2);
+   * kept across the renumbering, psockd seeing uid 65534 throughout. */
+  assert_int_equal(atomic_load(&fk.connections), 1);
   assert_int_equal(atomic_load(&fk.accepted_uid[0]), 65534);
-  assert_int_equal(atomic_load(&fk.accepted_uid[1]), 65534);
   assert_int_equal(atomic_load(&fk.last_cred_uid), 65534);
   assert_int_equal(atomic_load(&fk.last_cred_gid), 65534);
   assert_int_equal(atomic_load(&fk.socket_calls), 5);
+  /* Fixed with the ids apart: refused after the renumbering, read again,
+   * a new connection; psockd sees the effective uid 65533 throughout. */
+  fake_stop(state);
+  assert_int_equal(fake_start(state), 0);
+  status = in_child(fixed_then_renumbered);
+  if (status == 77)
+    skip();
+  assert_int_equal(status, 0);
+  assert_int_equal(atomic_load(&fk.connections), 2);
+  assert_int_equal(atomic_load(&fk.accepted_uid[0]), 65533);
+  assert_int_equal(atomic_load(&fk.accepted_uid[1]), 65533);
+  assert_int_equal(atomic_load(&fk.last_cred_uid), 65533);
+  assert_int_equal(atomic_load(&fk.socket_calls), 4);
 }
 
 int main(void) {
