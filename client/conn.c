@@ -56,6 +56,7 @@
 #include "ident.h"
 #include "page.h"
 #include "wire.h"
+#include "wire_hot.h"
 
 /* Idle connections kept for reuse; more busy threads open more. */
 #define POOL_IDLE_MAX 4
@@ -317,7 +318,10 @@ static enum xchg xchg_send(struct conn *c, Psock__V1__Request *req,
 
   req->id = ++c->next_id;
   req->fd_count = (uint32_t)nfds;
-  n = wire_pack(&req->base, c->buf, PSOCK_MAX_PACKET);
+  /* The most frequent request by hand (wire_hot.h); the same bytes. */
+  n = wire_hot_pack_socket(req, c->buf, PSOCK_MAX_PACKET);
+  if (n == -EINVAL)
+    n = wire_pack(&req->base, c->buf, PSOCK_MAX_PACKET);
   if (n < 0) {
     pc_error(PSOCK_ERR_OS, EMSGSIZE,
              "request too large for psockd (at most %u bytes)",
@@ -413,12 +417,31 @@ static enum xchg xchg_recv(struct conn *c, int *fds, size_t *nfds,
   return XCHG_OK;
 }
 
+/* A response of unpack(): protobuf-c's, or the caller's hot one. */
+static void response_free(Psock__V1__Response *resp,
+                          const struct wire_hot_reply *hot) {
+  if (resp && (!hot || resp != &hot->resp))
+    psock__v1__response__free_unpacked(resp, NULL);
+}
+
+/* The response in c->buf (n bytes): with hot, a plain socket reply is
+ * decoded into it by hand (wire_hot.h), anything else by protobuf-c. */
+static Psock__V1__Response *unpack(const struct conn *c, size_t n,
+                                   struct wire_hot_reply *hot) {
+  if (hot && wire_hot_unpack_socket(c->buf, n, hot))
+    return &hot->resp;
+  return psock__v1__response__unpack(NULL, n, c->buf);
+}
+
 /* One request/response on c. On XCHG_OK the response's id and fd count
- * are verified; ret_fds holds exactly resp->fd_count fds. */
+ * are verified; ret_fds holds exactly resp->fd_count fds; the response is
+ * in *hot where hot is given and it could be (free it with
+ * response_free()). */
 static enum xchg xchg(struct conn *c, const struct pc_ident *id,
                       Psock__V1__Request *req, const int *fds, size_t nfds,
                       Psock__V1__Response **ret_resp, int *ret_fds,
-                      size_t *ret_nfds, bool cloexec) {
+                      size_t *ret_nfds, bool cloexec,
+                      struct wire_hot_reply *hot) {
   Psock__V1__Response *resp;
   enum xchg x;
   ssize_t n = 0;
@@ -429,7 +452,7 @@ static enum xchg xchg(struct conn *c, const struct pc_ident *id,
   x = xchg_recv(c, ret_fds, ret_nfds, &n, cloexec);
   if (x != XCHG_OK)
     return x;
-  resp = psock__v1__response__unpack(NULL, (size_t)n, c->buf);
+  resp = unpack(c, (size_t)n, hot);
   if (!resp) {
     pc_error(PSOCK_ERR_PROTOCOL, EBADMSG, "undecodable response from psockd");
   } else if (resp->id != req->id) {
@@ -443,8 +466,7 @@ static enum xchg xchg(struct conn *c, const struct pc_ident *id,
     *ret_resp = resp;
     return XCHG_OK;
   }
-  if (resp)
-    psock__v1__response__free_unpacked(resp, NULL);
+  response_free(resp, hot);
   wire_close_fds(ret_fds, *ret_nfds);
   *ret_nfds = 0;
   return XCHG_FAIL_DROP;
@@ -478,7 +500,7 @@ static int hello(struct conn *c, const struct pc_ident *id) {
   h.page = true;
   req.call_case = PSOCK__V1__REQUEST__CALL_HELLO;
   req.hello = &h;
-  x = xchg(c, id, &req, NULL, 0, &resp, fds, &nfds, true);
+  x = xchg(c, id, &req, NULL, 0, &resp, fds, &nfds, true, NULL);
   /* Not recorded: conn_open() tries again (see there). */
   if (x == XCHG_LOST)
     return -ECONNRESET;
@@ -579,9 +601,10 @@ static struct conn *conn_open(const struct pc_ident *id) {
 }
 
 /* Check a verified response against the call: error replies are recorded,
- * a wrong result or fd count is a protocol error. Frees on failure. */
+ * a wrong result or fd count is a protocol error (-PC_ERECORDED; the
+ * caller closes the fds and frees resp). */
 static int check_result(const Psock__V1__Request *req,
-                        Psock__V1__Response *resp, int *fds, size_t nfds,
+                        const Psock__V1__Response *resp, size_t nfds,
                         size_t min_fds, size_t max_fds) {
   int r = 0;
 
@@ -596,10 +619,6 @@ static int check_result(const Psock__V1__Request *req,
     r = pc_error(PSOCK_ERR_PROTOCOL, EPROTO,
                  "psockd sent %zu fds for a call that returns %zu", nfds,
                  max_fds);
-  if (r < 0) {
-    wire_close_fds(fds, nfds);
-    psock__v1__response__free_unpacked(resp, NULL);
-  }
   return r;
 }
 
@@ -708,11 +727,14 @@ struct paged {
 
 /* The exchange behind pc_call*(): between min_fds and max_fds fds back;
  * with pg, the request as its hook makes it by the page of the connection
- * used. */
+ * used. A caller that wants no more than the fds and that the call
+ * succeeded passes no ret_resp: the response is freed here, and a plain
+ * socket reply is never given to protobuf-c (wire_hot.h). */
 static int call(Psock__V1__Request *req, const int *fds, size_t nfds,
                 size_t min_fds, size_t max_fds, Psock__V1__Response **ret_resp,
                 int *ret_fds, size_t *ret_nfds, bool cloexec,
                 const struct paged *pg) {
+  struct wire_hot_reply hot, *hotp = ret_resp ? NULL : &hot;
   Psock__V1__Response *resp = NULL;
   int rfds[PSOCK_MAX_REPLY_FDS];
   size_t nrfds = 0;
@@ -740,7 +762,7 @@ static int call(Psock__V1__Request *req, const int *fds, size_t nfds,
       conn_page_view(c, pg->view);
       max_fds = pg->hook(req, pg->view, pg->arg);
     }
-    x = xchg(c, &id, req, fds, nfds, &resp, rfds, &nrfds, cloexec);
+    x = xchg(c, &id, req, fds, nfds, &resp, rfds, &nrfds, cloexec, hotp);
     if (x == XCHG_OK || x == XCHG_FAIL_KEEP)
       pool_put(c);
     else
@@ -751,14 +773,20 @@ static int call(Psock__V1__Request *req, const int *fds, size_t nfds,
                     "psockd closed the connection");
   if (x != XCHG_OK)
     return -PC_ERECORDED;
-  r = check_result(req, resp, rfds, nrfds, min_fds, max_fds);
-  if (r < 0)
+  r = check_result(req, resp, nrfds, min_fds, max_fds);
+  if (r < 0) {
+    wire_close_fds(rfds, nrfds);
+    response_free(resp, hotp);
     return r;
+  }
   if (nrfds)
     memcpy(ret_fds, rfds, nrfds * sizeof(int));
   if (ret_nfds)
     *ret_nfds = nrfds;
-  *ret_resp = resp;
+  if (ret_resp)
+    *ret_resp = resp;
+  else
+    response_free(resp, hotp);
   return 0;
 }
 

@@ -29,15 +29,19 @@ static inline void pc_response_freep(Psock__V1__Response **resp) {
  * Send req (its id and fd_count are filled in here) with fds[0..nfds) to
  * psockd and wait for the answer. On success stores the response in
  * *ret_resp (free with psock__v1__response__free_unpacked) and exactly
- * want_fds received fds in ret_fds, and returns 0. An error response, a
- * protocol violation or an unreachable daemon is recorded and
+ * want_fds received fds in ret_fds, and returns 0. A caller that needs
+ * only the fds passes a NULL ret_resp (the response is then freed here,
+ * and a socket reply decoded without protobuf-c: wire_hot.h). An error
+ * response, a protocol violation or an unreachable daemon is recorded and
  * -PC_ERECORDED returned; no fd is left open.
  *
- * Every request goes out with SCM_CREDENTIALS {getpid(), geteuid(),
- * getegid()}, so that psockd judges it as the process that sends it as it
- * sends it (issue 13, finding 9), and on a connection opened under the
- * caller's current effective uid, gid and supplementary groups: a pooled
- * connection opened under another identity (before a setuid(), a
+ * psockd judges every request by the credentials the kernel attests for
+ * it: {getpid(), geteuid(), getegid()} in SCM_CREDENTIALS, or none where
+ * those are the kernel's own (real ids equal to the effective ones, read
+ * once where they cannot change), so that it judges the process that
+ * sends it as it sends it (issue 13, finding 9), and on a connection opened
+ * under the caller's current effective uid, gid and supplementary groups: a
+ * pooled connection opened under another identity (before a setuid(), a
  * setgroups()) is closed, never reused.
  */
 int pc_call(Psock__V1__Request *req, const int *fds, size_t nfds,

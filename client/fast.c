@@ -290,7 +290,6 @@ static size_t batch_by_page(Psock__V1__Request *req,
 static int batch_ask(int family, int type, int proto, unsigned k, int *ret_fd) {
   Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
   Psock__V1__SocketRequest sr = PSOCK__V1__SOCKET_REQUEST__INIT;
-  Psock__V1__Response *resp;
   struct pc_page_view v;
   uint32_t bit = 1u << k;
   int fds[1 + PC_FAST_BATCH];
@@ -302,7 +301,7 @@ static int batch_ask(int family, int type, int proto, unsigned k, int *ret_fd) {
   sr.type = type & ~SOCK_NONBLOCK;
   sr.proto = proto;
   PC_REQUEST(req, SOCKET, socket, &sr);
-  if (pc_call_paged(&req, batch_by_page, &bit, &resp, fds, &nfds, &v) < 0) {
+  if (pc_call_paged(&req, batch_by_page, &bit, NULL, fds, &nfds, &v) < 0) {
     /* A batch may not fit the fds the program has left: the kernel then
      * truncates the reply (MSG_CTRUNC) and the exchange fails as a bad
      * packet. One socket asked alone (the caller's path when this returns
@@ -314,7 +313,6 @@ static int batch_ask(int family, int type, int proto, unsigned k, int *ret_fd) {
     }
     return -PC_ERECORDED;
   }
-  psock__v1__response__free_unpacked(resp, NULL);
   for (size_t i = 1; i < nfds; i++)
     cache_add(k, fds[i], &v);
   if (!(type & SOCK_CLOEXEC) && fcntl(fds[0], F_SETFD, 0) < 0) {

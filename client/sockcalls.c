@@ -88,7 +88,6 @@ static psock_sock *socket_local(int family, int type, int proto) {
 static int socket_daemon(int family, int type, int proto, int *ret_fd) {
   Psock__V1__Request req = PSOCK__V1__REQUEST__INIT;
   Psock__V1__SocketRequest sr = PSOCK__V1__SOCKET_REQUEST__INIT;
-  Psock__V1__Response *resp;
 
   /* The flags go to psockd with the type: SOCK_NONBLOCK must hold on the
    * open file description it creates. */
@@ -97,10 +96,9 @@ static int socket_daemon(int family, int type, int proto, int *ret_fd) {
   sr.proto = proto;
   PC_REQUEST(req, SOCKET, socket, &sr);
   /* Received close-on-exec exactly when asked, as socket(2) makes it. */
-  if (pc_call_fds(&req, NULL, 0, 1, &resp, ret_fd, (type & SOCK_CLOEXEC) != 0) <
+  if (pc_call_fds(&req, NULL, 0, 1, NULL, ret_fd, (type & SOCK_CLOEXEC) != 0) <
       0)
     return -PC_ERECORDED;
-  psock__v1__response__free_unpacked(resp, NULL);
   return 0;
 }
 

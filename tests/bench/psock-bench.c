@@ -329,6 +329,8 @@ static int ref_server_main(void *p) {
   struct epoll_event evs[64];
   int ep = epoll_create1(EPOLL_CLOEXEC);
 
+  /* Named, so that a profile tells it from psock's worker. */
+  prctl(PR_SET_NAME, "bench-floor");
   if (rs->cpu >= 0)
     bench_pin_self(rs->cpu);
   if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, rs->listen_fd, &ev) < 0 ||
@@ -732,6 +734,7 @@ static int tput_client(void *p) {
   int refc = -1;
 
   close(a->go_w); /* or the parent's close would not reach us as EOF */
+  prctl(PR_SET_NAME, a->psock ? "bench-psock-cl" : "bench-floor-cl");
   /* Round trips: every psock_socket() asks psockd, as the floor's. */
   fast_paths(false);
   if ((a->cpu >= 0 && bench_pin_self(a->cpu) < 0) || bench_become_user() < 0)
