@@ -97,9 +97,12 @@ static int send_packet(int sock, const void *buf, size_t len, const int *fds,
   if (msg.msg_controllen == 0)
     msg.msg_control = NULL;
 
-  /* SEQPACKET sends are all-or-nothing, so EINTR means nothing went out. */
+  /* SEQPACKET sends are all-or-nothing, so EINTR means nothing went out.
+   * The raw system call, as wire_sys_*: not a preload shim's sendmsg(),
+   * and no cancellation point (glibc wraps those for threaded processes
+   * on every call, measurable in psockd's workers). */
   do
-    n = sendmsg(sock, &msg, flags | MSG_NOSIGNAL);
+    n = (ssize_t)syscall(SYS_sendmsg, sock, &msg, flags | MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   if (n < 0)
     return -errno;
@@ -240,7 +243,7 @@ static ssize_t recv_packet(int sock, void *buf, size_t cap, int *fds,
   if (cloexec)
     flags |= MSG_CMSG_CLOEXEC;
   do
-    n = recvmsg(sock, &msg, flags);
+    n = (ssize_t)syscall(SYS_recvmsg, sock, &msg, flags); /* as sendmsg */
   while (n < 0 && errno == EINTR && retry_eintr);
   if (n < 0)
     return -errno;
