@@ -21,13 +21,12 @@
 #include "wire.h"
 #include "wire_hot.h"
 
-static const int32_t ints[] = {0,       1,         127,       128,
-                               16383,   16384,     2097152,   INT32_MAX,
-                               -1,      -128,      INT32_MIN, 10,
-                               0x80001, 0x7ffffff, -0x1000000};
+static const int32_t ints[] = {
+    0,  1,    127,       128, 16383,   16384,     2097152,   INT32_MAX,
+    -1, -128, INT32_MIN, 10,  0x80001, 0x7ffffff, -0x1000000};
 #define N_INTS (sizeof(ints) / sizeof(ints[0]))
-static const uint64_t ids[] = {0, 1, 127, 128, 300, 1u << 31, 1ull << 35,
-                               (1ull << 63) + 5, UINT64_MAX};
+static const uint64_t ids[] = {
+    0, 1, 127, 128, 300, 1u << 31, 1ull << 35, (1ull << 63) + 5, UINT64_MAX};
 #define N_IDS (sizeof(ids) / sizeof(ids[0]))
 static const uint32_t u32s[] = {0, 1, 7, 127, 128, 65535, UINT32_MAX};
 #define N_U32S (sizeof(u32s) / sizeof(u32s[0]))
@@ -97,8 +96,7 @@ static void test_pack_refuses_what_is_not_its_own(void **state) {
     ssize_t n = wire_pack(&req.base, buf, sizeof(buf));
 
     assert_true(n > 0);
-    assert_int_equal(wire_hot_pack_socket(&req, buf, (size_t)n - 1),
-                     -EMSGSIZE);
+    assert_int_equal(wire_hot_pack_socket(&req, buf, (size_t)n - 1), -EMSGSIZE);
     assert_int_equal(wire_hot_pack_socket(&req, buf, (size_t)n), n);
   }
 }
@@ -154,9 +152,8 @@ static void test_unpack_as_protobuf_c(void **state) {
   for (size_t f = 0; f < N_INTS; f++)
     for (size_t t = 0; t < N_INTS; t++)
       for (size_t i = 0; i < N_IDS; i++) {
-        size_t n = pack_reply(ids[i], u32s[(f + i) % N_U32S], ints[f],
-                              ints[t], ints[(f + t) % N_INTS], buf,
-                              sizeof(buf));
+        size_t n = pack_reply(ids[i], u32s[(f + i) % N_U32S], ints[f], ints[t],
+                              ints[(f + t) % N_INTS], buf, sizeof(buf));
 
         assert_true(agrees(buf, n));
       }
@@ -210,8 +207,9 @@ static void test_unpack_leaves_the_rest(void **state) {
   alt[m + 1] = 0x01;
   assert_false(wire_hot_unpack_socket(alt, m + 2, &h));
   /* A varint of eleven bytes, and a tenth byte beyond 64 bits. */
-  memcpy(alt, (const uint8_t[]){0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                0xff, 0xff, 0x02},
+  memcpy(alt,
+         (const uint8_t[]){0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                           0xff, 0x02},
          11);
   assert_false(wire_hot_unpack_socket(alt, 11, &h));
   assert_false(wire_hot_unpack_socket(NULL, 0, &h));
@@ -230,7 +228,8 @@ static void test_unpack_mutations(void **state) {
                           ints[(f + 3) % N_INTS], 6, buf, sizeof(buf));
 
     for (size_t len = 0; len < n; len++)
-      assert_false(wire_hot_unpack_socket(buf, len, &(struct wire_hot_reply){0}));
+      assert_false(
+          wire_hot_unpack_socket(buf, len, &(struct wire_hot_reply){0}));
     for (int k = 0; k < 20000; k++) {
       size_t at;
 
