@@ -37,6 +37,7 @@
  * colon-separated list is put in front as it is); PSOCK_SOCKET is passed
  * on.
  */
+#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -377,6 +378,43 @@ static bool proc_read_only(void) {
   return statvfs("/proc/self/uid_map", &sv) == 0 && (sv.f_flag & ST_RDONLY);
 }
 
+/* Threads of this process: /proc/self/task's entries (0 if unknown). */
+static int threads_now(void) {
+  DIR *d = opendir("/proc/self/task");
+  struct dirent *e;
+  int n = 0;
+
+  if (!d)
+    return 0;
+  while ((e = readdir(d)))
+    n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+/*
+ * unshare(CLONE_NEWUSER | CLONE_NEWNET). sf_probe() ran a thread and
+ * joined it, but a joined thread may stay in the thread group a moment
+ * longer (pthread_join() returns when the kernel clears its tid, before
+ * the thread is unlinked), and the kernel refuses a new user namespace to
+ * a multi-threaded process with EINVAL: wait for it to go (a second at
+ * most). 0 or an errno.
+ */
+static int unshare_user_net(void) {
+  for (int i = 0; i < 1000; i++) {
+    int before = threads_now(), err;
+
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0)
+      return 0;
+    err = errno;
+    /* Single-threaded throughout: EINVAL has another cause. */
+    if (err != EINVAL || (before <= 1 && threads_now() <= 1))
+      return err;
+    usleep(1000);
+  }
+  return EINVAL;
+}
+
 static void enter_empty_netns(void) {
   uid_t uid = getuid();
   gid_t gid = getgid();
@@ -400,7 +438,7 @@ static void enter_empty_netns(void) {
   if (proc_read_only())
     err = EROFS;
   else
-    err = unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0 ? errno : 0;
+    err = unshare_user_net();
   if (err) {
     /* A sandbox that forbids new namespaces and is one already: stay. */
     if (netns_isolated())
