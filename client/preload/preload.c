@@ -47,7 +47,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -63,6 +62,7 @@
 #include "address.h"
 #include "config.h"
 #include "fast.h"
+#include "hint.h"
 #include "kcheck.h"
 #include "route.h"
 #include "shim.h"
@@ -79,78 +79,6 @@
 #define OPTVAL_MAX 64
 
 /* ------------------------------------------------------------ hints */
-
-static const char *family_name(int family, char *buf, size_t len) {
-  switch (family) {
-  case AF_UNIX:
-    return "unix";
-  case AF_INET:
-    return "inet";
-  case AF_INET6:
-    return "inet6";
-  case AF_NETLINK:
-    return "netlink";
-  case AF_PACKET:
-    return "packet";
-  case AF_TIPC:
-    return "tipc";
-  default:
-    snprintf(buf, len, "%d", family);
-    return buf;
-  }
-}
-
-static const char *type_name(int type, char *buf, size_t len) {
-  switch (type & SOCK_TYPE_BITS) {
-  case SOCK_STREAM:
-    return "stream";
-  case SOCK_DGRAM:
-    return "dgram";
-  case SOCK_RAW:
-    return "raw";
-  case SOCK_RDM:
-    return "rdm";
-  case SOCK_SEQPACKET:
-    return "seqpacket";
-  default:
-    snprintf(buf, len, "%d", type & SOCK_TYPE_BITS);
-    return buf;
-  }
-}
-
-static const char *proto_name(int family, int proto, char *buf, size_t len) {
-  if (family == AF_INET || family == AF_INET6) {
-    switch (proto) {
-    case IPPROTO_TCP:
-      return "tcp";
-    case IPPROTO_UDP:
-      return "udp";
-    case IPPROTO_ICMP:
-      return "icmp";
-    case IPPROTO_ICMPV6:
-      return "icmpv6";
-    default:
-      break;
-    }
-  }
-  if (family == AF_NETLINK && proto == NETLINK_ROUTE)
-    return "route";
-  snprintf(buf, len, "%d", proto);
-  return buf;
-}
-
-/* "family=inet addr=127.0.0.1 port=80" for the hint of a bind/connect. */
-static void address_words(int family, const psock_address *a, char *buf,
-                          size_t len) {
-  char fb[16];
-
-  if (a->family == AF_INET || a->family == AF_INET6)
-    snprintf(buf, len, "family=%s addr=%s port=%u",
-             family_name(family, fb, sizeof(fb)),
-             *a->u.in.host ? a->u.in.host : "any", a->u.in.port);
-  else
-    snprintf(buf, len, "family=%s", family_name(family, fb, sizeof(fb)));
-}
 
 /* ------------------------------------------------------------ routing */
 
@@ -240,7 +168,6 @@ static int socket_errno(void) {
 
 SHIM_EXPORT int socket(int domain, int type, int protocol) {
   const struct shim_real *r = shim_real();
-  char fb[16], tb[16], pb[16];
   psock_sock *s;
   int fd, err;
 
@@ -259,10 +186,12 @@ SHIM_EXPORT int socket(int domain, int type, int protocol) {
   s = psock_socket(domain, type, protocol);
   fd = s ? psock_detach(s) : -1;
   err = fd < 0 ? socket_errno() : 0;
-  shim_hint(fd < 0, "socket family=%s type=%s proto=%s",
-            family_name(domain, fb, sizeof(fb)),
-            type_name(type, tb, sizeof(tb)),
-            proto_name(domain, protocol, pb, sizeof(pb)));
+  if (shim_hint_enabled()) {
+    char words[96];
+
+    hint_socket_words(domain, type, protocol, words, sizeof(words));
+    shim_hint_print(fd < 0, "socket %s", words);
+  }
   shim_leave();
   return fd < 0 ? fail(err) : fd;
 }
@@ -350,8 +279,10 @@ SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
   rc = pc_bind_via(&s, &a, !pc_fast_bind(family, &a));
   if (rc < 0)
     err = shim_errno();
-  address_words(family, &a, words, sizeof(words));
-  shim_hint(rc < 0, "bind %s", words);
+  if (shim_hint_enabled()) {
+    hint_address_words(family, &a, words, sizeof(words));
+    shim_hint_print(rc < 0, "bind %s", words);
+  }
   shim_leave();
   return rc < 0 ? fail(err) : 0;
 }
@@ -484,8 +415,10 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
   rc = pc_connect_via(&s, &a, !fast);
   if (rc < 0)
     err = shim_errno();
-  address_words(family, &a, words, sizeof(words));
-  shim_hint(rc < 0, "connect %s", words);
+  if (shim_hint_enabled()) {
+    hint_address_words(family, &a, words, sizeof(words));
+    shim_hint_print(rc < 0, "connect %s", words);
+  }
   shim_leave();
   if (rc == 0)
     return 0;
@@ -517,7 +450,7 @@ SHIM_EXPORT int listen(int fd, int backlog) {
   rc = psock_listen(&s, backlog < 0 ? INT_MAX : backlog);
   if (rc < 0)
     err = shim_errno();
-  shim_hint(rc < 0, "listen family=%s", family_name(family, fb, sizeof(fb)));
+  shim_hint(rc < 0, "listen family=%s", hint_family(family, fb, sizeof(fb)));
   shim_leave();
   return rc < 0 ? fail(err) : 0;
 }
@@ -551,7 +484,7 @@ static int setsockopt_psockd(int fd, int family, int level, int optname,
   if (rc < 0)
     err = shim_errno();
   shim_hint(rc < 0, "setsockopt family=%s option=%s",
-            family_name(family, fb, sizeof(fb)), o ? o->name : "any");
+            hint_family(family, fb, sizeof(fb)), o ? o->name : "any");
   shim_leave();
   return rc < 0 ? fail(err) : 0;
 }

@@ -20,6 +20,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "hint.h"
 #include "psock/psock.h"
 #include "shim.h"
 
@@ -139,62 +140,18 @@ int shim_copy_to_user(void *dst, const void *src, size_t len) {
 
 /* ----------------------------------------------------------- hints */
 
-#define HINT_MAX 256
-
-static pthread_mutex_t hint_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *hint_seen[HINT_MAX];
-static unsigned hint_count;
-
-/* Remember text; true if it is new (or the table is full). */
-static bool hint_first(const char *text) {
-  bool fresh = true;
-
-  pthread_mutex_lock(&hint_lock);
-  for (unsigned i = 0; i < hint_count && fresh; i++)
-    fresh = strcmp(hint_seen[i], text) != 0;
-  if (fresh && hint_count < HINT_MAX) {
-    hint_seen[hint_count] = strdup(text);
-    if (hint_seen[hint_count])
-      hint_count++;
-  }
-  pthread_mutex_unlock(&hint_lock);
-  return fresh;
-}
-
 bool shim_hint_enabled(void) {
   return hint_enabled;
 }
 
 void shim_hint_print(bool failed, const char *fmt, ...) {
-  char what[384], line[768];
-  bool refused = false;
-  int saved = errno, kind, n;
+  char what[384];
+  int saved = errno;
   va_list ap;
 
-  if (failed) {
-    /* psockd did not decide (unreachable, not understood): no hint. A
-     * failure after psockd allowed the call (EADDRINUSE, EAI_NONAME) is
-     * an allowed call. */
-    kind = psock_last_error_kind();
-    if (kind == PSOCK_ERR_PROTOCOL || kind == PSOCK_ERR_VALUE)
-      return;
-    refused = kind == PSOCK_ERR_POLICY;
-  }
   va_start(ap, fmt);
   vsnprintf(what, sizeof(what), fmt, ap);
   va_end(ap);
-  if (hint_first(what)) {
-    if (refused)
-      n = snprintf(line, sizeof(line),
-                   "psock-run: policy hint: allow uid=%u %s  # refused: %s\n",
-                   (unsigned)getuid(), what, psock_last_error_message());
-    else
-      n = snprintf(line, sizeof(line),
-                   "psock-run: policy hint: allow uid=%u %s\n",
-                   (unsigned)getuid(), what);
-    if (n > 0)
-      (void)!write(STDERR_FILENO, line,
-                   (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-  }
   errno = saved;
+  hint_emit(getuid(), failed, what);
 }

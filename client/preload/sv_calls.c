@@ -31,6 +31,7 @@
 
 #include "address.h"
 #include "fast.h"
+#include "hint.h"
 #include "kcheck.h"
 #include "sock.h"
 #include "sockcalls.h"
@@ -85,7 +86,7 @@ void sv_socket(struct sv_req *r) {
   }
   s = psock_socket(domain, type, proto);
   fd = s ? psock_detach(s) : -1;
-  sv_socket_words(domain, type, proto, words, sizeof(words));
+  hint_socket_words(domain, type, proto, words, sizeof(words));
   sv_hint(fd < 0, "socket %s", words);
   if (fd < 0) {
     answer(r, -1, -sv_errno());
@@ -158,7 +159,7 @@ void sv_bind(struct sv_req *r) {
   if (rc == 0) {
     sv_stack_sock(&s, fd, family);
     rc = pc_bind_via(&s, &a, !pc_fast_bind(family, &a)) < 0 ? -sv_errno() : 0;
-    sv_address_words(family, &a, words, sizeof(words));
+    hint_address_words(family, &a, words, sizeof(words));
     sv_hint(rc < 0, "bind %s", words);
   }
   answer(r, fd, rc);
@@ -296,13 +297,13 @@ void sv_connect(struct sv_req *r) {
     /* Whatever its outcome, a call the policy allows. */
     rc = connect_here(fd, &ss, len);
     attempted = true;
-    sv_address_words(family, &a, words, sizeof(words));
+    hint_address_words(family, &a, words, sizeof(words));
     sv_hint(false, "connect %s", words);
   } else if (rc == 0) {
     sv_stack_sock(&s, fd, family);
     rc = pc_connect_via(&s, &a, true) < 0 ? -sv_errno() : 0;
     attempted = true;
-    sv_address_words(family, &a, words, sizeof(words));
+    hint_address_words(family, &a, words, sizeof(words));
     sv_hint(rc < 0 && rc != -EINPROGRESS, "connect %s", words);
   }
   if (attempted && rc < 0) {
@@ -333,7 +334,7 @@ void sv_listen(struct sv_req *r) {
   sv_stack_sock(&s, fd, family);
   /* The kernel reads a negative backlog as the largest. */
   rc = psock_listen(&s, backlog < 0 ? INT_MAX : backlog) < 0 ? -sv_errno() : 0;
-  sv_address_words(family, NULL, words, sizeof(words));
+  hint_address_words(family, NULL, words, sizeof(words));
   sv_hint(rc < 0, "listen %s", words);
   answer(r, fd, rc);
 }
@@ -376,7 +377,7 @@ void sv_setsockopt(struct sv_req *r) {
     rc = pc_setsockopt_daemon(&s, level, optname, n ? val : NULL, n) < 0
              ? -sv_errno()
              : 0;
-    sv_address_words(family, NULL, words, sizeof(words));
+    hint_address_words(family, NULL, words, sizeof(words));
     sv_hint(rc < 0, "setsockopt %s option=%s", words, o ? o->name : "any");
   }
   answer(r, fd, rc);
@@ -420,7 +421,7 @@ static int host_netlink(void) {
   int fd = s ? psock_detach(s) : -1;
   char words[96];
 
-  sv_socket_words(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, words, sizeof(words));
+  hint_socket_words(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, words, sizeof(words));
   sv_hint(fd < 0, "socket %s", words);
   return fd;
 }

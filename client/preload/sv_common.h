@@ -53,9 +53,5 @@ void sv_stack_sock(psock_sock *s, int fd, int family);
 void sv_hint(bool failed, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* "family=inet type=stream proto=tcp" for a hint. */
-void sv_socket_words(int family, int type, int proto, char *buf, size_t len);
-
-/* "family=inet addr=127.0.0.1 port=80" for a hint. */
-void sv_address_words(int family, const psock_address *a, char *buf,
-                      size_t len);
+/* The words of a hint: hint_socket_words(), hint_address_words()
+ * (hint.h). */

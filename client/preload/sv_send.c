@@ -19,6 +19,7 @@
 
 #include "address.h"
 #include "fast.h"
+#include "hint.h"
 #include "sock.h"
 #include "sockio.h"
 #include "sv_common.h"
@@ -187,7 +188,7 @@ static long send_copy(const struct sv_req *r, int fd, struct msg_copy *m) {
     sv_stack_sock(&s, fd, m->family);
     s.type = m->type;
     n = pc_sendto_via(&s, m->data, m->len, m->flags | MSG_DONTWAIT, &a, true);
-    sv_address_words(m->family, &a, words, sizeof(words));
+    hint_address_words(m->family, &a, words, sizeof(words));
     sv_hint(n < 0, "sendto %s", words);
     return n < 0 ? -sv_errno() : n;
   }
@@ -208,7 +209,7 @@ static long send_copy(const struct sv_req *r, int fd, struct msg_copy *m) {
   if (namelen && sv_addressed(m->family) &&
       pc_sockaddr_to_address((struct sockaddr *)&m->name, m->namelen, &a) ==
           0) {
-    sv_address_words(m->family, &a, words, sizeof(words));
+    hint_address_words(m->family, &a, words, sizeof(words));
     sv_hint(false, "sendto %s", words);
   }
   return n;
