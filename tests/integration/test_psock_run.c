@@ -79,8 +79,8 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "prog_run.h"
 
-#define RUN_TIMEOUT_MS 20000
 #define WEB_NAME "psock-web.test"
 #define WEB_BODY "hello from the host's 127.0.0.1\n"
 
@@ -127,8 +127,7 @@
 static struct {
   bool skip;
   char skip_why[PATH_MAX + 256];
-  char work[64];  /* 0755: copies of our binaries, policies */
-  char files[96]; /* 0777: what nobody writes */
+  char work[64]; /* 0755: copies of our binaries, policies */
   char psock_run[PATH_MAX], preload[PATH_MAX], sockcalls[PATH_MAX],
       helper[PATH_MAX], ping[PATH_MAX], static_hello[PATH_MAX];
   char preload_env[2 * PATH_MAX]; /* PSOCK_PRELOAD for the runs */
@@ -141,175 +140,15 @@ static struct {
 
 /* ------------------------------------------------------------ helpers */
 
-static long long now_ms(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-
-  nanosleep(&ts, NULL);
-}
-
-static void write_text(const char *path, const char *text, mode_t mode) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-
-  assert_true(fd >= 0);
-  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-  assert_int_equal(fchmod(fd, mode), 0);
-  close(fd);
-}
-
-/* The first of /usr/bin, /bin, /usr/sbin, /sbin that has name. */
-static const char *system_program(const char *name) {
-  static char buf[4][PATH_MAX];
-  static int slot;
-  const char *dirs[] = {"/usr/bin", "/bin", "/usr/sbin", "/sbin"};
-  char *out = buf[slot++ % 4];
-
-  for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-    snprintf(out, PATH_MAX, "%s/%s", dirs[i], name);
-    if (access(out, X_OK) == 0)
-      return out;
-  }
-  fail_msg("%s is not installed (./install-deps.sh installs it)", name);
-  return NULL;
-}
-
 /* ------------------------------------------------------- running things */
 
-struct run {
-  /* in */
-  const char *tag;              /* names the output files */
-  bool nobody;                  /* through setpriv as nobody */
-  const char *const *argv;      /* argv[0] is a path */
-  const char *stdin_text;       /* NULL: /dev/null */
-  const char *cwd;              /* NULL: fx.files */
-  const char *const *extra_env; /* "NAME=value", NULL-terminated */
-  /* out */
-  pid_t pid;
-  int status;
-  char *out, *err;
-  char outpath[PATH_MAX], errpath[PATH_MAX];
-};
-
-/* In the child, before exec: our fds are gone, stdio are files. */
-static void child_exec(struct run *r, char *const *argv) {
-  char inpath[PATH_MAX];
-  int in, out, err;
-
-  snprintf(inpath, sizeof(inpath), "%s/%s.in", fx.files, r->tag);
-  in = open(r->stdin_text ? inpath : "/dev/null", O_RDONLY);
-  out = open(r->outpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  err = open(r->errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
-      dup2(err, 2) < 0)
-    _exit(124);
-  close_range(3, ~0U, 0);
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (chdir(r->cwd ? r->cwd : fx.files) < 0)
-    _exit(124);
-  for (size_t i = 0; r->extra_env && r->extra_env[i]; i++)
-    putenv((char *)r->extra_env[i]);
-  execv(argv[0], argv);
-  _exit(124);
-}
-
-/* Start r; argv gets setpriv in front for nobody. */
-static void start(struct run *r) {
-  const char *argv[64];
-  size_t n = 0;
-
-  snprintf(r->outpath, sizeof(r->outpath), "%s/%s.out", fx.files, r->tag);
-  snprintf(r->errpath, sizeof(r->errpath), "%s/%s.err", fx.files, r->tag);
-  if (r->stdin_text) {
-    char inpath[PATH_MAX];
-
-    snprintf(inpath, sizeof(inpath), "%s/%s.in", fx.files, r->tag);
-    write_text(inpath, r->stdin_text, 0644);
-  }
-  if (r->nobody) {
-    argv[n++] = "/usr/bin/setpriv";
-    argv[n++] = "--reuid=65534";
-    argv[n++] = "--regid=65534";
-    argv[n++] = "--clear-groups";
-  }
-  for (size_t i = 0; r->argv[i]; i++) {
-    assert_true(n < sizeof(argv) / sizeof(argv[0]) - 1);
-    argv[n++] = r->argv[i];
-  }
-  argv[n] = NULL;
-  fflush(NULL);
-  r->pid = fork();
-  assert_true(r->pid >= 0);
-  if (r->pid == 0)
-    child_exec(r, (char *const *)argv);
-}
-
-/* Wait (bounded) for r and read its output. Returns false on timeout. */
-static bool finish(struct run *r, int timeout_ms) {
-  long long deadline = now_ms() + timeout_ms;
-  bool done = false;
-
-  while (!done) {
-    pid_t w = waitpid(r->pid, &r->status, WNOHANG);
-
-    if (w == r->pid) {
-      done = true;
-    } else if (now_ms() >= deadline) {
-      kill(r->pid, SIGKILL);
-      waitpid(r->pid, &r->status, 0);
-      break;
-    } else {
-      sleep_ms(5);
-    }
-  }
-  if (fx.server == r->pid)
-    fx.server = 0;
-  r->out = harness_read_text(r->outpath);
-  r->err = harness_read_text(r->errpath);
-  return done;
-}
-
+/* SIGTERM, and the output read; the teardown need not stop it then. */
 static void stop(struct run *r) {
   kill(r->pid, SIGTERM);
   if (!finish(r, 3000))
     fprintf(stderr, "%s: killed after SIGTERM\n", r->tag);
-}
-
-static void show(const struct run *r) {
-  fprintf(stderr, "----- %s (pid %d, wait status 0x%x) stdout -----\n%s",
-          r->tag, (int)r->pid, r->status, r->out ? r->out : "");
-  fprintf(stderr, "----- %s stderr -----\n%s-----\n", r->tag,
-          r->err ? r->err : "");
-}
-
-static void run_free(struct run *r) {
-  free(r->out);
-  free(r->err);
-  r->out = r->err = NULL;
-}
-
-static int exit_code(const struct run *r) {
-  return WIFEXITED(r->status) ? WEXITSTATUS(r->status) : -1;
-}
-
-static void assert_has(const struct run *r, const char *text,
-                       const char *want) {
-  if (!strstr(text, want)) {
-    show(r);
-    fail_msg("%s: output lacks \"%s\"", r->tag, want);
-  }
-}
-
-static void assert_exit(const struct run *r, int want) {
-  if (exit_code(r) != want) {
-    show(r);
-    fail_msg("%s: exit status %d, want %d", r->tag, exit_code(r), want);
-  }
+  if (fx.server == r->pid)
+    fx.server = 0;
 }
 
 static void assert_failed(const struct run *r) {
@@ -325,16 +164,6 @@ static void assert_failed(const struct run *r) {
   ((const char *const[]){fx.psock_run, "--mode=preload", "--socket",           \
                          harness_psockd_socket(psockd), "--", __VA_ARGS__,     \
                          NULL})
-
-/* Run to completion as nobody through psock-run. */
-static void run_nobody(struct run *r) {
-  r->nobody = true;
-  start(r);
-  if (!finish(r, RUN_TIMEOUT_MS)) {
-    show(r);
-    fail_msg("%s: still running after %d ms", r->tag, RUN_TIMEOUT_MS);
-  }
-}
 
 /* The denial of call=CALL for the client pid in psockd's log. */
 static void assert_denied(const struct psockd_proc *p, const struct run *r,
@@ -435,63 +264,6 @@ static const char *const leak_check[] = {"ASAN_OPTIONS=detect_leaks=1", NULL};
 
 /* ------------------------------------------------------------ servers */
 
-/* A forked HTTP server on 127.0.0.1: one fixed answer per connection. */
-static pid_t start_http(uint16_t *port) {
-  struct sockaddr_in sin = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof(sin);
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  pid_t pid;
-
-  assert_true(fd >= 0);
-  assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-  assert_int_equal(listen(fd, 16), 0);
-  assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-  *port = ntohs(sin.sin_port);
-  fflush(NULL);
-  pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    static const char reply[] =
-        "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
-        "Content-Length: %zu\r\n\r\n%s";
-    char head[4096], out[512];
-
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    alarm(60);
-    for (;;) {
-      int c = accept(fd, NULL, NULL);
-      size_t got = 0;
-      int n;
-
-      if (c < 0)
-        continue;
-      while (got < sizeof(head) - 1) {
-        ssize_t r = read(c, head + got, sizeof(head) - 1 - got);
-
-        if (r <= 0)
-          break;
-        got += (size_t)r;
-        head[got] = '\0';
-        if (strstr(head, "\r\n\r\n"))
-          break;
-      }
-      n = snprintf(out, sizeof(out), reply, strlen(WEB_BODY), WEB_BODY);
-      (void)!write(c, out, (size_t)n);
-      close(c);
-    }
-  }
-  close(fd);
-  return pid;
-}
-
-static void stop_pid(pid_t pid) {
-  int status;
-
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-}
-
 /* An HTTP GET from this process (the host's namespace). */
 static char *http_get(uint16_t port, const char *path) {
   struct sockaddr_in sin = {.sin_family = AF_INET,
@@ -532,13 +304,13 @@ static void test_curl_by_host_name(void **state) {
   struct run ok = {.tag = "curl"}, twin = {.tag = "curl-twin"};
   const char *curl = system_program("curl");
   char url[128];
-  uint16_t port;
+  uint16_t port = 0;
   pid_t web;
 
   skip_if_needed();
   if (!curl_usable("curl by host name"))
     skip();
-  web = start_http(&port);
+  web = start_http("127.0.0.1", &port, WEB_BODY);
   snprintf(url, sizeof(url), "http://" WEB_NAME ":%u/hello", port);
 
   ok.argv = PSOCK_RUN(fx.allow, curl, "-sS", "--max-time", "10", url);
@@ -812,8 +584,8 @@ static void conformance_as(bool nobody, const char *tag) {
   snprintf(ts, sizeof(ts), "sockcalls-%s-shim", tag);
   native.tag = tn;
   shim.tag = ts;
-  snprintf(dn, sizeof(dn), "%s/%s", fx.files, tn);
-  snprintf(ds, sizeof(ds), "%s/%s", fx.files, ts);
+  snprintf(dn, sizeof(dn), "%s/%s", run_files, tn);
+  snprintf(ds, sizeof(ds), "%s/%s", run_files, ts);
   assert_int_equal(mkdir(dn, 0777), 0);
   assert_int_equal(mkdir(ds, 0777), 0);
   assert_int_equal(chmod(dn, 0777), 0);
@@ -1065,7 +837,7 @@ static void test_socat_bindtodevice(void **state) {
   pid_t sink;
 
   skip_if_needed();
-  snprintf(sinkpath, sizeof(sinkpath), "%s/socat-sink.txt", fx.files);
+  snprintf(sinkpath, sizeof(sinkpath), "%s/socat-sink.txt", run_files);
   sink = start_sink(&port, sinkpath);
   snprintf(dest, sizeof(dest), "TCP:127.0.0.1:%u,so-bindtodevice=lo", port);
   snprintf(prio, sizeof(prio), "%s,priority=7", dest);
@@ -1538,11 +1310,11 @@ static void test_warnings(void **state) {
 static void test_policy_hint(void **state) {
   struct run r = {.tag = "hint"};
   char code[160], want[160];
-  uint16_t port;
+  uint16_t port = 0;
   pid_t web;
 
   skip_if_needed();
-  web = start_http(&port);
+  web = start_http("127.0.0.1", &port, WEB_BODY);
   snprintf(code, sizeof(code),
            "import socket; socket.create_connection(('127.0.0.1', %u))", port);
   r.argv = (const char *const[]){fx.psock_run,
@@ -1571,16 +1343,6 @@ static void test_policy_hint(void **state) {
 }
 
 /* ------------------------------------------------------------- fixture */
-
-static void copy_in(const char *var, const char *name, char *dst) {
-  const char *src = getenv(var);
-
-  if (!src || !*src)
-    fail_msg("%s is not set: run this test through `meson test`", var);
-  snprintf(dst, PATH_MAX, "%s/%s", fx.work, name);
-  if (harness_copy_file(src, dst, 0755) < 0)
-    fail_msg("copying %s: %s", src, strerror(errno));
-}
 
 static struct psockd_proc *start_with_policy(const char *name,
                                              const char *text) {
@@ -1629,15 +1391,15 @@ static int setup(void **state) {
   if (!mkdtemp(fx.work))
     fail_msg("mkdtemp: %s", strerror(errno));
   assert_int_equal(chmod(fx.work, 0755), 0);
-  snprintf(fx.files, sizeof(fx.files), "%s/files", fx.work);
-  assert_int_equal(mkdir(fx.files, 0777), 0);
-  assert_int_equal(chmod(fx.files, 0777), 0);
+  snprintf(run_files, sizeof(run_files), "%s/files", fx.work);
+  assert_int_equal(mkdir(run_files, 0777), 0);
+  assert_int_equal(chmod(run_files, 0777), 0);
 
-  copy_in("PSOCK_RUN", "psock-run", fx.psock_run);
-  copy_in("PSOCK_PRELOAD_LIB", "libpsock-preload.so", fx.preload);
-  copy_in("PSOCK_SOCKCALLS", "sockcalls", fx.sockcalls);
-  copy_in("PSOCK_RUN_HELPER", "psock_run_helper", fx.helper);
-  copy_in("PSOCK_STATIC_HELLO", "static_hello", fx.static_hello);
+  copy_in(fx.work, "PSOCK_RUN", "psock-run", fx.psock_run);
+  copy_in(fx.work, "PSOCK_PRELOAD_LIB", "libpsock-preload.so", fx.preload);
+  copy_in(fx.work, "PSOCK_SOCKCALLS", "sockcalls", fx.sockcalls);
+  copy_in(fx.work, "PSOCK_RUN_HELPER", "psock_run_helper", fx.helper);
+  copy_in(fx.work, "PSOCK_STATIC_HELLO", "static_hello", fx.static_hello);
   /* A copy of ping: cp drops its file capabilities. */
   snprintf(fx.ping, sizeof(fx.ping), "%s/ping", fx.work);
   if (harness_copy_file(system_program("ping"), fx.ping, 0755) < 0)

@@ -73,7 +73,7 @@
 
 #include "api_common.h"
 #include "harness.h"
-#include "seccomp_run.h"
+#include "prog_run.h"
 
 #define WEB_BODY "hello from the host's 127.0.0.77\n"
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * seccomp_run: what test_psock_run_seccomp needs besides the harness:
- * programs run (as nobody, through setpriv) with their output in files,
- * psockd's audit trail searched, and small servers of the host's
- * namespace (HTTP, UDP echo, traps no one may reach). Functions fail the
- * cmocka test on error.
+ * prog_run: what the psock-run tests (test_psock_run, its seccomp mode's
+ * test_psock_run_seccomp) need besides the harness: programs run (as
+ * nobody, through setpriv) with their output in files, psockd's audit
+ * trail searched, and small servers of the host's namespace (HTTP, UDP
+ * echo, traps no one may reach). Functions fail the cmocka test on error.
  */
 #pragma once
 
@@ -24,6 +24,8 @@ struct run {
   bool nobody;                  /* through setpriv as nobody */
   const char *const *argv;      /* argv[0] is a path */
   const char *const *extra_env; /* "NAME=value", NULL-terminated */
+  const char *stdin_text;       /* NULL: /dev/null */
+  const char *cwd;              /* NULL: run_files */
   pid_t pid;
   int status;
   char *out, *err;
@@ -36,7 +38,8 @@ void write_text(const char *path, const char *text, mode_t mode);
 /* The first of /usr/bin, /bin, /usr/sbin, /sbin that has name. */
 const char *system_program(const char *name);
 
-/* Start r (argv with setpriv in front for nobody), stdio in files. */
+/* Start r (argv with setpriv in front for nobody), stdio in files of
+ * run_files named by its tag. */
 void start(struct run *r);
 /* Wait (bounded) and read its output; false after a timeout (killed). */
 bool finish(struct run *r, int timeout_ms);
@@ -56,7 +59,8 @@ void assert_audit(const struct psockd_proc *p, const struct run *r,
                   const char *const *words);
 #define AUDIT(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-/* A forked HTTP server on host:*port (0: an ephemeral one, stored). */
+/* A forked HTTP server on host:*port (0: an ephemeral one, stored) that
+ * answers every request with body. */
 pid_t start_http(const char *host, uint16_t *port, const char *body);
 /* A forked UDP echo server on 127.0.0.1; its port in *port. */
 pid_t start_udp_echo(uint16_t *port);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * seccomp_run: running programs and small servers for
- * test_psock_run_seccomp (see seccomp_run.h).
+ * prog_run: running programs and small servers for the psock-run tests
+ * (see prog_run.h).
  */
-#include "seccomp_run.h"
+#include "prog_run.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -68,12 +68,35 @@ const char *system_program(const char *name) {
 
 /* ------------------------------------------------------- running things */
 
+/* In the child, before exec: our fds are gone, stdio are files. */
+static void child_exec(const struct run *r, const char *inpath,
+                       char *const *argv) {
+  int in = open(inpath, O_RDONLY);
+  int out = open(r->outpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int err = open(r->errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+  if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
+      dup2(err, 2) < 0 || chdir(r->cwd ? r->cwd : run_files) < 0)
+    _exit(124);
+  close_range(3, ~0U, 0);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  for (size_t i = 0; r->extra_env && r->extra_env[i]; i++)
+    putenv((char *)r->extra_env[i]);
+  execv(argv[0], argv);
+  _exit(124);
+}
+
 void start(struct run *r) {
+  char inpath[PATH_MAX] = "/dev/null";
   const char *argv[64];
   size_t n = 0;
 
   snprintf(r->outpath, sizeof(r->outpath), "%s/%s.out", run_files, r->tag);
   snprintf(r->errpath, sizeof(r->errpath), "%s/%s.err", run_files, r->tag);
+  if (r->stdin_text) {
+    snprintf(inpath, sizeof(inpath), "%s/%s.in", run_files, r->tag);
+    write_text(inpath, r->stdin_text, 0644);
+  }
   if (r->nobody) {
     argv[n++] = "/usr/bin/setpriv";
     argv[n++] = "--reuid=65534";
@@ -88,21 +111,8 @@ void start(struct run *r) {
   fflush(NULL);
   r->pid = fork();
   assert_true(r->pid >= 0);
-  if (r->pid == 0) {
-    int in = open("/dev/null", O_RDONLY);
-    int out = open(r->outpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int err = open(r->errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-    if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
-        dup2(err, 2) < 0 || chdir(run_files) < 0)
-      _exit(124);
-    close_range(3, ~0U, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    for (size_t i = 0; r->extra_env && r->extra_env[i]; i++)
-      putenv((char *)r->extra_env[i]);
-    execv(argv[0], (char *const *)argv);
-    _exit(124);
-  }
+  if (r->pid == 0)
+    child_exec(r, inpath, (char *const *)argv);
 }
 
 bool finish(struct run *r, int timeout_ms) {
@@ -197,6 +207,21 @@ void assert_audit(const struct psockd_proc *p, const struct run *r,
 
 /* ------------------------------------------------------------ servers */
 
+/* Read an HTTP request's head (up to its blank line) from c into buf. */
+static void read_head(int c, char *buf, size_t cap) {
+  size_t got = 0;
+
+  buf[0] = '\0';
+  while (got < cap - 1 && !strstr(buf, "\r\n\r\n")) {
+    ssize_t r = read(c, buf + got, cap - 1 - got);
+
+    if (r <= 0)
+      break;
+    got += (size_t)r;
+    buf[got] = '\0';
+  }
+}
+
 /* A forked HTTP server on host:PORT (an ephemeral port, or port). */
 pid_t start_http(const char *host, uint16_t *port, const char *body) {
   struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(*port)};
@@ -221,14 +246,15 @@ pid_t start_http(const char *host, uint16_t *port, const char *body) {
     alarm(120);
     for (;;) {
       int c = accept(fd, NULL, NULL), n;
-      ssize_t got;
 
       if (c < 0)
         continue;
-      got = read(c, head, sizeof(head));
-      (void)got;
+      /* The whole head first: answering and closing with a request still
+       * unread would reset the connection under the client. */
+      read_head(c, head, sizeof(head));
       n = snprintf(out, sizeof(out),
-                   "HTTP/1.0 200 OK\r\nContent-Length: %zu\r\n\r\n%s",
+                   "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
+                   "Content-Length: %zu\r\n\r\n%s",
                    strlen(body), body);
       (void)!write(c, out, (size_t)n);
       close(c);
