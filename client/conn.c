@@ -79,6 +79,7 @@ struct conn {
   uint8_t *buf;           /* PSOCK_MAX_PACKET bytes, for both directions */
   const struct psock_page *page; /* HelloReply.page's mapping, or NULL */
   uint64_t page_id;
+  bool unsettled; /* its last reply carried fds (pc_conn_fds_settled()) */
   struct conn *next_idle;
 };
 
@@ -88,6 +89,8 @@ static unsigned pool_nidle;
 static pid_t pool_pid;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static atomic_bool unreachable_logged;
+/* How many of this process's connections are unsettled (struct conn). */
+static atomic_uint unsettled_conns;
 /*
  * The connection whose policy page the fast paths read (issue 16): one of
  * this process's that brought a page, busy or idle, until it goes. Under
@@ -152,7 +155,20 @@ static bool conn_is_ours(const struct conn *c) {
   return c->pid == self_pid() && conn_fd_matches(c);
 }
 
+/* c's last reply carried fds, or did not. */
+static void set_unsettled(struct conn *c, bool unsettled) {
+  if (c->unsettled != unsettled)
+    atomic_fetch_add(&unsettled_conns, unsettled ? 1 : -1u);
+  c->unsettled = unsettled;
+}
+
+bool pc_conn_fds_settled(void) {
+  return atomic_load_explicit(&unsettled_conns, memory_order_relaxed) == 0;
+}
+
 static void conn_free(struct conn *c) {
+  /* Gone with its worker's attention: nothing more will settle it. */
+  set_unsettled(c, false);
   if (c->page) {
     pthread_mutex_lock(&page_lock);
     if (page_conn == c)
@@ -463,6 +479,7 @@ static enum xchg xchg(struct conn *c, const struct pc_ident *id,
     pc_error(PSOCK_ERR_PROTOCOL, EPROTO, "psockd announced %u fds but sent %zu",
              resp->fd_count, *ret_nfds);
   } else {
+    set_unsettled(c, *ret_nfds > 0);
     *ret_resp = resp;
     return XCHG_OK;
   }

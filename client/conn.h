@@ -80,6 +80,18 @@ int pc_call_paged(Psock__V1__Request *req, pc_page_hook hook, void *arg,
                   size_t *ret_nfds, struct pc_page_view *ret_view);
 
 /*
+ * Has psockd closed its copies of every socket it sent this process? A
+ * worker closes the copies of the fds of a reply right after sending it,
+ * before it reads the connection's next request; but the program may run
+ * first (the wakeup of the reply can preempt the worker), and while
+ * psockd still holds a socket the program's close() does not end it: a
+ * listener keeps completing handshakes, a bound port stays taken. False
+ * while the last reply on one of the process's connections carried fds;
+ * the next reply on that connection settles them.
+ */
+bool pc_conn_fds_settled(void);
+
+/*
  * The policy page of the caller's identity, read now (issue 16): 1 and
  * *ret, from the page of a connection of this process, opened under the
  * caller's identity, that psockd still holds open (a page whose worker

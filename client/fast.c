@@ -253,6 +253,13 @@ static uint32_t free_bit(enum pc_fast_call call, int family) {
   return 0;
 }
 
+/* A bind or listen makes state that outlives the program's close() as
+ * long as psockd holds the socket too: while it may (conn.h), the call
+ * goes to psockd, whose answer comes after it closed its copies. */
+static bool leaves_state(enum pc_fast_call call) {
+  return call == PC_FAST_BIND || call == PC_FAST_LISTEN;
+}
+
 bool pc_fast_free(enum pc_fast_call call, int sock_family, int addr_family) {
   struct pc_page_view v;
 
@@ -260,6 +267,8 @@ bool pc_fast_free(enum pc_fast_call call, int sock_family, int addr_family) {
       addr_family != sock_family || !pc_fast_enabled() || !pc_conn_page(&v))
     return false;
   cache_check(&v);
+  if (leaves_state(call) && !pc_conn_fds_settled())
+    return false;
   return (v.free & free_bit(call, sock_family)) != 0;
 }
 

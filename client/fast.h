@@ -36,7 +36,10 @@ enum pc_fast_call {
  * says psockd's policy allows every such call of this identity. For bind
  * that means every port the kernel lets an unprivileged process take: a
  * bind the kernel refuses for lack of privilege still goes to psockd
- * (sockcalls.c). Also drops the socket cache when the page shows another
+ * (sockcalls.c). Bind and listen also wait until psockd has closed its
+ * copies of the sockets it sent (pc_conn_fds_settled()): until then they
+ * go to psockd, so that the program's close() ends what it made, as
+ * natively. Also drops the socket cache when the page shows another
  * policy generation.
  */
 bool pc_fast_free(enum pc_fast_call call, int sock_family, int addr_family);

@@ -5,8 +5,9 @@
  * policy page with its HelloReply and adds sockets to a batch:
  *
  * - connect, connect_ex, bind and listen of an inet socket made on the fd
- *   when the page says psockd would allow every such call, and asked of
- *   psockd when it does not (the other family only, a page psockd is
+ *   when the page says psockd would allow every such call (bind and
+ *   listen once psockd has closed its copies of the sockets it sent), and
+ *   asked of psockd when it does not (the other family only, a page psockd is
  *   rewriting, a refusal by psockd's policy), with the socket's modes kept
  *   (blocking, timeout, non-blocking); a privileged port still goes to
  *   psockd, another bind error does not;
@@ -151,6 +152,23 @@ static int calls(atomic_int *counter) {
   return atomic_load(counter);
 }
 
+/* A reply without fds (a name lookup): psockd has closed its copies of
+ * the sockets it sent before, so bind and listen may be free again. */
+static bool settle(void) {
+  psock_addrinfo *ai = NULL;
+  int r = psock_getaddrinfo("fake-host.test", NULL, AF_INET, 0, 0, 0, &ai);
+
+  psock_freeaddrinfo(ai);
+  return r == 0 && pc_conn_fds_settled();
+}
+
+/* s, once settled: a bind or listen of it may take the fast path. */
+static psock_sock *settled(psock_sock *s) {
+  assert_non_null(s);
+  assert_true(settle());
+  return s;
+}
+
 /* ------------------------------------------------------------ free calls */
 
 static void test_free_calls_made_on_the_fd(void **state) {
@@ -159,8 +177,7 @@ static void test_free_calls_made_on_the_fd(void **state) {
   int srv;
 
   fake_page_start(FAKE_PAGE_GOOD, FREE_ALL, 0);
-  l = psock_socket(AF_INET, SOCK_STREAM, 0);
-  assert_non_null(l);
+  l = settled(psock_socket(AF_INET, SOCK_STREAM, 0));
   psock_addr_inet(&a, "127.0.0.1", 0);
   assert_int_equal(psock_bind(l, &a), 0);
   assert_int_equal(psock_listen(l, 4), 0);
@@ -196,7 +213,7 @@ static void test_free_calls_made_on_the_fd(void **state) {
   assert_int_equal(calls(&fk.socket_calls), 4);
 
   /* A host name in the address is still psockd's to resolve. */
-  l = psock_socket(AF_INET, SOCK_STREAM, 0);
+  l = settled(psock_socket(AF_INET, SOCK_STREAM, 0));
   psock_addr_inet(&a, "fake-host.test", 0);
   assert_int_equal(psock_bind(l, &a), 0);
   assert_int_equal(psock_getsockname(l, &name), 0);
@@ -276,10 +293,51 @@ static void test_page_being_rewritten_means_ask(void **state) {
   assert_int_equal(calls(&fk.bind_calls), 1);
   psock_close(s);
   fake_page_hold(false);
-  s = psock_socket(AF_INET, SOCK_DGRAM, 0);
+  s = settled(psock_socket(AF_INET, SOCK_DGRAM, 0));
   assert_int_equal(psock_bind(s, &a), 0);
   assert_int_equal(calls(&fk.bind_calls), 1);
   psock_close(s);
+}
+
+/*
+ * A socket psockd just sent may still be open in psockd: bind and listen,
+ * whose state would outlive the program's close(), ask psockd until a
+ * reply without fds says psockd closed its copies. Twin: after that reply
+ * they are free again; connect does not wait.
+ */
+static void test_bind_listen_wait_for_psockds_copy(void **state) {
+  psock_address a, name;
+  psock_sock *s;
+  int l;
+
+  fake_page_start(FAKE_PAGE_GOOD, FREE_ALL, 0);
+  psock_addr_inet(&a, "127.0.0.1", 0);
+  s = psock_socket(AF_INET, SOCK_STREAM, 0);
+  assert_non_null(s);
+  assert_false(pc_conn_fds_settled());
+  assert_int_equal(psock_bind(s, &a), 0);
+  assert_int_equal(calls(&fk.bind_calls), 1);
+  /* The bind's reply carried no fds: settled, listen is free. */
+  assert_true(pc_conn_fds_settled());
+  assert_int_equal(psock_listen(s, 4), 0);
+  assert_int_equal(calls(&fk.listen_calls), 0);
+  psock_close(s);
+
+  /* A listen that binds a port itself waits as a bind does. */
+  s = psock_socket(AF_INET, SOCK_STREAM, 0);
+  assert_int_equal(psock_listen(s, 4), 0);
+  assert_int_equal(calls(&fk.listen_calls), 1);
+  psock_close(s);
+
+  /* Connect leaves nothing behind a close but the connection's end. */
+  l = plain_listener(4, &name);
+  s = psock_socket(AF_INET, SOCK_STREAM, 0);
+  assert_false(pc_conn_fds_settled());
+  assert_int_equal(psock_connect(s, &name), 0);
+  assert_int_equal(calls(&fk.connect_calls), 0);
+  psock_close(s);
+  close(l);
+  assert_int_equal(calls(&fk.bind_calls), 1);
 }
 
 /* A free connect keeps the socket's modes: timeout, non-blocking. */
@@ -354,11 +412,11 @@ static void test_privileged_bind_escalates(void **state) {
                   start);
   }
   /* Twin: another refusal of the kernel is the answer. */
-  s = psock_socket(AF_INET, SOCK_STREAM, 0);
+  s = settled(psock_socket(AF_INET, SOCK_STREAM, 0));
   psock_addr_inet(&a, "127.0.0.1", 0);
   assert_int_equal(psock_bind(s, &a), 0);
   assert_int_equal(psock_getsockname(s, &name), 0);
-  t = psock_socket(AF_INET, SOCK_STREAM, 0);
+  t = settled(psock_socket(AF_INET, SOCK_STREAM, 0));
   assert_int_equal(psock_bind(t, &name), -1);
   assert_int_equal(psock_last_error_code(), EADDRINUSE);
   psock_close(t);
@@ -382,8 +440,7 @@ static void test_low_port_bind_asks_psockd(void **state) {
   (void)psock_bind(s, &a);
   assert_int_equal(calls(&fk.bind_calls), 1);
   psock_close(s);
-  s = psock_socket(AF_INET6, SOCK_STREAM, 0);
-  assert_non_null(s);
+  s = settled(psock_socket(AF_INET6, SOCK_STREAM, 0));
   psock_addr_inet6(&a, "::1", 1024, 0, 0);
   assert_int_equal(psock_bind(s, &a), 0);
   assert_int_equal(calls(&fk.bind_calls), 1);
@@ -509,7 +566,7 @@ static void test_new_generation_drops_the_cache(void **state) {
   assert_int_equal(ncached(), EXTRAS);
 
   /* Any decision that reads a new generation drops them too. */
-  s = psock_socket(AF_INET, SOCK_DGRAM, 0); /* another batch: UDP4 */
+  s = settled(psock_socket(AF_INET, SOCK_DGRAM, 0)); /* a batch: UDP4 */
   assert_int_equal(ncached(), 2 * EXTRAS);
   fake_page_set(FREE_ALL, BATCH_ALL);
   psock_addr_inet(&a, "127.0.0.1", 0);
@@ -887,7 +944,7 @@ static void test_page_of_a_closed_connection_not_believed(void **state) {
   assert_int_equal(psock_bind(s, &a), 0);
   assert_int_equal(calls(&fk.bind_calls), 1);
   psock_close(s);
-  s = psock_socket(AF_INET, SOCK_DGRAM, 0);
+  s = settled(psock_socket(AF_INET, SOCK_DGRAM, 0));
   assert_int_equal(psock_bind(s, &a), 0);
   assert_int_equal(calls(&fk.bind_calls), 1);
   psock_close(s);
@@ -901,6 +958,7 @@ static int child_identity_change(void) {
   psock_sock *t = psock_socket(AF_INET, SOCK_DGRAM, 0);
 
   psock_addr_inet(&a, "127.0.0.1", 0);
+  CHILD_CHECK(49, settle());
   CHILD_CHECK(50, s && t && psock_bind(s, &a) == 0); /* root's page: free */
   psock_close(s);
   CHILD_CHECK(51, setgroups(0, NULL) == 0 &&
@@ -909,7 +967,7 @@ static int child_identity_change(void) {
   CHILD_CHECK(52, psock_bind(t, &a) == 0); /* asks: a new identity */
   psock_close(t);
   s = psock_socket(AF_INET, SOCK_DGRAM, 0);
-  CHILD_CHECK(53, s && psock_bind(s, &a) == 0); /* nobody's page: free */
+  CHILD_CHECK(53, settle() && s && psock_bind(s, &a) == 0); /* free */
   psock_close(s);
   return 0;
 }
@@ -945,7 +1003,7 @@ static void test_free_bits_one_by_one(void **state) {
   fake_page_start(FAKE_PAGE_GOOD, 0, 0);
   /* No connection yet: no page. */
   assert_false(pc_fast_free(PC_FAST_CONNECT, AF_INET, AF_INET));
-  psock_close(psock_socket(AF_INET, SOCK_DGRAM, 0));
+  psock_close(settled(psock_socket(AF_INET, SOCK_DGRAM, 0)));
   for (size_t i = 0; i < n; i++) {
     fake_page_set(map[i].bit, 0);
     for (size_t j = 0; j < n; j++)
@@ -966,6 +1024,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_calls_not_free_ask_psockd,
                                       fake_start, fake_stop),
       cmocka_unit_test_setup_teardown(test_page_being_rewritten_means_ask,
+                                      fake_start, fake_stop),
+      cmocka_unit_test_setup_teardown(test_bind_listen_wait_for_psockds_copy,
                                       fake_start, fake_stop),
       cmocka_unit_test_setup_teardown(test_free_connect_keeps_the_modes,
                                       fake_start, fake_stop),
