@@ -720,6 +720,20 @@ bool harness_proc_title(pid_t pid, char *buf, size_t len) {
   return n > 0;
 }
 
+/*
+ * A process psockd forked a moment ago (a worker by psockd-spawn, a
+ * resolver by its worker) bears its parent's title until it sets its own:
+ * pid, titled t, is such a fork if its parent bears t too. No psockd
+ * process has a parent of its own title once both are running.
+ */
+static bool fork_not_retitled(pid_t pid, const char *t) {
+  pid_t parent = parent_of(pid);
+  char pt[256];
+
+  return parent > 0 && harness_proc_title(parent, pt, sizeof(pt)) &&
+         strcmp(pt, t) == 0;
+}
+
 int harness_psockd_procs(const struct psockd_proc *p, const char *title,
                          pid_t *ret, size_t max) {
   pid_t tree[512];
@@ -730,7 +744,8 @@ int harness_psockd_procs(const struct psockd_proc *p, const char *title,
     char t[256];
 
     if (harness_proc_title(tree[i], t, sizeof(t)) &&
-        strncmp(t, title, strlen(title)) == 0) {
+        strncmp(t, title, strlen(title)) == 0 &&
+        !fork_not_retitled(tree[i], t)) {
       if (ret && k < max)
         ret[k] = tree[i];
       k++;

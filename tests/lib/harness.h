@@ -100,7 +100,8 @@ int harness_psockd_fd_total(const struct psockd_proc *p);
 /*
  * psockd's processes whose command line starts with title ("psockd-worker",
  * "psockd-resolver", "psockd --role=priv", ...): their count, and the first
- * max pids in ret (ret may be NULL). -1 on error.
+ * max pids in ret (ret may be NULL). -1 on error. A child forked a moment
+ * ago that still bears its parent's title is not counted.
  */
 int harness_psockd_procs(const struct psockd_proc *p, const char *title,
                          pid_t *ret, size_t max);
