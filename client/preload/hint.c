@@ -6,8 +6,8 @@
 #include "hint.h"
 
 #include <errno.h>
-#include <netinet/in.h>
 #include <linux/netlink.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,8 +82,7 @@ static const char *proto_name(int family, int proto, char *buf, size_t len) {
   return buf;
 }
 
-void hint_socket_words(int family, int type, int proto, char *buf,
-                       size_t len) {
+void hint_socket_words(int family, int type, int proto, char *buf, size_t len) {
   char fb[16], tb[16], pb[16];
 
   snprintf(buf, len, "family=%s type=%s proto=%s",

@@ -102,20 +102,6 @@ struct sockaddr_in loopback(uint16_t port) {
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 }
 
-int loopback_socket(int type, uint16_t *ret_port) {
-  struct sockaddr_in sin = loopback(0);
-  socklen_t len = sizeof(sin);
-  int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-  assert_true(fd >= 0);
-  assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-  if (type == SOCK_STREAM)
-    assert_int_equal(listen(fd, 8), 0);
-  assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-  *ret_port = ntohs(sin.sin_port);
-  return fd;
-}
-
 int pending_connections(int listen_fd) {
   int n = 0, c;
 

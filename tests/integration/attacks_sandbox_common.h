@@ -97,10 +97,6 @@ int abstract_connect(int fd, const char *name);
 /* 127.0.0.1:port. */
 struct sockaddr_in loopback(uint16_t port);
 
-/* A socket of type bound to 127.0.0.1 on a free port (and listening for
- * TCP), non-blocking; its port in *ret_port. Fails the test. */
-int loopback_socket(int type, uint16_t *ret_port);
-
 /* Connections waiting on a non-blocking listener (each accepted, closed). */
 int pending_connections(int listen_fd);
 

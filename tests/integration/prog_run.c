@@ -298,23 +298,6 @@ pid_t start_udp_echo(uint16_t *port) {
   return pid;
 }
 
-/* A socket of this process on 127.0.0.1 that no one should ever reach:
- * a TCP listener (type SOCK_STREAM) or a UDP socket. */
-int start_trap(int type, uint16_t *port) {
-  struct sockaddr_in sin = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof(sin);
-  int fd = socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-  assert_true(fd >= 0);
-  assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-  if (type == SOCK_STREAM)
-    assert_int_equal(listen(fd, 4096), 0);
-  assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-  *port = ntohs(sin.sin_port);
-  return fd;
-}
-
 /* Did anything reach the trap? */
 bool trap_reached(int fd, int type) {
   char buf[16];

@@ -64,10 +64,8 @@ void assert_audit(const struct psockd_proc *p, const struct run *r,
 pid_t start_http(const char *host, uint16_t *port, const char *body);
 /* A forked UDP echo server on 127.0.0.1; its port in *port. */
 pid_t start_udp_echo(uint16_t *port);
-/* A socket of this process on 127.0.0.1 no one may reach: a TCP listener
- * (SOCK_STREAM) or a UDP socket (SOCK_DGRAM). */
-int start_trap(int type, uint16_t *port);
-/* Did anything reach it? */
+/* Did anything reach a trap, a socket of this process no one may reach
+ * (harness_loopback_socket())? */
 bool trap_reached(int fd, int type);
 void stop_pid(pid_t pid);
 

@@ -168,7 +168,7 @@ static struct psockd_proc *f11_check_and_start(const struct f11 *t) {
 static void test_f11_unenforceable_rule_warned(void **state) {
   struct f11 t = {.socket_rule = true};
   struct harness_echo *echo = harness_start_echo(&t.allowed);
-  int listener = loopback_socket(SOCK_STREAM, &t.denied);
+  int listener = harness_loopback_socket(SOCK_STREAM, &t.denied);
   struct psockd_proc *p = f11_check_and_start(&t);
 
   AS_NOBODY(HARNESS_EMPTY_NETNS, client_connect_bypass, &t);

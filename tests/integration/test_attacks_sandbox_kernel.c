@@ -117,7 +117,7 @@ static int client_pointer_options_refused(void *arg) {
 
 static void test_f2_zerocopy_and_pointer_options_refused(void **state) {
   struct udp_target t;
-  int rx = loopback_socket(SOCK_DGRAM, &t.port);
+  int rx = harness_loopback_socket(SOCK_DGRAM, &t.port);
   bool dontroute = false, plain = false;
   char buf[64];
   ssize_t n;

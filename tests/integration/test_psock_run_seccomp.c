@@ -346,8 +346,8 @@ static void test_toctou_connect_and_sendmsg(void **state) {
   struct psockd_proc *p;
   uint16_t good, bad, ugood, ubad;
   char policy[1024], g[16], b[16], ug[16], ub[16];
-  int trap = start_trap(SOCK_STREAM, &bad),
-      utrap = start_trap(SOCK_DGRAM, &ubad);
+  int trap = harness_loopback_socket(SOCK_STREAM, &bad),
+      utrap = harness_loopback_socket(SOCK_DGRAM, &ubad);
   pid_t uecho = start_udp_echo(&ugood);
   int ngood, nbad, nrefused;
 
@@ -404,8 +404,8 @@ static void test_own_connect_and_sendto(void **state) {
              ss = {.tag = "self-sendto"}, ps = {.tag = "self-sendto-preload"};
   struct psockd_proc *p;
   uint16_t tport, uport;
-  int trap = start_trap(SOCK_STREAM, &tport),
-      utrap = start_trap(SOCK_DGRAM, &uport);
+  int trap = harness_loopback_socket(SOCK_STREAM, &tport),
+      utrap = harness_loopback_socket(SOCK_DGRAM, &uport);
   char policy[512], t[16], u[16];
 
   /* Sockets, but no connect or sendto to the traps. */

@@ -182,20 +182,7 @@ const char *harness_psockd_dir(const struct psockd_proc *p) {
 }
 
 char *harness_psockd_log(const struct psockd_proc *p) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = fopen(p->log, "re");
-
-  if (!f)
-    return strdup("");
-  if (getdelim(&text, &len, '\0', f) < 0) {
-    free(text);
-    text = strdup("");
-  }
-  fclose(f);
-  if (!text)
-    abort();
-  return text;
+  return harness_read_text(p->log);
 }
 
 void harness_print_psockd_log(const struct psockd_proc *p) {

@@ -243,8 +243,14 @@ void harness_private_name_service(const char *hosts, const char *resolv_conf,
  */
 int harness_copy_file(const char *src, const char *dst, mode_t mode);
 
-/* The whole text of path (malloc'ed; "" if it cannot be read). */
+/* The whole text of path (malloc'ed; "" if it cannot be read; aborts when
+ * out of memory, so never NULL). */
 char *harness_read_text(const char *path);
+
+/* A socket of type bound to 127.0.0.1 on a free port (and listening, for
+ * SOCK_STREAM), non-blocking and close-on-exec; its port in *ret_port.
+ * Fails the cmocka test on error. */
+int harness_loopback_socket(int type, uint16_t *ret_port);
 
 /* -------------------------------- shared tools (tests/lib/harness_tools.c) */
 

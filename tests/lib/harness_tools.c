@@ -327,5 +327,22 @@ char *harness_read_text(const char *path) {
     text = strdup("");
   }
   fclose(f);
+  if (!text)
+    abort();
   return text;
+}
+
+int harness_loopback_socket(int type, uint16_t *ret_port) {
+  struct sockaddr_in sin = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof(sin);
+  int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+  assert_true(fd >= 0);
+  assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+  if (type == SOCK_STREAM)
+    assert_int_equal(listen(fd, 4096), 0);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+  *ret_port = ntohs(sin.sin_port);
+  return fd;
 }
